@@ -1,0 +1,249 @@
+//! Helpers for the integration tests: run a built binary (ours or the
+//! reference tool) and capture what it did, make throwaway directories and
+//! small root filesystems, and compare two runs.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The path of one of our binaries, as `cargo build` left it next to the
+/// test executable (target/debug/deps/… → target/debug/NAME).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (`cargo xtask test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Tests change roots, create namespaces and switch users: they need root.
+pub fn require_root() {
+    assert!(
+        nix_geteuid() == 0,
+        "the integration tests run as root (they create throwaway namespaces)"
+    );
+}
+
+fn nix_geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The uid/gid the unprivileged cases run as (`nobody`/`nogroup`).
+pub const UNPRIVILEGED: (u32, u32) = (65534, 65534);
+
+/// A command to run, built up like `std::process::Command` but capturing
+/// everything and never inheriting the terminal.
+pub struct TestCommand {
+    command: Command,
+    stdin: Vec<u8>,
+    shown: String,
+}
+
+impl TestCommand {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        let shown = program.as_ref().to_string_lossy().into_owned();
+        TestCommand {
+            command: Command::new(program),
+            stdin: Vec::new(),
+            shown,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown.push_str(&arg.as_ref().to_string_lossy());
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        for arg in args {
+            self = self.arg(arg);
+        }
+        self
+    }
+
+    /// Runs under another argv[0], as a symlink or a multi-call binary would.
+    pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Self {
+        self.command.arg0(arg0);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = input.into();
+        self
+    }
+
+    /// Drops to an unprivileged user (std clears supplementary groups too).
+    pub fn unprivileged(mut self) -> Self {
+        self.command.uid(UNPRIVILEGED.0).gid(UNPRIVILEGED.1);
+        self
+    }
+
+    pub fn run(mut self) -> Outcome {
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // A child that exits without reading its input is not an error.
+        let _ = stdin.write_all(&self.stdin);
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait for child");
+        Outcome {
+            command: self.shown,
+            code: output.status.code(),
+            signal: output.status.signal(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub command: String,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}`: code {:?}, signal {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.command, self.code, self.signal, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Outcome {
+    /// Asserts an exit code, showing the whole run when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit status:\n{self}");
+        self
+    }
+}
+
+/// How closely stderr must agree in a differential case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stderr {
+    /// Both empty, or both not.
+    SameEmptiness,
+    /// Byte for byte (our messages mirror the reference's).
+    Identical,
+}
+
+/// A differential comparison: same status, same stdout, stderr as asked.
+/// Returns a description of the difference, if any.
+pub fn differences(ours: &Outcome, reference: &Outcome, stderr: Stderr) -> Option<String> {
+    let mut problems = Vec::new();
+    if (ours.code, ours.signal) != (reference.code, reference.signal) {
+        problems.push("exit status differs");
+    }
+    if ours.stdout != reference.stdout {
+        problems.push("stdout differs");
+    }
+    let stderr_differs = match stderr {
+        Stderr::SameEmptiness => ours.stderr.is_empty() != reference.stderr.is_empty(),
+        Stderr::Identical => ours.stderr != reference.stderr,
+    };
+    if stderr_differs {
+        problems.push("stderr differs");
+    }
+    if problems.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{}\nours: {ours}\nreference: {reference}",
+            problems.join(", ")
+        ))
+    }
+}
+
+/// A directory under /tmp removed (recursively) when dropped, also when
+/// the test fails. Mode 0755 so an unprivileged user can use what is in it.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("nstools-{label}-{}-{unique}", std::process::id()));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Debian's static busybox (package busybox-static).
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// A minimal root filesystem: static busybox with its applets as symlinks
+/// in /bin, and the files given as (path, contents), e.g. etc/passwd.
+pub fn busybox_root(dir: &Path, files: &[(&str, &str)]) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("create bin");
+    std::fs::copy(BUSYBOX, bin.join("busybox"))
+        .unwrap_or_else(|e| panic!("{BUSYBOX} (apt install busybox-static): {e}"));
+    let list = Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet symlink");
+        }
+    }
+    for (path, contents) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("file in a directory")).expect("mkdir");
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
