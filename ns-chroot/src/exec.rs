@@ -38,13 +38,12 @@ pub fn execvp(args: &[OsString]) -> Errno {
         .unwrap_or(DEFAULT_PATH)
         .split(|b| *b == b':')
     {
-        // An empty PATH element means the current directory.
-        let mut candidate = if dir.is_empty() {
-            b".".to_vec()
-        } else {
-            dir.to_vec()
-        };
-        candidate.push(b'/');
+        // An empty PATH element means the current directory; glibc then
+        // runs the bare name, so argv[0] and $0 stay as given.
+        let mut candidate = dir.to_vec();
+        if !dir.is_empty() {
+            candidate.push(b'/');
+        }
         candidate.extend_from_slice(program.as_bytes());
         let Ok(candidate) = CString::new(candidate) else {
             continue;
