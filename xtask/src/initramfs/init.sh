@@ -1,0 +1,52 @@
+#!/bin/sh
+# PID 1 of the nstools initramfs (built by `cargo xtask initramfs`).
+# Mounts the API filesystems with ns-mount, runs a container with
+# ns-unshare and ns-chroot, looks at it from outside with ns-lsns, and
+# prints one "NSTOOLS-MARK name" line per step that worked. The xtask
+# reads the serial console and fails unless every expected mark appeared.
+export PATH=/bin
+mark() { echo "NSTOOLS-MARK $1"; }
+fail() { echo "NSTOOLS-FAIL $1"; }
+
+ns-mount -t proc proc /proc && mark mount-proc || fail mount-proc
+ns-mount -t sysfs sysfs /sys && mark mount-sys || fail mount-sys
+ns-mount -t devtmpfs devtmpfs /dev && mark mount-dev || fail mount-dev
+ns-mount -t tmpfs -o mode=1777 tmpfs /tmp && mark mount-tmp || fail mount-tmp
+ns-mount | grep -q '^proc on /proc type proc ' && mark mount-list || fail mount-list
+
+# The walk-through's container: every namespace, root mapped to root. Its
+# root is /container, with the tools bind-mounted in from inside its own
+# mount namespace (nothing leaks to the initramfs' namespace).
+ns-unshare --mount --uts --ipc --net --pid --user --map-root-user --fork /bin/sh -c '
+    ns-mount --bind /bin /container/bin || exit 10
+    exec ns-chroot /container /bin/sh -c "
+        ns-mount -t proc none /proc || exit 11
+        hostname nstools-container
+        echo NSTOOLS-MARK container-pid-\$\$
+        echo NSTOOLS-MARK container-hostname-\$(hostname)
+        [ \$(ip -o link | wc -l) = 1 ] && echo NSTOOLS-MARK container-net-lo-only
+        [ \$(id -u) = 0 ] && echo NSTOOLS-MARK container-uid-0
+        while [ ! -e /tmp/stop ]; do sleep 0.2; done
+    "' > /tmp/container.log 2>&1 &
+container=$!
+
+# From outside: the container's namespaces appear in ns-lsns.
+seen=
+for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    if ns-lsns -t uts -n -o COMMAND | grep -q 'sleep\|while'; then seen=1; break; fi
+    sleep 0.5
+done
+[ -n "$seen" ] && mark lsns-sees-container || fail lsns-sees-container
+ns-lsns -t pid -o NS,TYPE,NPROCS,PID,COMMAND
+ns-lsns -J -t net | grep -q '"namespaces"' && mark lsns-json || fail lsns-json
+
+# /container/tmp is the container's /tmp: tell it to stop.
+touch /container/tmp/stop
+wait $container && mark container-exit-0 || fail "container-exit-$?"
+cat /tmp/container.log
+
+# Nothing the container mounted is left in our namespace.
+ns-mount | grep -q ' on /container' && fail container-mounts-leaked || mark no-leaked-mounts
+
+mark done
+poweroff -f
