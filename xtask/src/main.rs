@@ -1,13 +1,17 @@
 //! `cargo xtask TASK`: everything beyond `cargo build`.
 //!
+//! - `demo`  the walk-through, end to end, with our tools only
+//! - `rootfs` a Debian root filesystem built with ns-bootstrap (cached)
 //! - `test`  formatting, clippy, unit and integration tests (what CI runs)
 //! - `dist`  static musl release binaries of the small tools in target/dist/
 //! - `initramfs` an initramfs of the tools, booted under qemu with `--boot`
 //! - `bench` our tools against the reference tools, alternating, as ratios
 
 mod bench;
+mod demo;
 mod dist;
 mod initramfs;
+mod rootfs;
 mod run;
 mod test;
 
@@ -17,6 +21,10 @@ const USAGE: &str = "\
 Usage: cargo xtask TASK [ARGS]
 
 Tasks:
+  demo [--shell]         the walk-through with our tools: bootstrap, enter every namespace,
+                         look from the host with ns-lsns, a veth pair and a ping (as root)
+  rootfs [--suite S] [--variant V] [--include A,B] [--out DIR]
+                         a Debian rootfs built with ns-bootstrap, reused while intact
   test                   cargo fmt --check, clippy -D warnings, unit and integration tests
   dist                   static x86_64-unknown-linux-musl builds of the tools in target/dist/
   initramfs [--boot]     a gzip'd cpio initramfs with the static tools; --boot boots it
@@ -33,6 +41,8 @@ fn main() -> ExitCode {
         Some("dist") => dist::run(&args[1..]).map(|_| ()),
         Some("bench") => bench::run(&args[1..]),
         Some("initramfs") => initramfs::run(&args[1..]),
+        Some("rootfs") => rootfs::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
