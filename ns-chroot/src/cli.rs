@@ -7,13 +7,54 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::Error;
 
-/// Every long option, in coreutils' order (which decides how an ambiguous
-/// abbreviation is reported).
-pub const LONG_OPTIONS: &[&str] = &["groups", "userspec", "skip-chdir", "help", "version"];
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion all come from it. Options are in coreutils' order, which
+/// decides how an ambiguous abbreviation is reported.
+pub const TOOL: Tool = Tool {
+    name: "ns-chroot",
+    reference: "chroot",
+    section: 8,
+    summary: "run a command or an interactive shell with a different root directory",
+    usage: &["[OPTION] NEWROOT [COMMAND [ARG]...]", "OPTION"],
+    description: "Run COMMAND with the root directory set to NEWROOT.
+
+Without COMMAND, runs '\"$SHELL\" -i' (default: '/bin/sh -i'). COMMAND is looked up in
+PATH. The working directory becomes the new root's '/', unless --skip-chdir.",
+    options: &[
+        Opt::required(
+            None,
+            "groups",
+            "G_LIST",
+            Complete::Groups,
+            "supplementary groups, as g1,g2,..,gN",
+        ),
+        Opt::required(
+            None,
+            "userspec",
+            "USER:GROUP",
+            Complete::Users,
+            "user and group to run as (name or number)",
+        ),
+        Opt::flag(
+            None,
+            "skip-chdir",
+            "keep the working directory (NEWROOT must be '/')",
+        ),
+        Opt::flag(None, "help", "display this help and exit"),
+        Opt::flag(None, "version", "output version information and exit"),
+    ],
+    notes: "USER and GROUP names are looked up in NEWROOT's /etc/passwd and /etc/group; a
+user without a GROUP gets its login group and its supplementary groups.
+
+Exit status: 125 if PROG itself fails, 126 if COMMAND cannot run, 127 if it is
+not found, else the status of COMMAND.",
+    operands: Complete::Dirs,
+    style: Style::Coreutils,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -56,11 +97,11 @@ where
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut chroot = Chroot::default();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
-            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+            Long(name) => match TOOL.resolve_long(name)? {
                 "groups" => chroot.groups = Some(string(parser.value().map_err(usage)?)),
                 "userspec" => {
                     let mut spec = string(parser.value().map_err(usage)?);
@@ -74,7 +115,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                 "skip-chdir" => chroot.skip_chdir = true,
                 "help" => return Ok(Action::Help),
                 "version" => return Ok(Action::Version),
-                other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+                other => unreachable!("option --{other} is in the table but not handled"),
             },
             Short(_) => return Err(ns_getopt::unknown(arg).into()),
             Value(newroot) => {
@@ -93,24 +134,7 @@ fn string(value: OsString) -> String {
 
 /// `--help`, in our words, laid out as coreutils lays out its help.
 pub fn help(prog: &str) -> String {
-    format!(
-        "\
-Usage: {prog} [OPTION] NEWROOT [COMMAND [ARG]...]
-  or:  {prog} OPTION
-Run COMMAND with the root directory set to NEWROOT.
-
-      --groups=G_LIST        supplementary groups, as g1,g2,..,gN
-      --userspec=USER:GROUP  user and group to run as (name or number)
-      --skip-chdir           keep the working directory (NEWROOT must be '/')
-      --help                 display this help and exit
-      --version              output version information and exit
-
-Without COMMAND, runs '\"$SHELL\" -i' (default: '/bin/sh -i').
-USER and GROUP names are looked up in NEWROOT's /etc/passwd and /etc/group.
-Exit status: 125 if {prog} fails, 126 if COMMAND cannot run, 127 if it is
-not found, else the status of COMMAND.
-"
-    )
+    TOOL.help(prog)
 }
 
 pub fn version(prog: &str) -> String {
@@ -229,6 +253,23 @@ mod tests {
             )
         );
         assert_eq!(parse_err(&["--",]).1, "missing operand");
+    }
+
+    #[test]
+    fn every_option_in_the_table_is_parsed() {
+        for opt in TOOL.options {
+            let arg = format!("--{}", opt.long);
+            let args: Vec<&str> = match opt.value {
+                ns_getopt::Value::None => vec![&arg, "/"],
+                _ => vec![&arg, "x", "/"],
+            };
+            let argv = std::iter::once("ns-chroot").chain(args.iter().copied());
+            assert!(
+                parse(argv).is_ok(),
+                "--{} is in the table but not parsed",
+                opt.long
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! It is deliberately not a general "common" crate: nothing here knows
 //! about namespaces, mounts or accounts.
 
+mod table;
+pub use table::{Complete, Opt, Style, Tool, Value};
+
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::Path;

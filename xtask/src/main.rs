@@ -11,6 +11,7 @@ mod bench;
 mod demo;
 mod dist;
 mod initramfs;
+mod man;
 mod rootfs;
 mod run;
 mod test;
@@ -23,6 +24,7 @@ Usage: cargo xtask TASK [ARGS]
 Tasks:
   demo [--shell]         the walk-through with our tools: bootstrap, enter every namespace,
                          look from the host with ns-lsns, a veth pair and a ping (as root)
+  man                    man pages and bash completions from the option tables, into */doc/
   rootfs [--suite S] [--variant V] [--include A,B] [--out DIR]
                          a Debian rootfs built with ns-bootstrap, reused while intact
   test                   cargo fmt --check, clippy -D warnings, unit and integration tests
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("initramfs") => initramfs::run(&args[1..]),
         Some("rootfs") => rootfs::run(&args[1..]),
+        Some("man") => man::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
