@@ -1,0 +1,67 @@
+//! ns-unshare's errors; each knows the exit status util-linux gives it.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use nix::errno::Errno;
+
+use ns_chroot::exec::exec_failure_status;
+
+#[derive(Debug)]
+pub enum Error {
+    /// A bad command line: the message, then the `Try … --help` line.
+    Usage(String),
+    /// Anything else ns-unshare could not do; the message names the
+    /// operation and the path. util-linux exits 1 for all of these.
+    Failed(String),
+    /// The program (or the shell) could not be executed: 127 or 126.
+    Exec { program: OsString, errno: Errno },
+    /// A helper process failed and has already said why: exit with its
+    /// status, quietly.
+    Exit(u8),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Failed(_) => 1,
+            Error::Exec { errno, .. } => exec_failure_status(*errno),
+            Error::Exit(code) => *code,
+        }
+    }
+
+    /// A failure ending in the system error, as util-linux's `err()`
+    /// words it: `WHAT: strerror`.
+    pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
+        Error::Failed(format!("{what}: {}", errno.desc()))
+    }
+
+    /// The line to print, if any (helpers that failed already printed).
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Error::Exit(_) => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl From<ns_getopt::UsageError> for Error {
+    fn from(error: ns_getopt::UsageError) -> Self {
+        Error::Usage(error.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
+            Error::Exec { program, errno } => write!(
+                f,
+                "failed to execute {}: {}",
+                program.to_string_lossy(),
+                errno.desc()
+            ),
+            Error::Exit(code) => write!(f, "exit status {code}"),
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! User and group ID maps of a new user namespace: parsing `--map-users`
+//! blocks and `/etc/subuid` lines (pure functions, tested below), combining
+//! them with the single `--map-user` mapping, and writing the result —
+//! directly into `/proc/PID/uid_map` as root, through the setuid helpers
+//! `newuidmap`/`newgidmap` (Debian's `uidmap` package) otherwise.
+
+use std::io::Write;
+use std::process::Command;
+
+use nix::errno::Errno;
+
+use crate::Error;
+
+/// One line of a uid_map or gid_map: `count` IDs from `outer` (in the
+/// parent namespace) appear as `inner` onwards inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapRange {
+    pub inner: u32,
+    pub outer: u32,
+    pub count: u32,
+}
+
+/// A block asked for with `--map-users`/`--map-groups`. `inner` is `None`
+/// for `auto`: such a block starts at 0 and, being meant to cover the
+/// whole ID space, loses no ID to the single `--map-user` mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub outer: u32,
+    pub inner: Option<u32>,
+    pub count: u32,
+}
+
+/// An unsigned number as `strtoul` (and scanf's `%u`) reads it: leading
+/// blanks, an optional sign (a `-` wraps, as in C), decimal digits, and
+/// nothing after. Values beyond 64 bits are an error.
+pub fn parse_ulong(text: &str) -> Option<u64> {
+    let rest = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match rest.as_bytes().first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// A 32-bit ID field of a map: like [`parse_ulong`] but within u32.
+fn parse_u32_field(text: &str) -> Option<u32> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    if trimmed.starts_with('-') {
+        return None;
+    }
+    parse_ulong(trimmed).and_then(|value| u32::try_from(value).ok())
+}
+
+/// Parses `INNER:OUTER:COUNT` (util-linux 2.39+, the order of
+/// /proc/PID/uid_map) or the older `OUTER,INNER,COUNT` of 2.38.
+pub fn parse_block(text: &str) -> Result<Block, String> {
+    let invalid = || format!("invalid mapping '{text}'");
+    let (fields, new_order): (Vec<&str>, bool) = if text.contains(':') {
+        (text.split(':').collect(), true)
+    } else {
+        (text.split(',').collect(), false)
+    };
+    let [a, b, count] = fields.as_slice() else {
+        return Err(invalid());
+    };
+    let (a, b, count) = (
+        parse_u32_field(a).ok_or_else(invalid)?,
+        parse_u32_field(b).ok_or_else(invalid)?,
+        parse_u32_field(count).ok_or_else(invalid)?,
+    );
+    let (inner, outer) = if new_order { (a, b) } else { (b, a) };
+    Ok(Block {
+        outer,
+        inner: Some(inner),
+        count,
+    })
+}
+
+/// The first `/etc/subuid` (or subgid) line of a user, named by `name` or
+/// by number: its start and count. `Ok(None)` when no line matches.
+pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32, u32)>, String> {
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(owner), Some(start), Some(count)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let by_number = !owner.is_empty()
+            && owner.bytes().all(|b| b.is_ascii_digit())
+            && owner.parse() == Ok(uid);
+        if owner != name && !by_number {
+            continue;
+        }
+        let number = |field: &str| {
+            parse_ulong(field)
+                .map(|value| value as u32)
+                .ok_or_else(|| format!("failed to parse subid map: '{field}'"))
+        };
+        return Ok(Some((number(start)?, number(count)?)));
+    }
+    Ok(None)
+}
+
+/// Combines the blocks with the single mapping `(outer, inner)` of
+/// `--map-user`/`--map-group` (or none), as util-linux does: the single
+/// mapping comes first; a block that overlaps it (on either side) loses
+/// its topmost ID, and is split around the claimed inner and outer IDs,
+/// which are skipped. Blocks keep their command-line order.
+pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Vec<MapRange> {
+    // No single mapping behaves as one at the very top of the ID space,
+    // which no block can reach past.
+    let (outer, inner) = single.unwrap_or((u32::MAX, u32::MAX));
+    let mut out = Vec::new();
+    if let Some((outer, inner)) = single {
+        out.push(MapRange {
+            inner,
+            outer,
+            count: 1,
+        });
+    }
+    for block in blocks {
+        let mut count = block.count;
+        let start_inner = block.inner.unwrap_or(0);
+        // The upper bounds are inclusive in util-linux; kept so the maps
+        // come out identical.
+        let overlaps = (outer >= block.outer && outer <= block.outer.wrapping_add(count))
+            || (inner >= start_inner && inner <= start_inner.wrapping_add(count));
+        if block.inner.is_some() && single.is_some() && overlaps {
+            count = count.saturating_sub(1);
+        }
+        let outer_offset = outer.saturating_sub(block.outer).min(count);
+        let inner_offset = inner.saturating_sub(start_inner).min(count);
+
+        let low = MapRange {
+            outer: block.outer,
+            inner: start_inner,
+            count: inner_offset.min(outer_offset),
+        };
+        let skip = |value: u32, claimed: u32| value + u32::from(value == claimed);
+        let mid_outer = skip(low.outer.wrapping_add(low.count), outer);
+        let mid_inner = skip(low.inner.wrapping_add(low.count), inner);
+        let middle = MapRange {
+            outer: mid_outer,
+            inner: mid_inner,
+            count: outer_offset.abs_diff(inner_offset),
+        };
+        let high = MapRange {
+            outer: skip(mid_outer.wrapping_add(middle.count), outer),
+            inner: skip(mid_inner.wrapping_add(middle.count), inner),
+            count: count - low.count - middle.count,
+        };
+        out.extend([low, middle, high].into_iter().filter(|r| r.count > 0));
+    }
+    out
+}
+
+/// The text written to /proc/PID/uid_map: one `INNER OUTER COUNT` line
+/// per range. The kernel reads it in one page.
+pub fn map_text(ranges: &[MapRange]) -> Option<String> {
+    let text: String = ranges
+        .iter()
+        .map(|r| format!("{} {} {}\n", r.inner, r.outer, r.count))
+        .collect();
+    (text.len() <= 4096).then_some(text)
+}
+
+/// The arguments of newuidmap/newgidmap after the program name.
+pub fn helper_args(pid: i32, ranges: &[MapRange]) -> Vec<String> {
+    let mut args = vec![pid.to_string()];
+    for range in ranges {
+        args.extend([
+            range.inner.to_string(),
+            range.outer.to_string(),
+            range.count.to_string(),
+        ]);
+    }
+    args
+}
+
+/// Which map: users or groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    pub fn proc_file(self) -> &'static str {
+        match self {
+            Kind::Users => "uid_map",
+            Kind::Groups => "gid_map",
+        }
+    }
+
+    pub fn helper(self) -> &'static str {
+        match self {
+            Kind::Users => "newuidmap",
+            Kind::Groups => "newgidmap",
+        }
+    }
+
+    pub fn subid_file(self) -> &'static str {
+        match self {
+            Kind::Users => "/etc/subuid",
+            Kind::Groups => "/etc/subgid",
+        }
+    }
+}
+
+/// `--map-users=auto`: the user's first subordinate range, mapped to 0.
+pub fn auto_block(kind: Kind, name: &str, uid: u32) -> Result<Block, Error> {
+    let file = kind.subid_file();
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        Error::system(
+            format_args!("could not open '{file}'"),
+            Errno::from_raw(error.raw_os_error().unwrap_or(0)),
+        )
+    })?;
+    match find_subid_range(&text, name, uid).map_err(Error::Failed)? {
+        Some((outer, count)) => Ok(Block {
+            outer,
+            inner: None,
+            count,
+        }),
+        None => Err(Error::Failed(format!(
+            "no line matching user \"{name}\" in {file}"
+        ))),
+    }
+}
+
+fn write_proc(path: &str, text: &str, open_what: &str, write_what: &str) -> Result<(), Error> {
+    let errno = |error: std::io::Error| Errno::from_raw(error.raw_os_error().unwrap_or(0));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::system(format_args!("{open_what} {path}"), errno(e)))?;
+    // One write(2): the kernel takes a map in a single write only.
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::system(format_args!("{write_what} {path}"), errno(e)))
+}
+
+/// `--map-user`/`--map-group` alone: the process maps itself, one ID.
+pub fn write_single(kind: Kind, inner: u32, outer: u32) -> Result<(), Error> {
+    let path = format!("/proc/self/{}", kind.proc_file());
+    write_proc(
+        &path,
+        &format!("{inner} {outer} 1"),
+        "cannot open",
+        "write failed",
+    )
+}
+
+/// `--setgroups allow|deny`; a kernel without the file (before 3.19)
+/// has nothing to control.
+pub fn set_setgroups(allow: bool) -> Result<(), Error> {
+    let path = "/proc/self/setgroups";
+    if !std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let text = if allow { "allow" } else { "deny" };
+    write_proc(path, text, "cannot open", "write failed")
+}
+
+/// Writes ranges for process `pid`: directly when we are root (the kernel
+/// checks nothing more), else through newuidmap/newgidmap, which check
+/// them against /etc/subuid and /etc/subgid.
+pub fn write_ranges(kind: Kind, pid: i32, ranges: &[MapRange]) -> Result<(), Error> {
+    if nix::unistd::geteuid().is_root() {
+        let path = format!("/proc/{pid}/{}", kind.proc_file());
+        let text = map_text(ranges)
+            .ok_or_else(|| Error::Failed(format!("{path} too large for kernel 4k limit")))?;
+        return write_proc(&path, &text, "failed to open", "failed to write");
+    }
+    let helper = kind.helper();
+    let status = Command::new(helper)
+        .args(helper_args(pid, ranges))
+        .status()
+        .map_err(|error| Error::Exec {
+            program: helper.into(),
+            errno: Errno::from_raw(error.raw_os_error().unwrap_or(0)),
+        })?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Error::Exit(code as u8)),
+        None => Err(Error::Failed(format!("{helper} was killed ({status})"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(inner: u32, outer: u32, count: u32) -> MapRange {
+        MapRange {
+            inner,
+            outer,
+            count,
+        }
+    }
+
+    #[test]
+    fn blocks_in_both_orders() {
+        assert_eq!(
+            parse_block("0:100000:65536"),
+            Ok(Block {
+                outer: 100000,
+                inner: Some(0),
+                count: 65536
+            })
+        );
+        assert_eq!(
+            parse_block("100000,0,65536"),
+            Ok(Block {
+                outer: 100000,
+                inner: Some(0),
+                count: 65536
+            })
+        );
+        assert_eq!(parse_block(" 1:+2:3").map(|b| b.count), Ok(3));
+    }
+
+    #[test]
+    fn malformed_blocks() {
+        for bad in [
+            "",
+            "1",
+            "1:2",
+            "1:2:3:4",
+            "1,2",
+            "1,2,3,4",
+            "a:b:c",
+            "1:2:",
+            "1:-2:3",
+            "1:2:3x",
+            "4294967296:0:1",
+            "1:2,3",
+        ] {
+            assert_eq!(
+                parse_block(bad),
+                Err(format!("invalid mapping '{bad}'")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn strtoul_semantics() {
+        assert_eq!(parse_ulong("42"), Some(42));
+        assert_eq!(parse_ulong(" +42"), Some(42));
+        assert_eq!(parse_ulong("-1"), Some(u64::MAX));
+        assert_eq!(parse_ulong("4294967296"), Some(1 << 32));
+        assert_eq!(parse_ulong(""), None);
+        assert_eq!(parse_ulong("-"), None);
+        assert_eq!(parse_ulong("1x"), None);
+        assert_eq!(parse_ulong("0x10"), None);
+        assert_eq!(parse_ulong("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn subid_lines_by_name_or_number() {
+        let text = "alice:100000:65536\n1001:165536:65536\nbad\nbob:x\nalice:1:1\n";
+        assert_eq!(
+            find_subid_range(text, "alice", 1000),
+            Ok(Some((100000, 65536)))
+        );
+        assert_eq!(
+            find_subid_range(text, "carol", 1001),
+            Ok(Some((165536, 65536)))
+        );
+        assert_eq!(
+            find_subid_range(text, "dave", 0),
+            Ok(None),
+            "a name is not uid 0"
+        );
+        assert_eq!(find_subid_range("", "root", 0), Ok(None));
+        assert_eq!(
+            find_subid_range("root:abc:5\n", "root", 0),
+            Err("failed to parse subid map: 'abc'".into())
+        );
+        assert_eq!(
+            find_subid_range("root:5:\n", "root", 0),
+            Err("failed to parse subid map: ''".into())
+        );
+    }
+
+    #[test]
+    fn root_user_with_an_auto_block() {
+        // unshare --map-auto --map-root-user as uid 1000 (the man page's
+        // example): 0 is the user, the auto block starts at 1.
+        let auto = Block {
+            outer: 100000,
+            inner: None,
+            count: 65536,
+        };
+        assert_eq!(
+            combine(&[auto], Some((1000, 0))),
+            [range(0, 1000, 1), range(1, 100000, 65536)]
+        );
+    }
+
+    #[test]
+    fn blocks_without_a_single_mapping_pass_through() {
+        let a = Block {
+            outer: 100000,
+            inner: Some(0),
+            count: 10,
+        };
+        let b = Block {
+            outer: 200000,
+            inner: Some(10),
+            count: 5,
+        };
+        assert_eq!(
+            combine(&[a, b], None),
+            [range(0, 100000, 10), range(10, 200000, 5)]
+        );
+    }
+
+    #[test]
+    fn an_overlapping_single_mapping_punches_a_hole() {
+        // --map-users=0:100000:10 --map-user=5 as uid 1000: inner 5 is
+        // taken, so the block maps 0-4 and 6-9 (one ID fewer).
+        let block = Block {
+            outer: 100000,
+            inner: Some(0),
+            count: 10,
+        };
+        assert_eq!(
+            combine(&[block], Some((1000, 5))),
+            [range(5, 1000, 1), range(0, 100000, 5), range(6, 100005, 4)]
+        );
+        // The claimed outer ID inside the block is skipped as well.
+        let block = Block {
+            outer: 1000,
+            inner: Some(0),
+            count: 4,
+        };
+        assert_eq!(
+            combine(&[block], Some((1001, 100))),
+            [range(100, 1001, 1), range(0, 1000, 1), range(1, 1002, 2)]
+        );
+    }
+
+    #[test]
+    fn map_text_and_helper_args() {
+        let ranges = [range(0, 1000, 1), range(1, 100000, 65536)];
+        assert_eq!(map_text(&ranges).unwrap(), "0 1000 1\n1 100000 65536\n");
+        assert_eq!(
+            helper_args(42, &ranges),
+            ["42", "0", "1000", "1", "1", "100000", "65536"]
+        );
+        let many = vec![range(4_000_000_000, 4_000_000_000, 4_000_000_000); 200];
+        assert!(map_text(&many).is_none(), "over a page");
+    }
+}
