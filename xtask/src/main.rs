@@ -11,6 +11,7 @@ mod bench;
 mod demo;
 mod dist;
 mod initramfs;
+mod install;
 mod man;
 mod rootfs;
 mod run;
@@ -24,6 +25,8 @@ Usage: cargo xtask TASK [ARGS]
 Tasks:
   demo [--shell]         the walk-through with our tools: bootstrap, enter every namespace,
                          look from the host with ns-lsns, a veth pair and a ping (as root)
+  install [--prefix DIR] [--util-linux-names]
+                         the static binaries, man pages and bash completions (default /usr/local)
   man                    man pages and bash completions from the option tables, into */doc/
   rootfs [--suite S] [--variant V] [--include A,B] [--out DIR]
                          a Debian rootfs built with ns-bootstrap, reused while intact
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Some("initramfs") => initramfs::run(&args[1..]),
         Some("rootfs") => rootfs::run(&args[1..]),
         Some("man") => man::run(&args[1..]),
+        Some("install") => install::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -1,0 +1,53 @@
+//! The multi-call binary: one static executable for the initramfs, which
+//! behaves as the tool named by argv[0] (`unshare`, `ns-unshare`, …), as
+//! busybox does; `nstools TOOL ARGS…` works too.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+type Main = fn(Vec<OsString>) -> ExitCode;
+
+/// (util-linux name, our name, entry point).
+const APPLETS: &[(&str, &str, Main)] = &[("chroot", "ns-chroot", |args| ns_chroot::main(args))];
+
+fn find(name: &str) -> Option<Main> {
+    APPLETS
+        .iter()
+        .find(|(reference, ours, _)| name == *reference || name == *ours)
+        .map(|(_, _, main)| *main)
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "nstools");
+    if let Some(main) = find(&invoked) {
+        return main(args);
+    }
+    // `nstools TOOL ARGS…`: the tool sees itself invoked as TOOL.
+    let tool = args.get(1).map(|arg| arg.to_string_lossy().into_owned());
+    match tool.as_deref() {
+        Some("--list") => {
+            for (reference, ours, _) in APPLETS {
+                println!("{ours}\n{reference}");
+            }
+            ExitCode::SUCCESS
+        }
+        Some(name) if find(name).is_some() => {
+            args.remove(0);
+            find(name).map_or(ExitCode::FAILURE, |main| main(args))
+        }
+        Some(name) if !name.starts_with('-') => {
+            eprintln!("{invoked}: {name}: no such tool (see '{invoked} --list')");
+            ExitCode::from(127)
+        }
+        _ => {
+            let names: Vec<&str> = APPLETS.iter().map(|(reference, _, _)| *reference).collect();
+            eprintln!(
+                "Usage: {invoked} TOOL [ARGS...]   or a link to {invoked} named TOOL\n\
+                 Tools: {}\n(each also answers to its ns- name; --list lists them)",
+                names.join(", ")
+            );
+            ExitCode::from(1)
+        }
+    }
+}
