@@ -1,0 +1,212 @@
+//! The tools chained as users chain them in scripts: the walk-through,
+//! persistent namespaces entered later, a root reused across runs, and a
+//! failure midway. Each checks that the host's mount table is the same
+//! afterwards as before.
+//!
+//! The container root is a busybox root; our (debug, dynamically linked)
+//! tools reach it by bind mounts made inside the container's own mount
+//! namespace: the host's /usr (for the C library) and target/debug.
+
+use std::path::Path;
+
+use nstools_tests::{bin, busybox_root, require_root, TempDir, TestCommand};
+
+/// Where the tools appear inside the container.
+const TOOLS_INSIDE: &str = "/opt/nstools";
+
+/// The host's mount table, for before/after comparisons.
+fn host_mounts() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo")
+}
+
+fn container_root(dir: &Path) -> String {
+    let root = dir.join("root");
+    busybox_root(&root, &[("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")]);
+    for sub in ["usr", "opt/nstools", "proc", "sys", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).expect("mkdir in root");
+    }
+    // merged-/usr links, so the host's loader and libc are found.
+    for (link, target) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+        std::os::unix::fs::symlink(target, root.join(link)).expect("symlink");
+    }
+    root.to_str().expect("utf-8 path").to_string()
+}
+
+/// `ns-unshare OPTIONS sh -c '<bind the tools in>; ns-chroot ROOT sh -c SCRIPT'`.
+fn in_container(unshare_options: &[&str], root: &str, script: &str) -> TestCommand {
+    let tools = bin("ns-unshare")
+        .parent()
+        .expect("target dir")
+        .display()
+        .to_string();
+    let chain = format!(
+        "{tools}/ns-mount --bind /usr {root}/usr && \
+         {tools}/ns-mount --bind {tools} {root}{TOOLS_INSIDE} && \
+         exec {tools}/ns-chroot {root} /bin/sh -c \"$0\""
+    );
+    TestCommand::new(bin("ns-unshare"))
+        .args(unshare_options)
+        .args(["/bin/sh", "-c", &chain, script])
+        .env("PATH", format!("{TOOLS_INSIDE}:/bin"))
+}
+
+const WALK_THROUGH: &[&str] = &[
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--net",
+    "--map-root-user",
+    "--user",
+    "--pid",
+    "--fork",
+];
+
+const INSIDE: &str = r#"
+set -e
+ns-mount -t proc none /proc
+ns-mount -t sysfs none /sys
+ns-mount -t tmpfs none /tmp
+hostname walkthrough
+echo "pid=$$"
+echo "hostname=$(hostname)"
+echo "links=$(ip -o link | wc -l)"
+echo "uid=$(id -u)"
+echo "uid_map=$(cat /proc/self/uid_map | tr -s ' ')"
+ns-mount -t proc,sysfs,tmpfs | sed 's/ (.*//'
+"#;
+
+#[test]
+fn walk_through_as_root() {
+    require_root();
+    let dir = TempDir::new("scenario-walk");
+    let root = container_root(dir.path());
+    let before = host_mounts();
+    let run = in_container(WALK_THROUGH, &root, INSIDE).run();
+    run.expect_code(0);
+    let expected = "pid=1\nhostname=walkthrough\nlinks=1\nuid=0\nuid_map= 0 0 1\n\
+                    none on /proc type proc\nnone on /sys type sysfs\nnone on /tmp type tmpfs\n";
+    assert_eq!(run.stdout, expected, "{run}");
+    assert_eq!(host_mounts(), before, "the host's mount table changed");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_ne!(
+        hostname.trim(),
+        "walkthrough",
+        "the host's hostname changed"
+    );
+}
+
+#[test]
+fn walk_through_unprivileged() {
+    require_root();
+    let dir = TempDir::new("scenario-walk-user");
+    let root = container_root(dir.path());
+    let run = in_container(WALK_THROUGH, &root, INSIDE)
+        .unprivileged()
+        .run();
+    run.expect_code(0);
+    let (uid, _) = nstools_tests::UNPRIVILEGED;
+    assert!(
+        run.stdout
+            .starts_with("pid=1\nhostname=walkthrough\nlinks=1\nuid=0\n"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains(&format!("uid_map= 0 {uid} 1\n")),
+        "{run}"
+    );
+}
+
+/// A namespace kept by a bind mount outlives its processes and is entered
+/// later with nsenter, then released with ns-umount. All of it happens in
+/// a private mount namespace, so the host never sees the bind mount.
+#[test]
+fn persistent_namespace_entered_later() {
+    require_root();
+    let dir = TempDir::new("scenario-persist");
+    let before = host_mounts();
+    let script = r#"
+        set -e
+        touch "$DIR/uts"
+        ns-unshare --uts="$DIR/uts" hostname persisted
+        nsenter --uts="$DIR/uts" hostname
+        ns-umount "$DIR/uts"
+        nsenter --uts="$DIR/uts" hostname 2>/dev/null || echo released
+    "#;
+    let tools = bin("ns-unshare")
+        .parent()
+        .expect("target dir")
+        .display()
+        .to_string();
+    let run = TestCommand::new(bin("ns-unshare"))
+        .args(["--mount", "/bin/sh", "-c", script])
+        .env("DIR", dir.path())
+        .env("PATH", format!("{tools}:/usr/bin:/bin:/usr/sbin:/sbin"))
+        .run();
+    run.expect_code(0);
+    assert_eq!(run.stdout, "persisted\nreleased\n", "{run}");
+    assert_eq!(host_mounts(), before, "the host's mount table changed");
+}
+
+/// The same root serves run after run: what one container mounted inside
+/// is gone when it ends, on the host and for the next container.
+#[test]
+fn root_reused_across_runs() {
+    require_root();
+    let dir = TempDir::new("scenario-reuse");
+    let root = container_root(dir.path());
+    let before = host_mounts();
+    for round in 1..=3 {
+        let script = r#"
+            set -e
+            [ -z "$(ls /proc)" ] || { echo "proc not empty"; exit 9; }
+            ns-mount -t proc none /proc
+            ns-mount -t tmpfs none /tmp
+            echo round > /tmp/mark
+            ls /proc/1/ns >/dev/null && echo ok
+        "#;
+        let run = in_container(WALK_THROUGH, &root, script).run();
+        run.expect_code(0);
+        assert_eq!(run.stdout, "ok\n", "round {round}: {run}");
+        assert!(
+            !Path::new(&root).join("tmp/mark").exists(),
+            "round {round}: tmpfs leaked"
+        );
+    }
+    assert_eq!(host_mounts(), before, "the host's mount table changed");
+}
+
+/// A container that fails midway, or is killed, leaves nothing mounted and
+/// no process behind; its status reaches the caller.
+#[test]
+fn failure_midway_leaves_nothing_behind() {
+    require_root();
+    let dir = TempDir::new("scenario-fail");
+    let root = container_root(dir.path());
+    let before = host_mounts();
+
+    let failing = "ns-mount -t proc none /proc; ns-mount -t tmpfs none /tmp; exit 3";
+    in_container(WALK_THROUGH, &root, failing)
+        .run()
+        .expect_code(3);
+
+    let killed = "ns-mount -t proc none /proc; sleep 60 & kill -KILL $$";
+    let run = in_container(WALK_THROUGH, &root, killed).run();
+    assert_eq!(
+        run.signal,
+        Some(9),
+        "the caller sees the signal death: {run}"
+    );
+
+    let bad_mount = "ns-mount -t tmpfs none /tmp && ns-mount -t nosuchfs none /proc";
+    let run = in_container(WALK_THROUGH, &root, bad_mount).run();
+    run.expect_code(32);
+
+    assert_eq!(host_mounts(), before, "the host's mount table changed");
+    // --pid and --fork: the sleeping child died with the namespace's init.
+    let leftover = TestCommand::new("pgrep").args(["-f", "^sleep 60$"]).run();
+    assert_eq!(
+        leftover.code,
+        Some(1),
+        "a process outlived its container: {leftover}"
+    );
+}
