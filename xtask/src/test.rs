@@ -1,6 +1,8 @@
 //! `cargo xtask test`: the one test command, for developers and CI alike.
-//! Every step runs even when an earlier one fails, so one run shows all
-//! that is wrong; the task fails if any step failed.
+//! The steps: rustfmt, clippy, unit and integration tests, and the
+//! initramfs booted under qemu. Every step runs even when an earlier one
+//! fails, so one run shows all that is wrong; the task fails if any step
+//! failed.
 
 use crate::run::{cargo, checked};
 
@@ -32,6 +34,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
             eprintln!("xtask: {message}");
             failed.push(name);
         }
+    }
+    // The static tools in a real (emulated) machine: the initramfs /init
+    // mounts, unshares, chroots and lists namespaces as PID 1.
+    eprintln!("==> initramfs boot");
+    if let Err(message) = crate::initramfs::run(&["--boot".to_string()]) {
+        eprintln!("xtask: {message}");
+        failed.push("initramfs boot");
     }
     if failed.is_empty() {
         eprintln!("==> all checks passed");
