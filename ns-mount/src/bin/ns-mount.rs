@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ns_mount::mount_main(std::env::args_os())
+}

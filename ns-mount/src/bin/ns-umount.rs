@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ns_mount::umount_main(std::env::args_os())
+}

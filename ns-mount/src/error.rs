@@ -1,0 +1,84 @@
+//! Errors and util-linux's exit statuses.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+/// Success.
+pub const EX_SUCCESS: u8 = 0;
+/// Bad usage or insufficient permissions.
+pub const EX_USAGE: u8 = 1;
+/// A system error (out of memory, cannot fork, …).
+pub const EX_SYSERR: u8 = 2;
+/// The mount or unmount failed.
+pub const EX_FAIL: u8 = 32;
+/// `mount -a`: some succeeded, some failed.
+pub const EX_SOMEOK: u8 = 64;
+
+#[derive(Debug)]
+pub enum Error {
+    /// A bad command line: the message, then the `Try … --help` line;
+    /// exits 1.
+    Usage(String),
+    /// A failure already worded for the user (`TARGET: reason.`), with
+    /// util-linux's status and whether a mount(2) call failed (which adds
+    /// the dmesg hint line).
+    Failed {
+        message: String,
+        code: u8,
+        dmesg: bool,
+    },
+    /// A system call of the library API failed; names the call and path.
+    Sys {
+        op: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => EX_USAGE,
+            Error::Failed { code, .. } => *code,
+            Error::Sys { .. } => EX_FAIL,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>, code: u8) -> Error {
+        Error::Failed {
+            message: message.into(),
+            code,
+            dmesg: false,
+        }
+    }
+
+    /// The errno of a failed system call, if that is what this is.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Sys { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+impl From<ns_getopt::UsageError> for Error {
+    fn from(error: ns_getopt::UsageError) -> Self {
+        Error::Usage(error.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) => f.write_str(message),
+            Error::Failed { message, .. } => f.write_str(message),
+            Error::Sys { op, path, errno } => {
+                write!(f, "{}: {op} failed: {}", path.display(), errno.desc())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

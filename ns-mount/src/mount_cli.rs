@@ -1,0 +1,1519 @@
+//! ns-mount's command line and the mount(8) logic on top of the library:
+//! listing, fstab look-ups, `-a`, source resolution, loop set-up, type
+//! detection, and util-linux's messages and exit statuses.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use lexopt::Arg::{Long, Short, Value};
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use ns_getopt::{resolve_long, UsageError};
+
+use crate::error::{Error, EX_FAIL, EX_SOMEOK, EX_SUCCESS, EX_SYSERR, EX_USAGE};
+use crate::fstab::{self, Fstab, FstabEntry};
+use crate::listing::{self, is_pseudo_fs, is_regular_fs};
+use crate::loopdev::{self, LoopSetup};
+use crate::mountinfo::{self, MountEntry};
+use crate::options::{self, match_fstype, match_options, Options as MountOptions};
+use crate::probe;
+use crate::{mount_calls, Step};
+
+/// Every long option, in util-linux's order (which decides how an
+/// ambiguous abbreviation is reported).
+pub const LONG_OPTIONS: &[&str] = &[
+    "all",
+    "fake",
+    "fstab",
+    "fork",
+    "help",
+    "no-mtab",
+    "read-only",
+    "ro",
+    "verbose",
+    "version",
+    "read-write",
+    "rw",
+    "options",
+    "test-opts",
+    "types",
+    "uuid",
+    "label",
+    "bind",
+    "move",
+    "rbind",
+    "make-shared",
+    "make-slave",
+    "make-private",
+    "make-unbindable",
+    "make-rshared",
+    "make-rslave",
+    "make-rprivate",
+    "make-runbindable",
+    "mkdir",
+    "no-canonicalize",
+    "internal-only",
+    "show-labels",
+    "target",
+    "target-prefix",
+    "source",
+    "options-mode",
+    "options-source",
+    "options-source-force",
+    "namespace",
+];
+
+/// Options that may not be combined (util-linux's `excl` table): the
+/// option key, and its long name for the message.
+const EXCLUSIVE: &[&[(char, &str)]] = &[
+    &[('B', "bind"), ('M', "move"), ('R', "rbind")],
+    &[('L', "label"), ('U', "uuid"), ('S', "source")],
+];
+
+const DMESG_HINT: &str =
+    "       dmesg(1) may have more information after failed mount system call.";
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub invoked_as: String,
+    pub help: bool,
+    pub version: bool,
+    pub all: bool,
+    pub no_canonicalize: bool,
+    pub fake: bool,
+    pub verbose: bool,
+    pub show_labels: bool,
+    /// `-o`, `-r`, `-w`, `-B`, `--make-…`, … as option words, in order.
+    pub options: Vec<String>,
+    pub test_opts: Option<String>,
+    pub types: Option<String>,
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub target_prefix: Option<String>,
+    /// `-T` files, each already parsed (util-linux parses them while
+    /// reading the command line).
+    pub fstabs: Vec<Fstab>,
+    pub namespace: Option<PathBuf>,
+    pub operation: bool,
+    pub is_move: bool,
+    pub propagation: bool,
+    /// `-w`: a write-protected device must not fall back to read-only.
+    pub rw_only: bool,
+    /// `--source`, `--target`, `-L` or `-U` given: no swapping of source
+    /// and target in fstab look-ups.
+    pub no_swapmatch: bool,
+    pub operands: Vec<OsString>,
+}
+
+fn parse_pid(text: &str) -> Option<u32> {
+    text.parse::<u32>().ok().filter(|&pid| pid > 0)
+}
+
+/// Parses argv (argv[0] included).
+pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_iter(args);
+    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-mount");
+    let mut options = Options {
+        invoked_as: invoked_as.clone(),
+        ..Options::default()
+    };
+    match parse_into(&mut parser, &mut options) {
+        Ok(()) => Ok(options),
+        Err(error) => Err((invoked_as, error)),
+    }
+}
+
+fn string(value: OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
+fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
+    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let mut seen_exclusive: Vec<Option<char>> = vec![None; EXCLUSIVE.len()];
+    while let Some(arg) = parser.next().map_err(usage)? {
+        let key: char = match arg {
+            Short(c) => c,
+            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+                "all" => 'a',
+                "fake" => 'f',
+                "fstab" => 'T',
+                "fork" => 'F',
+                "help" => 'h',
+                "no-mtab" => 'n',
+                "read-only" | "ro" => 'r',
+                "verbose" => 'v',
+                "version" => 'V',
+                "read-write" | "rw" => 'w',
+                "options" => 'o',
+                "test-opts" => 'O',
+                "types" => 't',
+                "uuid" => 'U',
+                "label" => 'L',
+                "bind" => 'B',
+                "move" => 'M',
+                "rbind" => 'R',
+                "mkdir" => 'm',
+                "no-canonicalize" => 'c',
+                "internal-only" => 'i',
+                "show-labels" => 'l',
+                "namespace" => 'N',
+                "source" => 'S',
+                long => {
+                    long_only(parser, o, long, usage)?;
+                    continue;
+                }
+            },
+            Value(value) => {
+                o.operands.push(value);
+                continue;
+            }
+        };
+        for (group, seen) in EXCLUSIVE.iter().zip(seen_exclusive.iter_mut()) {
+            if group.iter().any(|(k, _)| *k == key) {
+                match seen {
+                    Some(first) if *first != key => {
+                        let names: Vec<String> =
+                            group.iter().map(|(_, n)| format!(" --{n}")).collect();
+                        return Err(Error::failed(
+                            format!("mutually exclusive arguments:{}", names.concat()),
+                            EX_USAGE,
+                        ));
+                    }
+                    _ => *seen = Some(key),
+                }
+            }
+        }
+        match key {
+            'a' => o.all = true,
+            'c' => o.no_canonicalize = true,
+            'f' => o.fake = true,
+            'F' | 'i' | 'n' | 's' => {}
+            'r' => {
+                o.options.push("ro".into());
+                o.rw_only = false;
+            }
+            'w' => {
+                o.options.push("rw".into());
+                o.rw_only = true;
+            }
+            'v' => o.verbose = true,
+            'o' => {
+                let value = string(parser.value().map_err(usage)?);
+                check_option_format(&value)?;
+                // "move" is an operation, not an option libmount accepts.
+                let words = options::split(&value);
+                if words.contains(&"move") {
+                    o.operation = true;
+                    o.is_move = true;
+                    let rest: Vec<&str> = words.into_iter().filter(|w| *w != "move").collect();
+                    if !rest.is_empty() {
+                        o.options.push(rest.join(","));
+                    }
+                } else {
+                    o.options.push(value);
+                }
+            }
+            'O' => o.test_opts = Some(string(parser.value().map_err(usage)?)),
+            'L' => {
+                let value = string(parser.value().map_err(usage)?);
+                o.no_swapmatch = true;
+                o.source = Some(format!("LABEL=\"{value}\""));
+            }
+            'U' => {
+                let value = string(parser.value().map_err(usage)?);
+                o.no_swapmatch = true;
+                o.source = Some(format!("UUID=\"{value}\""));
+            }
+            'S' => {
+                o.no_swapmatch = true;
+                o.source = Some(string(parser.value().map_err(usage)?));
+            }
+            'l' => o.show_labels = true,
+            't' => o.types = Some(string(parser.value().map_err(usage)?)),
+            'T' => {
+                let path = PathBuf::from(parser.value().map_err(usage)?);
+                o.fstabs.push(read_fstab(&o.invoked_as, &path)?);
+            }
+            'B' => {
+                o.operation = true;
+                o.options.push("bind".into());
+            }
+            'M' => {
+                o.operation = true;
+                o.is_move = true;
+            }
+            'R' => {
+                o.operation = true;
+                o.options.push("rbind".into());
+            }
+            'm' => {
+                let value = parser.optional_value().map(string);
+                let value = value.as_deref().map(|v| v.strip_prefix('=').unwrap_or(v));
+                match value {
+                    Some(mode) if !mode.is_empty() => {
+                        o.options.push(format!("X-mount.mkdir=\"{mode}\""))
+                    }
+                    _ => o.options.push("X-mount.mkdir".into()),
+                }
+            }
+            'N' => {
+                let value = string(parser.value().map_err(usage)?);
+                let path = match parse_pid(&value) {
+                    Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
+                    None => PathBuf::from(&value),
+                };
+                if let Err(e) = std::fs::File::open(&path) {
+                    return Err(Error::failed(
+                        format!(
+                            "failed to set target namespace to {}: {}",
+                            path.display(),
+                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
+                        ),
+                        EX_SYSERR,
+                    ));
+                }
+                o.namespace = Some(path);
+            }
+            'h' => {
+                o.help = true;
+                return Ok(());
+            }
+            'V' => {
+                o.version = true;
+                return Ok(());
+            }
+            _ => return Err(ns_getopt::unknown(arg_for(key)).into()),
+        }
+    }
+    Ok(())
+}
+
+fn arg_for(key: char) -> lexopt::Arg<'static> {
+    Short(key)
+}
+
+fn long_only(
+    parser: &mut lexopt::Parser,
+    o: &mut Options,
+    long: &str,
+    usage: impl Fn(lexopt::Error) -> Error,
+) -> Result<(), Error> {
+    let propagation = |o: &mut Options, word: &str| {
+        o.options.push(word.to_string());
+        o.propagation = true;
+    };
+    match long {
+        "make-shared" => propagation(o, "shared"),
+        "make-slave" => propagation(o, "slave"),
+        "make-private" => propagation(o, "private"),
+        "make-unbindable" => propagation(o, "unbindable"),
+        "make-rshared" => propagation(o, "rshared"),
+        "make-rslave" => propagation(o, "rslave"),
+        "make-rprivate" => propagation(o, "rprivate"),
+        "make-runbindable" => propagation(o, "runbindable"),
+        "target" => {
+            o.no_swapmatch = true;
+            o.target = Some(string(parser.value().map_err(usage)?));
+        }
+        "target-prefix" => o.target_prefix = Some(string(parser.value().map_err(&usage)?)),
+        "options-mode" => {
+            let value = string(parser.value().map_err(usage)?);
+            if !["ignore", "append", "prepend", "replace"].contains(&value.as_str()) {
+                return Err(Error::Usage("bad usage".into()));
+            }
+        }
+        "options-source" => {
+            let value = string(parser.value().map_err(usage)?);
+            let ok = value
+                .split(',')
+                .all(|s| ["fstab", "mtab", "disable"].contains(&s));
+            if !ok {
+                return Err(Error::Usage("bad usage".into()));
+            }
+        }
+        "options-source-force" => {}
+        other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+    }
+    Ok(())
+}
+
+fn check_option_format(value: &str) -> Result<(), Error> {
+    if value.starts_with(['=', '\'', '"', ' ', '\t']) {
+        return Err(Error::failed(
+            format!("unsupported option format: {value}"),
+            EX_USAGE,
+        ));
+    }
+    Ok(())
+}
+
+/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab.
+fn fstab_path() -> PathBuf {
+    std::env::var_os("LIBMOUNT_FSTAB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
+}
+
+/// Reads and parses an fstab, reporting bad lines as util-linux does.
+fn read_fstab(prog: &str, path: &Path) -> Result<Fstab, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let parsed = fstab::parse(&text);
+            for line in &parsed.bad_lines {
+                eprintln!(
+                    "{prog}: {}: parse error at line {line} -- ignored",
+                    path.display()
+                );
+            }
+            Ok(parsed)
+        }
+        Err(_) => Err(Error::failed(
+            format!("{}: failed to parse", path.display()),
+            EX_USAGE,
+        )),
+    }
+}
+
+pub fn help(prog: &str) -> String {
+    format!(
+        "
+Usage:
+ {prog} [-lhV]
+ {prog} -a [options]
+ {prog} [options] [--source] <source> | [--target] <directory>
+ {prog} [options] <source> <directory>
+ {prog} <operation> <mountpoint> [<target>]
+
+Attach a filesystem to the directory tree, or list what is attached.
+
+Options:
+ -a, --all               mount every fstab entry not marked noauto
+ -c, --no-canonicalize   take paths as given
+ -f, --fake              do everything but the mount(2) call
+ -F, --fork              accepted for compatibility (mounts run in turn)
+ -T, --fstab <path>      read this file instead of /etc/fstab
+ -i, --internal-only     accepted (no mount.<type> helpers are run)
+ -l, --show-labels       append filesystem labels to the listing
+ -m, --mkdir[=<mode>]    create a missing mount point (X-mount.mkdir)
+ -n, --no-mtab           accepted (no /etc/mtab is written)
+     --options-mode <mode>
+                         accepted: ignore, append, prepend or replace
+     --options-source <source>
+                         accepted: fstab, mtab or disable
+     --options-source-force
+                         accepted
+ -o, --options <list>    comma-separated mount options
+ -O, --test-opts <list>  with -a: only entries with these options
+ -r, --read-only         mount read-only (-o ro)
+ -t, --types <list>      filesystem type, or types to list or mount
+     --source <src>      the source (path, LABEL=, UUID=, …)
+     --target <target>   the mount point
+     --target-prefix <path>
+                         prefix every mount point with this path
+ -v, --verbose           report what was done
+ -w, --rw, --read-write  mount read-write (the default)
+ -N, --namespace <ns>    work in the mount namespace of a PID or file
+
+ -h, --help              display this help
+ -V, --version           display version
+
+Source:
+ -L, --label <label>     same as LABEL=<label>
+ -U, --uuid <uuid>       same as UUID=<uuid>
+ LABEL=<label>           the device with this filesystem label
+ UUID=<uuid>             the device with this filesystem UUID
+ PARTLABEL=<label>       the GPT partition with this name
+ PARTUUID=<uuid>         the GPT partition with this UUID
+ <device>                a block device
+ <directory>             the directory to bind (--bind, --rbind)
+ <file>                  a regular file, attached to a loop device
+
+Operations:
+ -B, --bind              make a subtree visible elsewhere too
+ -M, --move              move a subtree elsewhere
+ -R, --rbind             bind a subtree with everything mounted below it
+ --make-shared           mark a mount shared
+ --make-slave            mark a mount slave
+ --make-private          mark a mount private
+ --make-unbindable       mark a mount unbindable
+ --make-rshared          the same, for the whole subtree
+ --make-rslave           the same, for the whole subtree
+ --make-rprivate         the same, for the whole subtree
+ --make-runbindable      the same, for the whole subtree
+
+See mount(8) for the details.
+"
+    )
+}
+
+pub fn version(prog: &str) -> String {
+    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+/// Parses argv, runs, reports errors as util-linux does.
+pub fn main<I>(args: I) -> ExitCode
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let (prog, result) = match parse(args) {
+        Ok(options) => (options.invoked_as.clone(), run(&options)),
+        Err((prog, error)) => (prog, Err(error)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            report(&prog, &error);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn report(prog: &str, error: &Error) {
+    eprintln!("{prog}: {error}");
+    match error {
+        Error::Usage(_) => eprintln!("{}", ns_getopt::try_help(prog)),
+        Error::Failed { dmesg: true, .. } => eprintln!("{DMESG_HINT}"),
+        _ => {}
+    }
+}
+
+fn bad_usage() -> Error {
+    Error::Usage("bad usage".into())
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub fn run(o: &Options) -> Result<u8, Error> {
+    let prog = &o.invoked_as;
+    if o.help {
+        return print_stdout(&help(prog));
+    }
+    if o.version {
+        return print_stdout(&version(prog));
+    }
+    if let Some(ns) = &o.namespace {
+        crate::syscall::enter_mount_namespace(ns)
+            .map_err(|_| Error::failed("failed to switch namespace", EX_SYSERR))?;
+    }
+    if o.source.is_none() && o.target.is_none() && o.operands.is_empty() && !o.all {
+        if o.operation || !o.options.is_empty() {
+            return Err(bad_usage());
+        }
+        return list(o);
+    }
+    if o.operation && (o.types.is_some() || o.all || o.source.is_some()) {
+        return Err(bad_usage());
+    }
+    let mut context = Context::new(o);
+    if o.all {
+        return Ok(context.mount_all());
+    }
+    let (source, target) = match (o.operands.len(), &o.source, &o.target) {
+        (0, _, _) => (o.source.clone(), o.target.clone()),
+        (1, source, target) if source.is_none() || target.is_none() => {
+            let operand = string(o.operands[0].clone());
+            let is_tag = probe::parse_tag(&operand).is_some();
+            if is_tag && source.is_some() {
+                return Err(Error::failed("source specified more than once", EX_USAGE));
+            }
+            if is_tag || target.is_some() {
+                (Some(operand), target.clone())
+            } else {
+                (source.clone(), Some(operand))
+            }
+        }
+        (2, None, None) => (
+            Some(string(o.operands[0].clone())),
+            Some(string(o.operands[1].clone())),
+        ),
+        _ => return Err(bad_usage()),
+    };
+    let request = Request {
+        source,
+        target,
+        fstype: None,
+        options: o.options.join(","),
+        from_fstab: false,
+    };
+    let outcome = context.mount_one(request);
+    Ok(context.finish(outcome))
+}
+
+fn print_stdout(text: &str) -> Result<u8, Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(EX_SUCCESS),
+        Err(e) => Err(Error::failed(format!("write error: {e}"), EX_SYSERR)),
+    }
+}
+
+fn list(o: &Options) -> Result<u8, Error> {
+    let table = listing::read_table()
+        .map_err(|e| Error::failed(format!("failed to read mtab: {e}"), EX_SYSERR))?;
+    let utab = listing::read_utab();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let find_label = |source: &str| probe::label_of(source);
+    let label: Option<listing::LabelFinder<'_>> = if o.show_labels {
+        Some(&find_label)
+    } else {
+        None
+    };
+    listing::write_listing(&mut out, &table, &utab, o.types.as_deref(), label)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
+    Ok(EX_SUCCESS)
+}
+
+/// One mount to do: what the command line or an fstab entry asks for.
+#[derive(Debug, Clone, Default)]
+struct Request {
+    source: Option<String>,
+    target: Option<String>,
+    fstype: Option<String>,
+    options: String,
+    from_fstab: bool,
+}
+
+/// The outcome of one mount, for the message and the exit status.
+struct Outcome {
+    /// The exit status util-linux gives.
+    code: u8,
+    /// The message (without the `PROG: SPEC: ` prefix and final dot).
+    message: Option<String>,
+    /// Target (or source, if no target) for the message prefix.
+    spec: String,
+    /// Whether a mount(2) call failed (adds the dmesg line).
+    syscall_failed: bool,
+    /// Success message for -v.
+    verbose: Option<String>,
+}
+
+impl Outcome {
+    fn ok(spec: String, verbose: Option<String>) -> Outcome {
+        Outcome {
+            code: EX_SUCCESS,
+            message: None,
+            spec,
+            syscall_failed: false,
+            verbose,
+        }
+    }
+
+    fn usage(spec: &str, message: String) -> Outcome {
+        Outcome {
+            code: EX_USAGE,
+            message: Some(message),
+            spec: spec.to_string(),
+            syscall_failed: false,
+            verbose: None,
+        }
+    }
+}
+
+struct Context<'a> {
+    o: &'a Options,
+    fstab: Option<Fstab>,
+    /// Set when the type came from `-t` as a single type (not a pattern).
+    fstype: Option<String>,
+    fstype_pattern: Option<String>,
+}
+
+impl<'a> Context<'a> {
+    fn new(o: &'a Options) -> Context<'a> {
+        let (fstype, fstype_pattern) = match &o.types {
+            Some(t) if o.all || t.contains(',') || t.starts_with("no") => (None, Some(t.clone())),
+            Some(t) => (Some(t.clone()), None),
+            None => (None, None),
+        };
+        Context {
+            o,
+            fstab: None,
+            fstype,
+            fstype_pattern,
+        }
+    }
+
+    fn prog(&self) -> &str {
+        &self.o.invoked_as
+    }
+
+    /// The fstab entries: `-T` files, else /etc/fstab (read on first use).
+    fn fstab(&mut self) -> &[FstabEntry] {
+        if self.fstab.is_none() {
+            let mut merged = Fstab::default();
+            if self.o.fstabs.is_empty() {
+                if let Ok(table) = read_fstab(&self.o.invoked_as, &fstab_path()) {
+                    merged = table;
+                }
+            } else {
+                for table in &self.o.fstabs {
+                    merged.entries.extend(table.entries.iter().cloned());
+                }
+            }
+            self.fstab = Some(merged);
+        }
+        &self.fstab.as_ref().expect("fstab just read").entries
+    }
+
+    /// Prints an outcome's messages and gives its status.
+    fn finish(&self, outcome: Outcome) -> u8 {
+        if let Some(message) = &outcome.message {
+            eprintln!("{}: {}: {message}.", self.prog(), outcome.spec);
+            if outcome.syscall_failed {
+                eprintln!("{DMESG_HINT}");
+            }
+        }
+        if outcome.code == EX_SUCCESS && self.o.verbose {
+            if let Some(text) = &outcome.verbose {
+                print!("{text}");
+            }
+        }
+        outcome.code
+    }
+
+    fn mount_all(&mut self) -> u8 {
+        let entries: Vec<FstabEntry> = self.fstab().to_vec();
+        let table = mountinfo::read_self().unwrap_or_default();
+        let remount = options::parse(&self.o.options.join(","))
+            .flags
+            .contains(MsFlags::MS_REMOUNT);
+        let (mut successes, mut errors) = (0, 0);
+        for entry in entries {
+            let target = entry.target.clone();
+            let words = options::split(&entry.options);
+            let ignored = entry.fstype == "swap"
+                || target == "/"
+                || target == "root"
+                || (!remount && words.contains(&"noauto"))
+                || self
+                    .fstype_pattern
+                    .as_deref()
+                    .is_some_and(|p| !match_fstype(&entry.fstype, p))
+                || self
+                    .o
+                    .test_opts
+                    .as_deref()
+                    .is_some_and(|p| !match_options(&entry.options, p));
+            if ignored {
+                if self.o.verbose {
+                    println!("{target:<25}: ignored");
+                }
+                continue;
+            }
+            if remount {
+                if mountinfo::find_target(&table, &canonical_target(&target)).is_none() {
+                    if self.o.verbose {
+                        println!("{target:<25}: ignored");
+                    }
+                    continue;
+                }
+            } else if is_mounted(&entry, &table) {
+                if self.o.verbose {
+                    println!("{target:<25}: already mounted");
+                }
+                continue;
+            }
+            let mut request = Request {
+                source: Some(entry.source.clone()),
+                target: Some(entry.target.clone()),
+                fstype: Some(entry.fstype.clone()),
+                options: entry.options.clone(),
+                from_fstab: true,
+            };
+            if !self.o.options.is_empty() {
+                if !request.options.is_empty() {
+                    request.options.push(',');
+                }
+                request.options.push_str(&self.o.options.join(","));
+            }
+            let outcome = self.mount_one(request);
+            let verbose = self.o.verbose;
+            let mounted = outcome.code == EX_SUCCESS && outcome.verbose.is_some();
+            let code = self.finish(Outcome {
+                verbose: None,
+                ..outcome
+            });
+            if code == EX_SUCCESS {
+                successes += 1;
+                if mounted && verbose {
+                    if remount {
+                        println!("{target:<25}: successfully remounted");
+                    } else {
+                        println!("{target:<25}: successfully mounted");
+                    }
+                }
+            } else {
+                errors += 1;
+            }
+        }
+        if errors == 0 {
+            EX_SUCCESS
+        } else if successes == 0 {
+            EX_FAIL
+        } else {
+            EX_SOMEOK
+        }
+    }
+
+    /// libmount's mnt_context_mount for one request.
+    fn mount_one(&mut self, mut request: Request) -> Outcome {
+        let o = self.o;
+        let mut parsed = options::parse(&request.options);
+        let remount = parsed.flags.contains(MsFlags::MS_REMOUNT);
+        let no_tables = !request.from_fstab && ((o.operation && !remount) || o.propagation);
+
+        // Complete a half-given request from fstab (or, for a remount, from
+        // the mount table).
+        if !request.from_fstab
+            && !no_tables
+            && (request.source.is_none() || request.target.is_none() || remount)
+            && !(request.source.is_some() && request.target.is_some())
+        {
+            if let Err(outcome) = self.apply_fstab(&mut request, remount) {
+                return outcome;
+            }
+            parsed = options::parse(&request.options);
+        }
+        if o.is_move {
+            parsed.flags |= MsFlags::MS_MOVE;
+        }
+        let flags = parsed.flags;
+        let propagation_only = flags.intersects(options::PROPAGATION)
+            && (flags - options::PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty();
+
+        let mut fstype = request
+            .fstype
+            .clone()
+            .or_else(|| self.fstype.clone())
+            .filter(|t| t != "auto");
+        if request.from_fstab && self.fstype.is_some() && request.fstype.is_none() {
+            fstype = self.fstype.clone();
+        }
+
+        // The target.
+        let Some(raw_target) = request.target.clone() else {
+            let spec = request.source.clone().unwrap_or_else(|| "???".into());
+            return Outcome::usage(&spec, "no mount point specified".into());
+        };
+        let mut target = match &o.target_prefix {
+            Some(prefix) => format!("{}{}", prefix.trim_end_matches('/'), raw_target),
+            None => raw_target,
+        };
+        if let Some(mode) = parsed.mkdir_mode() {
+            match mode {
+                Ok(mode) => {
+                    if !Path::new(&target).exists() && !o.fake {
+                        if let Err(e) = std::fs::DirBuilder::new()
+                            .recursive(true)
+                            .mode(mode)
+                            .create(&target)
+                        {
+                            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                            return Outcome {
+                                code: EX_FAIL,
+                                message: Some(format!("mount failed: {}", errno.desc())),
+                                spec: target,
+                                syscall_failed: false,
+                                verbose: None,
+                            };
+                        }
+                    }
+                }
+                Err(bad) => {
+                    return Outcome::usage(
+                        &target,
+                        format!("failed to parse mount options '{}'", bad),
+                    )
+                }
+            }
+        }
+        if !o.no_canonicalize {
+            target = canonical_target(&target);
+        }
+
+        // The source.
+        let mut source = request.source.clone();
+        let mut loop_guard: Option<loopdev::Attached> = None;
+        if !propagation_only && !remount {
+            let Some(given) = source.clone() else {
+                return Outcome::usage(&target, "no mount source specified".into());
+            };
+            let mut path = given.clone();
+            if let Some((kind, value)) = probe::parse_tag(&given) {
+                match probe::find_device(kind, value) {
+                    Some(device) => path = device.to_string_lossy().into_owned(),
+                    None => {
+                        if parsed.has_user("nofail") {
+                            return Outcome::ok(target, None);
+                        }
+                        return Outcome::usage(&target, format!("can't find {given}"));
+                    }
+                }
+            }
+            let pseudo = fstype.as_deref().is_some_and(|t| !is_regular_fs(t));
+            // Paths are resolved for real filesystems, and for what a bind or
+            // move takes (a directory), as libmount does.
+            let bind_or_move =
+                flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) && Path::new(&path).exists();
+            if !o.no_canonicalize && ((path.starts_with('/') && !pseudo) || bind_or_move) {
+                path = listing::canonical_source(&path);
+            }
+            // Loop devices: asked for, or a regular file to mount.
+            if let Some(setup) = self.loop_setup(&parsed, &path, fstype.as_deref(), flags) {
+                if o.fake {
+                    source = Some(path);
+                } else {
+                    match loopdev::attach(&setup) {
+                        Ok(attached) => {
+                            if attached.read_only {
+                                parsed.flags |= MsFlags::MS_RDONLY;
+                            }
+                            path = attached.device.to_string_lossy().into_owned();
+                            loop_guard = Some(attached);
+                            source = Some(path);
+                        }
+                        Err(_) => {
+                            return Outcome {
+                                code: EX_FAIL,
+                                message: Some(format!("failed to setup loop device for {path}")),
+                                spec: target,
+                                syscall_failed: false,
+                                verbose: None,
+                            };
+                        }
+                    }
+                }
+            } else {
+                source = Some(path);
+            }
+        } else if let Some(given) = &source {
+            if !o.no_canonicalize
+                && given.starts_with('/')
+                && !is_pseudo_fs(fstype.as_deref().unwrap_or("none"))
+            {
+                source = Some(listing::canonical_source(given));
+            }
+        }
+        let flags = parsed.flags
+            | if o.is_move {
+                MsFlags::MS_MOVE
+            } else {
+                MsFlags::empty()
+            };
+        let source_text = source.clone().unwrap_or_else(|| "none".into());
+
+        // The type: probed when not given, for what needs one.
+        let needs_type = !flags
+            .intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT)
+            && !propagation_only;
+        let mut try_types: Vec<String> = Vec::new();
+        if needs_type && fstype.is_none() {
+            if let Some(sb) = probe_source(&source_text) {
+                fstype = Some(sb.fstype.to_string());
+            } else {
+                try_types = filesystems_to_try();
+            }
+        }
+
+        let data = parsed.data_string();
+        let result = if o.fake {
+            Ok(())
+        } else if !try_types.is_empty() {
+            let mut last = Err((Step::Main, Errno::ENODEV));
+            for candidate in &try_types {
+                last = mount_calls(
+                    Some(OsStr::new(&source_text)),
+                    Path::new(&target),
+                    Some(candidate),
+                    flags | MsFlags::MS_SILENT,
+                    data.as_deref(),
+                );
+                match last {
+                    Ok(()) => {
+                        fstype = Some(candidate.clone());
+                        break;
+                    }
+                    Err((Step::Main, Errno::EINVAL | Errno::ENODEV)) => continue,
+                    Err(_) => break,
+                }
+            }
+            last
+        } else {
+            mount_calls(
+                Some(OsStr::new(&source_text)),
+                Path::new(&target),
+                fstype.as_deref(),
+                flags,
+                data.as_deref(),
+            )
+        };
+        drop(loop_guard);
+
+        match result {
+            Ok(()) => {
+                if !o.fake {
+                    record_utab(&parsed, &target);
+                }
+                let verbose =
+                    success_message(self.prog(), flags, propagation_only, &source_text, &target);
+                Outcome::ok(target, Some(verbose))
+            }
+            Err((step, errno)) => {
+                let nofail = parsed.has_user("nofail");
+                let message = mount_error_message(MountFailure {
+                    errno,
+                    step,
+                    flags,
+                    source: source.as_deref(),
+                    target: &target,
+                    fstype: fstype.as_deref(),
+                    rw_only: o.rw_only,
+                });
+                match message {
+                    None if nofail => Outcome::ok(target, None),
+                    message => Outcome {
+                        code: EX_FAIL,
+                        message,
+                        spec: target,
+                        syscall_failed: true,
+                        verbose: None,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Fills in what fstab (or the mount table, for a remount) knows.
+    fn apply_fstab(&mut self, request: &mut Request, remount: bool) -> Result<(), Outcome> {
+        let swapmatch = !self.o.no_swapmatch;
+        let source = request.source.clone();
+        let target = request.target.clone();
+        let found: Option<FstabEntry> = {
+            let entries = self.fstab();
+            let by_target = |t: &str| {
+                let canonical = canonical_target(t);
+                entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.target == t)
+                    .or_else(|| {
+                        entries
+                            .iter()
+                            .rev()
+                            .find(|e| canonical_target(&e.target) == canonical)
+                    })
+                    .cloned()
+            };
+            let by_source = |s: &str| {
+                let canonical = if s.starts_with('/') {
+                    listing::canonical_source(s)
+                } else {
+                    s.to_string()
+                };
+                entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.source == s)
+                    .or_else(|| {
+                        entries.iter().rev().find(|e| {
+                            e.source.starts_with('/')
+                                && listing::canonical_source(&e.source) == canonical
+                        })
+                    })
+                    .cloned()
+            };
+            match (&source, &target) {
+                (None, Some(t)) => {
+                    by_target(t).or_else(|| if swapmatch { by_source(t) } else { None })
+                }
+                (Some(s), None) => {
+                    by_source(s).or_else(|| if swapmatch { by_target(s) } else { None })
+                }
+                (Some(_), Some(t)) => by_target(t),
+                (None, None) => None,
+            }
+        };
+        if let Some(entry) = found {
+            // A one-operand swap: the operand was the entry's source.
+            request.source = Some(entry.source.clone());
+            request.target = Some(entry.target.clone());
+            if request.fstype.is_none() && self.fstype.is_none() {
+                request.fstype = Some(entry.fstype.clone());
+            }
+            request.options = join_options(&entry.options, &request.options);
+            return Ok(());
+        }
+        if remount {
+            // The mount table, for what is mounted on the target.
+            let lookup = target.clone().or(source.clone());
+            if let Some(t) = lookup {
+                let table = mountinfo::read_self().unwrap_or_default();
+                if let Some(entry) = mountinfo::find_target(&table, &canonical_target(&t)) {
+                    request.target = Some(entry.target.clone());
+                    request.source = Some(entry.source.clone());
+                    request.fstype = Some(entry.fstype.clone());
+                    request.options = join_options(&entry.options(), &request.options);
+                } else if request.target.is_none() {
+                    request.target = Some(t);
+                }
+            }
+            return Ok(());
+        }
+        let spec = target
+            .clone()
+            .or(source.clone())
+            .unwrap_or_else(|| "???".into());
+        let path = fstab_path();
+        let message = if swapmatch {
+            format!("can't find in {}", path.display())
+        } else if target.is_some() {
+            format!("can't find mount point in {}", path.display())
+        } else {
+            format!(
+                "can't find mount source {} in {}",
+                source.as_deref().unwrap_or(""),
+                path.display()
+            )
+        };
+        Err(Outcome::usage(&spec, message))
+    }
+
+    /// Whether this mount needs a loop device, and how to set it up.
+    fn loop_setup(
+        &self,
+        parsed: &MountOptions,
+        path: &str,
+        fstype: Option<&str>,
+        flags: MsFlags,
+    ) -> Option<LoopSetup> {
+        let number = |name: &str| {
+            parsed
+                .user_value(name)
+                .flatten()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let asked =
+            parsed.has_user("loop") || parsed.has_user("offset") || parsed.has_user("sizelimit");
+        if !asked {
+            if flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
+                return None;
+            }
+            if fstype.is_some_and(|t| !is_regular_fs(t)) {
+                return None;
+            }
+            let meta = std::fs::metadata(path).ok()?;
+            if !meta.is_file() || meta.len() <= 1024 {
+                return None;
+            }
+        }
+        let device = parsed
+            .user_value("loop")
+            .flatten()
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Some(LoopSetup {
+            file: PathBuf::from(path),
+            offset: number("offset"),
+            sizelimit: number("sizelimit"),
+            read_only: flags.contains(MsFlags::MS_RDONLY),
+            device,
+        })
+    }
+}
+
+fn join_options(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, _) => second.to_string(),
+        (_, true) => first.to_string(),
+        _ => format!("{first},{second}"),
+    }
+}
+
+/// A target path as libmount canonicalises it: resolved when it exists.
+fn canonical_target(path: &str) -> String {
+    match std::fs::canonicalize(path) {
+        Ok(resolved) => resolved.to_string_lossy().into_owned(),
+        Err(_) => path.to_string(),
+    }
+}
+
+/// Whether an fstab entry is already mounted (same target, same source).
+fn is_mounted(entry: &FstabEntry, table: &[MountEntry]) -> bool {
+    let target = canonical_target(&entry.target);
+    let source = match probe::parse_tag(&entry.source) {
+        Some((kind, value)) => match probe::find_device(kind, value) {
+            Some(device) => device.to_string_lossy().into_owned(),
+            None => return false,
+        },
+        None if entry.source.starts_with('/') => listing::canonical_source(&entry.source),
+        None => entry.source.clone(),
+    };
+    table.iter().any(|m| {
+        m.target == target
+            && (m.source == source
+                || (is_regular_fs(&m.fstype) && listing::canonical_source(&m.source) == source)
+                || (source.starts_with('/') && Path::new(&source).is_dir() && m.root != "/"))
+    })
+}
+
+/// The filesystem on a block device or image file, if any.
+fn probe_source(source: &str) -> Option<probe::Superblock> {
+    let meta = std::fs::metadata(source).ok()?;
+    if !(meta.file_type().is_block_device() || meta.is_file()) {
+        return None;
+    }
+    probe::probe_device(Path::new(source))
+}
+
+/// The types util-linux tries when none is given and probing found none:
+/// /etc/filesystems, then the kernel's block-device filesystems.
+fn filesystems_to_try() -> Vec<String> {
+    let mut types = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("/etc/filesystems") {
+        for line in text.lines() {
+            let name = line.trim();
+            if name == "*" {
+                break;
+            }
+            if !name.is_empty() && !name.starts_with('#') && !types.iter().any(|t| t == name) {
+                types.push(name.to_string());
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string("/proc/filesystems") {
+        for line in text.lines() {
+            if line.starts_with("nodev") {
+                continue;
+            }
+            let name = line.trim();
+            if !name.is_empty() && !types.iter().any(|t| t == name) {
+                types.push(name.to_string());
+            }
+        }
+    }
+    types
+}
+
+/// After a successful mount with utab options (`x-…`, `_netdev`), records
+/// them in /run/mount/utab as libmount does.
+fn record_utab(parsed: &MountOptions, target: &str) {
+    let kept = parsed.utab_options();
+    if kept.is_empty() || parsed.flags.contains(MsFlags::MS_REMOUNT) {
+        return;
+    }
+    let table = mountinfo::read_self().unwrap_or_default();
+    let Some(entry) = mountinfo::find_target(&table, target) else {
+        return;
+    };
+    let mut utab = listing::read_utab();
+    utab.push(listing::UtabEntry {
+        source: entry.source.clone(),
+        target: entry.target.clone(),
+        root: entry.root.clone(),
+        options: kept.join(","),
+        attrs: String::new(),
+    });
+    let _ = listing::write_utab(&utab);
+}
+
+fn success_message(
+    prog: &str,
+    flags: MsFlags,
+    propagation_only: bool,
+    source: &str,
+    target: &str,
+) -> String {
+    if flags.contains(MsFlags::MS_MOVE) {
+        format!("{prog}: {source} moved to {target}.\n")
+    } else if flags.contains(MsFlags::MS_BIND) {
+        format!("{prog}: {source} bound on {target}.\n")
+    } else if propagation_only {
+        format!("{prog}: {target} propagation flags changed.\n")
+    } else {
+        format!("{prog}: {source} mounted on {target}.\n")
+    }
+}
+
+struct MountFailure<'a> {
+    errno: Errno,
+    step: Step,
+    flags: MsFlags,
+    source: Option<&'a str>,
+    target: &'a str,
+    fstype: Option<&'a str>,
+    rw_only: bool,
+}
+
+/// util-linux's wording for a failed mount(2); `None` where `nofail`
+/// makes the failure a success.
+fn mount_error_message(f: MountFailure<'_>) -> Option<String> {
+    let src = f.source.unwrap_or("none");
+    let lstat = |p: &str| std::fs::symlink_metadata(p).ok();
+    let stat = |p: &str| std::fs::metadata(p).ok();
+    if f.step == Step::Additional {
+        return Some(
+            if f.errno == Errno::EINVAL && !f.flags.contains(MsFlags::MS_REMOUNT) {
+                "not mount point or bad option".to_string()
+            } else {
+                mount_error_message(MountFailure {
+                    step: Step::Main,
+                    ..f
+                })?
+            },
+        );
+    }
+    let generic = |errno: Errno| format!("mount(2) system call failed: {}", errno.desc());
+    Some(match f.errno {
+        Errno::EPERM => {
+            if stat(f.target).is_none_or_not_dir() {
+                "mount point is not a directory".into()
+            } else {
+                "permission denied".into()
+            }
+        }
+        Errno::EBUSY => {
+            if f.flags.contains(MsFlags::MS_REMOUNT) {
+                "mount point is busy".into()
+            } else {
+                let table = mountinfo::read_self().unwrap_or_default();
+                match table.iter().rev().find(|m| m.source == src && m.root == "/") {
+                    Some(m) => format!("{src} already mounted on {}", m.target),
+                    None => format!("{src} already mounted or mount point busy"),
+                }
+            }
+        }
+        Errno::ENOENT => {
+            if lstat(f.target).is_none() {
+                "mount point does not exist".into()
+            } else if stat(f.target).is_none() {
+                "mount point is a symbolic link to nowhere".into()
+            } else if stat(src).is_none() {
+                format!("special device {src} does not exist")
+            } else {
+                generic(f.errno)
+            }
+        }
+        Errno::ENOTDIR => {
+            if stat(f.target).is_none_or_not_dir() {
+                "mount point is not a directory".into()
+            } else if std::fs::metadata(src).err().and_then(|e| e.raw_os_error())
+                == Some(libc::ENOTDIR)
+            {
+                format!("special device {src} does not exist (a path prefix is not a directory)")
+            } else {
+                generic(f.errno)
+            }
+        }
+        Errno::EINVAL => {
+            if f.flags.contains(MsFlags::MS_REMOUNT) {
+                "mount point not mounted or bad option".into()
+            } else if f.flags.contains(MsFlags::MS_MOVE) && source_under_shared(src) {
+                "bad option; moving a mount residing under a shared mount is unsupported".into()
+            } else if f.fstype.is_some_and(listing::is_net_fs) {
+                "bad option; for several filesystems (e.g. nfs, cifs) you might need a /sbin/mount.<type> helper program".into()
+            } else {
+                format!("wrong fs type, bad option, bad superblock on {src}, missing codepage or helper program, or other error")
+            }
+        }
+        Errno::EMFILE => "mount table full".into(),
+        Errno::EIO => format!("can't read superblock on {src}"),
+        Errno::ENODEV => match f.fstype {
+            Some(t) => format!("unknown filesystem type '{t}'"),
+            None => "unknown filesystem type".into(),
+        },
+        Errno::ENOTBLK => match stat(src) {
+            None => format!("{src} is not a block device, and stat(2) fails?"),
+            Some(m) if m.file_type().is_block_device() => format!("the kernel does not recognize {src} as a block device; maybe \"modprobe driver\" is necessary"),
+            Some(m) if m.is_file() => format!("{src} is not a block device; try \"-o loop\""),
+            Some(_) => format!("{src} is not a block device"),
+        },
+        Errno::ENXIO => format!("{src} is not a valid block device"),
+        Errno::EACCES | Errno::EROFS => {
+            if f.flags.contains(MsFlags::MS_RDONLY) {
+                format!("cannot mount {src} read-only")
+            } else if f.rw_only {
+                format!("{src} is write-protected but explicit read-write mode requested")
+            } else if f.flags.contains(MsFlags::MS_REMOUNT) {
+                format!("cannot remount {src} read-write, is write-protected")
+            } else if f.flags.contains(MsFlags::MS_BIND) {
+                format!("bind {src} failed")
+            } else {
+                generic(f.errno)
+            }
+        }
+        Errno::ENOMEDIUM => format!("no medium found on {src}"),
+        Errno::EBADMSG if stat(src).is_some_and(|m| m.is_file() || m.file_type().is_block_device()) => {
+            format!("cannot mount; probably corrupted filesystem on {src}")
+        }
+        errno => generic(errno),
+    })
+}
+
+trait NotDir {
+    fn is_none_or_not_dir(&self) -> bool;
+}
+
+impl NotDir for Option<std::fs::Metadata> {
+    fn is_none_or_not_dir(&self) -> bool {
+        match self {
+            Some(m) => !m.is_dir(),
+            None => true,
+        }
+    }
+}
+
+/// Whether the mount holding `path` has a shared parent (a move out of a
+/// shared mount is refused by the kernel with EINVAL).
+fn source_under_shared(path: &str) -> bool {
+    let table = mountinfo::read_self().unwrap_or_default();
+    let Some(mount) = mountinfo::find_target(&table, path) else {
+        return false;
+    };
+    table
+        .iter()
+        .find(|m| m.id == mount.parent)
+        .is_some_and(MountEntry::is_shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Options {
+        let argv = std::iter::once("mount").chain(args.iter().copied());
+        parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
+    }
+
+    fn parse_err(args: &[&str]) -> (u8, String) {
+        let argv = std::iter::once("mount").chain(args.iter().copied());
+        let (_, error) = parse(argv).unwrap_err();
+        (error.exit_code(), error.to_string())
+    }
+
+    #[test]
+    fn operands_and_options_mix() {
+        let o = parse_ok(&["-t", "proc", "none", "/proc", "-o", "nosuid"]);
+        assert_eq!(o.types.as_deref(), Some("proc"));
+        assert_eq!(
+            o.operands,
+            vec![OsString::from("none"), OsString::from("/proc")]
+        );
+        assert_eq!(o.options, vec!["nosuid"]);
+    }
+
+    #[test]
+    fn operations_become_options() {
+        let o = parse_ok(&["--rbind", "-r", "--make-rslave", "/a", "/b"]);
+        assert_eq!(o.options, vec!["rbind", "ro", "rslave"]);
+        assert!(o.operation && o.propagation);
+        let o = parse_ok(&["-o", "move,ro", "/a", "/b"]);
+        assert!(o.is_move);
+        assert_eq!(o.options, vec!["ro"]);
+    }
+
+    #[test]
+    fn mkdir_takes_an_attached_mode_only() {
+        assert_eq!(
+            parse_ok(&["-m0700", "x"]).options,
+            vec!["X-mount.mkdir=\"0700\""]
+        );
+        assert_eq!(
+            parse_ok(&["--mkdir=0700", "x"]).options,
+            vec!["X-mount.mkdir=\"0700\""]
+        );
+        let o = parse_ok(&["-m", "x"]);
+        assert_eq!(o.options, vec!["X-mount.mkdir"]);
+        assert_eq!(o.operands, vec![OsString::from("x")]);
+    }
+
+    #[test]
+    fn labels_and_uuids_become_tags() {
+        assert_eq!(
+            parse_ok(&["-L", "root"]).source.as_deref(),
+            Some("LABEL=\"root\"")
+        );
+        assert_eq!(
+            parse_ok(&["-U", "ab"]).source.as_deref(),
+            Some("UUID=\"ab\"")
+        );
+    }
+
+    #[test]
+    fn exclusive_options() {
+        assert_eq!(
+            parse_err(&["-B", "-M", "a", "b"]),
+            (
+                1,
+                "mutually exclusive arguments: --bind --move --rbind".to_string()
+            )
+        );
+        assert_eq!(
+            parse_err(&["-L", "a", "--source", "b"]).1,
+            "mutually exclusive arguments: --label --uuid --source"
+        );
+        // The same option twice is fine.
+        parse_ok(&["-B", "-B", "a", "b"]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(parse_err(&["-x"]), (1, "invalid option -- 'x'".to_string()));
+        assert_eq!(
+            parse_err(&["--bogus"]),
+            (1, "unrecognized option '--bogus'".to_string())
+        );
+        assert_eq!(
+            parse_err(&["-o"]),
+            (1, "option requires an argument -- 'o'".to_string())
+        );
+        assert_eq!(
+            parse_err(&["-o", "=x"]),
+            (1, "unsupported option format: =x".to_string())
+        );
+        assert_eq!(
+            parse_err(&["--make"]).1,
+            "option '--make' is ambiguous; possibilities: '--make-shared' '--make-slave' '--make-private' '--make-unbindable' '--make-rshared' '--make-rslave' '--make-rprivate' '--make-runbindable'"
+        );
+    }
+
+    #[test]
+    fn error_wording() {
+        let message = |errno, flags| {
+            mount_error_message(MountFailure {
+                errno,
+                step: Step::Main,
+                flags,
+                source: Some("/nonexistent-source"),
+                target: "/nonexistent-target",
+                fstype: Some("bogus"),
+                rw_only: false,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            message(Errno::ENOENT, MsFlags::empty()),
+            "mount point does not exist"
+        );
+        assert_eq!(
+            message(Errno::ENODEV, MsFlags::empty()),
+            "unknown filesystem type 'bogus'"
+        );
+        assert_eq!(
+            message(Errno::EINVAL, MsFlags::MS_REMOUNT),
+            "mount point not mounted or bad option"
+        );
+        assert_eq!(
+            message(Errno::EROFS, MsFlags::MS_RDONLY),
+            "cannot mount /nonexistent-source read-only"
+        );
+    }
+}

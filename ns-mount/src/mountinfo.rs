@@ -1,0 +1,227 @@
+//! `/proc/self/mountinfo`, parsed without trusting it: a malformed line is
+//! skipped, never a panic.
+//!
+//! ```text
+//! 36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//! (1)(2)(3)   (4)   (5)         (6)      (7)       (8) (9)  (10)      (11)
+//! ```
+//! Paths are escaped by the kernel as `\040` (space), `\011` (tab),
+//! `\012` (newline) and `\134` (backslash).
+
+use std::path::Path;
+
+/// One mount, fields as the kernel wrote them (paths unescaped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountEntry {
+    pub id: u32,
+    pub parent: u32,
+    pub major: u32,
+    pub minor: u32,
+    /// The root of the mount within its filesystem.
+    pub root: String,
+    pub target: String,
+    /// Per-mount options (`rw,nosuid,relatime`).
+    pub vfs_options: String,
+    /// Optional fields (`shared:1`, `master:2`, …).
+    pub optional: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+    /// Superblock options.
+    pub fs_options: String,
+}
+
+impl MountEntry {
+    /// vfs and superblock options merged as libmount merges them: `ro` or
+    /// `rw` first, then the rest of both without their `rw`/`ro`.
+    pub fn options(&self) -> String {
+        merge_options(&self.vfs_options, &self.fs_options)
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.optional.iter().any(|o| o.starts_with("shared:"))
+    }
+
+    pub fn devno(&self) -> libc::dev_t {
+        libc::makedev(self.major, self.minor)
+    }
+}
+
+/// Undoes the kernel's octal escapes (`\040` → space). A backslash not
+/// followed by three octal digits is kept as it is.
+pub fn unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let value = (u32::from(bytes[i + 1] - b'0') << 6)
+                | (u32::from(bytes[i + 2] - b'0') << 3)
+                | u32::from(bytes[i + 3] - b'0');
+            if let Ok(byte) = u8::try_from(value) {
+                out.push(byte);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses one line; `None` if it is malformed.
+pub fn parse_line(line: &str) -> Option<MountEntry> {
+    let mut fields = line.split(' ');
+    let id = fields.next()?.parse().ok()?;
+    let parent = fields.next()?.parse().ok()?;
+    let (major, minor) = fields.next()?.split_once(':')?;
+    let major = major.parse().ok()?;
+    let minor = minor.parse().ok()?;
+    let root = unescape(fields.next()?);
+    let target = unescape(fields.next()?);
+    let vfs_options = fields.next()?.to_string();
+    let mut optional = Vec::new();
+    loop {
+        let field = fields.next()?;
+        if field == "-" {
+            break;
+        }
+        if !field.is_empty() {
+            optional.push(field.to_string());
+        }
+    }
+    let fstype = unescape(fields.next()?);
+    let source = unescape(fields.next()?);
+    let fs_options = fields.next().unwrap_or("").to_string();
+    Some(MountEntry {
+        id,
+        parent,
+        major,
+        minor,
+        root,
+        target,
+        vfs_options,
+        optional,
+        fstype,
+        source,
+        fs_options,
+    })
+}
+
+/// Parses the whole file, skipping malformed lines.
+pub fn parse(text: &str) -> Vec<MountEntry> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// Reads and parses a mountinfo file (normally /proc/self/mountinfo).
+pub fn read(path: &Path) -> std::io::Result<Vec<MountEntry>> {
+    Ok(parse(&std::fs::read_to_string(path)?))
+}
+
+/// The mount table of this process's mount namespace.
+pub fn read_self() -> std::io::Result<Vec<MountEntry>> {
+    read(Path::new("/proc/self/mountinfo"))
+}
+
+/// libmount's merge of the per-mount and superblock option strings.
+pub fn merge_options(vfs: &str, fs: &str) -> String {
+    if fs.is_empty() {
+        return vfs.to_string();
+    }
+    if vfs.is_empty() {
+        return fs.to_string();
+    }
+    if vfs == fs {
+        return vfs.to_string();
+    }
+    let words = || vfs.split(',').chain(fs.split(','));
+    let read_only = words().any(|w| w == "ro");
+    let mut out = String::with_capacity(vfs.len() + fs.len() + 1);
+    out.push_str(if read_only { "ro" } else { "rw" });
+    for word in words().filter(|w| *w != "rw" && *w != "ro" && !w.is_empty()) {
+        out.push(',');
+        out.push_str(word);
+    }
+    out
+}
+
+/// The last (topmost) mount on `target`.
+pub fn find_target<'a>(table: &'a [MountEntry], target: &str) -> Option<&'a MountEntry> {
+    table.iter().rev().find(|entry| entry.target == target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard
+23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
+36 22 0:40 /sub /mnt/with\\040space\\011tab rw,noatime master:1 propagate_from:2 - tmpfs none\\134x ro,size=1024k
+37 22 0:41 / /bare rw - tmpfs none
+";
+
+    #[test]
+    fn parses_fields_and_optional_fields() {
+        let table = parse(SAMPLE);
+        assert_eq!(table.len(), 4);
+        assert_eq!(table[0].target, "/");
+        assert_eq!(table[0].optional, vec!["shared:1"]);
+        assert!(table[0].is_shared());
+        assert_eq!((table[0].major, table[0].minor), (254, 0));
+        let odd = &table[2];
+        assert_eq!(odd.id, 36);
+        assert_eq!(odd.parent, 22);
+        assert_eq!(odd.root, "/sub");
+        assert_eq!(odd.target, "/mnt/with space\ttab");
+        assert_eq!(odd.optional, vec!["master:1", "propagate_from:2"]);
+        assert!(!odd.is_shared());
+        assert_eq!(odd.source, "none\\x");
+        assert_eq!(odd.fstype, "tmpfs");
+        assert_eq!(table[3].fs_options, "");
+    }
+
+    #[test]
+    fn options_merge_like_libmount() {
+        let table = parse(SAMPLE);
+        assert_eq!(table[0].options(), "rw,relatime,discard");
+        assert_eq!(table[1].options(), "rw,nosuid,nodev,noexec,relatime");
+        assert_eq!(table[2].options(), "ro,noatime,size=1024k");
+        assert_eq!(table[3].options(), "rw");
+        assert_eq!(merge_options("ro,nosuid", "rw"), "ro,nosuid");
+        assert_eq!(merge_options("rw", "rw"), "rw");
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped() {
+        let text = "garbage\n1 2 3\n24 1 0:5 / /x rw\n25 1 x:5 / /y rw - t s o\n\n26 1 0:5 / /ok rw - tmpfs none rw\n";
+        let table = parse(text);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table[0].target, "/ok");
+    }
+
+    #[test]
+    fn unescape_keeps_stray_backslashes() {
+        assert_eq!(unescape("a\\040b"), "a b");
+        assert_eq!(unescape("a\\0"), "a\\0");
+        assert_eq!(unescape("a\\999"), "a\\999");
+        assert_eq!(unescape("end\\"), "end\\");
+        assert_eq!(unescape("\\134\\012"), "\\\n");
+    }
+
+    #[test]
+    fn find_target_takes_the_topmost() {
+        let text = "1 0 0:1 / /a rw - tmpfs one rw\n2 0 0:2 / /a rw - tmpfs two rw\n";
+        let table = parse(text);
+        assert_eq!(find_target(&table, "/a").unwrap().source, "two");
+        assert!(find_target(&table, "/b").is_none());
+    }
+}

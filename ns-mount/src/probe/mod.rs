@@ -1,0 +1,197 @@
+//! Finding block devices without libblkid or udev: the devices the kernel
+//! lists in /proc/partitions, their superblocks ([`superblock`]) and GPT
+//! partition entries ([`gpt`]); `/dev/disk/by-*` links as a fallback.
+
+pub mod gpt;
+pub mod superblock;
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+pub use superblock::Superblock;
+
+/// A `NAME=value` device specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagKind {
+    Label,
+    Uuid,
+    PartLabel,
+    PartUuid,
+}
+
+/// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x` (quotes
+/// around the value are dropped, as libmount drops them).
+pub fn parse_tag(spec: &str) -> Option<(TagKind, &str)> {
+    let (name, value) = spec.split_once('=')?;
+    let kind = match name {
+        "LABEL" => TagKind::Label,
+        "UUID" => TagKind::Uuid,
+        "PARTLABEL" => TagKind::PartLabel,
+        "PARTUUID" => TagKind::PartUuid,
+        _ => return None,
+    };
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(value);
+    Some((kind, value))
+}
+
+/// Reads up to `len` bytes at `offset`; a short device gives what it has.
+fn read_at(path: &Path, offset: u64, len: usize) -> Option<Vec<u8>> {
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut data = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut data).ok()?;
+    Some(data)
+}
+
+/// The filesystem on a device or image, if one is recognised.
+pub fn probe_device(path: &Path) -> Option<Superblock> {
+    let data = read_at(path, 0, superblock::PROBE_SIZE)?;
+    superblock::probe(&data)
+}
+
+/// The block devices the kernel knows, as /dev paths, in its order.
+pub fn block_devices() -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string("/proc/partitions") else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(2)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let blocks: u64 = fields.nth(2)?.parse().ok()?;
+            let name = fields.next()?;
+            // Extended-partition stubs are one block; empty devices none.
+            (blocks > 1).then(|| name.to_string())
+        })
+        .collect()
+}
+
+fn partition_number(name: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/class/block/{name}/partition"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The device of partition `number` of disk `disk` (`sda`, 2 → `sda2`).
+fn partition_device(disk: &str, number: u32) -> Option<String> {
+    let dir = std::fs::read_dir(format!("/sys/class/block/{disk}")).ok()?;
+    dir.filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with(disk) && partition_number(name) == Some(number))
+}
+
+fn logical_sector_size(disk: &str) -> usize {
+    std::fs::read_to_string(format!("/sys/class/block/{disk}/queue/logical_block_size"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&size: &usize| size == 512 || size == 4096)
+        .unwrap_or(512)
+}
+
+/// Every GPT partition of every disk, as (device path, entry).
+fn gpt_partitions() -> Vec<(String, gpt::GptPartition)> {
+    let mut found = Vec::new();
+    for disk in block_devices() {
+        if partition_number(&disk).is_some() {
+            continue;
+        }
+        let path = PathBuf::from("/dev").join(&disk);
+        let sector = logical_sector_size(&disk);
+        let Some(head) = read_at(&path, 0, sector * 2) else {
+            continue;
+        };
+        let Some(header) = gpt::header(&head, sector) else {
+            continue;
+        };
+        let len = header.count as usize * header.entry_size as usize;
+        let Some(array) = read_at(&path, header.entries_lba * sector as u64, len) else {
+            continue;
+        };
+        for partition in gpt::entries(&array, &header) {
+            if let Some(device) = partition_device(&disk, partition.number) {
+                found.push((format!("/dev/{device}"), partition));
+            }
+        }
+    }
+    found
+}
+
+fn by_link(kind: TagKind, value: &str) -> Option<PathBuf> {
+    let dir = match kind {
+        TagKind::Label => "by-label",
+        TagKind::Uuid => "by-uuid",
+        TagKind::PartLabel => "by-partlabel",
+        TagKind::PartUuid => "by-partuuid",
+    };
+    let escaped = value.replace('/', "\\x2f").replace(' ', "\\x20");
+    let link = Path::new("/dev/disk").join(dir).join(escaped);
+    std::fs::canonicalize(link).ok()
+}
+
+/// The device carrying a label or UUID, found by reading superblocks and
+/// partition tables, else through udev's links.
+pub fn find_device(kind: TagKind, value: &str) -> Option<PathBuf> {
+    let scanned = match kind {
+        TagKind::Label | TagKind::Uuid => block_devices().into_iter().find_map(|name| {
+            let path = PathBuf::from("/dev").join(&name);
+            let sb = probe_device(&path)?;
+            let field = if kind == TagKind::Label {
+                sb.label
+            } else {
+                sb.uuid
+            };
+            (field.as_deref() == Some(value)).then_some(path)
+        }),
+        TagKind::PartLabel | TagKind::PartUuid => {
+            gpt_partitions().into_iter().find_map(|(device, part)| {
+                let matches = if kind == TagKind::PartLabel {
+                    part.label.as_deref() == Some(value)
+                } else {
+                    part.uuid.eq_ignore_ascii_case(value)
+                };
+                matches.then(|| PathBuf::from(device))
+            })
+        }
+    };
+    scanned.or_else(|| by_link(kind, value))
+}
+
+/// The filesystem label of a source device, for `mount -l`.
+pub fn label_of(source: &str) -> Option<String> {
+    if !source.starts_with('/') {
+        return None;
+    }
+    let path = Path::new(source);
+    let meta = std::fs::metadata(path).ok()?;
+    use std::os::unix::fs::FileTypeExt;
+    if !meta.file_type().is_block_device() {
+        return None;
+    }
+    probe_device(path)?.label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert_eq!(parse_tag("LABEL=root"), Some((TagKind::Label, "root")));
+        assert_eq!(parse_tag("UUID=\"ab-cd\""), Some((TagKind::Uuid, "ab-cd")));
+        assert_eq!(
+            parse_tag("PARTLABEL='x y'"),
+            Some((TagKind::PartLabel, "x y"))
+        );
+        assert_eq!(parse_tag("PARTUUID=1"), Some((TagKind::PartUuid, "1")));
+        assert_eq!(parse_tag("ID=1"), None);
+        assert_eq!(parse_tag("/dev/sda1"), None);
+        assert_eq!(parse_tag("LABEL=\""), Some((TagKind::Label, "\"")));
+    }
+}

@@ -1,0 +1,34 @@
+//! The thin layer over mount(2), umount2(2) and setns(2): nix where it has
+//! the call, errno out, no policy.
+
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+
+/// mount(2). `source` and `fstype` may be absent (bind remounts,
+/// propagation changes pass "none" as util-linux does).
+pub fn mount(
+    source: Option<&OsStr>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    nix::mount::mount(source, target, fstype, flags, data)
+}
+
+/// umount2(2).
+pub fn umount(target: &Path, flags: MntFlags) -> Result<(), Errno> {
+    nix::mount::umount2(target, flags)
+}
+
+/// Enters the mount namespace of the file `path` (`/proc/PID/ns/mnt` or
+/// a bind-mounted namespace file).
+pub fn enter_mount_namespace(path: &Path) -> Result<(), Errno> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS)
+}

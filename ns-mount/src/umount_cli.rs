@@ -1,0 +1,746 @@
+//! ns-umount's command line and the umount(8) logic: finding what to
+//! unmount (by target, by source, by loop backing file), `-R` in one pass
+//! over the mount table, `-a`, `-A`, and util-linux's messages.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use lexopt::Arg::{Long, Short, Value};
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use ns_getopt::{resolve_long, UsageError};
+
+use crate::error::{Error, EX_FAIL, EX_SUCCESS, EX_SYSERR, EX_USAGE};
+use crate::listing::{self, is_pseudo_fs};
+use crate::loopdev;
+use crate::mountinfo::{self, MountEntry};
+use crate::options::{match_fstype, match_options};
+use crate::probe;
+use crate::syscall;
+
+/// Every long option, in util-linux's order.
+pub const LONG_OPTIONS: &[&str] = &[
+    "all",
+    "all-targets",
+    "detach-loop",
+    "fake",
+    "force",
+    "help",
+    "internal-only",
+    "lazy",
+    "no-canonicalize",
+    "no-mtab",
+    "quiet",
+    "read-only",
+    "recursive",
+    "test-opts",
+    "types",
+    "verbose",
+    "version",
+    "namespace",
+];
+
+/// Pairs (and a triple) util-linux refuses together, with the long names
+/// its message lists.
+const EXCLUSIVE: &[&[(char, &str)]] = &[
+    &[('A', "all-targets"), ('a', "all")],
+    &[('R', "recursive"), ('a', "all")],
+    &[('O', "test-opts"), ('R', "recursive"), ('t', "types")],
+    &[('R', "recursive"), ('r', "read-only")],
+];
+
+/// What `umount -a` leaves alone unless `-t` says otherwise.
+const DEFAULT_ALL_TYPES: &str = "noproc,nodevfs,nodevpts,nosysfs,norpc_pipefs,nonfsd,noselinuxfs";
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub invoked_as: String,
+    pub help: bool,
+    pub version: bool,
+    pub all: bool,
+    pub all_targets: bool,
+    pub no_canonicalize: bool,
+    pub detach_loop: bool,
+    pub fake: bool,
+    pub force: bool,
+    pub lazy: bool,
+    pub quiet: bool,
+    pub read_only: bool,
+    pub recursive: bool,
+    pub verbose: bool,
+    pub test_opts: Option<String>,
+    pub types: Option<String>,
+    pub namespace: Option<PathBuf>,
+    pub operands: Vec<String>,
+}
+
+pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_iter(args);
+    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-umount");
+    let mut options = Options {
+        invoked_as: invoked_as.clone(),
+        ..Options::default()
+    };
+    match parse_into(&mut parser, &mut options) {
+        Ok(()) => Ok(options),
+        Err(error) => Err((invoked_as, error)),
+    }
+}
+
+fn string(value: OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
+fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
+    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let mut seen: Vec<Option<char>> = vec![None; EXCLUSIVE.len()];
+    while let Some(arg) = parser.next().map_err(usage)? {
+        // --fake has no short form.
+        if matches!(arg, Short('F')) {
+            return Err(ns_getopt::unknown(Short('F')).into());
+        }
+        let key = match arg {
+            Short(c) => c,
+            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+                "all" => 'a',
+                "all-targets" => 'A',
+                "detach-loop" => 'd',
+                "fake" => 'F',
+                "force" => 'f',
+                "help" => 'h',
+                "internal-only" => 'i',
+                "lazy" => 'l',
+                "no-canonicalize" => 'c',
+                "no-mtab" => 'n',
+                "quiet" => 'q',
+                "read-only" => 'r',
+                "recursive" => 'R',
+                "test-opts" => 'O',
+                "types" => 't',
+                "verbose" => 'v',
+                "version" => 'V',
+                "namespace" => 'N',
+                other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+            },
+            Value(value) => {
+                o.operands.push(string(value));
+                continue;
+            }
+        };
+        for (group, first) in EXCLUSIVE.iter().zip(seen.iter_mut()) {
+            if group.iter().any(|(k, _)| *k == key) {
+                match first {
+                    Some(f) if *f != key => {
+                        let names: Vec<String> =
+                            group.iter().map(|(_, n)| format!(" --{n}")).collect();
+                        return Err(Error::failed(
+                            format!("mutually exclusive arguments:{}", names.concat()),
+                            EX_USAGE,
+                        ));
+                    }
+                    _ => *first = Some(key),
+                }
+            }
+        }
+        match key {
+            'a' => o.all = true,
+            'A' => o.all_targets = true,
+            'c' => o.no_canonicalize = true,
+            'd' => o.detach_loop = true,
+            'F' => o.fake = true,
+            'f' => o.force = true,
+            'i' | 'n' => {}
+            'l' => o.lazy = true,
+            'q' => o.quiet = true,
+            'r' => o.read_only = true,
+            'R' => o.recursive = true,
+            'O' => o.test_opts = Some(string(parser.value().map_err(usage)?)),
+            't' => o.types = Some(string(parser.value().map_err(usage)?)),
+            'v' => o.verbose = true,
+            'N' => {
+                let value = string(parser.value().map_err(usage)?);
+                let path = match value.parse::<u32>().ok().filter(|&p| p > 0) {
+                    Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
+                    None => PathBuf::from(&value),
+                };
+                if let Err(e) = std::fs::File::open(&path) {
+                    return Err(Error::failed(
+                        format!(
+                            "failed to set target namespace to {}: {}",
+                            path.display(),
+                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
+                        ),
+                        EX_SYSERR,
+                    ));
+                }
+                o.namespace = Some(path);
+            }
+            'h' => {
+                o.help = true;
+                return Ok(());
+            }
+            'V' => {
+                o.version = true;
+                return Ok(());
+            }
+            _ => return Err(ns_getopt::unknown(Short(key)).into()),
+        }
+    }
+    Ok(())
+}
+
+pub fn help(prog: &str) -> String {
+    format!(
+        "
+Usage:
+ {prog} [-hV]
+ {prog} -a [options]
+ {prog} [options] <source> | <directory>
+
+Detach filesystems from the directory tree.
+
+Options:
+ -a, --all               unmount everything in the mount table
+ -A, --all-targets       unmount every mount of the given device
+ -c, --no-canonicalize   take paths as given
+ -d, --detach-loop       also detach the loop device of the mount
+     --fake              do everything but the umount(2) call
+ -f, --force             force (for an unreachable network filesystem)
+ -i, --internal-only     accepted (no umount.<type> helpers are run)
+ -n, --no-mtab           accepted (no /etc/mtab is written)
+ -l, --lazy              detach now, clean up when no longer busy
+ -O, --test-opts <list>  with -a: only mounts with these options
+ -R, --recursive         unmount a mount and everything below it
+ -r, --read-only         when unmounting fails, remount read-only
+ -t, --types <list>      with -a: only these filesystem types
+ -v, --verbose           report what was done
+ -q, --quiet             no 'not mounted' messages
+ -N, --namespace <ns>    work in the mount namespace of a PID or file
+
+ -h, --help              display this help
+ -V, --version           display version
+
+See umount(8) for the details.
+"
+    )
+}
+
+pub fn version(prog: &str) -> String {
+    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+pub fn main<I>(args: I) -> ExitCode
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let (prog, result) = match parse(args) {
+        Ok(options) => (options.invoked_as.clone(), run(&options)),
+        Err((prog, error)) => (prog, Err(error)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("{prog}: {error}");
+            if matches!(error, Error::Usage(_)) {
+                eprintln!("{}", ns_getopt::try_help(&prog));
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+pub fn run(o: &Options) -> Result<u8, Error> {
+    use std::io::Write;
+    if o.help || o.version {
+        let text = if o.help {
+            help(&o.invoked_as)
+        } else {
+            version(&o.invoked_as)
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
+        return Ok(EX_SUCCESS);
+    }
+    if let Some(ns) = &o.namespace {
+        syscall::enter_mount_namespace(ns)
+            .map_err(|_| Error::failed("failed to switch namespace", EX_SYSERR))?;
+    }
+    let unmounter = Unmounter { o };
+    if o.all {
+        if !o.operands.is_empty() {
+            return Err(Error::Usage("unexpected number of arguments".into()));
+        }
+        return Ok(unmounter.all());
+    }
+    if o.operands.is_empty() {
+        return Err(Error::Usage("bad usage".into()));
+    }
+    let mut total: u32 = 0;
+    for spec in &o.operands {
+        let code = if o.all_targets {
+            unmounter.all_targets(spec)
+        } else if o.recursive {
+            unmounter.recursive(spec)
+        } else {
+            unmounter.one(spec)
+        };
+        total += u32::from(code);
+    }
+    Ok(total.min(255) as u8)
+}
+
+struct Unmounter<'a> {
+    o: &'a Options,
+}
+
+/// What to unmount, once found.
+struct Found {
+    target: String,
+    /// Known when the mount table was consulted (then -v names it).
+    source: Option<String>,
+}
+
+impl Unmounter<'_> {
+    fn prog(&self) -> &str {
+        &self.o.invoked_as
+    }
+
+    fn flags(&self) -> MntFlags {
+        let mut flags = MntFlags::empty();
+        if self.o.lazy {
+            flags |= MntFlags::MNT_DETACH;
+        }
+        if self.o.force {
+            flags |= MntFlags::MNT_FORCE;
+        }
+        flags
+    }
+
+    /// libmount skips the mount table when statfs(2) suffices: an absolute
+    /// directory, no -f/-l/-c/-d, nothing about it in utab.
+    fn fast_path(&self, target: &str, utab: &[listing::UtabEntry]) -> bool {
+        let o = self.o;
+        if o.force || o.lazy || o.no_canonicalize || o.detach_loop || !target.starts_with('/') {
+            return false;
+        }
+        if !std::fs::metadata(target).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+        if utab.is_empty() {
+            return true;
+        }
+        let canonical = canonical(target);
+        !utab.iter().any(|u| u.target == canonical)
+    }
+
+    /// Finds the mount for `spec` (a target, or with swapping a source or a
+    /// loop backing file); `None` when it is not in the table.
+    fn find(&self, spec: &str, table: &[MountEntry]) -> Option<Found> {
+        let by_target = |t: &str| {
+            mountinfo::find_target(table, t).or_else(|| {
+                let c = canonical(t);
+                mountinfo::find_target(table, &c)
+            })
+        };
+        if let Some(entry) = by_target(spec) {
+            return Some(found(entry));
+        }
+        let by_source = |s: &str| -> Option<&MountEntry> {
+            let resolved = match probe::parse_tag(s) {
+                Some((kind, value)) => probe::find_device(kind, value)?
+                    .to_string_lossy()
+                    .into_owned(),
+                None => s.to_string(),
+            };
+            let canonical_src = if resolved.starts_with('/') {
+                listing::canonical_source(&resolved)
+            } else {
+                resolved.clone()
+            };
+            table.iter().rev().find(|m| {
+                m.source == resolved
+                    || (!is_pseudo_fs(&m.fstype)
+                        && m.source.starts_with('/')
+                        && listing::canonical_source(&m.source) == canonical_src)
+            })
+        };
+        let mut entry = by_source(spec);
+        if entry.is_none() && std::fs::metadata(spec).is_ok_and(|m| m.is_file()) {
+            let devices = loop_devices_of(&listing::canonical_source(spec));
+            if devices.len() == 1 {
+                entry = by_target(&devices[0]).or_else(|| by_source(&devices[0]));
+            }
+        }
+        let entry = entry?;
+        // Something stacked over it on the same mount point: refuse, as
+        // libmount does.
+        let top = mountinfo::find_target(table, &entry.target)?;
+        if top.id != entry.id {
+            return None;
+        }
+        Some(found(entry))
+    }
+
+    /// umount one spec, with messages; returns the status.
+    fn one(&self, spec: &str) -> u8 {
+        let utab = listing::read_utab();
+        let found = if self.fast_path(spec, &utab) {
+            Found {
+                target: spec.to_string(),
+                source: None,
+            }
+        } else {
+            let table = mountinfo::read_self().unwrap_or_default();
+            self.find(spec, &table).unwrap_or_else(|| Found {
+                target: if self.o.no_canonicalize {
+                    spec.to_string()
+                } else {
+                    canonical(spec)
+                },
+                source: None,
+            })
+        };
+        self.unmount(found, spec)
+    }
+
+    /// The umount(2) call and its reporting. `spec` is what the user said,
+    /// used in messages when the mount was not found.
+    fn unmount(&self, found: Found, spec: &str) -> u8 {
+        let prog = self.prog();
+        let target = Path::new(&found.target);
+        let result = if self.o.fake {
+            Ok(())
+        } else {
+            syscall::umount(target, self.flags())
+        };
+        let result = match result {
+            Err(Errno::EBUSY) if self.o.read_only => {
+                let source = found.source.as_deref().unwrap_or("none");
+                nix::mount::mount(
+                    Some(source),
+                    target,
+                    None::<&str>,
+                    MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )
+                .map(|()| false)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(true),
+        };
+        match result {
+            Ok(unmounted) => {
+                if unmounted && !self.o.fake {
+                    forget_utab(&found.target);
+                    if self.o.detach_loop {
+                        if let Some(source) = &found.source {
+                            if loopdev::is_loop_device(Path::new(source)) {
+                                let _ = loopdev::detach(Path::new(source));
+                            }
+                        }
+                    }
+                }
+                if self.o.verbose {
+                    match &found.source {
+                        Some(source) => eprintln!("{prog}: {} ({source}) unmounted", found.target),
+                        None => eprintln!("{prog}: {} unmounted", found.target),
+                    }
+                }
+                EX_SUCCESS
+            }
+            Err(errno) => {
+                if self.o.quiet && errno == Errno::EINVAL {
+                    return EX_FAIL;
+                }
+                let reason = match errno {
+                    Errno::ENXIO => "invalid block device".to_string(),
+                    Errno::EINVAL => "not mounted".to_string(),
+                    Errno::EIO => "can't write superblock".to_string(),
+                    Errno::EBUSY => "target is busy".to_string(),
+                    Errno::ENOENT => "no mount point specified".to_string(),
+                    Errno::EPERM => "must be superuser to unmount".to_string(),
+                    Errno::EACCES => "block devices are not permitted on filesystem".to_string(),
+                    other => format!("umount(2) system call failed: {}", other.desc()),
+                };
+                let name = if found.target.is_empty() {
+                    spec
+                } else {
+                    &found.target
+                };
+                eprintln!("{prog}: {name}: {reason}.");
+                EX_FAIL
+            }
+        }
+    }
+
+    /// `-R`: one read of the mount table, then depth first, children and
+    /// over-mounts before their parent: linear in the number of mounts.
+    fn recursive(&self, spec: &str) -> u8 {
+        let table = mountinfo::read_self().unwrap_or_default();
+        let top = mountinfo::find_target(&table, spec)
+            .or_else(|| mountinfo::find_target(&table, &canonical(spec)));
+        let Some(top) = top else {
+            if !self.o.quiet {
+                let what = if Path::new(spec).exists() {
+                    "not mounted"
+                } else {
+                    "not found"
+                };
+                eprintln!("{}: {spec}: {what}", self.prog());
+            }
+            return EX_USAGE;
+        };
+        let tree = Tree::new(&table);
+        let utab = listing::read_utab();
+        self.recurse(&tree, top, &utab)
+    }
+
+    fn recurse(&self, tree: &Tree<'_>, mount: &MountEntry, utab: &[listing::UtabEntry]) -> u8 {
+        // An iterative walk, so a deep tree cannot overflow the stack:
+        // each mount is visited, then its over-mount and children (in
+        // ascending id, as util-linux orders them) before it is unmounted.
+        let mut stack: Vec<(&MountEntry, bool)> = vec![(mount, false)];
+        while let Some((entry, expanded)) = stack.pop() {
+            if expanded {
+                let code = self.unmount_entry(entry, utab);
+                if code != EX_SUCCESS {
+                    return code;
+                }
+                continue;
+            }
+            stack.push((entry, true));
+            let children = tree.children(entry.id);
+            let over = children.iter().find(|c| c.target == entry.target).copied();
+            // Pushed in reverse so that they pop in order: the over-mount
+            // first, then the other children by ascending id.
+            for child in children.iter().rev() {
+                if Some(child.id) != over.map(|o| o.id) {
+                    stack.push((child, false));
+                }
+            }
+            if let Some(over) = over {
+                stack.push((over, false));
+            }
+        }
+        EX_SUCCESS
+    }
+
+    fn unmount_entry(&self, entry: &MountEntry, utab: &[listing::UtabEntry]) -> u8 {
+        let source = if self.fast_path(&entry.target, utab) {
+            None
+        } else {
+            Some(entry.source.clone())
+        };
+        self.unmount(
+            Found {
+                target: entry.target.clone(),
+                source,
+            },
+            &entry.target,
+        )
+    }
+
+    /// `-a`: everything in the table, last mounted first, filtered by type
+    /// and options.
+    fn all(&self) -> u8 {
+        let table = mountinfo::read_self().unwrap_or_default();
+        let utab = listing::read_utab();
+        let types = self.o.types.as_deref().unwrap_or(DEFAULT_ALL_TYPES);
+        let mut code = EX_SUCCESS;
+        // Each unmount is reported in -a's own words, not umount_one's.
+        let silent_options = Options {
+            verbose: false,
+            ..self.o.clone()
+        };
+        let silent = Unmounter { o: &silent_options };
+        for entry in table.iter().rev() {
+            let ignored = !match_fstype(&entry.fstype, types)
+                || self
+                    .o
+                    .test_opts
+                    .as_deref()
+                    .is_some_and(|p| !match_options(&entry.options(), p));
+            if ignored {
+                if self.o.verbose {
+                    println!("{:<25}: ignored", entry.target);
+                }
+                continue;
+            }
+            let result = silent.unmount_entry(entry, &utab);
+            if result == EX_SUCCESS && self.o.verbose {
+                println!("{:<25}: successfully unmounted", entry.target);
+            }
+            code |= result;
+        }
+        code
+    }
+
+    /// `-A`: every mount of the device behind `spec`.
+    fn all_targets(&self, spec: &str) -> u8 {
+        let table = mountinfo::read_self().unwrap_or_default();
+        let Some(found) = self.find(spec, &table) else {
+            if !self.o.quiet {
+                let what = if Path::new(spec).exists() {
+                    "not mounted"
+                } else {
+                    "not found"
+                };
+                eprintln!("{}: {spec}: {what}", self.prog());
+            }
+            return EX_USAGE;
+        };
+        let Some(entry) = mountinfo::find_target(&table, &found.target) else {
+            return EX_USAGE;
+        };
+        let devno = entry.devno();
+        let tree = Tree::new(&table);
+        let utab = listing::read_utab();
+        let mut gone: Vec<u32> = Vec::new();
+        for m in table.iter().rev() {
+            if m.devno() != devno || gone.contains(&m.id) {
+                continue;
+            }
+            let code = if self.o.recursive {
+                let mut below = Vec::new();
+                tree.collect(m.id, &mut below);
+                gone.extend(below);
+                self.recurse(&tree, m, &utab)
+            } else {
+                self.unmount_entry(m, &utab)
+            };
+            if code != EX_SUCCESS {
+                return code;
+            }
+        }
+        EX_SUCCESS
+    }
+}
+
+fn found(entry: &MountEntry) -> Found {
+    Found {
+        target: entry.target.clone(),
+        source: Some(entry.source.clone()),
+    }
+}
+
+fn canonical(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
+}
+
+/// The loop devices whose backing file is `file`.
+fn loop_devices_of(file: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("loop") {
+                return None;
+            }
+            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            (backing.trim_end_matches('\n') == file).then(|| format!("/dev/{name}"))
+        })
+        .collect()
+}
+
+/// Drops a target's utab entry after it was unmounted.
+fn forget_utab(target: &str) {
+    let mut utab = listing::read_utab();
+    if let Some(index) = utab.iter().rposition(|u| u.target == target) {
+        utab.remove(index);
+        let _ = listing::write_utab(&utab);
+    }
+}
+
+/// Children of each mount, by parent id, in ascending id.
+struct Tree<'a> {
+    children: HashMap<u32, Vec<&'a MountEntry>>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(table: &'a [MountEntry]) -> Tree<'a> {
+        let mut children: HashMap<u32, Vec<&'a MountEntry>> = HashMap::new();
+        for entry in table {
+            if entry.id != entry.parent {
+                children.entry(entry.parent).or_default().push(entry);
+            }
+        }
+        for list in children.values_mut() {
+            list.sort_by_key(|e| e.id);
+        }
+        Tree { children }
+    }
+
+    fn children(&self, id: u32) -> &[&'a MountEntry] {
+        self.children.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    fn collect(&self, id: u32, into: &mut Vec<u32>) {
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            into.push(id);
+            stack.extend(self.children(id).iter().map(|c| c.id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Options {
+        let argv = std::iter::once("umount").chain(args.iter().copied());
+        parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let argv = std::iter::once("umount").chain(args.iter().copied());
+        parse(argv).unwrap_err().1.to_string()
+    }
+
+    #[test]
+    fn flags_and_operands() {
+        let o = parse_ok(&["-lf", "/a", "--fake", "-q", "/b"]);
+        assert!(o.lazy && o.force && o.fake && o.quiet);
+        assert_eq!(o.operands, vec!["/a", "/b"]);
+    }
+
+    #[test]
+    fn exclusive_pairs() {
+        assert_eq!(
+            parse_err(&["-a", "-R"]),
+            "mutually exclusive arguments: --recursive --all"
+        );
+        assert_eq!(
+            parse_err(&["-R", "-r", "/x"]),
+            "mutually exclusive arguments: --recursive --read-only"
+        );
+        assert_eq!(parse_err(&["-F"]), "invalid option -- 'F'");
+    }
+
+    #[test]
+    fn tree_orders_children_by_id() {
+        let table = mountinfo::parse(
+            "1 0 0:1 / / rw - ext4 /dev/root rw\n5 1 0:5 / /b rw - tmpfs none rw\n3 1 0:3 / /a rw - tmpfs none rw\n7 3 0:7 / /a/x rw - tmpfs none rw\n",
+        );
+        let tree = Tree::new(&table);
+        let ids: Vec<u32> = tree.children(1).iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![3, 5]);
+        let mut all = Vec::new();
+        tree.collect(1, &mut all);
+        all.sort_unstable();
+        assert_eq!(all, vec![1, 3, 5, 7]);
+    }
+}
