@@ -686,6 +686,9 @@ impl<'a> Context<'a> {
             .flags
             .contains(MsFlags::MS_REMOUNT);
         let (mut successes, mut errors) = (0, 0);
+        // Fully buffered, as C's stdout is when it is not a terminal: the
+        // progress lines come after the error messages in a shared pipe.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         for entry in entries {
             let target = entry.target.clone();
             let words = options::split(&entry.options);
@@ -704,20 +707,20 @@ impl<'a> Context<'a> {
                     .is_some_and(|p| !match_options(&entry.options, p));
             if ignored {
                 if self.o.verbose {
-                    println!("{target:<25}: ignored");
+                    let _ = writeln!(out, "{target:<25}: ignored");
                 }
                 continue;
             }
             if remount {
                 if mountinfo::find_target(&table, &canonical_target(&target)).is_none() {
                     if self.o.verbose {
-                        println!("{target:<25}: ignored");
+                        let _ = writeln!(out, "{target:<25}: ignored");
                     }
                     continue;
                 }
             } else if is_mounted(&entry, &table) {
                 if self.o.verbose {
-                    println!("{target:<25}: already mounted");
+                    let _ = writeln!(out, "{target:<25}: already mounted");
                 }
                 continue;
             }
@@ -744,16 +747,14 @@ impl<'a> Context<'a> {
             if code == EX_SUCCESS {
                 successes += 1;
                 if mounted && verbose {
-                    if remount {
-                        println!("{target:<25}: successfully remounted");
-                    } else {
-                        println!("{target:<25}: successfully mounted");
-                    }
+                    let what = if remount { "remounted" } else { "mounted" };
+                    let _ = writeln!(out, "{target:<25}: successfully {what}");
                 }
             } else {
                 errors += 1;
             }
         }
+        let _ = out.flush();
         if errors == 0 {
             EX_SUCCESS
         } else if successes == 0 {
@@ -807,38 +808,6 @@ impl<'a> Context<'a> {
             Some(prefix) => format!("{}{}", prefix.trim_end_matches('/'), raw_target),
             None => raw_target,
         };
-        if let Some(mode) = parsed.mkdir_mode() {
-            match mode {
-                Ok(mode) => {
-                    if !Path::new(&target).exists() && !o.fake {
-                        if let Err(e) = std::fs::DirBuilder::new()
-                            .recursive(true)
-                            .mode(mode)
-                            .create(&target)
-                        {
-                            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-                            return Outcome {
-                                code: EX_FAIL,
-                                message: Some(format!("mount failed: {}", errno.desc())),
-                                spec: target,
-                                syscall_failed: false,
-                                verbose: None,
-                            };
-                        }
-                    }
-                }
-                Err(bad) => {
-                    return Outcome::usage(
-                        &target,
-                        format!("failed to parse mount options '{}'", bad),
-                    )
-                }
-            }
-        }
-        if !o.no_canonicalize {
-            target = canonical_target(&target);
-        }
-
         // The source.
         let mut source = request.source.clone();
         let mut loop_guard: Option<loopdev::Attached> = None;
@@ -878,6 +847,11 @@ impl<'a> Context<'a> {
                             }
                             path = attached.device.to_string_lossy().into_owned();
                             loop_guard = Some(attached);
+                            // With autoclear the kernel tracks the device:
+                            // libmount leaves "loop" out of utab then.
+                            parsed
+                                .user
+                                .retain(|w| w != "loop" && !w.starts_with("loop="));
                             source = Some(path);
                         }
                         Err(_) => {
@@ -902,6 +876,40 @@ impl<'a> Context<'a> {
                 source = Some(listing::canonical_source(given));
             }
         }
+        // The mount point, prepared after the source as libmount does (so
+        // source errors name the target as given).
+        if let Some(mode) = parsed.mkdir_mode() {
+            match mode {
+                Ok(mode) => {
+                    if !Path::new(&target).exists() && !o.fake {
+                        if let Err(e) = std::fs::DirBuilder::new()
+                            .recursive(true)
+                            .mode(mode)
+                            .create(&target)
+                        {
+                            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                            return Outcome {
+                                code: EX_FAIL,
+                                message: Some(format!("mount failed: {}", errno.desc())),
+                                spec: target,
+                                syscall_failed: false,
+                                verbose: None,
+                            };
+                        }
+                    }
+                }
+                Err(bad) => {
+                    return Outcome::usage(
+                        &target,
+                        format!("failed to parse mount options '{}'", bad),
+                    )
+                }
+            }
+        }
+        if !o.no_canonicalize {
+            target = canonical_target(&target);
+        }
+
         let flags = parsed.flags
             | if o.is_move {
                 MsFlags::MS_MOVE

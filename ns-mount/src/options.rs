@@ -286,10 +286,14 @@ pub fn parse_options(options: &str) -> (MsFlags, Option<String>) {
 /// Whether `options` (an option string) matches an `-O` pattern list as
 /// libmount matches it: every word must be present; a `no` prefix means
 /// the rest must be absent (so `nofail` asks for no `fail`), a `+` prefix
-/// takes the word literally; `NAME=VALUE` must match the value too.
+/// takes the word literally; `NAME=VALUE` must match the value too. An
+/// entry without options matches no pattern word at all.
 pub fn match_options(options: &str, pattern: &str) -> bool {
     let words = split(options);
     for want in split(pattern) {
+        if options.is_empty() {
+            return false;
+        }
         let (negated, want) = if let Some(rest) = want.strip_prefix('+') {
             (false, rest)
         } else if let Some(rest) = want.strip_prefix("no") {
@@ -298,22 +302,31 @@ pub fn match_options(options: &str, pattern: &str) -> bool {
             (false, want)
         };
         let (name, value) = match want.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
+            Some((name, value)) => (name, Some(value).filter(|v| !v.is_empty())),
             None => (want, None),
         };
         let present = words.iter().any(|w| {
-            let (n, v) = match w.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (*w, None),
-            };
-            n == name && (value.is_none() && v.is_none() || value.is_some() && value == v)
-                || (n == name && value.is_none() && v.is_some_and(str::is_empty))
+            let (n, v) = w.split_once('=').unwrap_or((w, ""));
+            n == name && value.is_none_or_eq(v)
         });
         if present == negated {
             return false;
         }
     }
     true
+}
+
+trait NoneOrEq {
+    fn is_none_or_eq(&self, other: &str) -> bool;
+}
+
+impl NoneOrEq for Option<&str> {
+    fn is_none_or_eq(&self, other: &str) -> bool {
+        match self {
+            Some(value) => *value == other,
+            None => true,
+        }
+    }
 }
 
 /// Whether filesystem type `fstype` matches a `-t` list as libmount matches
@@ -433,7 +446,8 @@ mod tests {
         assert!(match_options("rw,noauto", "+noauto"));
         assert!(!match_options("rw,size=1m", "+noauto"));
         assert!(match_options("rw,size=1m", "rw,nouser"));
-        assert!(!match_options("rw,size=1m", "size"));
+        assert!(match_options("rw,size=1m", "size"));
+        assert!(!match_options("", "nofail"));
         assert!(match_options("rw,size=1m", "size=1m"));
         assert!(!match_options("rw,size=1m", "size=2m"));
         assert!(match_options("", ""));

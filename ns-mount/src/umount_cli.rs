@@ -400,12 +400,10 @@ impl Unmounter<'_> {
             }
         } else {
             let table = mountinfo::read_self().unwrap_or_default();
+            // Not in the table: umount(2) on the path as given decides
+            // (ENOENT, EINVAL), as libmount does.
             self.find(spec, &table).unwrap_or_else(|| Found {
-                target: if self.o.no_canonicalize {
-                    spec.to_string()
-                } else {
-                    canonical(spec)
-                },
+                target: spec.to_string(),
                 source: None,
             })
         };
@@ -552,6 +550,7 @@ impl Unmounter<'_> {
     /// `-a`: everything in the table, last mounted first, filtered by type
     /// and options.
     fn all(&self) -> u8 {
+        use std::io::Write;
         let table = mountinfo::read_self().unwrap_or_default();
         let utab = listing::read_utab();
         let types = self.o.types.as_deref().unwrap_or(DEFAULT_ALL_TYPES);
@@ -562,6 +561,8 @@ impl Unmounter<'_> {
             ..self.o.clone()
         };
         let silent = Unmounter { o: &silent_options };
+        // Fully buffered, as C's stdout is when it is not a terminal.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         for entry in table.iter().rev() {
             let ignored = !match_fstype(&entry.fstype, types)
                 || self
@@ -571,16 +572,17 @@ impl Unmounter<'_> {
                     .is_some_and(|p| !match_options(&entry.options(), p));
             if ignored {
                 if self.o.verbose {
-                    println!("{:<25}: ignored", entry.target);
+                    let _ = writeln!(out, "{:<25}: ignored", entry.target);
                 }
                 continue;
             }
             let result = silent.unmount_entry(entry, &utab);
             if result == EX_SUCCESS && self.o.verbose {
-                println!("{:<25}: successfully unmounted", entry.target);
+                let _ = writeln!(out, "{:<25}: successfully unmounted", entry.target);
             }
             code |= result;
         }
+        let _ = out.flush();
         code
     }
 
