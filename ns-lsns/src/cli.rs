@@ -1,0 +1,488 @@
+//! ns-lsns's command line: `[options] [<namespace>]`, parsed as
+//! util-linux parses it (getopt_long with permutation, checks in the same
+//! order, the same messages).
+
+use std::ffi::OsString;
+
+use lexopt::Arg::{Long, Short, Value};
+use ns_getopt::{resolve_long, UsageError};
+
+use crate::columns::{self, ColumnId};
+use crate::namespaces::NsType;
+use crate::Error;
+
+/// Every long option, in util-linux's order.
+pub const LONG_OPTIONS: &[&str] = &[
+    "json",
+    "task",
+    "persistent",
+    "filter",
+    "help",
+    "output",
+    "output-all",
+    "notruncate",
+    "version",
+    "noheadings",
+    "nowrap",
+    "list",
+    "raw",
+    "type",
+    "tree",
+    "list-columns",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    None,
+    Process,
+    Owner,
+    Parent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Help,
+    Version,
+    ListColumns,
+    List,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub invoked_as: String,
+    pub action: Action,
+    pub json: bool,
+    pub raw: bool,
+    pub noheadings: bool,
+    pub notruncate: bool,
+    pub nowrap: bool,
+    pub persistent: bool,
+    /// `-p`: only namespaces of this process (0: all).
+    pub task: i32,
+    /// The namespace argument: list its processes.
+    pub namespace: Option<u64>,
+    pub types: [bool; 8],
+    pub tree: Tree,
+    pub columns: Vec<ColumnId>,
+    pub filter: Option<String>,
+}
+
+/// Parses argv (argv[0] included) and settles the defaults.
+pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_iter(args);
+    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-lsns");
+    match parse_options(&mut parser, invoked_as.clone()) {
+        Ok(options) => Ok(options),
+        Err(error) => Err((invoked_as, error)),
+    }
+}
+
+fn failed(message: String) -> Error {
+    Error::Failed(message)
+}
+
+fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Options, Error> {
+    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let mut options = Options {
+        invoked_as,
+        action: Action::List,
+        json: false,
+        raw: false,
+        noheadings: false,
+        notruncate: false,
+        nowrap: false,
+        persistent: false,
+        task: 0,
+        namespace: None,
+        types: [false; 8],
+        tree: Tree::None,
+        columns: Vec::new(),
+        filter: None,
+    };
+    let mut force_list = false;
+    let mut output: Option<String> = None;
+    let mut is_net = false;
+    let mut positional: Vec<String> = Vec::new();
+    // Options seen of each mutually exclusive pair, for the message.
+    let mut seen_json_raw: Option<char> = None;
+    let mut seen_persistent_task: Option<char> = None;
+
+    while let Some(arg) = parser.next().map_err(usage)? {
+        let short = match arg {
+            Short(c) => c,
+            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+                "json" => 'J',
+                "task" => 'p',
+                "persistent" => 'P',
+                "filter" => 'Q',
+                "help" => 'h',
+                "output" => 'o',
+                "output-all" => '\u{1}',
+                "notruncate" => 'u',
+                "version" => 'V',
+                "noheadings" => 'n',
+                "nowrap" => 'W',
+                "list" => 'l',
+                "raw" => 'r',
+                "type" => 't',
+                "tree" => 'T',
+                "list-columns" => 'H',
+                other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+            },
+            Value(value) => {
+                positional.push(value.to_string_lossy().into_owned());
+                continue;
+            }
+        };
+        exclusive(short, &mut seen_json_raw, ('J', "json"), ('r', "raw"))?;
+        exclusive(
+            short,
+            &mut seen_persistent_task,
+            ('P', "persistent"),
+            ('p', "task"),
+        )?;
+        match short {
+            'J' => options.json = true,
+            'l' => force_list = true,
+            'o' => output = Some(string(parser.value().map_err(usage)?)),
+            '\u{1}' => options.columns = columns::COLUMNS.iter().map(|c| c.id).collect(),
+            'P' => options.persistent = true,
+            'p' => {
+                let value = string(parser.value().map_err(usage)?);
+                options.task = parse_pid(&value)?;
+            }
+            'n' => options.noheadings = true,
+            'r' => {
+                options.raw = true;
+                options.nowrap = true;
+            }
+            'u' => options.notruncate = true,
+            't' => {
+                let value = string(parser.value().map_err(usage)?);
+                let kind = NsType::from_name(&value)
+                    .ok_or_else(|| failed(format!("unknown namespace type: {value}")))?;
+                options.types[kind.index()] = true;
+                if kind == NsType::Net {
+                    is_net = true;
+                }
+            }
+            'W' => options.nowrap = true,
+            'T' => {
+                // The argument is optional and only taken when attached.
+                options.tree = Tree::Owner;
+                if let Some(value) = parser.optional_value() {
+                    let value = string(value);
+                    let value = value.strip_prefix('=').unwrap_or(&value);
+                    options.tree = match value {
+                        "parent" => Tree::Parent,
+                        "process" => Tree::Process,
+                        "owner" => Tree::Owner,
+                        other => return Err(failed(format!("unknown tree type: {other}"))),
+                    };
+                }
+            }
+            'Q' => {
+                let value = string(parser.value().map_err(usage)?);
+                crate::filter::Filter::parse(&value)
+                    .map_err(|error| failed(format!("failed to parse \"{value}\": {error}")))?;
+                options.filter = Some(value);
+            }
+            'H' => options.action = Action::ListColumns,
+            'h' => {
+                options.action = Action::Help;
+                return Ok(options);
+            }
+            'V' => {
+                options.action = Action::Version;
+                return Ok(options);
+            }
+            _ => return Err(ns_getopt::unknown(Short(short)).into()),
+        }
+    }
+    if options.action == Action::ListColumns {
+        return Ok(options);
+    }
+
+    if !options.types.contains(&true) {
+        options.types = [true; 8];
+    }
+
+    if let Some(argument) = positional.first() {
+        if options.task != 0 {
+            return Err(failed(
+                "--task is mutually exclusive with <namespace>".to_string(),
+            ));
+        }
+        options.namespace = Some(parse_namespace(argument)?);
+        if options.tree == Tree::None && !force_list {
+            options.tree = Tree::Process;
+        }
+        if options.columns.is_empty() {
+            options.columns = vec![
+                ColumnId::Pid,
+                ColumnId::Ppid,
+                ColumnId::User,
+                ColumnId::Command,
+            ];
+        }
+    }
+
+    if options.columns.is_empty() {
+        options.columns = vec![
+            ColumnId::Ns,
+            ColumnId::Type,
+            ColumnId::Nprocs,
+            ColumnId::Pid,
+            ColumnId::User,
+        ];
+        if is_net {
+            options.columns.push(ColumnId::Netnsid);
+            options.columns.push(ColumnId::Nsfs);
+        }
+        options.columns.push(ColumnId::Command);
+        if options.tree == Tree::None && !force_list {
+            options.tree = Tree::Process;
+        }
+    }
+
+    if let Some(list) = output {
+        columns::apply_list(&list, &mut options.columns).map_err(|error| match error {
+            columns::ListError::Unknown(name) => failed(format!("unknown column: {name}")),
+            columns::ListError::Silent => Error::Silent,
+        })?;
+    }
+    Ok(options)
+}
+
+/// util-linux's check of mutually exclusive options: the second of a pair
+/// is an error naming both, in the pair's order.
+fn exclusive(
+    short: char,
+    seen: &mut Option<char>,
+    first: (char, &str),
+    second: (char, &str),
+) -> Result<(), Error> {
+    if short != first.0 && short != second.0 {
+        return Ok(());
+    }
+    match *seen {
+        Some(previous) if previous != short => Err(failed(format!(
+            "mutually exclusive arguments: --{} --{}",
+            first.1, second.1
+        ))),
+        _ => {
+            *seen = Some(short);
+            Ok(())
+        }
+    }
+}
+
+fn string(value: OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
+/// `strtoimax`-like: optional leading white space and sign, decimal digits,
+/// nothing after. `Err(true)` is out of range, `Err(false)` not a number.
+fn parse_signed(text: &str) -> Result<i128, bool> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(false);
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 30 {
+        return Err(true);
+    }
+    let value: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| true)?
+    };
+    Ok(if negative { -value } else { value })
+}
+
+fn number_error(what: &str, text: &str, range: bool) -> Error {
+    if range {
+        failed(format!("{what}: '{text}': Numerical result out of range"))
+    } else {
+        failed(format!("{what}: '{text}'"))
+    }
+}
+
+/// `-p`: a 32-bit signed number.
+pub fn parse_pid(text: &str) -> Result<i32, Error> {
+    const WHAT: &str = "invalid PID argument";
+    let value = parse_signed(text).map_err(|range| number_error(WHAT, text, range))?;
+    if value > i64::MAX as i128 || value < i64::MIN as i128 {
+        return Err(number_error(WHAT, text, true));
+    }
+    i32::try_from(value).map_err(|_| number_error(WHAT, text, true))
+}
+
+/// The namespace argument: an unsigned 64-bit inode number; negative
+/// numbers are out of range.
+pub fn parse_namespace(text: &str) -> Result<u64, Error> {
+    const WHAT: &str = "invalid namespace argument";
+    let value = parse_signed(text).map_err(|range| number_error(WHAT, text, range))?;
+    if value < 0 {
+        return Err(number_error(WHAT, text, true));
+    }
+    u64::try_from(value).map_err(|_| number_error(WHAT, text, true))
+}
+
+/// `--help`, in our words, laid out as util-linux lays out its help.
+pub fn help(prog: &str) -> String {
+    let mut text = format!(
+        "\
+Usage:
+ {prog} [options] [<namespace ID>]
+
+List the namespaces of the system.
+
+Options:
+ -J, --json             print JSON
+ -l, --list             print a list rather than a tree
+ -n, --noheadings       leave out the header line
+ -o, --output <list>    the columns to print (+list adds to the defaults)
+     --output-all       print every column
+ -P, --persistent       only namespaces no process is in
+ -p, --task <pid>       only the namespaces of this process
+ -Q, --filter <expr>    only the rows the expression holds for
+ -r, --raw              raw output: one space between columns
+ -u, --notruncate       never truncate a column
+ -W, --nowrap           keep every cell on one line
+ -t, --type <name>      only this type (mnt, net, ipc, user, pid, uts, cgroup, time)
+ -T, --tree[=<rel>]     nest by parent, owner or process
+
+ -H, --list-columns     list the available columns
+ -h, --help             display this help
+ -V, --version          display version
+
+Available output columns:
+"
+    );
+    for column in columns::COLUMNS {
+        text.push_str(&format!(" {:>11}  {}\n", column.name, column.help));
+    }
+    text.push_str("\nSee lsns(8) for more.\n");
+    text
+}
+
+pub fn version(prog: &str) -> String {
+    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Options {
+        let argv = std::iter::once("lsns").chain(args.iter().copied());
+        parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let argv = std::iter::once("lsns").chain(args.iter().copied());
+        parse(argv).unwrap_err().1.to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let o = parse_ok(&[]);
+        assert_eq!(o.tree, Tree::Process);
+        assert_eq!(o.columns.len(), 6);
+        assert_eq!(o.types, [true; 8]);
+        let o = parse_ok(&["-l", "-t", "net"]);
+        assert_eq!(o.tree, Tree::None);
+        assert!(o.columns.contains(&ColumnId::Netnsid));
+        assert!(o.types[NsType::Net.index()] && !o.types[NsType::Mnt.index()]);
+    }
+
+    #[test]
+    fn namespace_argument_lists_processes() {
+        let o = parse_ok(&["4026531836"]);
+        assert_eq!(o.namespace, Some(4026531836));
+        assert_eq!(o.columns[0], ColumnId::Pid);
+        assert_eq!(o.tree, Tree::Process);
+    }
+
+    #[test]
+    fn output_all_is_a_list() {
+        let o = parse_ok(&["--output-all"]);
+        assert_eq!(o.tree, Tree::None);
+        assert_eq!(o.columns.len(), 13);
+        let o = parse_ok(&["--output-all", "-o", "ns"]);
+        assert_eq!(o.columns, [ColumnId::Ns]);
+    }
+
+    #[test]
+    fn tree_argument_only_attached() {
+        assert_eq!(parse_ok(&["-Tparent"]).tree, Tree::Parent);
+        assert_eq!(parse_ok(&["--tree=process"]).tree, Tree::Process);
+        assert_eq!(parse_ok(&["-T"]).tree, Tree::Owner);
+        assert_eq!(parse_err(&["-Tfoo"]), "unknown tree type: foo");
+        assert_eq!(
+            parse_err(&["-T", "parent"]),
+            "invalid namespace argument: 'parent'"
+        );
+    }
+
+    #[test]
+    fn exclusive_pairs() {
+        assert_eq!(
+            parse_err(&["-r", "-J"]),
+            "mutually exclusive arguments: --json --raw"
+        );
+        assert_eq!(
+            parse_err(&["-p", "1", "-P"]),
+            "mutually exclusive arguments: --persistent --task"
+        );
+        // util-linux's -l/-T pair never fires (its table is out of order).
+        assert_eq!(parse_ok(&["-l", "-T"]).tree, Tree::Owner);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_pid(" +3").unwrap(), 3);
+        assert_eq!(
+            parse_pid("99999999999").unwrap_err().to_string(),
+            "invalid PID argument: '99999999999': Numerical result out of range"
+        );
+        assert_eq!(
+            parse_pid("").unwrap_err().to_string(),
+            "invalid PID argument: ''"
+        );
+        assert_eq!(
+            parse_namespace("-1").unwrap_err().to_string(),
+            "invalid namespace argument: '-1': Numerical result out of range"
+        );
+        assert_eq!(parse_namespace("18446744073709551615").unwrap(), u64::MAX);
+        assert!(parse_namespace("18446744073709551616")
+            .unwrap_err()
+            .to_string()
+            .ends_with("out of range"));
+        assert_eq!(
+            parse_namespace("0x10").unwrap_err().to_string(),
+            "invalid namespace argument: '0x10'"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_err(&["-t", "foo"]), "unknown namespace type: foo");
+        assert_eq!(parse_err(&["-o", "FOO,NS"]), "unknown column: FOO,NS");
+        assert_eq!(parse_err(&["-x"]), "invalid option -- 'x'");
+        assert_eq!(
+            parse_err(&["-p", "1", "123"]),
+            "--task is mutually exclusive with <namespace>"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! ns-lsns's errors. util-linux lsns exits 1 for every failure.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// A bad command line: the message, then the `Try … --help` line.
+    Usage(String),
+    /// Any other failure: one message line.
+    Failed(String),
+    /// A failure util-linux reports with no message (an empty column name
+    /// in `-o`).
+    Silent,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
+impl From<ns_getopt::UsageError> for Error {
+    fn from(error: ns_getopt::UsageError) -> Self {
+        Error::Usage(error.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
+            Error::Silent => Ok(()),
+        }
+    }
+}

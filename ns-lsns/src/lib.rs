@@ -1,0 +1,428 @@
+//! ns-lsns: list system namespaces, a drop-in for util-linux `lsns`
+//! (2.38.1 output, with the 2.39–2.42 additions: `-P`, `-Q`, `-H`,
+//! namespaces held only by bind mounts or open files).
+//!
+//! [`cli::parse`] turns argv into [`cli::Options`]; [`run`] collects the
+//! namespaces ([`namespaces`]), lays out the rows as util-linux does and
+//! prints them with [`table`].
+
+pub mod cli;
+pub mod columns;
+mod error;
+pub mod filter;
+pub mod namespaces;
+pub mod netnsid;
+pub mod proc;
+pub mod table;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use ns_chroot::accounts::Accounts;
+
+use cli::{Action, Options, Tree};
+use columns::{ColumnId, JsonType};
+pub use error::Error;
+use filter::Filter;
+use namespaces::{Namespace, NsType, Scan, ScanOptions, OWNER, PARENT};
+use table::{Format, Locale, Table, Terminal};
+
+/// Parses argv, runs, and reports an error the way util-linux does.
+pub fn main<I>(args: I) -> ExitCode
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let locale = Locale::from_environment();
+    let (prog, result) = match cli::parse(args) {
+        Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
+        Err((prog, error)) => (prog, Err(error)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            if !matches!(error, Error::Silent) {
+                eprintln!("{prog}: {error}");
+            }
+            if matches!(error, Error::Usage(_)) {
+                eprintln!("{}", ns_getopt::try_help(&prog));
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
+    let prog = &options.invoked_as;
+    match options.action {
+        Action::Help => write_stdout(cli::help(prog).as_bytes()),
+        Action::Version => write_stdout(cli::version(prog).as_bytes()),
+        Action::ListColumns => write_stdout(&list_columns(options, locale)),
+        Action::List => list(options, locale),
+    }
+}
+
+/// A closed or broken stdout ends the program quietly, as a failure.
+fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(data).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
+        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
+    }
+}
+
+fn format_of(options: &Options) -> Format {
+    if options.json {
+        Format::Json
+    } else if options.raw {
+        Format::Raw
+    } else {
+        Format::Human
+    }
+}
+
+/// `-H`: the columns, their JSON types and descriptions.
+fn list_columns(options: &Options, locale: Locale) -> Vec<u8> {
+    let mut table = Table::new(format_of(options), locale, Terminal::detect());
+    table.name = "lsns-columns".into();
+    table.noheadings = true;
+    for (name, right) in [("HOLDER", true), ("TYPE", false), ("DESCRIPTION", false)] {
+        table.columns.push(table::Column {
+            name: name.into(),
+            right,
+            ..table::Column::default()
+        });
+    }
+    for column in columns::COLUMNS {
+        let kind = match column.json {
+            JsonType::Number => "<integer>",
+            JsonType::String => "<string>",
+        };
+        let cells = [column.name, kind, column.help]
+            .iter()
+            .map(|text| Some(text.as_bytes().to_vec()))
+            .collect();
+        table.add_line(cells, None);
+    }
+    let mut out = Vec::new();
+    table.print(&mut out).expect("writing to memory");
+    out
+}
+
+/// Everything a row needs besides the namespace and process.
+struct Context<'a> {
+    options: &'a Options,
+    scan: &'a Scan,
+    columns: Vec<ColumnId>,
+    nsfs_mounts: namespaces::NsfsMounts,
+    accounts: Accounts,
+    user_names: HashMap<u32, String>,
+}
+
+impl Context<'_> {
+    fn user_name(&mut self, uid: u32) -> String {
+        if let Some(name) = self.user_names.get(&uid) {
+            return name.clone();
+        }
+        let name = self
+            .accounts
+            .user_by_uid(uid)
+            .map(|user| user.name.clone())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| uid.to_string());
+        self.user_names.insert(uid, name.clone());
+        name
+    }
+
+    /// The NSFS cell: every mount point of the namespace, each once.
+    fn nsfs(&self, ns: &Namespace) -> Option<Vec<u8>> {
+        let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
+        let separator = if self.options.nowrap { ',' } else { '\n' };
+        let mut joined: Option<String> = None;
+        for (root, target) in &self.nsfs_mounts {
+            if *root != expected {
+                continue;
+            }
+            joined = Some(match joined {
+                None => target.clone(),
+                Some(set) if is_path_included(&set, target, separator) => set,
+                Some(set) => format!("{set}{separator}{target}"),
+            });
+        }
+        joined.map(String::into_bytes)
+    }
+
+    fn cell(&mut self, column: ColumnId, ns: &Namespace, proc_: Option<usize>) -> Option<Vec<u8>> {
+        let process = proc_.map(|index| &self.scan.processes[index]);
+        let text = match column {
+            ColumnId::Ns => ns.id.to_string(),
+            ColumnId::Type => ns.kind.name().to_string(),
+            ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.name()),
+            ColumnId::Nprocs => ns.nprocs.to_string(),
+            ColumnId::Pid => process?.pid.to_string(),
+            ColumnId::Ppid => process?.ppid.to_string(),
+            ColumnId::Command => return proc::command_of(process?.pid),
+            ColumnId::Uid => process.map_or(ns.uid_fallback, |p| p.uid).to_string(),
+            ColumnId::User => {
+                let uid = process.map_or(ns.uid_fallback, |p| p.uid);
+                self.user_name(uid)
+            }
+            ColumnId::Netnsid => match ns.kind {
+                NsType::Net => ns.netnsid.cell()?,
+                _ => return None,
+            },
+            ColumnId::Nsfs => return self.nsfs(ns),
+            ColumnId::Pns => ns.related_id[PARENT].to_string(),
+            ColumnId::Ons => ns.related_id[OWNER].to_string(),
+        };
+        Some(text.into_bytes())
+    }
+}
+
+/// util-linux's test whether a mount point is already in the list: the
+/// first occurrence of `elt` must be a whole list element.
+fn is_path_included(set: &str, elt: &str, separator: char) -> bool {
+    let Some(at) = set.find(elt) else {
+        return false;
+    };
+    let after = set[at + elt.len()..].chars().next();
+    if at == 0 && (after.is_none() || after == Some(separator)) {
+        return true;
+    }
+    at > 0 && set[..at].ends_with(separator) && (after.is_none() || after == Some(separator))
+}
+
+/// The rows being built, with the line each process or namespace last
+/// got (the tree views hang children under it).
+struct Rows<'a> {
+    table: Table,
+    proc_line: Vec<Option<usize>>,
+    ns_line: Vec<Option<usize>>,
+    filter: Option<&'a Filter>,
+}
+
+fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
+    let filter = options
+        .filter
+        .as_deref()
+        .map(Filter::parse)
+        .transpose()
+        .map_err(|error| Error::Failed(error.to_string()))?;
+
+    // Columns a filter names but the output does not show are added,
+    // hidden, at the end; an unknown name fails after all are reported.
+    let mut columns = options.columns.clone();
+    let mut hidden_from = columns.len();
+    if let Some(filter) = &filter {
+        let prog = &options.invoked_as;
+        let mut unknown = false;
+        for name in filter.holders() {
+            match columns::by_name(&name) {
+                Some(id) if columns.contains(&id) => {}
+                Some(id) => {
+                    if columns.len() >= columns::MAX_COLUMNS {
+                        return Err(Error::Failed(format!(
+                            "too many columns specified, the limit is {} columns",
+                            columns::MAX_COLUMNS - 1
+                        )));
+                    }
+                    columns.push(id);
+                }
+                None => {
+                    eprintln!("{prog}: unknown column: {name}");
+                    unknown = true;
+                }
+            }
+        }
+        if unknown {
+            return Err(Error::Failed("failed to initialize filter".to_string()));
+        }
+    } else {
+        hidden_from = columns.len();
+    }
+    let has = |id: ColumnId| columns.contains(&id);
+
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|_| Error::Failed("failed to parse /proc/self/mountinfo".to_string()))?;
+    let nsfs_mounts = namespaces::parse_nsfs_mounts(&mountinfo);
+
+    let tree_ns = matches!(options.tree, Tree::Owner | Tree::Parent);
+    let scan_options = ScanOptions {
+        types: options.types,
+        related: tree_ns || has(ColumnId::Pns) || has(ColumnId::Ons),
+        netnsid: has(ColumnId::Netnsid),
+        connect: tree_ns,
+        open_files: true,
+    };
+    let scan = Scan::collect(&scan_options, &nsfs_mounts)
+        .map_err(|error| Error::Failed(format!("cannot read /proc: {error}")))?;
+
+    let mut cx = Context {
+        options,
+        scan: &scan,
+        columns: columns.clone(),
+        nsfs_mounts,
+        accounts: Accounts::load(Path::new("/")),
+        user_names: HashMap::new(),
+    };
+
+    let mut table = Table::new(format_of(options), locale, Terminal::detect());
+    table.noheadings = options.noheadings;
+    table.name = "namespaces".into();
+    for (index, &id) in columns.iter().enumerate() {
+        let info = columns::info_of(id);
+        let mut column = table::Column {
+            name: info.name.into(),
+            width_hint: info.width_hint,
+            right: info.right,
+            trunc: info.trunc && !options.notruncate,
+            tree: false,
+            wrap_nl: info.wrap && !options.nowrap,
+            json_number: info.json == JsonType::Number,
+            hidden: index >= hidden_from,
+        };
+        if options.tree == Tree::Process && id == ColumnId::Command {
+            column.tree = true;
+        }
+        if tree_ns && id == ColumnId::Ns {
+            column.tree = true;
+            column.right = false;
+        }
+        if column.hidden {
+            column.trunc = false;
+            column.wrap_nl = false;
+        }
+        table.columns.push(column);
+    }
+
+    let mut rows = Rows {
+        table,
+        proc_line: vec![None; scan.processes.len()],
+        ns_line: vec![None; scan.namespaces.len()],
+        filter: filter.as_ref(),
+    };
+
+    match options.namespace.filter(|&ns| ns != 0) {
+        Some(wanted) => {
+            let Some(ns) = scan.get(wanted) else {
+                return Err(Error::Failed(format!("not found namespace: {wanted}")));
+            };
+            for &process in &scan.namespaces[ns].processes {
+                if rows.proc_line[process].is_none() {
+                    show_process(&mut cx, &mut rows, process, ns);
+                }
+            }
+        }
+        None => {
+            for ns in 0..scan.namespaces.len() {
+                let namespace = &scan.namespaces[ns];
+                if options.task != 0
+                    && !namespace
+                        .processes
+                        .iter()
+                        .any(|&p| scan.processes[p].pid == options.task)
+                {
+                    continue;
+                }
+                if options.persistent && namespace.nprocs != 0 {
+                    continue;
+                }
+                if rows.ns_line[ns].is_none() {
+                    show_namespace(&mut cx, &mut rows, ns, namespace.proc_);
+                }
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    rows.table
+        .print(&mut out)
+        .map_err(|error| Error::Failed(format!("write error: {error}")))?;
+    write_stdout(&out)
+}
+
+/// A namespace's row, after its owner's or parent's (tree views).
+fn show_namespace(cx: &mut Context, rows: &mut Rows, ns: usize, proc_: Option<usize>) {
+    let namespace = &cx.scan.namespaces[ns];
+    let first = match cx.options.tree {
+        Tree::Owner => namespace.related[OWNER],
+        Tree::Parent => namespace.related[PARENT].or(namespace.related[OWNER]),
+        _ => None,
+    };
+    if let Some(related) = first {
+        if rows.ns_line[related].is_none() {
+            show_namespace(cx, rows, related, cx.scan.namespaces[related].proc_);
+        }
+    }
+    add_line(cx, rows, ns, proc_);
+}
+
+/// A process's row in a namespace's list, after its parent's when the
+/// parent is in the same namespace (process tree).
+fn show_process(cx: &mut Context, rows: &mut Rows, process: usize, ns: usize) {
+    let kind = cx.scan.namespaces[ns].kind.index();
+    if cx.options.tree == Tree::Process {
+        if let Some(parent) = cx.scan.processes[process].parent {
+            if rows.proc_line[parent].is_none()
+                && cx.scan.processes[parent].ns_ids[kind] == cx.scan.processes[process].ns_ids[kind]
+            {
+                show_process(cx, rows, parent, ns);
+            }
+        }
+    }
+    add_line(cx, rows, ns, Some(process));
+}
+
+fn add_line(cx: &mut Context, rows: &mut Rows, ns: usize, proc_: Option<usize>) {
+    let namespace = &cx.scan.namespaces[ns];
+    let parent_line = match cx.options.tree {
+        Tree::Process => proc_
+            .and_then(|p| cx.scan.processes[p].parent)
+            .and_then(|parent| rows.proc_line[parent]),
+        Tree::Parent => namespace.related[PARENT].and_then(|r| rows.ns_line[r]),
+        Tree::Owner => namespace.related[OWNER].and_then(|r| rows.ns_line[r]),
+        Tree::None => None,
+    };
+    let columns = cx.columns.clone();
+    let cells: Vec<Option<Vec<u8>>> = columns
+        .iter()
+        .map(|&column| cx.cell(column, namespace, proc_))
+        .collect();
+    if let Some(filter) = rows.filter {
+        let lookup = |name: &str| {
+            let id = columns::by_name(name);
+            let index = id.and_then(|id| columns.iter().position(|&c| c == id));
+            filter::Cell {
+                data: index.and_then(|i| cells[i].as_deref()),
+                number: id.is_some_and(|id| columns::info_of(id).json == JsonType::Number),
+            }
+        };
+        if !filter.matches(&lookup) {
+            return;
+        }
+    }
+    let line = rows.table.add_line(cells, parent_line);
+    if matches!(cx.options.tree, Tree::Owner | Tree::Parent) {
+        rows.ns_line[ns] = Some(line);
+    } else if let Some(process) = proc_ {
+        rows.proc_line[process] = Some(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nsfs_paths_are_listed_once() {
+        assert!(is_path_included("/run/netns/a", "/run/netns/a", '\n'));
+        assert!(is_path_included("/x\n/run/netns/a", "/run/netns/a", '\n'));
+        assert!(is_path_included("/run/netns/a,/y", "/run/netns/a", ','));
+        assert!(!is_path_included("/run/netns/ab", "/run/netns/a", '\n'));
+        assert!(!is_path_included("/x/run/netns/a", "/run/netns/a", '\n'));
+    }
+}

@@ -1,0 +1,647 @@
+//! Collecting namespaces: from every process's `/proc/PID/ns/*`, from
+//! nsfs bind mounts (persistent namespaces), from namespace files that
+//! processes hold open, and, for the tree views, the parents and owners
+//! the `NS_GET_PARENT` / `NS_GET_USERNS` ioctls name.
+//!
+//! The order of everything mirrors util-linux, because the output depends
+//! on it: processes in `/proc` order, a process's namespaces in the order
+//! of [`NsType::ALL`], namespaces finally sorted by inode.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::netnsid::{Netlink, NetnsId};
+use crate::proc::{self, ProcDir};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NsType {
+    Mnt,
+    Net,
+    Pid,
+    Uts,
+    Ipc,
+    User,
+    Cgroup,
+    Time,
+}
+
+impl NsType {
+    /// util-linux's order, which is the order a process's namespaces are
+    /// read in.
+    pub const ALL: [NsType; 8] = [
+        NsType::Mnt,
+        NsType::Net,
+        NsType::Pid,
+        NsType::Uts,
+        NsType::Ipc,
+        NsType::User,
+        NsType::Cgroup,
+        NsType::Time,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NsType::Mnt => "mnt",
+            NsType::Net => "net",
+            NsType::Pid => "pid",
+            NsType::Uts => "uts",
+            NsType::Ipc => "ipc",
+            NsType::User => "user",
+            NsType::Cgroup => "cgroup",
+            NsType::Time => "time",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NsType> {
+        NsType::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    fn from_clone_flag(flag: libc::c_int) -> Option<NsType> {
+        Some(match flag {
+            libc::CLONE_NEWNS => NsType::Mnt,
+            libc::CLONE_NEWNET => NsType::Net,
+            libc::CLONE_NEWPID => NsType::Pid,
+            libc::CLONE_NEWUTS => NsType::Uts,
+            libc::CLONE_NEWIPC => NsType::Ipc,
+            libc::CLONE_NEWUSER => NsType::User,
+            libc::CLONE_NEWCGROUP => NsType::Cgroup,
+            libc::CLONE_NEWTIME => NsType::Time,
+            _ => return None,
+        })
+    }
+
+    /// Only pid and user namespaces nest.
+    fn is_hierarchical(self) -> bool {
+        matches!(self, NsType::Pid | NsType::User)
+    }
+}
+
+pub const PARENT: usize = 0;
+pub const OWNER: usize = 1;
+
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub uid: u32,
+    /// Inode of each namespace (0: unknown), indexed by [`NsType::index`].
+    pub ns_ids: [u64; 8],
+    /// The process whose PID is our PPID, if it was read.
+    pub parent: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    pub id: u64,
+    pub kind: NsType,
+    pub nprocs: usize,
+    pub netnsid: NetnsId,
+    /// Inodes of the parent and owner namespaces (0: none or unknown).
+    pub related_id: [u64; 2],
+    /// The parent and owner, once connected (tree views).
+    pub related: [Option<usize>; 2],
+    /// The process with the lowest PID.
+    pub proc_: Option<usize>,
+    /// Member processes in the order they were read.
+    pub processes: Vec<usize>,
+    /// The owner uid for a namespace without processes.
+    pub uid_fallback: u32,
+}
+
+/// What to collect.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub types: [bool; 8],
+    /// Read parent and owner (PNS/ONS columns, tree views, filters).
+    pub related: bool,
+    pub netnsid: bool,
+    /// Connect parents/owners and read the missing ones (tree views).
+    pub connect: bool,
+    /// Look for namespace files held open by processes.
+    pub open_files: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub processes: Vec<Process>,
+    pub namespaces: Vec<Namespace>,
+    by_ino: HashMap<u64, usize>,
+    related_cache: HashMap<u64, [u64; 2]>,
+    netnsid_cache: HashMap<u64, NetnsId>,
+}
+
+/// The nsfs mounts of `/proc/self/mountinfo`: (root, target), e.g.
+/// ("net:[4026532290]", "/run/netns/blue").
+pub type NsfsMounts = Vec<(String, String)>;
+
+struct Context<'a> {
+    options: &'a ScanOptions,
+    netlink: Option<Netlink>,
+    nsfs_dev: Option<u64>,
+}
+
+impl Scan {
+    pub fn get(&self, ino: u64) -> Option<usize> {
+        self.by_ino.get(&ino).copied()
+    }
+
+    /// Reads everything and sorts the namespaces by inode.
+    pub fn collect(options: &ScanOptions, mounts: &NsfsMounts) -> std::io::Result<Scan> {
+        let mut scan = Scan::default();
+        let mut cx = Context {
+            options,
+            netlink: if options.netnsid {
+                Netlink::open().ok()
+            } else {
+                None
+            },
+            nsfs_dev: None,
+        };
+        if options.open_files {
+            cx.nsfs_dev = nsfs_dev();
+        }
+        for pid in proc::list_pids()? {
+            scan.read_process(&mut cx, pid);
+        }
+        scan.link_parents();
+        scan.assign_namespaces();
+        scan.read_persistent(&mut cx, mounts);
+        if options.connect {
+            scan.connect(&mut cx);
+        }
+        scan.sort();
+        Ok(scan)
+    }
+
+    /// One process; a process that vanishes while it is read is skipped.
+    fn read_process(&mut self, cx: &mut Context, pid: i32) {
+        let Ok(dir) = ProcDir::open(pid) else { return };
+        let Ok(uid) = dir.uid() else { return };
+        let Some(stat) = dir
+            .read_at("stat")
+            .ok()
+            .and_then(|data| proc::parse_stat(&data))
+        else {
+            return;
+        };
+        let mut ns_ids = [0u64; 8];
+        for kind in NsType::ALL {
+            if !cx.options.types[kind.index()] {
+                continue;
+            }
+            let name = format!("ns/{}", kind.name());
+            let ino = match dir.stat_at(&name) {
+                Ok(st) => st.st_ino,
+                Err(error) => match error.raw_os_error() {
+                    // Not there (a zombie, an old kernel) or not ours to see:
+                    // not a member, as for util-linux.
+                    Some(libc::ENOENT | libc::EACCES) => continue,
+                    _ => return,
+                },
+            };
+            ns_ids[kind.index()] = ino;
+            let need_related = cx.options.related && !self.related_cache.contains_key(&ino);
+            let need_netnsid = kind == NsType::Net
+                && cx.netlink.is_some()
+                && !self.netnsid_cache.contains_key(&ino);
+            if need_related || need_netnsid {
+                let Ok(fd) = dir.open_at(&name) else { return };
+                if need_related {
+                    let (parent, owner) = related_of(fd.as_raw_fd(), kind);
+                    self.related_cache.insert(ino, [parent.0, owner.0]);
+                }
+                if need_netnsid {
+                    let id = cx
+                        .netlink
+                        .as_ref()
+                        .map_or(NetnsId::Unusable, |nl| nl.query(fd.as_raw_fd()));
+                    self.netnsid_cache.insert(ino, id);
+                }
+            }
+        }
+        self.processes.push(Process {
+            pid: stat.pid,
+            ppid: stat.ppid,
+            uid,
+            ns_ids,
+            parent: None,
+        });
+        if cx.nsfs_dev.is_some() {
+            self.read_open_namespaces(cx, &dir);
+        }
+    }
+
+    /// Namespace files among the process's open file descriptors.
+    fn read_open_namespaces(&mut self, cx: &mut Context, dir: &ProcDir) {
+        let Ok(fds) = dir.open_at("fd") else { return };
+        let Ok(entries) = std::fs::read_dir(format!("/proc/self/fd/{}", fds.as_raw_fd())) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(num) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            let path = format!("fd/{num}");
+            let Ok(st) = dir.stat_at(&path) else { continue };
+            if Some(st.st_dev) != cx.nsfs_dev || self.by_ino.contains_key(&st.st_ino) {
+                continue;
+            }
+            if let Ok(fd) = dir.open_at(&path) {
+                self.add_for_fd(cx, fd.as_raw_fd(), st.st_ino);
+            }
+        }
+    }
+
+    fn link_parents(&mut self) {
+        let by_pid: HashMap<i32, usize> = self
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pid, i))
+            .collect();
+        for process in &mut self.processes {
+            process.parent = by_pid.get(&process.ppid).copied();
+        }
+    }
+
+    fn assign_namespaces(&mut self) {
+        for index in 0..self.processes.len() {
+            for kind in NsType::ALL {
+                let ino = self.processes[index].ns_ids[kind.index()];
+                if ino == 0 {
+                    continue;
+                }
+                let ns = match self.by_ino.get(&ino) {
+                    Some(&ns) => ns,
+                    None => {
+                        let related = self.related_cache.get(&ino).copied().unwrap_or([0, 0]);
+                        let netnsid = match kind {
+                            NsType::Net => self
+                                .netnsid_cache
+                                .get(&ino)
+                                .copied()
+                                .unwrap_or(NetnsId::Unusable),
+                            _ => NetnsId::Unusable,
+                        };
+                        self.add(kind, ino, related, netnsid)
+                    }
+                };
+                let pid = self.processes[index].pid;
+                let namespace = &mut self.namespaces[ns];
+                namespace.processes.push(index);
+                namespace.nprocs += 1;
+                let lower = match namespace.proc_ {
+                    Some(lowest) => self.processes[lowest].pid > pid,
+                    None => true,
+                };
+                if lower {
+                    namespace.proc_ = Some(index);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, kind: NsType, id: u64, related_id: [u64; 2], netnsid: NetnsId) -> usize {
+        let index = self.namespaces.len();
+        self.namespaces.push(Namespace {
+            id,
+            kind,
+            nprocs: 0,
+            netnsid,
+            related_id,
+            related: [None, None],
+            proc_: None,
+            processes: Vec::new(),
+            uid_fallback: 0,
+        });
+        self.by_ino.insert(id, index);
+        index
+    }
+
+    /// A namespace known only by a file descriptor (a bind mount, an open
+    /// file, a parent or owner of another): its type, parent, owner and
+    /// owner uid come from the ioctls. Its parent and owner are added too.
+    fn add_for_fd(&mut self, cx: &mut Context, fd: RawFd, ino: u64) -> Option<usize> {
+        // SAFETY: NS_GET_NSTYPE takes no argument.
+        let flag = unsafe { libc::ioctl(fd, libc::NS_GET_NSTYPE) };
+        let kind = NsType::from_clone_flag(flag)?;
+        if !cx.options.types[kind.index()] {
+            return None;
+        }
+        let (parent, owner) = related_of(fd, kind);
+        let netnsid = if kind == NsType::Net {
+            match self.netnsid_cache.get(&ino) {
+                Some(&id) => id,
+                None => {
+                    let id = cx
+                        .netlink
+                        .as_ref()
+                        .map_or(NetnsId::Unusable, |nl| nl.query(fd));
+                    self.netnsid_cache.insert(ino, id);
+                    id
+                }
+            }
+        } else {
+            NetnsId::Unusable
+        };
+        let index = self.add(kind, ino, [parent.0, owner.0], netnsid);
+        let mut uid: libc::uid_t = 0;
+        // SAFETY: NS_GET_OWNER_UID writes one uid_t; it fails (leaving 0)
+        // for anything but a user namespace.
+        if unsafe { libc::ioctl(fd, libc::NS_GET_OWNER_UID, &mut uid) } == 0 {
+            self.namespaces[index].uid_fallback = uid;
+        }
+        if kind.is_hierarchical() && parent.0 != ino && parent.0 != 0 {
+            let related = match self.get(parent.0) {
+                Some(found) => Some(found),
+                None => {
+                    let added = parent
+                        .1
+                        .as_ref()
+                        .and_then(|pfd| self.add_for_fd(cx, pfd.as_raw_fd(), parent.0));
+                    if parent.0 == owner.0 {
+                        self.namespaces[index].related[OWNER] = added;
+                    }
+                    added
+                }
+            };
+            self.namespaces[index].related[PARENT] = related;
+        }
+        if self.namespaces[index].related[OWNER].is_none() && owner.0 != 0 {
+            let related = match self.get(owner.0) {
+                Some(found) => Some(found),
+                None => owner
+                    .1
+                    .as_ref()
+                    .and_then(|ofd| self.add_for_fd(cx, ofd.as_raw_fd(), owner.0)),
+            };
+            self.namespaces[index].related[OWNER] = related;
+        }
+        Some(index)
+    }
+
+    /// Namespaces bind-mounted somewhere (nsfs in mountinfo) that no
+    /// process is in.
+    fn read_persistent(&mut self, cx: &mut Context, mounts: &NsfsMounts) {
+        for (root, target) in mounts {
+            let Some(ino) = nsfs_root_ino(root) else {
+                continue;
+            };
+            if self.by_ino.contains_key(&ino) {
+                continue;
+            }
+            let Ok(path) = CString::new(target.as_bytes()) else {
+                continue;
+            };
+            // SAFETY: a valid C string; the fd is owned below.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                continue;
+            }
+            // SAFETY: fd was just opened and is owned by nobody else.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            self.add_for_fd(cx, fd.as_raw_fd(), ino);
+        }
+    }
+
+    /// Links every namespace to its parent and owner; a parent or owner no
+    /// process is in ("missing") is read through the ioctls from one of
+    /// its children.
+    fn connect(&mut self, cx: &mut Context) {
+        let mut orphans: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+        for index in 0..self.namespaces.len() {
+            let ns = &self.namespaces[index];
+            let (kind, ids) = (ns.kind, ns.related_id);
+            if kind.is_hierarchical() {
+                if let Some(found) = self.get(ids[PARENT]) {
+                    self.namespaces[index].related[PARENT] = Some(found);
+                }
+            }
+            if let Some(found) = self.get(ids[OWNER]) {
+                self.namespaces[index].related[OWNER] = Some(found);
+            }
+            for rela in [PARENT, OWNER] {
+                let ns = &self.namespaces[index];
+                if ns.related_id[rela] != 0 && ns.related[rela].is_none() {
+                    orphans[rela].push(index);
+                }
+            }
+        }
+        // util-linux keeps the orphans on a stack.
+        for rela in [PARENT, OWNER] {
+            while let Some(orphan) = orphans[rela].pop() {
+                self.read_ghost(cx, orphan, rela);
+            }
+        }
+    }
+
+    fn read_ghost(&mut self, cx: &mut Context, orphan: usize, rela: usize) {
+        let wanted = self.namespaces[orphan].related_id[rela];
+        if let Some(found) = self.get(wanted) {
+            self.namespaces[orphan].related[rela] = Some(found);
+            return;
+        }
+        let Some(proc_) = self.namespaces[orphan].proc_ else {
+            return;
+        };
+        let kind = self.namespaces[orphan].kind;
+        let path = format!("/proc/{}/ns/{}", self.processes[proc_].pid, kind.name());
+        let Ok(file) = std::fs::File::open(path) else {
+            return;
+        };
+        let fd = file.as_raw_fd();
+        let (ino, missing) = if rela == PARENT {
+            parent_of(fd, kind)
+        } else {
+            owner_of(fd)
+        };
+        let Some(missing) = missing else { return };
+        if ino != wanted {
+            return;
+        }
+        self.namespaces[orphan].related[rela] = self.add_for_fd(cx, missing.as_raw_fd(), wanted);
+    }
+
+    /// Stable sort by inode, remapping every index.
+    fn sort(&mut self) {
+        let mut order: Vec<usize> = (0..self.namespaces.len()).collect();
+        order.sort_by_key(|&i| self.namespaces[i].id);
+        let mut new_index = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        let mut old: Vec<Option<Namespace>> = std::mem::take(&mut self.namespaces)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.namespaces = order
+            .iter()
+            .map(|&i| old[i].take().expect("each namespace moved once"))
+            .collect();
+        for ns in &mut self.namespaces {
+            for related in &mut ns.related {
+                *related = related.map(|i| new_index[i]);
+            }
+        }
+        for index in self.by_ino.values_mut() {
+            *index = new_index[*index];
+        }
+    }
+}
+
+type Related = (u64, Option<OwnedFd>);
+
+/// Parent and owner of the namespace `fd` refers to; a failing ioctl
+/// (EPERM at the top of the hierarchy, EINVAL for flat types) reads as 0.
+fn related_of(fd: RawFd, kind: NsType) -> (Related, Related) {
+    (parent_of(fd, kind), owner_of(fd))
+}
+
+fn parent_of(fd: RawFd, kind: NsType) -> Related {
+    if !kind.is_hierarchical() {
+        return (0, None);
+    }
+    // SAFETY: NS_GET_PARENT takes no argument and returns a new fd.
+    ioctl_fd(unsafe { libc::ioctl(fd, libc::NS_GET_PARENT) })
+}
+
+fn owner_of(fd: RawFd) -> Related {
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new fd.
+    ioctl_fd(unsafe { libc::ioctl(fd, libc::NS_GET_USERNS) })
+}
+
+fn ioctl_fd(result: libc::c_int) -> Related {
+    if result < 0 {
+        return (0, None);
+    }
+    // SAFETY: the ioctl returned a new fd that nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(result) };
+    match proc::fstat(fd.as_raw_fd()) {
+        Ok(st) => (st.st_ino, Some(fd)),
+        Err(_) => (0, None),
+    }
+}
+
+/// The device of nsfs, from one of our own namespace files.
+fn nsfs_dev() -> Option<u64> {
+    NsType::ALL.into_iter().find_map(|kind| {
+        std::fs::metadata(format!("/proc/self/ns/{}", kind.name()))
+            .ok()
+            .map(|m| std::os::linux::fs::MetadataExt::st_dev(&m))
+    })
+}
+
+/// The nsfs mounts of a mountinfo text, in order, with `\NNN` escapes of
+/// root and mount point decoded (as libmount decodes them).
+pub fn parse_nsfs_mounts(text: &str) -> NsfsMounts {
+    let mut mounts = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = fields.iter().skip(6).position(|f| *f == "-") else {
+            continue;
+        };
+        let fstype = fields.get(6 + dash + 1).copied().unwrap_or("");
+        if fstype != "nsfs" || fields.len() < 5 {
+            continue;
+        }
+        mounts.push((unescape(fields[3]), unescape(fields[4])));
+    }
+    mounts
+}
+
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let value = (bytes[i + 1] - b'0') as u32 * 64
+                + (bytes[i + 2] - b'0') as u32 * 8
+                + (bytes[i + 3] - b'0') as u32;
+            out.push(value as u8);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The inode in an nsfs mount root such as `net:[4026532290]`.
+pub fn nsfs_root_ino(root: &str) -> Option<u64> {
+    let start = root.find('[')? + 1;
+    let rest = &root[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if !rest[end..].starts_with(']') || end == 0 {
+        return None;
+    }
+    rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_round_trip() {
+        for kind in NsType::ALL {
+            assert_eq!(NsType::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(NsType::from_name("NET"), None);
+        assert_eq!(NsType::from_name("network"), None);
+    }
+
+    #[test]
+    fn nsfs_roots() {
+        assert_eq!(nsfs_root_ino("net:[4026532290]"), Some(4026532290));
+        assert_eq!(nsfs_root_ino("mnt:[1]"), Some(1));
+        assert_eq!(nsfs_root_ino("net:[]"), None);
+        assert_eq!(nsfs_root_ino("net:[12"), None);
+        assert_eq!(nsfs_root_ino("net:[12x]"), None);
+        assert_eq!(nsfs_root_ino("/"), None);
+    }
+
+    #[test]
+    fn mountinfo_nsfs_entries() {
+        let text = "22 1 0:21 / /proc rw,nosuid - proc proc rw\n\
+            530 29 0:4 net:[4026532290] /run/netns/blue rw shared:5 - nsfs nsfs rw\n\
+            531 29 0:4 mnt:[4026532300] /tmp/my\\040ns rw - nsfs nsfs rw\n\
+            garbage line\n";
+        assert_eq!(
+            parse_nsfs_mounts(text),
+            vec![
+                (
+                    "net:[4026532290]".to_string(),
+                    "/run/netns/blue".to_string()
+                ),
+                ("mnt:[4026532300]".to_string(), "/tmp/my ns".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn sort_remaps_relations() {
+        let mut scan = Scan::default();
+        let a = scan.add(NsType::User, 30, [0, 0], NetnsId::Unusable);
+        let b = scan.add(NsType::Net, 10, [0, 30], NetnsId::Unusable);
+        scan.namespaces[b].related[OWNER] = Some(a);
+        scan.sort();
+        assert_eq!(scan.namespaces[0].id, 10);
+        assert_eq!(scan.namespaces[0].related[OWNER], Some(1));
+        assert_eq!(scan.get(30), Some(1));
+    }
+}

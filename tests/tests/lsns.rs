@@ -1,0 +1,534 @@
+//! ns-lsns against util-linux lsns, inside a fresh PID and mount
+//! namespace populated with processes in every namespace type, a
+//! persistent (bind-mounted) namespace and `ip netns` namespaces with a
+//! NETNSID, so that both tools see the same, stable process table. The
+//! host is never changed: everything lives in throwaway namespaces (with
+//! a private tmpfs on /run for `ip netns`) and dies with the PID
+//! namespace's init.
+
+use std::path::Path;
+use std::process::Command;
+
+use nstools_tests::{bin, require_root, TempDir};
+
+/// Starts the population, then runs every case (one per line of
+/// `$CASES`, `eval`ed so variables and quotes work) with the reference
+/// and with ours (`$OURS`, a symlink named `lsns` so messages match),
+/// leaving each run's stdout, stderr and status in
+/// `$OUT/N.{ref,ours}.{out,err,rc}`. A case may start with `LANG=…` or
+/// `COLUMNS=…` assignments, and with `tty_run` to run on a
+/// pseudo-terminal (of size 0, so COLUMNS decides the width).
+const SCRIPT: &str = r#"
+set -u
+run_case() {
+    local tool=$1; shift
+    local env=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            LANG=*|COLUMNS=*) env+=("$1"); shift ;;
+            *) break ;;
+        esac
+    done
+    if [ "${1-}" = tty_run ]; then
+        shift
+        env "${env[@]}" script -qec "$tool $*" /dev/null </dev/null
+    else
+        env "${env[@]}" "$tool" "$@" </dev/null
+    fi
+}
+mount -t tmpfs tmpfs /run
+mkdir -p /run/keep
+spawn() { "$@" & }
+spawn sleep 1000
+spawn sh -c 'sleep 1000 & sleep 1001 & wait'
+spawn unshare --net --uts --ipc sleep 1000
+NETPID=$!
+spawn unshare --user --map-root-user sleep 1000
+USERPID=$!
+spawn unshare --cgroup sleep 1000
+spawn unshare --time --fork sleep 1000
+spawn unshare --pid --fork --mount-proc sleep 1000
+spawn unshare --mount --ipc sh -c 'sleep 1000 & exec sleep 1002'
+spawn unshare --uts bash -c 'exec -a "we ird \"q\" \\x41 back\\slash" sleep 1000'
+spawn unshare --uts bash -c $'exec -a "ctl\x01\x1b[31mred\x7f tab\there" sleep 1000'
+spawn unshare --uts bash -c $'exec -a "h\xc3\xa9llo w\xc3\xb6rld \xe2\x94\x80 \xff\xfe bad" sleep 1000'
+spawn unshare --uts bash -c 'exec -a "a-very-long-command-line-that-needs-truncation-on-a-narrow-terminal --with many --options" sleep 1000'
+touch /run/keep/uts
+spawn unshare --uts=/run/keep/uts sleep 1000
+ip netns add blue
+ip netns add red
+ip netns set blue 7
+spawn ip netns exec blue sleep 1000
+spawn ip netns exec red sleep 1000
+sleep 0.5
+NETNS=$(stat -L -c %i /proc/$NETPID/ns/net)
+USERNS=$(stat -L -c %i /proc/$USERPID/ns/user)
+n=0
+while IFS= read -r args; do
+    n=$((n + 1))
+    eval "run_case lsns $args" >"$OUT/$n.ref.out" 2>"$OUT/$n.ref.err"
+    echo $? >"$OUT/$n.ref.rc"
+    eval "run_case \"\$OURS\" $args" >"$OUT/$n.ours.out" 2>"$OUT/$n.ours.err"
+    echo $? >"$OUT/$n.ours.rc"
+done <<<"$CASES"
+"#;
+
+/// Each case: lsns arguments, `eval`ed by the script. Cases that run
+/// under `script` get a pseudo-terminal whose size is 0, so COLUMNS
+/// decides the width.
+const CASES: &[&str] = &[
+    "",
+    "-l",
+    "-J",
+    "-r",
+    "-n",
+    "-u",
+    "-W",
+    "-l -J",
+    "-l -r",
+    "-l -n -u",
+    "-t net",
+    "-t net -J",
+    "-t net -l -W",
+    "-t net -r",
+    "-t user -t pid",
+    "-t mnt -l",
+    "-t uts -o +NSFS",
+    "-t uts -o +NSFS -J",
+    "-t cgroup",
+    "-t time",
+    "-t ipc -r",
+    "-o NS,TYPE,PATH,NPROCS,PID,PPID,COMMAND,UID,USER",
+    "-o ns,Type,command",
+    "-o +PPID,uid",
+    "--output-all",
+    "--output-all -J",
+    "--output-all -r",
+    "-o +PNS,ONS -l",
+    "-T",
+    "-Tparent",
+    "--tree=owner -J",
+    "--tree=process -t pid",
+    "-T -t user -o NS,TYPE,NPROCS,PNS,ONS",
+    "-p $NETPID",
+    "-p $NETPID -J",
+    "-p $USERPID -l -o NS,TYPE",
+    "$NETNS",
+    "$NETNS -l",
+    "$NETNS -J",
+    "$USERNS -o PID,COMMAND",
+    "$USERNS -r",
+    "-t uts -l -o NS,COMMAND",
+    "-t uts -l -o NS,COMMAND -r",
+    "-t uts -l -o NS,COMMAND -J",
+    "-t net -o +NSFS -W",
+    "-n -r -o NS,TYPE",
+    "-t foo",
+    "-o FOO",
+    "-o NS,",
+    "-o NS,,TYPE",
+    "-p abc",
+    "-p 99999999999",
+    "-p -5",
+    "abc",
+    "-- -1",
+    "123",
+    "-J -r",
+    "-Tfoo",
+    "-p 1 123",
+    "--bogus",
+    "-x",
+    "-o",
+    "--tree=",
+    "--output-all -o NS",
+    "LANG=C -t uts",
+    "LANG=C -t uts -l -o NS,COMMAND",
+    "COLUMNS=50 tty_run",
+    "COLUMNS=60 tty_run -l",
+    "COLUMNS=45 tty_run -t net",
+    "COLUMNS=200 tty_run -t uts",
+    "COLUMNS=30 tty_run -u -l",
+    "COLUMNS=70 tty_run -t uts -l -o NS,COMMAND,PID",
+];
+
+struct Run {
+    out: String,
+    err: String,
+    rc: String,
+}
+
+fn read(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
+
+#[test]
+fn differential_against_util_linux() {
+    require_root();
+    let ours = bin("ns-lsns");
+    let out = TempDir::new("lsns-diff");
+    // Ours runs as argv[0] `lsns` (a symlink), so messages match.
+    let link_dir = TempDir::new("lsns-link");
+    let link = link_dir.path().join("lsns");
+    std::os::unix::fs::symlink(&ours, &link).expect("symlink lsns");
+
+    let status = Command::new("timeout")
+        .args([
+            "120",
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "bash",
+            "-c",
+        ])
+        .arg(SCRIPT)
+        .env("OUT", out.path())
+        .env("OURS", &link)
+        .env("CASES", CASES.join("\n"))
+        .env("LANG", "C.UTF-8")
+        .env_remove("COLUMNS")
+        .status()
+        .expect("run the differential script");
+    assert!(status.success(), "the differential script failed: {status}");
+
+    let mut failures = Vec::new();
+    let mut matched = 0;
+    for (index, case) in CASES.iter().enumerate() {
+        let n = index + 1;
+        let load = |which: &str| Run {
+            out: read(&out.path().join(format!("{n}.{which}.out"))),
+            err: read(&out.path().join(format!("{n}.{which}.err"))),
+            rc: read(&out.path().join(format!("{n}.{which}.rc"))),
+        };
+        let (reference, ours) = (load("ref"), load("ours"));
+        assert!(!reference.rc.is_empty(), "case {case:?} did not run");
+        let mut problems = Vec::new();
+        if reference.rc != ours.rc {
+            problems.push(format!(
+                "status {} vs {}",
+                ours.rc.trim(),
+                reference.rc.trim()
+            ));
+        }
+        if reference.out != ours.out {
+            problems.push("stdout differs".to_string());
+        }
+        if reference.err != ours.err {
+            problems.push("stderr differs".to_string());
+        }
+        if problems.is_empty() {
+            matched += 1;
+        } else {
+            failures.push(format!(
+                "case `{case}`: {}\n--- ours stdout\n{}--- reference stdout\n{}--- ours stderr\n{}--- reference stderr\n{}",
+                problems.join(", "),
+                ours.out,
+                reference.out,
+                ours.err,
+                reference.err
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{matched}/{} cases match; failures:\n{}",
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+/// A small JSON validator: enough to reject anything malformed.
+fn valid_json(text: &str) -> bool {
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\t' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+    fn value(b: &[u8], i: usize) -> Option<usize> {
+        let i = ws(b, i);
+        match *b.get(i)? {
+            b'{' => {
+                let mut i = ws(b, i + 1);
+                if b.get(i) == Some(&b'}') {
+                    return Some(i + 1);
+                }
+                loop {
+                    i = string(b, ws(b, i))?;
+                    i = ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        return None;
+                    }
+                    i = ws(b, value(b, i + 1)?);
+                    match b.get(i)? {
+                        b',' => i += 1,
+                        b'}' => return Some(i + 1),
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                let mut i = ws(b, i + 1);
+                if b.get(i) == Some(&b']') {
+                    return Some(i + 1);
+                }
+                loop {
+                    i = ws(b, value(b, i)?);
+                    match b.get(i)? {
+                        b',' => i += 1,
+                        b']' => return Some(i + 1),
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => string(b, i),
+            b'n' => b[i..].starts_with(b"null").then_some(i + 4),
+            b't' => b[i..].starts_with(b"true").then_some(i + 4),
+            b'f' => b[i..].starts_with(b"false").then_some(i + 5),
+            b'-' | b'0'..=b'9' => {
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_digit() || b".eE+-".contains(&b[j])) {
+                    j += 1;
+                }
+                std::str::from_utf8(&b[i..j]).ok()?.parse::<f64>().ok()?;
+                Some(j)
+            }
+            _ => None,
+        }
+    }
+    fn string(b: &[u8], i: usize) -> Option<usize> {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let mut i = i + 1;
+        loop {
+            match *b.get(i)? {
+                b'"' => return Some(i + 1),
+                b'\\' => match *b.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' => {
+                        let hex = b.get(i + 2..i + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        i += 6;
+                    }
+                    _ => return None,
+                },
+                0x00..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+    }
+    let b = text.as_bytes();
+    value(b, 0).is_some_and(|end| ws(b, end) == b.len())
+}
+
+#[test]
+fn json_validator_rejects_garbage() {
+    assert!(valid_json("{\"a\": [1, null, \"x\\n\"]}\n"));
+    assert!(!valid_json("{\"a\": }"));
+    assert!(!valid_json("{\"a\": \"\x01\"}"));
+    assert!(!valid_json("[1,]"));
+}
+
+/// lsns runs hundreds of times while processes in new namespaces start
+/// and exit around it: every run succeeds, in time, with valid JSON.
+#[test]
+fn churn() {
+    require_root();
+    let ours = bin("ns-lsns");
+    let out = TempDir::new("lsns-churn");
+    const RUNS: usize = 300;
+    let script = format!(
+        r#"
+set -u
+churn() {{
+    while :; do
+        unshare --net --uts --ipc sleep 0.0$((RANDOM % 5)) &
+        unshare --mount --pid --fork true &
+        sleep 0.00$((RANDOM % 9))
+        wait -n 2>/dev/null
+    done
+}}
+churn & churn & churn &
+for i in $(seq {RUNS}); do
+    case $((i % 3)) in
+        0) args="-J" ;;
+        1) args="-J -l -o +PPID,PATH,NETNSID" ;;
+        2) args="-J -T" ;;
+    esac
+    timeout 10 "$OURS" $args >"$OUT/$i.json" 2>"$OUT/$i.err"
+    echo $? >"$OUT/$i.rc"
+    if [ $((i % 50)) = 0 ]; then
+        pid=$(unshare -n sleep 0.01 & echo $!)
+        timeout 10 "$OURS" -p "$pid" >/dev/null 2>>"$OUT/p.err"
+        echo $? >>"$OUT/p.rc"
+    fi
+done
+"#
+    );
+    let status = Command::new("timeout")
+        .args([
+            "200",
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "bash",
+            "-c",
+        ])
+        .arg(&script)
+        .env("OUT", out.path())
+        .env("OURS", &ours)
+        .status()
+        .expect("run the churn script");
+    assert!(status.success(), "the churn script failed: {status}");
+
+    let mut failures = Vec::new();
+    for i in 1..=RUNS {
+        let rc = read(&out.path().join(format!("{i}.rc")));
+        let json = read(&out.path().join(format!("{i}.json")));
+        let err = read(&out.path().join(format!("{i}.err")));
+        if rc.trim() != "0" || !err.is_empty() || !valid_json(&json) {
+            failures.push(format!(
+                "run {i}: status {rc:?}, stderr {err:?}, json:\n{json}"
+            ));
+        }
+    }
+    let p_rc = read(&out.path().join("p.rc"));
+    assert!(
+        p_rc.lines().all(|line| line == "0"),
+        "-p of an exiting process failed or hung: {p_rc:?} {}",
+        read(&out.path().join("p.err"))
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// 2.39+: a namespace held only by a bind mount is listed (NPROCS 0, its
+/// owner as USER, its mount point as NSFS), and `-P` lists only such.
+#[test]
+fn persistent_namespaces_without_processes() {
+    require_root();
+    let ours = bin("ns-lsns");
+    let script = r#"
+set -eu
+mount -t tmpfs tmpfs /run
+ip netns add lonely
+ino=$(stat -L -c %i /run/netns/lonely)
+"$OURS" -P -t net -n -r -o NS,TYPE,NPROCS,USER,NSFS
+echo "ino=$ino"
+"$OURS" -P -J -o NS,PID,COMMAND -t net
+"#;
+    let output = Command::new("timeout")
+        .args([
+            "60",
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "bash",
+            "-c",
+            script,
+        ])
+        .env("OURS", &ours)
+        .output()
+        .expect("run the persistent script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ino = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("ino="))
+        .expect("inode printed");
+    assert!(
+        stdout.starts_with(&format!("{ino} net 0 root /run/netns/lonely\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{{\n   \"namespaces\": [\n      {{\n         \"ns\": {ino},\n         \"pid\": null,\n         \"command\": null\n      }}\n   ]\n}}\n"
+        )),
+        "{stdout}"
+    );
+}
+
+/// 2.41: `-Q` selects rows by an expression over the columns, also over
+/// columns that are not shown.
+#[test]
+fn filter_expressions() {
+    require_root();
+    let ours = bin("ns-lsns");
+    let script = r#"
+set -eu
+unshare --net --uts sleep 1000 &
+pid=$!
+sleep 0.3
+"$OURS" -n -r -o TYPE,PID -Q "PID == $pid"
+echo ---
+"$OURS" -n -r -o TYPE -Q "PID == $pid && (TYPE == 'net' || TYPE =~ '^ut')"
+echo ---
+"$OURS" -n -r -o TYPE -Q "PID == $pid && !(TYPE eq 'net')"
+echo ---
+"$OURS" -Q 'NOSUCH == 1' || echo "status $?"
+"#;
+    let output = Command::new("timeout")
+        .args([
+            "60",
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "bash",
+            "-c",
+            script,
+        ])
+        .env("OURS", &ours)
+        .output()
+        .expect("run the filter script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let pid = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("");
+    let blocks: Vec<Vec<&str>> = stdout
+        .split("---\n")
+        .map(|block| {
+            let mut lines: Vec<&str> = block.lines().collect();
+            lines.sort();
+            lines
+        })
+        .collect();
+    let net_uts = [format!("net {pid}"), format!("uts {pid}")];
+    assert_eq!(blocks[0], net_uts, "{stdout}{stderr}");
+    assert_eq!(blocks[1], ["net", "uts"], "{stdout}");
+    assert_eq!(blocks[2], ["uts"], "{stdout}");
+    assert_eq!(blocks[3], ["status 1"], "{stdout}");
+    assert!(stderr.contains("unknown column: NOSUCH"), "{stderr}");
+}
+
+/// `-H` lists the columns with their types.
+#[test]
+fn list_columns() {
+    let output = Command::new(bin("ns-lsns"))
+        .args(["-H", "-r"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        stdout.starts_with("NS <integer> namespace\\x20identifier\\x20(inode\\x20number)\n"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 13);
+}
