@@ -6,6 +6,7 @@
 //! another process), and the median ignores the odd outlier.
 
 mod chroot;
+mod lsns;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -78,7 +79,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// Every tool's cases; a tool adds its module above and its list here.
 fn all_cases(dist: &Path) -> Vec<Case> {
-    [chroot::cases(dist)].into_iter().flatten().collect()
+    [chroot::cases(dist), lsns::cases(dist)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 struct Measured {

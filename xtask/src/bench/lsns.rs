@@ -1,0 +1,133 @@
+//! ns-lsns against util-linux lsns, with 0, 500 and 2,000 extra processes
+//! each in its own network and UTS namespaces.
+//!
+//! Each population lives in its own PID namespace (with its own /proc),
+//! so both tools, entered into it with nsenter, see exactly that many
+//! processes; nsenter's cost is in both sides of every pair. A population
+//! is killed with its PID namespace's init, which dies with the unshare
+//! that made it, which dies with this process (parent-death signals): no
+//! process outlives the bench, whatever happens to it.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{argv, ours, Case};
+
+const SIZES: [usize; 3] = [0, 500, 2000];
+
+/// Starts a population and returns the host PID of its PID namespace's
+/// init, once all its processes run.
+fn populate(extra: usize) -> Result<u32, String> {
+    let script = format!(
+        "i=0; while [ $i -lt {extra} ]; do unshare --net --uts sleep 1000000 & i=$((i+1)); done; exec sleep 1000000"
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    let unshare = child.id();
+    // The child is reaped when this process exits; the population dies
+    // with it.
+    std::mem::forget(child);
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    loop {
+        if let Some(&init) = children(unshare).first() {
+            // The init's children: the namespaced sleeps (the last exec
+            // turns the init itself into a sleep).
+            let comm = std::fs::read_to_string(format!("/proc/{init}/comm")).unwrap_or_default();
+            if children(init).len() >= extra && comm.trim() == "sleep" {
+                return Ok(init);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("population of {extra} did not start in time"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether the bench's name filters (if any) can select an lsns case:
+/// the populations are only worth starting then.
+fn wanted() -> bool {
+    let args: Vec<String> = std::env::args()
+        .skip_while(|a| a != "bench")
+        .skip(1)
+        .collect();
+    let mut filters = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--pairs" {
+            args.next();
+        } else {
+            filters.push(arg.as_str());
+        }
+    }
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| f.starts_with("lsns") || "lsns".starts_with(f))
+}
+
+pub fn cases(dist: &Path) -> Vec<Case> {
+    if !wanted() {
+        return Vec::new();
+    }
+    let ns_lsns = ours(dist, "ns-lsns");
+    let mut cases = Vec::new();
+    for extra in SIZES {
+        let init = match populate(extra) {
+            Ok(init) => init.to_string(),
+            Err(error) => {
+                eprintln!("lsns bench: {error}; skipping {extra}");
+                continue;
+            }
+        };
+        let enter = ["nsenter", "--target", &init, "--pid", "--mount", "--"];
+        for args in [&[][..], &["-J"][..], &["-t", "net"][..]] {
+            let mut ours_argv: Vec<&str> = enter.to_vec();
+            ours_argv.push(&ns_lsns);
+            ours_argv.extend_from_slice(args);
+            let mut reference: Vec<&str> = enter.to_vec();
+            reference.push("/usr/bin/lsns");
+            reference.extend_from_slice(args);
+            cases.push(Case {
+                name: format!("lsns {} ({extra} extra)", args.join(" "))
+                    .replace("lsns  (", "lsns ("),
+                ours: argv(&ours_argv),
+                reference: argv(&reference),
+            });
+        }
+    }
+    cases
+}
