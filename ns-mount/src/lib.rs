@@ -86,8 +86,12 @@ pub(crate) fn mount_calls(
     // A propagation call with MS_REC means "recursively"; keep MS_REC on
     // the main call only for rbind.
     let recursive_bind = main_flags.contains(MountFlags::MS_BIND | MountFlags::MS_REC);
+    // As libmount: only propagation flags, no type and no real source.
+    let is_none = |text: Option<&str>| text.is_none_or_none();
     let propagation_only = !propagation.is_empty()
-        && (main_flags - MountFlags::MS_REC - MountFlags::MS_SILENT).is_empty();
+        && (main_flags - MountFlags::MS_REC - MountFlags::MS_SILENT).is_empty()
+        && is_none(fstype)
+        && is_none(source.and_then(OsStr::to_str));
     if !propagation_only {
         let mut call_flags = main_flags;
         if !recursive_bind && !main_flags.contains(MountFlags::MS_BIND) {
@@ -113,6 +117,51 @@ pub(crate) fn mount_calls(
             let rec = flags & MountFlags::MS_REC;
             syscall::mount(none, target, None, single | rec | silent, None)
                 .map_err(|e| (Step::Additional, e))?;
+        }
+    }
+    Ok(())
+}
+
+trait NoneLike {
+    fn is_none_or_none(&self) -> bool;
+}
+
+impl NoneLike for Option<&str> {
+    fn is_none_or_none(&self) -> bool {
+        matches!(self, None | Some("none"))
+    }
+}
+
+/// util-linux's check of mutually exclusive options (`err_exclusive_options`),
+/// quirks included: `groups` are rows of option keys in ascending order,
+/// and a row is only looked at while its first key is not above `key`.
+/// `status` remembers the first key seen per row. Returns the message.
+pub(crate) fn check_exclusive(
+    key: u32,
+    groups: &[&[(u32, &str)]],
+    status: &mut [u32],
+) -> Result<(), Error> {
+    for (row, seen) in groups.iter().zip(status.iter_mut()) {
+        if row[0].0 > key {
+            break;
+        }
+        for (option, _) in row.iter() {
+            if *option > key {
+                break;
+            }
+            if *option != key {
+                continue;
+            }
+            if *seen == 0 {
+                *seen = key;
+            } else if *seen != key {
+                let names: Vec<String> = row.iter().map(|(_, n)| format!(" --{n}")).collect();
+                return Err(Error::failed(
+                    format!("mutually exclusive arguments:{}", names.concat()),
+                    EX_USAGE,
+                ));
+            }
+            break;
         }
     }
     Ok(())

@@ -68,10 +68,21 @@ pub const LONG_OPTIONS: &[&str] = &[
 
 /// Options that may not be combined (util-linux's `excl` table): the
 /// option key, and its long name for the message.
-const EXCLUSIVE: &[&[(char, &str)]] = &[
-    &[('B', "bind"), ('M', "move"), ('R', "rbind")],
-    &[('L', "label"), ('U', "uuid"), ('S', "source")],
+const EXCLUSIVE: &[&[(u32, &str)]] = &[
+    &[
+        ('B' as u32, "bind"),
+        ('M' as u32, "move"),
+        ('R' as u32, "rbind"),
+    ],
+    &[
+        ('L' as u32, "label"),
+        ('U' as u32, "uuid"),
+        (SOURCE_KEY, "source"),
+    ],
 ];
+
+/// --source has no short option; util-linux numbers it above every char.
+const SOURCE_KEY: u32 = 0x100;
 
 const DMESG_HINT: &str =
     "       dmesg(1) may have more information after failed mount system call.";
@@ -136,7 +147,7 @@ fn string(value: OsString) -> String {
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
     let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
-    let mut seen_exclusive: Vec<Option<char>> = vec![None; EXCLUSIVE.len()];
+    let mut seen_exclusive = vec![0u32; EXCLUSIVE.len()];
     while let Some(arg) = parser.next().map_err(usage)? {
         let key: char = match arg {
             Short(c) => c,
@@ -175,21 +186,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 continue;
             }
         };
-        for (group, seen) in EXCLUSIVE.iter().zip(seen_exclusive.iter_mut()) {
-            if group.iter().any(|(k, _)| *k == key) {
-                match seen {
-                    Some(first) if *first != key => {
-                        let names: Vec<String> =
-                            group.iter().map(|(_, n)| format!(" --{n}")).collect();
-                        return Err(Error::failed(
-                            format!("mutually exclusive arguments:{}", names.concat()),
-                            EX_USAGE,
-                        ));
-                    }
-                    _ => *seen = Some(key),
-                }
-            }
-        }
+        let code = if key == 'S' { SOURCE_KEY } else { key as u32 };
+        crate::check_exclusive(code, EXCLUSIVE, &mut seen_exclusive)?;
         match key {
             'a' => o.all = true,
             'c' => o.no_canonicalize = true,
@@ -679,12 +677,64 @@ impl<'a> Context<'a> {
         outcome.code
     }
 
-    fn mount_all(&mut self) -> u8 {
-        let entries: Vec<FstabEntry> = self.fstab().to_vec();
+    /// `mount -a -o remount`: every mount in the table (not in fstab)
+    /// that -t and -O select, remounted with the given options.
+    fn remount_all(&mut self) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
+        let utab = listing::read_utab();
+        let (mut successes, mut errors) = (0, 0);
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        for listed in listing::merge_utab(&table, &utab) {
+            let target = listed.entry.target.clone();
+            let ignored = self
+                .fstype_pattern
+                .as_deref()
+                .is_some_and(|p| !match_fstype(&listed.entry.fstype, p))
+                || self
+                    .o
+                    .test_opts
+                    .as_deref()
+                    .is_some_and(|p| !match_options(&listed.options, p));
+            if ignored {
+                if self.o.verbose {
+                    let _ = writeln!(out, "{target:<25}: ignored");
+                }
+                continue;
+            }
+            let request = Request {
+                source: None,
+                target: Some(target.clone()),
+                fstype: None,
+                options: self.o.options.join(","),
+                from_fstab: false,
+            };
+            let outcome = self.mount_one(request);
+            let code = self.finish(Outcome {
+                verbose: None,
+                ..outcome
+            });
+            if code == EX_SUCCESS {
+                successes += 1;
+                if self.o.verbose {
+                    let _ = writeln!(out, "{target:<25}: successfully remounted");
+                }
+            } else {
+                errors += 1;
+            }
+        }
+        let _ = out.flush();
+        all_status(successes, errors)
+    }
+
+    fn mount_all(&mut self) -> u8 {
         let remount = options::parse(&self.o.options.join(","))
             .flags
             .contains(MsFlags::MS_REMOUNT);
+        if remount {
+            return self.remount_all();
+        }
+        let entries: Vec<FstabEntry> = self.fstab().to_vec();
+        let table = mountinfo::read_self().unwrap_or_default();
         let (mut successes, mut errors) = (0, 0);
         // Fully buffered, as C's stdout is when it is not a terminal: the
         // progress lines come after the error messages in a shared pipe.
@@ -755,13 +805,7 @@ impl<'a> Context<'a> {
             }
         }
         let _ = out.flush();
-        if errors == 0 {
-            EX_SUCCESS
-        } else if successes == 0 {
-            EX_FAIL
-        } else {
-            EX_SOMEOK
-        }
+        all_status(successes, errors)
     }
 
     /// libmount's mnt_context_mount for one request.
@@ -832,7 +876,7 @@ impl<'a> Context<'a> {
             // move takes (a directory), as libmount does.
             let bind_or_move =
                 flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) && Path::new(&path).exists();
-            if !o.no_canonicalize && ((path.starts_with('/') && !pseudo) || bind_or_move) {
+            if !o.no_canonicalize && (!pseudo || bind_or_move) {
                 path = listing::canonical_source(&path);
             }
             // Loop devices: asked for, or a regular file to mount.
@@ -1135,6 +1179,17 @@ impl<'a> Context<'a> {
             read_only: flags.contains(MsFlags::MS_RDONLY),
             device,
         })
+    }
+}
+
+/// `-a`'s status: all fine, all failed, or some of each.
+fn all_status(successes: usize, errors: usize) -> u8 {
+    if errors == 0 {
+        EX_SUCCESS
+    } else if successes == 0 {
+        EX_FAIL
+    } else {
+        EX_SOMEOK
     }
 }
 

@@ -44,12 +44,19 @@ pub const LONG_OPTIONS: &[&str] = &[
 
 /// Pairs (and a triple) util-linux refuses together, with the long names
 /// its message lists.
-const EXCLUSIVE: &[&[(char, &str)]] = &[
-    &[('A', "all-targets"), ('a', "all")],
-    &[('R', "recursive"), ('a', "all")],
-    &[('O', "test-opts"), ('R', "recursive"), ('t', "types")],
-    &[('R', "recursive"), ('r', "read-only")],
+const EXCLUSIVE: &[&[(u32, &str)]] = &[
+    &[('A' as u32, "all-targets"), ('a' as u32, "all")],
+    &[('R' as u32, "recursive"), ('a' as u32, "all")],
+    &[
+        ('O' as u32, "test-opts"),
+        ('R' as u32, "recursive"),
+        ('t' as u32, "types"),
+    ],
+    &[('R' as u32, "recursive"), ('r' as u32, "read-only")],
 ];
+
+/// --fake has no short option; util-linux numbers it above every char.
+const FAKE_KEY: u32 = 0x100;
 
 /// What `umount -a` leaves alone unless `-t` says otherwise.
 const DEFAULT_ALL_TYPES: &str = "noproc,nodevfs,nodevpts,nosysfs,norpc_pipefs,nonfsd,noselinuxfs";
@@ -99,7 +106,7 @@ fn string(value: OsString) -> String {
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
     let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
-    let mut seen: Vec<Option<char>> = vec![None; EXCLUSIVE.len()];
+    let mut seen = vec![0u32; EXCLUSIVE.len()];
     while let Some(arg) = parser.next().map_err(usage)? {
         // --fake has no short form.
         if matches!(arg, Short('F')) {
@@ -133,21 +140,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 continue;
             }
         };
-        for (group, first) in EXCLUSIVE.iter().zip(seen.iter_mut()) {
-            if group.iter().any(|(k, _)| *k == key) {
-                match first {
-                    Some(f) if *f != key => {
-                        let names: Vec<String> =
-                            group.iter().map(|(_, n)| format!(" --{n}")).collect();
-                        return Err(Error::failed(
-                            format!("mutually exclusive arguments:{}", names.concat()),
-                            EX_USAGE,
-                        ));
-                    }
-                    _ => *first = Some(key),
-                }
-            }
-        }
+        let code = if key == 'F' { FAKE_KEY } else { key as u32 };
+        crate::check_exclusive(code, EXCLUSIVE, &mut seen)?;
         match key {
             'a' => o.all = true,
             'A' => o.all_targets = true,
@@ -421,7 +415,9 @@ impl Unmounter<'_> {
             syscall::umount(target, self.flags())
         };
         let result = match result {
-            Err(Errno::EBUSY) if self.o.read_only => {
+            // Only with a known source, as libmount: the fast path (no
+            // mount table read) leaves -r without effect.
+            Err(Errno::EBUSY) if self.o.read_only && found.source.is_some() => {
                 let source = found.source.as_deref().unwrap_or("none");
                 nix::mount::mount(
                     Some(source),
@@ -724,6 +720,13 @@ mod tests {
         assert_eq!(
             parse_err(&["-a", "-R"]),
             "mutually exclusive arguments: --recursive --all"
+        );
+        // util-linux's check never registers -O (its row starts above
+        // 'O'), so -O with -t is accepted, -t with -R is not.
+        parse_ok(&["-a", "-O", "ro", "-t", "tmpfs"]);
+        assert_eq!(
+            parse_err(&["-t", "tmpfs", "-R", "/x"]),
+            "mutually exclusive arguments: --test-opts --recursive --types"
         );
         assert_eq!(
             parse_err(&["-R", "-r", "/x"]),
