@@ -10,47 +10,224 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::idmap::{parse_block, parse_ulong, Block};
 use crate::namespaces::{self, NAMESPACES};
 use crate::signame::signal_number;
 use crate::Error;
 
-/// Every long option, in util-linux's order (which decides how an
-/// ambiguous abbreviation is reported).
-pub const LONG_OPTIONS: &[&str] = &[
-    "help",
-    "version",
-    "mount",
-    "uts",
-    "ipc",
-    "net",
-    "pid",
-    "user",
-    "cgroup",
-    "time",
-    "fork",
-    "kill-child",
-    "forward-signals",
-    "mount-proc",
-    "map-user",
-    "map-users",
-    "map-group",
-    "map-groups",
-    "map-root-user",
-    "map-current-user",
-    "map-auto",
-    "propagation",
-    "setgroups",
-    "keep-caps",
-    "setuid",
-    "setgid",
-    "root",
-    "wd",
-    "monotonic",
-    "boottime",
-];
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion all come from it. Options are in util-linux's order (which
+/// decides how an ambiguous abbreviation is reported), with 2.42's
+/// `--forward-signals` after `--kill-child` as there.
+pub const TOOL: Tool = Tool {
+    name: "ns-unshare",
+    reference: "unshare",
+    section: 1,
+    summary: "run a program in new namespaces",
+    usage: &["[options] [<program> [<argument>...]]"],
+    description: "Run a program with some namespaces unshared from the parent.
+
+Each namespace option creates a new namespace of that type for the program; with
+=<file> the namespace is also bound onto <file> (which must exist), so that it
+outlives its processes and can be entered with nsenter(1). PID and time namespaces
+take effect for children: use --fork to run the program in them.",
+    options: &[
+        Opt::flag(Some('h'), "help", "display this help"),
+        Opt::flag(Some('V'), "version", "display version"),
+        Opt::optional(
+            Some('m'),
+            "mount",
+            "<file>",
+            Complete::Files,
+            "new mount namespace",
+        ),
+        Opt::optional(
+            Some('u'),
+            "uts",
+            "<file>",
+            Complete::Files,
+            "new UTS namespace (hostname, domain name)",
+        ),
+        Opt::optional(
+            Some('i'),
+            "ipc",
+            "<file>",
+            Complete::Files,
+            "new System V IPC and message queue namespace",
+        ),
+        Opt::optional(
+            Some('n'),
+            "net",
+            "<file>",
+            Complete::Files,
+            "new network namespace",
+        ),
+        Opt::optional(
+            Some('p'),
+            "pid",
+            "<file>",
+            Complete::Files,
+            "new PID namespace (for children)",
+        ),
+        Opt::optional(
+            Some('U'),
+            "user",
+            "<file>",
+            Complete::Files,
+            "new user namespace",
+        ),
+        Opt::optional(
+            Some('C'),
+            "cgroup",
+            "<file>",
+            Complete::Files,
+            "new cgroup namespace",
+        ),
+        Opt::optional(
+            Some('T'),
+            "time",
+            "<file>",
+            Complete::Files,
+            "new time namespace (for children)",
+        ),
+        Opt::flag(
+            Some('f'),
+            "fork",
+            "run the program as a child of this process",
+        ),
+        Opt::optional(
+            None,
+            "kill-child",
+            "<signame>",
+            Complete::Words("SIGKILL SIGTERM SIGINT SIGHUP"),
+            "when we die, send the child <signame>\n(default SIGKILL; implies --fork)",
+        ),
+        Opt::flag(
+            None,
+            "forward-signals",
+            "pass SIGTERM and SIGINT on to the child\n(implies --fork)",
+        ),
+        Opt::optional(
+            None,
+            "mount-proc",
+            "<dir>",
+            Complete::Dirs,
+            "mount a proc filesystem on <dir> (default\n/proc) first (implies --mount)",
+        ),
+        Opt::required(
+            None,
+            "map-user",
+            "<uid>|<name>",
+            Complete::Users,
+            "map the current user to <uid> (implies --user)",
+        ),
+        Opt::required(
+            None,
+            "map-users",
+            "<inner>:<outer>:<count>|auto",
+            Complete::Words("auto"),
+            "map <count> users from <outer> to <inner>\n(implies --user; repeatable)",
+        ),
+        Opt::required(
+            None,
+            "map-group",
+            "<gid>|<name>",
+            Complete::Groups,
+            "map the current group to <gid> (implies --user)",
+        ),
+        Opt::required(
+            None,
+            "map-groups",
+            "<inner>:<outer>:<count>|auto",
+            Complete::Words("auto"),
+            "map <count> groups from <outer> to <inner>\n(implies --user; repeatable)",
+        ),
+        Opt::flag(
+            Some('r'),
+            "map-root-user",
+            "map the current user and group to 0\n(implies --user)",
+        ),
+        Opt::flag(
+            Some('c'),
+            "map-current-user",
+            "map the current user and group to themselves\n(implies --user)",
+        ),
+        Opt::flag(
+            None,
+            "map-auto",
+            "map your first /etc/subuid and /etc/subgid\nranges from 0 on (implies --user)",
+        ),
+        Opt::required(
+            None,
+            "propagation",
+            "slave|shared|private|unchanged",
+            Complete::Words("slave shared private unchanged"),
+            "propagation set recursively on / in the new\nmount namespace (default: private)",
+        ),
+        Opt::required(
+            None,
+            "setgroups",
+            "allow|deny",
+            Complete::Words("allow deny"),
+            "allow or deny setgroups(2) in the user namespace",
+        ),
+        Opt::flag(
+            None,
+            "keep-caps",
+            "keep the user namespace's capabilities across exec",
+        ),
+        Opt::required(
+            Some('S'),
+            "setuid",
+            "<uid>",
+            Complete::Nothing,
+            "switch to user <uid> in the new namespaces",
+        ),
+        Opt::required(
+            Some('G'),
+            "setgid",
+            "<gid>",
+            Complete::Nothing,
+            "switch to group <gid>, dropping other groups",
+        ),
+        Opt::required(
+            Some('R'),
+            "root",
+            "<dir>",
+            Complete::Dirs,
+            "change the root directory to <dir>",
+        ),
+        Opt::required(
+            Some('w'),
+            "wd",
+            "<dir>",
+            Complete::Dirs,
+            "change the working directory to <dir>",
+        ),
+        Opt::required(
+            None,
+            "monotonic",
+            "<offset>",
+            Complete::Nothing,
+            "CLOCK_MONOTONIC offset in seconds (needs --time)",
+        ),
+        Opt::required(
+            None,
+            "boottime",
+            "<offset>",
+            Complete::Nothing,
+            "CLOCK_BOOTTIME offset in seconds (needs --time)",
+        ),
+    ],
+    notes: "Without a program, runs $SHELL (else your login shell, else /bin/sh) as a
+login shell. The exit status is the program's; with --fork, a program killed by a
+signal kills PROG with the same signal. PROG's own failures exit 1, a program that
+cannot run 126, one that is not found 127.",
+    operands: Complete::Commands,
+    style: Style::UtilLinux,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -152,11 +329,11 @@ where
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut u = Unshare::default();
     while let Some(arg) = parser.next().map_err(usage)? {
         let name = match arg {
-            Long(name) => resolve_long(name, LONG_OPTIONS)?,
+            Long(name) => TOOL.resolve_long(name)?,
             Short(c) => match short_to_long(c) {
                 Some(long) => long,
                 None => return Err(ns_getopt::unknown(arg).into()),
@@ -271,7 +448,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "boottime" => {
                 u.boottime = Some(offset(&value(parser)?, "failed to parse boottime offset")?)
             }
-            other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+            other => unreachable!("option --{other} is in TOOL but not handled"),
         }
     }
     if (u.monotonic.is_some() || u.boottime.is_some()) && !u.wants("time") {
@@ -307,7 +484,7 @@ fn value(parser: &mut lexopt::Parser) -> Result<String, Error> {
     parser
         .value()
         .map(string)
-        .map_err(|error| UsageError::from_lexopt(error, LONG_OPTIONS).into())
+        .map_err(|error| TOOL.usage_error(error).into())
 }
 
 fn string(value: OsString) -> String {
@@ -346,67 +523,9 @@ fn offset(text: &str, what: &str) -> Result<i64, Error> {
     }
 }
 
-/// `--help`, in our words, laid out as util-linux lays out its help.
+/// `--help`, from the option table.
 pub fn help(prog: &str) -> String {
-    format!(
-        "
-Usage:
- {prog} [options] [<program> [<argument>...]]
-
-Run a program in new namespaces.
-
-Options:
- -m, --mount[=<file>]      new mount namespace
- -u, --uts[=<file>]        new UTS namespace (hostname, domain name)
- -i, --ipc[=<file>]        new System V IPC and POSIX message queue namespace
- -n, --net[=<file>]        new network namespace
- -p, --pid[=<file>]        new PID namespace (for the forked program)
- -U, --user[=<file>]       new user namespace
- -C, --cgroup[=<file>]     new cgroup namespace
- -T, --time[=<file>]       new time namespace (for the forked program)
-                             <file>: bind the namespace there to keep it
-
- -f, --fork                run the program as a child of {prog}
- --kill-child[=<signame>]  send the child <signame> (default SIGKILL) when
-                             {prog} dies (implies --fork)
- --forward-signals         pass SIGTERM and SIGINT on to the child
-                             (implies --fork)
- --map-user=<uid>|<name>   map the current user to <uid> (implies --user)
- --map-group=<gid>|<name>  map the current group to <gid> (implies --user)
- -r, --map-root-user       map the current user and group to 0 (implies --user)
- -c, --map-current-user    map the current user and group to themselves
-                             (implies --user)
- --map-auto                map the first /etc/subuid and /etc/subgid ranges
-                             from 0 on (implies --user)
- --map-users=<inner>:<outer>:<count>|auto
-                           map <count> users from <outer> to <inner>
-                             (implies --user; repeatable)
- --map-groups=<inner>:<outer>:<count>|auto
-                           map <count> groups from <outer> to <inner>
-                             (implies --user; repeatable)
-
- --mount-proc[=<dir>]      mount a proc filesystem on <dir> (default /proc)
-                             before running the program (implies --mount)
- --propagation slave|shared|private|unchanged
-                           mount propagation set on / in the new mount
-                             namespace (default: private)
- --setgroups allow|deny    allow or deny setgroups(2) in the user namespace
- --keep-caps               keep the capabilities of the user namespace
-                             across exec
-
- -R, --root=<dir>          change the root directory to <dir>
- -w, --wd=<dir>            change the working directory to <dir>
- -S, --setuid <uid>        switch to user <uid> in the new namespaces
- -G, --setgid <gid>        switch to group <gid> and drop other groups
- --monotonic <offset>      CLOCK_MONOTONIC offset in seconds (needs --time)
- --boottime <offset>       CLOCK_BOOTTIME offset in seconds (needs --time)
-
- -h, --help                display this help
- -V, --version             display version
-
-Without a program, runs $SHELL (else your login shell, else /bin/sh).
-"
-    )
+    TOOL.help(prog)
 }
 
 pub fn version(prog: &str) -> String {
@@ -533,12 +652,12 @@ mod tests {
             [
                 BlockArg::Block(Block {
                     outer: 100000,
-                    inner: Some(0),
+                    inner: 0,
                     count: 10
                 }),
                 BlockArg::Block(Block {
                     outer: 100010,
-                    inner: Some(10),
+                    inner: 10,
                     count: 5
                 })
             ]
@@ -614,6 +733,30 @@ mod tests {
         assert_eq!(longs(&u), ["mount", "uts", "user"]);
         assert_eq!(u.propagation, Propagation::Slave);
         assert_eq!(u.wd, Some(PathBuf::from("/t")));
+    }
+
+    #[test]
+    fn every_table_option_is_handled() {
+        for opt in TOOL.options {
+            let mut argv = vec!["unshare".to_string(), format!("--{}", opt.long)];
+            if matches!(opt.value, ns_getopt::Value::Required(_)) {
+                argv.push("1".to_string());
+            }
+            // An error is fine (a bad value); a panic (unhandled) is not.
+            let _ = parse(argv);
+            if let Some(short) = opt.short {
+                assert_eq!(short_to_long(short), Some(opt.long), "-{short}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_names_every_option() {
+        let help = help("unshare");
+        assert!(help.starts_with("\nUsage:\n unshare [options]"));
+        for opt in TOOL.options {
+            assert!(help.contains(&format!("--{}", opt.long)), "{}", opt.long);
+        }
     }
 
     #[test]

@@ -20,13 +20,12 @@ pub struct MapRange {
     pub count: u32,
 }
 
-/// A block asked for with `--map-users`/`--map-groups`. `inner` is `None`
-/// for `auto`: such a block starts at 0 and, being meant to cover the
-/// whole ID space, loses no ID to the single `--map-user` mapping.
+/// A block asked for with `--map-users`/`--map-groups` (`auto` is the
+/// user's first subordinate range, mapped from inner 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Block {
     pub outer: u32,
-    pub inner: Option<u32>,
+    pub inner: u32,
     pub count: u32,
 }
 
@@ -80,7 +79,7 @@ pub fn parse_block(text: &str) -> Result<Block, String> {
     let (inner, outer) = if new_order { (a, b) } else { (b, a) };
     Ok(Block {
         outer,
-        inner: Some(inner),
+        inner,
         count,
     })
 }
@@ -129,12 +128,12 @@ pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Vec<MapRange> {
     }
     for block in blocks {
         let mut count = block.count;
-        let start_inner = block.inner.unwrap_or(0);
+        let start_inner = block.inner;
         // The upper bounds are inclusive in util-linux; kept so the maps
         // come out identical.
         let overlaps = (outer >= block.outer && outer <= block.outer.wrapping_add(count))
             || (inner >= start_inner && inner <= start_inner.wrapping_add(count));
-        if block.inner.is_some() && single.is_some() && overlaps {
+        if single.is_some() && overlaps {
             count = count.saturating_sub(1);
         }
         let outer_offset = outer.saturating_sub(block.outer).min(count);
@@ -228,7 +227,7 @@ pub fn auto_block(kind: Kind, name: &str, uid: u32) -> Result<Block, Error> {
     match find_subid_range(&text, name, uid).map_err(Error::Failed)? {
         Some((outer, count)) => Ok(Block {
             outer,
-            inner: None,
+            inner: 0,
             count,
         }),
         None => Err(Error::Failed(format!(
@@ -313,7 +312,7 @@ mod tests {
             parse_block("0:100000:65536"),
             Ok(Block {
                 outer: 100000,
-                inner: Some(0),
+                inner: 0,
                 count: 65536
             })
         );
@@ -321,7 +320,7 @@ mod tests {
             parse_block("100000,0,65536"),
             Ok(Block {
                 outer: 100000,
-                inner: Some(0),
+                inner: 0,
                 count: 65536
             })
         );
@@ -395,15 +394,16 @@ mod tests {
     #[test]
     fn root_user_with_an_auto_block() {
         // unshare --map-auto --map-root-user as uid 1000 (the man page's
-        // example): 0 is the user, the auto block starts at 1.
+        // example): 0 is the user, the auto block starts at 1 and loses
+        // its topmost ID, as in util-linux 2.38.
         let auto = Block {
             outer: 100000,
-            inner: None,
+            inner: 0,
             count: 65536,
         };
         assert_eq!(
             combine(&[auto], Some((1000, 0))),
-            [range(0, 1000, 1), range(1, 100000, 65536)]
+            [range(0, 1000, 1), range(1, 100000, 65535)]
         );
     }
 
@@ -411,12 +411,12 @@ mod tests {
     fn blocks_without_a_single_mapping_pass_through() {
         let a = Block {
             outer: 100000,
-            inner: Some(0),
+            inner: 0,
             count: 10,
         };
         let b = Block {
             outer: 200000,
-            inner: Some(10),
+            inner: 10,
             count: 5,
         };
         assert_eq!(
@@ -431,7 +431,7 @@ mod tests {
         // taken, so the block maps 0-4 and 6-9 (one ID fewer).
         let block = Block {
             outer: 100000,
-            inner: Some(0),
+            inner: 0,
             count: 10,
         };
         assert_eq!(
@@ -441,7 +441,7 @@ mod tests {
         // The claimed outer ID inside the block is skipped as well.
         let block = Block {
             outer: 1000,
-            inner: Some(0),
+            inner: 0,
             count: 4,
         };
         assert_eq!(
