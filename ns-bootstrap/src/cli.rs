@@ -1,0 +1,307 @@
+//! ns-bootstrap's command line, debootstrap's:
+//! `[OPTION...] SUITE TARGET [MIRROR [SCRIPT]]`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::Arg::{Long, Short, Value};
+use ns_getopt::{resolve_long, UsageError};
+
+use crate::Error;
+
+/// Every long option, in the order debootstrap's --help lists them.
+pub const LONG_OPTIONS: &[&str] = &[
+    "help",
+    "version",
+    "verbose",
+    "print-debs",
+    "download-only",
+    "arch",
+    "include",
+    "exclude",
+    "components",
+    "variant",
+    "merged-usr",
+    "no-merged-usr",
+    "keyring",
+    "no-check-gpg",
+    "force-check-gpg",
+    "cache-dir",
+];
+
+/// Which base set is installed (debootstrap's `--variant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// Priority required plus important.
+    #[default]
+    Default,
+    /// Priority required plus apt.
+    Minbase,
+    /// Priority required plus apt and build-essential.
+    Buildd,
+}
+
+/// Whether the InRelease signature is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpgCheck {
+    /// Checked; debootstrap would skip an unreadable keyring with a
+    /// warning, we refuse instead (a bootstrap must be verified).
+    #[default]
+    Check,
+    Skip,
+    Force,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bootstrap {
+    pub suite: String,
+    pub target: PathBuf,
+    pub mirror: Option<String>,
+    /// Accepted for compatibility; the suite's behaviour is built in.
+    pub script: Option<PathBuf>,
+    pub arch: Option<String>,
+    pub variant: Variant,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub components: Vec<String>,
+    pub keyring: Option<PathBuf>,
+    pub gpg: GpgCheck,
+    pub cache_dir: Option<PathBuf>,
+    pub download_only: bool,
+    pub print_debs: bool,
+    /// `None`: the suite's default (merged from bookworm on).
+    pub merged_usr: Option<bool>,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Help,
+    Version,
+    Bootstrap(Box<Bootstrap>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub invoked_as: String,
+    pub action: Action,
+}
+
+/// Parses argv (argv[0] included).
+pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_iter(args);
+    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-bootstrap");
+    match parse_options(&mut parser) {
+        Ok(action) => Ok(Options { invoked_as, action }),
+        Err(error) => Err((invoked_as, error)),
+    }
+}
+
+fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
+    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let mut b = Bootstrap::default();
+    let mut operands: Vec<OsString> = Vec::new();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long(name) => {
+                let name = resolve_long(name, LONG_OPTIONS)?;
+                let mut value = || parser.value().map(string).map_err(usage);
+                match name {
+                    "help" => return Ok(Action::Help),
+                    "version" => return Ok(Action::Version),
+                    "verbose" => b.verbose = true,
+                    "print-debs" => b.print_debs = true,
+                    "download-only" => b.download_only = true,
+                    "arch" => b.arch = Some(value()?),
+                    "include" => b.include.extend(list(&value()?)),
+                    "exclude" => b.exclude.extend(list(&value()?)),
+                    "components" => b.components = list(&value()?),
+                    "variant" => b.variant = variant(&value()?)?,
+                    "merged-usr" => b.merged_usr = Some(true),
+                    "no-merged-usr" => b.merged_usr = Some(false),
+                    "keyring" => b.keyring = Some(value()?.into()),
+                    "no-check-gpg" => b.gpg = GpgCheck::Skip,
+                    "force-check-gpg" => b.gpg = GpgCheck::Force,
+                    "cache-dir" => b.cache_dir = Some(value()?.into()),
+                    other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+                }
+            }
+            Short('h') => return Ok(Action::Help),
+            Short(_) => return Err(ns_getopt::unknown(arg).into()),
+            Value(operand) => operands.push(operand),
+        }
+    }
+    let mut operands = operands.into_iter();
+    let (Some(suite), Some(target)) = (operands.next(), operands.next()) else {
+        return Err(Error::Usage(
+            "missing operand: SUITE and TARGET are required".to_string(),
+        ));
+    };
+    b.suite = string(suite);
+    b.target = target.into();
+    b.mirror = operands.next().map(string);
+    b.script = operands.next().map(PathBuf::from);
+    if let Some(extra) = operands.next() {
+        return Err(Error::Usage(format!(
+            "extra operand '{}'",
+            extra.to_string_lossy()
+        )));
+    }
+    if b.suite.is_empty() || b.target.as_os_str().is_empty() {
+        return Err(Error::Usage(
+            "SUITE and TARGET must not be empty".to_string(),
+        ));
+    }
+    Ok(Action::Bootstrap(Box::new(b)))
+}
+
+fn string(value: OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
+/// `a,b c` → `[a, b, c]`: debootstrap splits on commas (and spaces).
+fn list(value: &str) -> Vec<String> {
+    value
+        .split([',', ' '])
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn variant(value: &str) -> Result<Variant, Error> {
+    match value {
+        "minbase" => Ok(Variant::Minbase),
+        "buildd" => Ok(Variant::Buildd),
+        "" | "-" | "default" => Ok(Variant::Default),
+        other => Err(Error::Usage(format!(
+            "unknown variant '{other}' (known: minbase, buildd, default)"
+        ))),
+    }
+}
+
+pub fn help(prog: &str) -> String {
+    format!(
+        "\
+Usage: {prog} [OPTION...] SUITE TARGET [MIRROR [SCRIPT]]
+Build a Debian base system in TARGET from MIRROR, verified end to end.
+
+      --help                 display this help and exit
+      --version              output version information and exit
+      --verbose              report every step, not only the main ones
+      --print-debs           print the packages that would be installed, and exit
+      --download-only        download and verify the packages only
+      --arch=ARCH            the architecture (default: the host's)
+      --include=A,B,...      install these packages too
+      --exclude=A,B,...      never install these packages
+      --components=A,B,...   archive components to use (default: main)
+      --variant=VARIANT      minbase (required + apt), buildd (+ build-essential),
+                             or default (required + important)
+      --merged-usr           /bin, /sbin and /lib as symlinks into /usr
+      --no-merged-usr        separate /bin, /sbin and /lib (before bookworm only)
+      --keyring=FILE         OpenPGP keyring that signs the archive
+                             (default: /usr/share/keyrings/debian-archive-keyring.gpg)
+      --no-check-gpg         do not check the Release signature (Packages and
+                             .deb hashes are still checked)
+      --force-check-gpg      insist on the signature check (the default)
+      --cache-dir=DIR        where verified packages are kept between runs
+                             (default: /var/cache/ns-bootstrap)
+
+SUITE is a code name or an alias (bookworm, trixie, stable, ...). MIRROR
+defaults to the first Debian mirror in the host's apt sources. SCRIPT is
+accepted for compatibility and ignored: the suite rules are built in.
+"
+    )
+}
+
+pub fn version(prog: &str) -> String {
+    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Bootstrap {
+        let argv = std::iter::once("ns-bootstrap").chain(args.iter().copied());
+        match parse(argv).map_err(|(_, e)| e.to_string()).unwrap().action {
+            Action::Bootstrap(b) => *b,
+            other => panic!("expected a bootstrap, got {other:?}"),
+        }
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let argv = std::iter::once("ns-bootstrap").chain(args.iter().copied());
+        let (_, error) = parse(argv).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        error.to_string()
+    }
+
+    #[test]
+    fn suite_target_mirror() {
+        let b = parse_ok(&["--variant=minbase", "bookworm", "/tmp/x", "http://m/debian"]);
+        assert_eq!(b.suite, "bookworm");
+        assert_eq!(b.target, PathBuf::from("/tmp/x"));
+        assert_eq!(b.mirror.as_deref(), Some("http://m/debian"));
+        assert_eq!(b.variant, Variant::Minbase);
+        assert_eq!(b.script, None);
+    }
+
+    #[test]
+    fn lists_and_flags() {
+        let b = parse_ok(&[
+            "--include=a,b",
+            "--include",
+            "c",
+            "--exclude=d",
+            "--components=main,contrib",
+            "--no-check-gpg",
+            "--cache-dir",
+            "/c",
+            "--print-debs",
+            "--no-merged-usr",
+            "s",
+            "t",
+        ]);
+        assert_eq!(b.include, ["a", "b", "c"]);
+        assert_eq!(b.exclude, ["d"]);
+        assert_eq!(b.components, ["main", "contrib"]);
+        assert_eq!(b.gpg, GpgCheck::Skip);
+        assert_eq!(b.cache_dir, Some(PathBuf::from("/c")));
+        assert!(b.print_debs);
+        assert_eq!(b.merged_usr, Some(false));
+    }
+
+    #[test]
+    fn abbreviations_resolve() {
+        let b = parse_ok(&["--var=buildd", "--download", "s", "t"]);
+        assert_eq!(b.variant, Variant::Buildd);
+        assert!(b.download_only);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse_err(&["bookworm"]).contains("missing operand"));
+        assert!(parse_err(&["--variant=fancy", "s", "t"]).contains("unknown variant"));
+        assert!(parse_err(&["s", "t", "m", "x", "y"]).contains("extra operand"));
+        assert_eq!(
+            parse_err(&["--bogus", "s", "t"]),
+            "unrecognized option '--bogus'"
+        );
+        assert_eq!(
+            parse_err(&["--arch"]),
+            "option '--arch' requires an argument"
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        let argv = ["ns-bootstrap", "--help", "x"];
+        assert_eq!(parse(argv).unwrap().action, Action::Help);
+        let argv = ["ns-bootstrap", "--version"];
+        assert_eq!(parse(argv).unwrap().action, Action::Version);
+    }
+}

@@ -1,0 +1,271 @@
+//! The second stage: make TARGET a system that runs, with its own dpkg.
+//!
+//! Everything is already unpacked (see [`crate::dpkgdb`] for the
+//! unpack-once trade-off), so what is left is, inside the sandbox:
+//! 1. the preinst scripts (`preinst install`), base-passwd's first since
+//!    the others may need /etc/passwd;
+//! 2. one `dpkg --configure --pending`, which orders the packages by their
+//!    dependencies, installs the `.dpkg-new` conffiles, runs the postinst
+//!    scripts and the triggers they activate.
+//!
+//! Two kinds of dpkg-side invocations in total, where debootstrap runs
+//! dpkg a dozen times and unpacks everything twice. While they run, a
+//! `policy-rc.d` refuses to start services and `start-stop-daemon` is a
+//! stand-in that does nothing, as debootstrap arranges.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use nix::sys::stat::{mknod, Mode, SFlag};
+
+use crate::dpkgdb::Unpacked;
+use crate::progress::Reporter;
+use crate::sandbox::{Command, Io, Sandbox};
+
+/// The device nodes debootstrap makes in TARGET/dev (name, char major,
+/// minor, mode), and its symlinks.
+const DEVICES: &[(&str, u64, u64, u32)] = &[
+    ("null", 1, 3, 0o666),
+    ("zero", 1, 5, 0o666),
+    ("full", 1, 7, 0o666),
+    ("random", 1, 8, 0o666),
+    ("urandom", 1, 9, 0o666),
+    ("tty", 5, 0, 0o666),
+    ("console", 5, 1, 0o666),
+    ("ptmx", 5, 2, 0o666),
+];
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+pub fn make_devices(root: &Path) -> Result<(), String> {
+    let dev = root.join("dev");
+    for dir in [dev.clone(), dev.join("pts"), dev.join("shm")] {
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+    }
+    for (name, major, minor, mode) in DEVICES {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_ok() {
+            continue;
+        }
+        mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(*mode),
+            nix::sys::stat::makedev(*major, *minor),
+        )
+        .map_err(|e| io("cannot make device", &path, e))?;
+        // mknod honours the umask; the mode must be exact.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
+            .map_err(|e| io("cannot change mode of", &path, e))?;
+    }
+    for (name, target) in DEV_LINKS {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(target, &path).map_err(|e| io("cannot create", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
+const START_STOP_DAEMON: &str = "usr/sbin/start-stop-daemon";
+
+/// Puts the service blockers in place; returns what to undo.
+fn block_services(root: &Path) -> Result<bool, String> {
+    let policy = root.join(POLICY_RC_D);
+    std::fs::write(&policy, "#!/bin/sh\nexit 101\n").map_err(|e| io("cannot write", &policy, e))?;
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| io("cannot change mode of", &policy, e))?;
+    let ssd = root.join(START_STOP_DAEMON);
+    let moved = ssd.exists();
+    if moved {
+        let real = root.join(format!("{START_STOP_DAEMON}.REAL"));
+        std::fs::rename(&ssd, &real).map_err(|e| io("cannot rename", &ssd, e))?;
+        std::fs::write(
+            &ssd,
+            "#!/bin/sh\necho\necho \"Warning: Fake start-stop-daemon called, doing nothing\"\n",
+        )
+        .map_err(|e| io("cannot write", &ssd, e))?;
+        std::fs::set_permissions(&ssd, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| io("cannot change mode of", &ssd, e))?;
+    }
+    Ok(moved)
+}
+
+fn unblock_services(root: &Path, moved: bool) -> Result<(), String> {
+    let policy = root.join(POLICY_RC_D);
+    std::fs::remove_file(&policy).map_err(|e| io("cannot remove", &policy, e))?;
+    if moved {
+        let ssd = root.join(START_STOP_DAEMON);
+        let real = root.join(format!("{START_STOP_DAEMON}.REAL"));
+        std::fs::rename(&real, &ssd).map_err(|e| io("cannot rename", &real, e))?;
+    }
+    Ok(())
+}
+
+fn base_env() -> Vec<(String, String)> {
+    [
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
+        ("HOME", "/root"),
+        ("LC_ALL", "C.UTF-8"),
+        ("DEBIAN_FRONTEND", "noninteractive"),
+        ("DEBCONF_NONINTERACTIVE_SEEN", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The commands of the configure step, in order.
+pub fn commands(packages: &[Unpacked], status_fd: Option<i32>) -> Vec<Command> {
+    let mut with_preinst: Vec<&Unpacked> = packages
+        .iter()
+        .filter(|p| p.control_files.contains_key("preinst"))
+        .collect();
+    with_preinst.sort_by_key(|p| (p.name != "base-passwd", p.name.clone()));
+    let mut out = Vec::new();
+    for package in with_preinst {
+        let mut env = base_env();
+        for (key, value) in [
+            ("DPKG_MAINTSCRIPT_PACKAGE", package.name.as_str()),
+            ("DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT", "1"),
+            ("DPKG_MAINTSCRIPT_ARCH", package.architecture.as_str()),
+            ("DPKG_MAINTSCRIPT_NAME", "preinst"),
+            ("DPKG_ADMINDIR", "/var/lib/dpkg"),
+            ("DPKG_ROOT", ""),
+        ] {
+            env.push((key.to_string(), value.to_string()));
+        }
+        out.push(Command {
+            label: format!("package {}: preinst install", package.name),
+            argv: vec![
+                format!("/var/lib/dpkg/info/{}.preinst", package.info_name()).into(),
+                "install".into(),
+            ],
+            env,
+        });
+    }
+    let mut argv: Vec<OsString> = vec!["dpkg".into()];
+    if let Some(fd) = status_fd {
+        argv.push(format!("--status-fd={fd}").into());
+    }
+    argv.extend(["--configure".into(), "--pending".into()]);
+    out.push(Command {
+        label: "dpkg --configure --pending".to_string(),
+        argv,
+        env: base_env(),
+    });
+    out
+}
+
+/// Runs the configure step, counting configured packages from dpkg's
+/// status descriptor for the progress display.
+pub fn configure(
+    root: &Path,
+    packages: &[Unpacked],
+    log: &std::fs::File,
+    reporter: &Reporter,
+) -> Result<(), String> {
+    make_devices(root)?;
+    let moved = block_services(root)?;
+    let (read, write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let commands = commands(packages, Some(write.as_raw_fd()));
+    let running = Sandbox::new(root).spawn(
+        &commands,
+        Io {
+            log,
+            keep_fd: Some(write.as_raw_fd()),
+        },
+    );
+    // Our copy of the write end must go, or the reader never sees EOF.
+    drop(write);
+    let running = running?;
+    let result = reporter.with_status(|| {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let reader = BufReader::new(std::fs::File::from(read));
+                for line in reader.lines().map_while(Result::ok) {
+                    // `status: PKG: installed` once a package is configured.
+                    if line.starts_with("status: ") && line.ends_with(": installed") {
+                        reporter.counts.configured.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            running.wait()
+        })
+    });
+    reporter.clear();
+    result?;
+    unblock_services(root, moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn unpacked(name: &str, preinst: bool) -> Unpacked {
+        let mut control_files = BTreeMap::new();
+        if preinst {
+            control_files.insert("preinst".to_string(), (0o755, b"#!/bin/sh\n".to_vec()));
+        }
+        Unpacked {
+            name: name.to_string(),
+            architecture: "amd64".to_string(),
+            multi_arch_same: name.starts_with("lib"),
+            control: String::new(),
+            control_files,
+            conffiles: Vec::new(),
+            overrides: Vec::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn preinsts_first_base_passwd_leading_then_one_dpkg() {
+        let packages = [
+            unpacked("adduser", true),
+            unpacked("bash", false),
+            unpacked("base-passwd", true),
+            unpacked("libc6", true),
+        ];
+        let got = commands(&packages, Some(7));
+        let argv: Vec<String> = got
+            .iter()
+            .map(|c| {
+                c.argv
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "/var/lib/dpkg/info/base-passwd.preinst install",
+                "/var/lib/dpkg/info/adduser.preinst install",
+                "/var/lib/dpkg/info/libc6:amd64.preinst install",
+                "dpkg --status-fd=7 --configure --pending",
+            ]
+        );
+        assert!(got[2]
+            .env
+            .contains(&("DPKG_MAINTSCRIPT_PACKAGE".to_string(), "libc6".to_string())));
+    }
+}

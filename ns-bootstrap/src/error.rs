@@ -1,0 +1,44 @@
+//! ns-bootstrap's errors. debootstrap exits 1 for every failure; a usage
+//! error is followed by the `Try … --help` line.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// A bad command line.
+    Usage(String),
+    /// The bootstrap could not be done; the message names the step and
+    /// the package or path.
+    Failed(String),
+    /// Interrupted by a signal (Ctrl-C): 128 + the signal number.
+    Interrupted(i32),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Failed(_) => 1,
+            Error::Interrupted(signal) => 128u8.wrapping_add(*signal as u8),
+        }
+    }
+
+    /// A failure of `what` (an operation and its object) caused by `cause`.
+    pub fn failed(what: impl fmt::Display, cause: impl fmt::Display) -> Error {
+        Error::Failed(format!("{what}: {cause}"))
+    }
+}
+
+impl From<ns_getopt::UsageError> for Error {
+    fn from(error: ns_getopt::UsageError) -> Self {
+        Error::Usage(error.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
+            Error::Interrupted(signal) => write!(f, "interrupted by signal {signal}"),
+        }
+    }
+}

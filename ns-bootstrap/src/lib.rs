@@ -1,0 +1,703 @@
+//! ns-bootstrap: build a Debian root filesystem, verified end to end, as
+//! `debootstrap` does, faster.
+//!
+//! The steps, one module each: the mirror from the host's apt [`sources`];
+//! the signed [`release`] file, checked by [`gpg`]; the [`packages`] index,
+//! checked against the Release hashes; the selection and dependency
+//! closure ([`resolve`]); parallel verified [`download`]s into a cache;
+//! [`deb`] decoding and safe [`extract`]ion in parallel; the dpkg database
+//! of the unpacked packages ([`dpkgdb`]); and the [`configure`] step with
+//! the target's own dpkg inside a private mount namespace ([`sandbox`]).
+
+pub mod cli;
+pub mod configure;
+pub mod deb;
+pub mod download;
+pub mod dpkgdb;
+mod error;
+pub mod extract;
+pub mod gpg;
+pub mod packages;
+pub mod progress;
+pub mod release;
+pub mod resolve;
+pub mod sandbox;
+pub mod sources;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use cli::{Action, Bootstrap, GpgCheck, Options};
+pub use error::Error;
+use progress::Reporter;
+
+pub const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+pub const DEFAULT_CACHE: &str = "/var/cache/ns-bootstrap";
+
+/// Parses argv, runs, and reports an error as debootstrap does.
+pub fn main<I>(args: I) -> ExitCode
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let (prog, result) = match cli::parse(args) {
+        Ok(options) => (options.invoked_as.clone(), run(&options)),
+        Err((prog, error)) => (prog, Err(error)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{prog}: {error}");
+            if matches!(error, Error::Usage(_)) {
+                eprintln!("{}", ns_getopt::try_help(&prog));
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+pub fn run(options: &Options) -> Result<ExitCode, Error> {
+    let prog = &options.invoked_as;
+    match &options.action {
+        Action::Help => print_stdout(&cli::help(prog)),
+        Action::Version => print_stdout(&cli::version(prog)),
+        Action::Bootstrap(b) => bootstrap(b).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn print_stdout(text: &str) -> Result<ExitCode, Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
+    }
+}
+
+/// dpkg's name for the architecture this binary runs on.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "mips64" => "mips64el",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+/// Suites whose packages expect a merged /usr (bookworm and later);
+/// debootstrap then adds `usr-is-merged`.
+fn merged_usr_by_default(codename: &str) -> bool {
+    !matches!(
+        codename,
+        "buster" | "bullseye" | "stretch" | "jessie" | "wheezy" | "squeeze"
+    )
+}
+
+/// The `/lib*` directories that become symlinks into /usr, per
+/// architecture (debootstrap's list).
+fn merged_usr_dirs(arch: &str) -> Vec<&'static str> {
+    let mut dirs = vec!["bin", "sbin", "lib"];
+    match arch {
+        "amd64" | "ppc64el" | "s390x" | "mips64el" | "riscv64" | "loong64" | "ppc64" => {
+            dirs.push("lib64")
+        }
+        "mipsel" | "mips" => dirs.push("lib32"),
+        _ => {}
+    }
+    dirs
+}
+
+struct Run<'a> {
+    b: &'a Bootstrap,
+    reporter: &'a Reporter,
+    http: download::Http,
+    mirror: String,
+    arch: String,
+    cache: PathBuf,
+}
+
+fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
+    let reporter = Reporter::new(b.verbose);
+    let mirror = match &b.mirror {
+        Some(mirror) => mirror.trim_end_matches('/').to_string(),
+        None => {
+            let sources = sources::host_sources(Path::new("/etc/apt"));
+            sources::default_mirror(&sources).ok_or_else(|| {
+                Error::Usage(
+                    "no MIRROR given, and no Debian mirror in /etc/apt/sources.list or \
+                     /etc/apt/sources.list.d/: give one as the third operand"
+                        .to_string(),
+                )
+            })?
+        }
+    };
+    if !mirror.starts_with("http://") {
+        return Err(Error::Usage(format!(
+            "MIRROR '{mirror}': only http:// mirrors are supported (the archive is \
+             verified by its signature)"
+        )));
+    }
+    let cache = b
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE));
+    for dir in [cache.join("debs"), cache.join("lists")] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
+    }
+    let run = Run {
+        b,
+        reporter: &reporter,
+        http: download::Http::new(),
+        mirror,
+        arch: b.arch.clone().unwrap_or_else(|| host_arch().to_string()),
+        cache,
+    };
+    // debootstrap logs to TARGET/debootstrap/debootstrap.log from the
+    // start; the log stays there only when the bootstrap fails.
+    let log_dir = b.target.join("debootstrap");
+    let keeps_target = !b.print_debs;
+    if keeps_target {
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| Error::failed(format_args!("cannot create {}", log_dir.display()), e))?;
+    }
+    let result = run.go(&log_dir);
+    match &result {
+        Ok(()) => {
+            if keeps_target && !b.download_only {
+                let _ = std::fs::remove_dir_all(&log_dir);
+            }
+        }
+        Err(error) => {
+            reporter.error(&error.to_string());
+            if keeps_target {
+                let log = log_dir.join("debootstrap.log");
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log);
+                if let Ok(file) = &mut file {
+                    let _ = file.write_all(reporter.log_text().as_bytes());
+                }
+                eprintln!("I: the log is in {}", log.display());
+            }
+        }
+    }
+    result
+}
+
+impl Run<'_> {
+    fn go(&self, log_dir: &Path) -> Result<(), Error> {
+        let b = self.b;
+        let r = self.reporter;
+        let (release, texts) = self.fetch_indexes()?;
+        let mut index = Vec::new();
+        for (component, text) in &texts {
+            let packages = packages::parse_packages(text)
+                .map_err(|e| Error::Failed(format!("Packages of {component}: {e}")))?;
+            index.extend(packages);
+        }
+        let merged_usr = b
+            .merged_usr
+            .unwrap_or_else(|| merged_usr_by_default(&release.codename));
+        let selection = resolve::Selection {
+            variant: b.variant,
+            include: b.include.clone(),
+            exclude: b.exclude.clone(),
+            merged_usr_marker: merged_usr && merged_usr_by_default(&release.codename),
+        };
+        r.info("Resolving dependencies of required and base packages...");
+        let resolved = resolve::resolve(&index, &selection).map_err(Error::Failed)?;
+        for warning in &resolved.warnings {
+            r.warn(warning);
+        }
+        let packages = resolved.packages;
+        if b.print_debs {
+            let mut out = String::new();
+            for package in &packages {
+                out.push_str(package.name);
+                out.push('\n');
+            }
+            print_stdout(&out)?;
+            return Ok(());
+        }
+        r.counts.packages.store(packages.len(), Ordering::Relaxed);
+        let total: u64 = packages.iter().map(|p| p.size).sum();
+        r.counts.download_total.store(total, Ordering::Relaxed);
+
+        // Downloads.
+        let jobs: Vec<download::Job> = packages
+            .iter()
+            .map(|p| {
+                let base = p.filename.rsplit('/').next().unwrap_or(p.filename);
+                download::Job {
+                    url: format!("{}/{}", self.mirror, p.filename),
+                    dest: self.cache.join("debs").join(base),
+                    size: p.size,
+                    sha256: p.sha256.to_ascii_lowercase(),
+                    label: p.name.to_string(),
+                }
+            })
+            .collect();
+        r.info(&format!(
+            "Retrieving and validating {} packages ({:.1} MB)...",
+            jobs.len(),
+            total as f64 / 1e6
+        ));
+        r.set_phase("download");
+        let counters = download::Counters::default();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let fetched = r.with_status(|| {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        r.counts
+                            .downloaded
+                            .store(counters.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                });
+                let result = download::fetch_all(&self.http, &jobs, &counters, &|job| {
+                    r.detail(&format!("Retrieving {}", job.label))
+                });
+                done.store(true, Ordering::Relaxed);
+                result
+            })
+        });
+        r.clear();
+        if let Err(errors) = fetched {
+            for error in &errors[..errors.len() - 1] {
+                r.error(error);
+            }
+            return Err(Error::Failed(errors[errors.len() - 1].clone()));
+        }
+        r.counts.downloaded.store(total, Ordering::Relaxed);
+        r.info(&format!(
+            "{} packages verified ({} downloaded, {} from the cache)",
+            jobs.len(),
+            counters.files_fetched.load(Ordering::Relaxed),
+            jobs.len() - counters.files_fetched.load(Ordering::Relaxed)
+        ));
+        if b.download_only {
+            return self.place_debs(&jobs);
+        }
+
+        // Unpack.
+        self.prepare_target(merged_usr)?;
+        r.info("Extracting and unpacking packages...");
+        r.set_phase("unpack");
+        let unpacked = r.with_status(|| self.unpack_all(&jobs, &packages))?;
+        r.clear();
+        dpkgdb::write_database(&b.target, &unpacked).map_err(Error::Failed)?;
+        self.write_etc(&release.codename)?;
+
+        // Configure.
+        r.info("Configuring the base system...");
+        r.set_phase("configure");
+        let log_path = log_dir.join("debootstrap.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| Error::failed(format_args!("cannot create {}", log_path.display()), e))?;
+        configure::configure(&b.target, &unpacked, &log, r)
+            .map_err(|e| Error::Failed(format!("configure: {e}")))?;
+        r.info(&format!(
+            "Base system installed successfully ({:.1} s).",
+            r.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    }
+
+    /// InRelease (signature checked), then each component's Packages
+    /// index (hash checked), from the cache when the hash is known.
+    fn fetch_indexes(&self) -> Result<(release::Release, Vec<(String, String)>), Error> {
+        let b = self.b;
+        let r = self.reporter;
+        let suite = &b.suite;
+        let url = format!("{}/dists/{suite}/InRelease", self.mirror);
+        r.info(&format!("Retrieving InRelease of {suite}"));
+        let key: String = format!("{}_{suite}", self.mirror)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let cached = self.cache.join("lists").join(format!("{key}_InRelease"));
+        let date_file = self
+            .cache
+            .join("lists")
+            .join(format!("{key}_InRelease.date"));
+        let since = std::fs::read_to_string(&date_file).ok();
+        let since = since.as_deref().filter(|_| cached.exists());
+        let text = match self
+            .http
+            .get_if_modified(&url, since)
+            .map_err(Error::Failed)?
+        {
+            download::Fetched::NotModified => std::fs::read(&cached)
+                .map_err(|e| Error::failed(format_args!("cannot read {}", cached.display()), e))?,
+            download::Fetched::Body {
+                data,
+                last_modified,
+            } => {
+                // The cache is only a shortcut: the signature is checked
+                // on every run.
+                let _ = std::fs::write(&cached, &data);
+                match last_modified {
+                    Some(date) => {
+                        let _ = std::fs::write(&date_file, date);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&date_file);
+                    }
+                }
+                data
+            }
+        };
+        let text = String::from_utf8(text)
+            .map_err(|_| Error::Failed(format!("{url}: InRelease is not text")))?;
+        let signed =
+            release::split_clearsigned(&text).map_err(|e| Error::Failed(format!("{url}: {e}")))?;
+        if b.gpg == GpgCheck::Skip {
+            r.warn("Not checking the Release signature (--no-check-gpg)");
+        } else {
+            r.info("Checking Release signature");
+            let keyring_path = b
+                .keyring
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING));
+            let keyring_data = std::fs::read(&keyring_path).map_err(|e| {
+                Error::failed(
+                    format_args!("cannot read keyring {}", keyring_path.display()),
+                    e,
+                )
+            })?;
+            let keyring = gpg::Keyring::parse(&keyring_data)
+                .map_err(|e| Error::Failed(format!("keyring {}: {e}", keyring_path.display())))?;
+            let fingerprint = keyring
+                .verify(&signed.canonical, &signed.signature_armor)
+                .map_err(|e| Error::Failed(format!("Release signature of {suite}: {e}")))?;
+            r.info(&format!(
+                "Valid Release signature (key id {})",
+                gpg::hex(&fingerprint)
+            ));
+        }
+        let release = release::parse_release(&signed.text).map_err(Error::Failed)?;
+        if !release.answers_to(suite) {
+            return Err(Error::Failed(format!(
+                "the Release file is for {} ({}), not {suite}",
+                release.codename, release.suite
+            )));
+        }
+        if !release.architectures.is_empty() && !release.architectures.contains(&self.arch) {
+            return Err(Error::Failed(format!(
+                "{suite} has no architecture {} (it has {})",
+                self.arch,
+                release.architectures.join(" ")
+            )));
+        }
+        let components = if b.components.is_empty() {
+            vec!["main".to_string()]
+        } else {
+            b.components.clone()
+        };
+        let mut texts = Vec::new();
+        for component in components {
+            let text = self.fetch_packages(&release, suite, &component)?;
+            texts.push((component, text));
+        }
+        Ok((release, texts))
+    }
+
+    fn fetch_packages(
+        &self,
+        release: &release::Release,
+        suite: &str,
+        component: &str,
+    ) -> Result<String, Error> {
+        let r = self.reporter;
+        let plain_path = format!("{component}/binary-{}/Packages", self.arch);
+        let plain = release.file(&plain_path).ok_or_else(|| {
+            Error::Failed(format!(
+                "the Release file of {suite} does not list {plain_path}"
+            ))
+        })?;
+        let cached = self
+            .cache
+            .join("lists")
+            .join(format!("{}.Packages", plain.sha256));
+        if download::cached_ok(&cached, plain.size, &plain.sha256) {
+            r.detail(&format!("Using cached {plain_path}"));
+            let data = std::fs::read(&cached)
+                .map_err(|e| Error::failed(format_args!("cannot read {}", cached.display()), e))?;
+            return String::from_utf8(data)
+                .map_err(|_| Error::Failed(format!("{plain_path}: not text")));
+        }
+        r.info(&format!("Retrieving {plain_path}"));
+        let (compressed, suffix) = [".xz", ".gz", ""]
+            .iter()
+            .find_map(|suffix| {
+                release
+                    .file(&format!("{plain_path}{suffix}"))
+                    .map(|f| (f, *suffix))
+            })
+            .expect("the plain file itself is listed");
+        let url = if release.acquire_by_hash {
+            format!(
+                "{}/dists/{suite}/{component}/binary-{}/by-hash/SHA256/{}",
+                self.mirror, self.arch, compressed.sha256
+            )
+        } else {
+            format!("{}/dists/{suite}/{}", self.mirror, compressed.path)
+        };
+        let data = match self
+            .http
+            .get_if_modified(&url, None)
+            .map_err(Error::Failed)?
+        {
+            download::Fetched::Body { data, .. } => data,
+            download::Fetched::NotModified => {
+                return Err(Error::Failed(format!("{url}: unexpected 304")))
+            }
+        };
+        r.info(&format!("Validating {plain_path}{suffix}"));
+        download::check_digest(
+            data.len() as u64,
+            &download::sha256_hex(&data),
+            compressed.size,
+            &compressed.sha256,
+        )
+        .map_err(|e| Error::Failed(format!("{plain_path}{suffix}: {e}")))?;
+        let member = deb::Member {
+            name: &format!(
+                "Packages{}",
+                if suffix.is_empty() { ".tar" } else { suffix }
+            ),
+            data: &data,
+        };
+        let mut plain_data = Vec::with_capacity(plain.size as usize);
+        deb::decompressor(&member)
+            .map_err(Error::Failed)?
+            .read_to_end(&mut plain_data)
+            .map_err(|e| Error::Failed(format!("{plain_path}{suffix}: {e}")))?;
+        download::check_digest(
+            plain_data.len() as u64,
+            &download::sha256_hex(&plain_data),
+            plain.size,
+            &plain.sha256,
+        )
+        .map_err(|e| Error::Failed(format!("{plain_path}: {e}")))?;
+        let _ = std::fs::write(&cached, &plain_data);
+        String::from_utf8(plain_data).map_err(|_| Error::Failed(format!("{plain_path}: not text")))
+    }
+
+    /// --download-only: the verified packages in TARGET's apt cache, as
+    /// debootstrap leaves them.
+    fn place_debs(&self, jobs: &[download::Job]) -> Result<(), Error> {
+        let archives = self.b.target.join("var/cache/apt/archives");
+        std::fs::create_dir_all(archives.join("partial"))
+            .map_err(|e| Error::failed(format_args!("cannot create {}", archives.display()), e))?;
+        for job in jobs {
+            let name = job.dest.file_name().expect("a file name");
+            let to = archives.join(name);
+            let _ = std::fs::remove_file(&to);
+            if std::fs::hard_link(&job.dest, &to).is_err() {
+                std::fs::copy(&job.dest, &to).map_err(|e| {
+                    Error::failed(format_args!("cannot copy to {}", to.display()), e)
+                })?;
+            }
+        }
+        self.reporter.info(&format!(
+            "Download complete: the packages are in {}",
+            archives.display()
+        ));
+        Ok(())
+    }
+
+    fn prepare_target(&self, merged_usr: bool) -> Result<(), Error> {
+        let target = &self.b.target;
+        let fail = |path: &Path, e: std::io::Error| {
+            Error::failed(format_args!("cannot create {}", path.display()), e)
+        };
+        std::fs::create_dir_all(target).map_err(|e| fail(target, e))?;
+        if merged_usr {
+            for dir in merged_usr_dirs(&self.arch) {
+                let real = target.join("usr").join(dir);
+                std::fs::create_dir_all(&real).map_err(|e| fail(&real, e))?;
+                let link = target.join(dir);
+                match link.symlink_metadata() {
+                    Ok(meta) if meta.file_type().is_symlink() => {}
+                    Ok(_) => {
+                        return Err(Error::Failed(format!(
+                            "{}: exists and is not a symlink (merged /usr)",
+                            link.display()
+                        )))
+                    }
+                    Err(_) => std::os::unix::fs::symlink(format!("usr/{dir}"), &link)
+                        .map_err(|e| fail(&link, e))?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes packages on every core, writes them in package order on
+    /// this thread (so overlapping paths end up as dpkg would leave them).
+    fn unpack_all(
+        &self,
+        jobs: &[download::Job],
+        packages: &[&packages::Package],
+    ) -> Result<Vec<dpkgdb::Unpacked>, Error> {
+        let r = self.reporter;
+        let target = &self.b.target;
+        type Decoded =
+            Result<(std::collections::BTreeMap<String, (u32, Vec<u8>)>, Vec<u8>), String>;
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (send, receive) = mpsc::sync_channel::<(usize, Decoded)>(workers * 2);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let send = send.clone();
+                let next = &next;
+                scope.spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(index) else { break };
+                    let decoded = decode(&job.dest);
+                    if send.send((index, decoded)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(send);
+            let mut pending: HashMap<usize, Decoded> = HashMap::new();
+            let mut out = Vec::with_capacity(jobs.len());
+            let mut receive = receive.into_iter();
+            for (index, package) in packages.iter().enumerate() {
+                let decoded = loop {
+                    if let Some(d) = pending.remove(&index) {
+                        break d;
+                    }
+                    match receive.next() {
+                        Some((i, d)) => {
+                            pending.insert(i, d);
+                        }
+                        None => return Err(Error::Failed("a decoder stopped early".to_string())),
+                    }
+                };
+                let fail = |step: &str, e: String| {
+                    // Stop the decoders: they find no receiver.
+                    Error::Failed(format!("package {}: {step}: {e}", package.name))
+                };
+                let (control_files, data) = decoded.map_err(|e| fail("decode", e))?;
+                let control = String::from_utf8_lossy(
+                    &control_files
+                        .get("control")
+                        .expect("checked by deb::open")
+                        .1,
+                )
+                .into_owned();
+                let conffiles = deb::conffiles_from(&control_files);
+                r.detail(&format!("Extracting {}", package.name));
+                let extracted = extract::extract(target, &data[..], &conffiles)
+                    .map_err(|e| fail("extract", e))?;
+                let multi_arch_same = packages::parse_stanzas(&control)
+                    .ok()
+                    .and_then(|s| {
+                        s.first()
+                            .and_then(|s| s.get("Multi-Arch"))
+                            .map(|v| v == "same")
+                    })
+                    .unwrap_or(false);
+                out.push(dpkgdb::Unpacked {
+                    name: package.name.to_string(),
+                    architecture: package.architecture.to_string(),
+                    multi_arch_same,
+                    control,
+                    control_files,
+                    conffiles,
+                    overrides: [
+                        ("Priority", Some(package.priority)),
+                        ("Section", package.section),
+                    ]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+                    .collect(),
+                    paths: extracted.paths,
+                });
+                r.counts.unpacked.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(out)
+        })
+    }
+
+    /// What debootstrap writes into /etc besides the packages.
+    fn write_etc(&self, codename: &str) -> Result<(), Error> {
+        let target = &self.b.target;
+        let write = |path: &Path, text: &[u8]| {
+            std::fs::write(path, text)
+                .map_err(|e| Error::failed(format_args!("cannot write {}", path.display()), e))
+        };
+        let components = if self.b.components.is_empty() {
+            "main".to_string()
+        } else {
+            self.b.components.join(" ")
+        };
+        let apt = target.join("etc/apt");
+        std::fs::create_dir_all(&apt)
+            .map_err(|e| Error::failed(format_args!("cannot create {}", apt.display()), e))?;
+        write(
+            &apt.join("sources.list"),
+            format!("deb {} {} {components}\n", self.mirror, self.b.suite).as_bytes(),
+        )?;
+        let _ = codename;
+        write(
+            &target.join("etc/fstab"),
+            b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n",
+        )?;
+        // Copied from the host (mode included), as debootstrap does.
+        for file in ["etc/hostname", "etc/resolv.conf"] {
+            let from = Path::new("/").join(file);
+            if from.is_file() {
+                let to = target.join(file);
+                let _ = std::fs::remove_file(&to);
+                std::fs::copy(&from, &to).map_err(|e| {
+                    Error::failed(format_args!("cannot copy {}", from.display()), e)
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+use std::io::Read;
+
+/// Reads a cached `.deb` and decompresses its data tarball.
+#[allow(clippy::type_complexity)]
+fn decode(
+    path: &Path,
+) -> Result<(std::collections::BTreeMap<String, (u32, Vec<u8>)>, Vec<u8>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let deb = deb::open(&bytes)?;
+    let mut data = Vec::with_capacity(deb.data.data.len() * 4);
+    deb::decompressor(&deb.data)?
+        .read_to_end(&mut data)
+        .map_err(|e| format!("{}: {e}", deb.data.name))?;
+    Ok((deb.control, data))
+}

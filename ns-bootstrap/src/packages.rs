@@ -1,0 +1,530 @@
+//! Debian control-file text: the deb822 stanza format (Release, Packages,
+//! control, apt `.sources`), package relations and version comparison.
+//! Everything here is a pure function over untrusted text.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// One stanza: its fields in order. A value keeps its continuation lines
+/// (`"\n "` included); callers that need words split on whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stanza<'a> {
+    pub fields: Vec<(&'a str, &'a str)>,
+    /// 1-based line of the stanza's first field, for messages.
+    pub line: usize,
+}
+
+impl<'a> Stanza<'a> {
+    /// The value of a field, matched case-insensitively as dpkg does.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Lenient split for files where a bad stanza should not stop the rest
+/// (apt sources): malformed stanzas are dropped.
+pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
+    split_blocks(text)
+        .into_iter()
+        .filter_map(|(line, block)| parse_block(block, line).ok())
+        .filter(|stanza| !stanza.fields.is_empty())
+        .collect()
+}
+
+/// Strict split: any malformed line is an error naming its line.
+pub fn parse_stanzas(text: &str) -> Result<Vec<Stanza<'_>>, ParseError> {
+    let mut out = Vec::new();
+    for (line, block) in split_blocks(text) {
+        let stanza = parse_block(block, line)?;
+        if !stanza.fields.is_empty() {
+            out.push(stanza);
+        }
+    }
+    Ok(out)
+}
+
+/// Blocks separated by blank lines, each with its first line number.
+fn split_blocks(text: &str) -> Vec<(usize, &str)> {
+    let mut blocks = Vec::new();
+    let mut line_no = 0;
+    let mut block_start: Option<(usize, usize)> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        line_no += 1;
+        let blank = line.trim().is_empty();
+        match (blank, block_start) {
+            (true, Some((start, first))) => {
+                blocks.push((first, &text[start..offset]));
+                block_start = None;
+            }
+            (false, None) => block_start = Some((offset, line_no)),
+            _ => {}
+        }
+        offset += line.len();
+    }
+    if let Some((start, first)) = block_start {
+        blocks.push((first, &text[start..]));
+    }
+    blocks
+}
+
+fn parse_block(block: &str, first_line: usize) -> Result<Stanza<'_>, ParseError> {
+    let mut stanza = Stanza {
+        fields: Vec::new(),
+        line: first_line,
+    };
+    let mut offset = 0;
+    // (name, value start offset) of the field being read.
+    let mut current: Option<(&str, usize)> = None;
+    for (index, line) in block.split_inclusive('\n').enumerate() {
+        let line_no = first_line + index;
+        let starts = offset;
+        offset += line.len();
+        if line.starts_with('#') {
+            // A comment ends the field before it (deb822 sources).
+            if let Some((name, value_start)) = current.take() {
+                stanza
+                    .fields
+                    .push((name, block[value_start..starts].trim()));
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if current.is_none() {
+                return Err(ParseError {
+                    line: line_no,
+                    message: "continuation line outside a field".to_string(),
+                });
+            }
+            continue;
+        }
+        if let Some((name, value_start)) = current.take() {
+            stanza
+                .fields
+                .push((name, block[value_start..starts].trim()));
+        }
+        let Some(colon) = line.find(':') else {
+            return Err(ParseError {
+                line: line_no,
+                message: format!("not a field: '{}'", line.trim_end()),
+            });
+        };
+        let name = &line[..colon];
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(ParseError {
+                line: line_no,
+                message: format!("bad field name: '{}'", line.trim_end()),
+            });
+        }
+        current = Some((name, starts + colon + 1));
+    }
+    if let Some((name, value_start)) = current {
+        stanza.fields.push((name, block[value_start..].trim()));
+    }
+    Ok(stanza)
+}
+
+/// A version relation operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+}
+
+impl Op {
+    pub fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Op::Lt => ordering == Ordering::Less,
+            Op::Le => ordering != Ordering::Greater,
+            Op::Eq => ordering == Ordering::Equal,
+            Op::Ge => ordering != Ordering::Less,
+            Op::Gt => ordering == Ordering::Greater,
+        }
+    }
+}
+
+/// `name [(op version)]`, the architecture qualifier (`:any`) dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation<'a> {
+    pub name: &'a str,
+    pub version: Option<(Op, &'a str)>,
+}
+
+/// `a | b (>= 1)`: any one satisfies.
+pub type Alternatives<'a> = Vec<Relation<'a>>;
+
+/// Parses a Depends-like field: `a (>= 1) | b:any, c [amd64] <!nocheck>`.
+pub fn parse_relations(text: &str) -> Result<Vec<Alternatives<'_>>, String> {
+    let mut out = Vec::new();
+    for group in text.split(',') {
+        if group.trim().is_empty() {
+            // A trailing comma is tolerated, as dpkg does.
+            continue;
+        }
+        let mut alternatives = Vec::new();
+        for alt in group.split('|') {
+            alternatives.push(parse_relation(alt.trim())?);
+        }
+        out.push(alternatives);
+    }
+    Ok(out)
+}
+
+fn parse_relation(text: &str) -> Result<Relation<'_>, String> {
+    // Architecture lists (`[amd64]`) and build profiles (`<!nocheck>`)
+    // follow the name and version; they only appear in source packages.
+    let text = text.trim();
+    let Some(paren) = text.find('(') else {
+        let name = text.split(['[', '<']).next().unwrap_or("");
+        return Ok(Relation {
+            name: package_name(name)?,
+            version: None,
+        });
+    };
+    let (name, rest) = text.split_at(paren);
+    let close = rest
+        .find(')')
+        .ok_or_else(|| format!("unbalanced parenthesis in '{text}'"))?;
+    let after = rest[close + 1..].trim_start();
+    if !(after.is_empty() || after.starts_with(['[', '<'])) {
+        return Err(format!("unexpected text after ')' in '{text}'"));
+    }
+    let inner = rest[1..close].trim();
+    let (op, version) =
+        split_op(inner).ok_or_else(|| format!("bad version relation '({inner})'"))?;
+    if version.is_empty() || version.contains(char::is_whitespace) {
+        return Err(format!("bad version in '({inner})'"));
+    }
+    Ok(Relation {
+        name: package_name(name)?,
+        version: Some((op, version)),
+    })
+}
+
+fn split_op(text: &str) -> Option<(Op, &str)> {
+    for (token, op) in [
+        ("<<", Op::Lt),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        (">>", Op::Gt),
+        ("=", Op::Eq),
+        // Obsolete spellings, kept by dpkg: `<` is `<=`, `>` is `>=`.
+        ("<", Op::Le),
+        (">", Op::Ge),
+    ] {
+        if let Some(rest) = text.strip_prefix(token) {
+            return Some((op, rest.trim()));
+        }
+    }
+    None
+}
+
+fn package_name(text: &str) -> Result<&str, String> {
+    let name = text.trim();
+    let name = name.split(':').next().unwrap_or("");
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+    {
+        return Err(format!("bad package name '{}'", text.trim()));
+    }
+    Ok(name)
+}
+
+/// Compares two Debian versions as dpkg does (epoch, upstream, revision;
+/// `~` sorts before everything, even the end).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let (epoch_a, rest_a) = split_epoch(a);
+    let (epoch_b, rest_b) = split_epoch(b);
+    epoch_a.cmp(&epoch_b).then_with(|| {
+        let (up_a, rev_a) = split_revision(rest_a);
+        let (up_b, rev_b) = split_revision(rest_b);
+        compare_part(up_a, up_b).then_with(|| compare_part(rev_a, rev_b))
+    })
+}
+
+fn split_epoch(version: &str) -> (u64, &str) {
+    match version.split_once(':') {
+        Some((epoch, rest)) if epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            (epoch.parse().unwrap_or(u64::MAX), rest)
+        }
+        _ => (0, version),
+    }
+}
+
+fn split_revision(version: &str) -> (&str, &str) {
+    match version.rfind('-') {
+        Some(dash) => (&version[..dash], &version[dash + 1..]),
+        None => (version, ""),
+    }
+}
+
+fn char_order(c: Option<u8>) -> i32 {
+    match c {
+        Some(b'~') => -1,
+        None => 0,
+        Some(c) if c.is_ascii_digit() => 0,
+        Some(c) if c.is_ascii_alphabetic() => c as i32,
+        Some(c) => c as i32 + 256,
+    }
+}
+
+fn compare_part(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        // The non-digit prefix, character by character.
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
+            let ca = char_order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
+            let cb = char_order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
+            if ca != cb {
+                return ca.cmp(&cb);
+            }
+            if i < a.len() && !a[i].is_ascii_digit() {
+                i += 1;
+            }
+            if j < b.len() && !b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        // Then the numbers, leading zeros ignored.
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let start_a = i;
+        let start_b = j;
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let (na, nb) = (&a[start_a..i], &b[start_b..j]);
+        let by_length = na.len().cmp(&nb.len());
+        if by_length != Ordering::Equal {
+            return by_length;
+        }
+        let by_digits = na.cmp(nb);
+        if by_digits != Ordering::Equal {
+            return by_digits;
+        }
+    }
+    Ordering::Equal
+}
+
+/// What the resolver and downloader need from one Packages stanza.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub architecture: &'a str,
+    pub priority: &'a str,
+    /// The archive's override, which dpkg's status records.
+    pub section: Option<&'a str>,
+    pub essential: bool,
+    pub pre_depends: Vec<Alternatives<'a>>,
+    pub depends: Vec<Alternatives<'a>>,
+    pub provides: Vec<Relation<'a>>,
+    pub filename: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+}
+
+/// Parses a Packages index; a stanza without the fields a download needs,
+/// or with an unparsable relation, is an error naming its line.
+pub fn parse_packages(text: &str) -> Result<Vec<Package<'_>>, ParseError> {
+    let mut out = Vec::new();
+    for stanza in parse_stanzas(text)? {
+        let error = |message: String| ParseError {
+            line: stanza.line,
+            message,
+        };
+        let required = |name: &str| {
+            stanza
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| error(format!("stanza without {name}")))
+        };
+        let name = required("Package")?;
+        let relations = |field: &str| {
+            parse_relations(stanza.get(field).unwrap_or(""))
+                .map_err(|e| error(format!("package {name}: {field}: {e}")))
+        };
+        let size = required("Size")?;
+        let sha256 = required("SHA256")?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(error(format!("package {name}: bad SHA256 '{sha256}'")));
+        }
+        let provides = relations("Provides")?
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        out.push(Package {
+            name,
+            version: required("Version")?,
+            architecture: required("Architecture")?,
+            priority: stanza.get("Priority").unwrap_or("optional"),
+            section: stanza.get("Section"),
+            essential: stanza.get("Essential") == Some("yes"),
+            pre_depends: relations("Pre-Depends")?,
+            depends: relations("Depends")?,
+            provides,
+            filename: required("Filename")?,
+            size: size
+                .parse()
+                .map_err(|_| error(format!("package {name}: bad Size '{size}'")))?,
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stanzas_with_continuations_and_comments() {
+        let text = "A: 1\nB: two\n words\n .\n# comment\nC:3\n\n\n\nD: 4\n";
+        let got = parse_stanzas(text).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].get("a"), Some("1"));
+        assert_eq!(got[0].get("B"), Some("two\n words\n ."));
+        assert_eq!(got[0].get("C"), Some("3"));
+        assert_eq!(got[1].get("D"), Some("4"));
+        assert_eq!(got[1].line, 10);
+    }
+
+    #[test]
+    fn malformed_stanzas() {
+        assert_eq!(parse_stanzas(" x\nA: 1\n").unwrap_err().line, 1);
+        let error = parse_stanzas("A: 1\nno colon here\n").unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(error.message.contains("not a field"));
+        assert!(parse_stanzas(": value\n").is_err());
+        // The lenient reader drops the bad stanza and keeps the good one.
+        assert_eq!(stanzas("bad\n\nA: 1\n").len(), 1);
+        assert!(parse_stanzas("").unwrap().is_empty());
+        // CRLF and trailing spaces are not fields either.
+        assert_eq!(parse_stanzas("A: 1\r\n").unwrap()[0].get("A"), Some("1"));
+    }
+
+    #[test]
+    fn relations() {
+        let got =
+            parse_relations("libc6 (>= 2.34), a | b:any (<< 2~), c [amd64], d (>1) <!x>").unwrap();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0][0].name, "libc6");
+        assert_eq!(got[0][0].version, Some((Op::Ge, "2.34")));
+        assert_eq!(got[1][1].name, "b");
+        assert_eq!(got[1][1].version, Some((Op::Lt, "2~")));
+        assert_eq!(got[2][0].name, "c");
+        assert_eq!(got[3][0].version, Some((Op::Ge, "1")));
+        assert!(parse_relations("").unwrap().is_empty());
+        assert_eq!(parse_relations("a,").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn malformed_relations() {
+        for bad in [
+            "a (>= 1",
+            "a (~ 1)",
+            "A",
+            "a | ",
+            "a (>= )",
+            "a (>= 1 2)",
+            "a (= 1) b",
+        ] {
+            assert!(parse_relations(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn version_order() {
+        use Ordering::*;
+        let cases = [
+            ("1.0", "1.0", Equal),
+            ("1.0", "1.1", Less),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0", "1.0+b1", Less),
+            ("1:0.1", "2.0", Greater),
+            ("1.0-1", "1.0-2", Less),
+            ("1.01", "1.1", Equal),
+            ("2.36-9+deb12u4", "2.36-9+deb12u10", Less),
+            ("1.0a", "1.0", Greater),
+            ("1.0a", "1.0+", Less),
+            ("~~", "~~a", Less),
+            ("~", "", Less),
+            ("0:1", "1", Equal),
+            ("1.2-3-4", "1.2-3-5", Less),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+            assert_eq!(compare_versions(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
+
+    const PACKAGES: &str = "\
+Package: a
+Version: 1.0
+Architecture: amd64
+Priority: required
+Essential: yes
+Pre-Depends: b (>= 2)
+Depends: c | d
+Provides: virt (= 1)
+Filename: pool/main/a/a_1.0_amd64.deb
+Size: 100
+SHA256: 0000000000000000000000000000000000000000000000000000000000000000
+Description: x
+ long
+";
+
+    #[test]
+    fn packages_index() {
+        let got = parse_packages(PACKAGES).unwrap();
+        assert_eq!(got.len(), 1);
+        let a = &got[0];
+        assert!(a.essential);
+        assert_eq!(a.priority, "required");
+        assert_eq!(a.pre_depends[0][0].name, "b");
+        assert_eq!(a.depends[0].len(), 2);
+        assert_eq!(a.provides[0].name, "virt");
+        assert_eq!(a.size, 100);
+    }
+
+    #[test]
+    fn malformed_packages_index() {
+        let no_hash = PACKAGES.replace("SHA256: 0000", "SHA256: zz00");
+        assert!(parse_packages(&no_hash).is_err());
+        let no_size = PACKAGES.replace("Size: 100\n", "");
+        let error = parse_packages(&no_size).unwrap_err();
+        assert!(error.message.contains("Size"), "{error}");
+        let bad_size = PACKAGES.replace("Size: 100", "Size: -1");
+        assert!(parse_packages(&bad_size).is_err());
+        let bad_dep = PACKAGES.replace("c | d", "c (>= ");
+        assert!(parse_packages(&bad_dep).is_err());
+    }
+}
