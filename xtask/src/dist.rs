@@ -8,7 +8,11 @@ use crate::run::{cargo, checked, workspace_root};
 pub const TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// (package, binaries) of every tool that ships as a static binary.
-pub const TOOLS: &[(&str, &[&str])] = &[("ns-chroot", &["ns-chroot"]), ("ns-lsns", &["ns-lsns"])];
+pub const TOOLS: &[(&str, &[&str])] = &[
+    ("ns-chroot", &["ns-chroot"]),
+    ("ns-lsns", &["ns-lsns"]),
+    ("ns-unshare", &["ns-unshare"]),
+];
 
 /// The multi-call binary (package, binary): every tool in one executable.
 pub const MULTICALL: &str = "nstools";

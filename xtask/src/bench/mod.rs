@@ -7,6 +7,7 @@
 
 mod chroot;
 mod lsns;
+mod unshare;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -79,7 +80,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// Every tool's cases; a tool adds its module above and its list here.
 fn all_cases(dist: &Path) -> Vec<Case> {
-    [chroot::cases(dist), lsns::cases(dist)]
+    [chroot::cases(dist), lsns::cases(dist), unshare::cases(dist)]
         .into_iter()
         .flatten()
         .collect()
