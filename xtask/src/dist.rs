@@ -11,6 +11,7 @@ pub const TARGET: &str = "x86_64-unknown-linux-musl";
 pub const TOOLS: &[(&str, &[&str])] = &[
     ("ns-chroot", &["ns-chroot"]),
     ("ns-lsns", &["ns-lsns"]),
+    ("ns-mount", &["ns-mount", "ns-umount"]),
     ("ns-unshare", &["ns-unshare"]),
 ];
 

@@ -7,6 +7,7 @@
 
 mod chroot;
 mod lsns;
+mod mount;
 mod unshare;
 
 use std::path::Path;
@@ -48,7 +49,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .into_iter()
         .filter(|case| filters.is_empty() || filters.iter().any(|f| case.name.starts_with(f)))
         .collect();
-    if cases.is_empty() {
+    let staged: Vec<StagedCase> = all_staged_cases(&dist)
+        .into_iter()
+        .filter(|case| filters.is_empty() || filters.iter().any(|f| case.name.starts_with(f)))
+        .collect();
+    if cases.is_empty() && staged.is_empty() {
         return Err("no benchmark case matches".to_string());
     }
 
@@ -70,6 +75,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         ratios.push(result.median_ratio);
     }
+    for case in &staged {
+        let result = measure_staged(case)?;
+        println!(
+            "{:<44} {:>10.3} {:>10.3} {:>8.3}",
+            case.name,
+            result.ours_median.as_secs_f64() * 1e3,
+            result.reference_median.as_secs_f64() * 1e3,
+            result.median_ratio
+        );
+        ratios.push(result.median_ratio);
+    }
     let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
     println!(
         "{:<44} {:>10} {:>10} {:>8.3}",
@@ -80,10 +96,51 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// Every tool's cases; a tool adds its module above and its list here.
 fn all_cases(dist: &Path) -> Vec<Case> {
-    [chroot::cases(dist), lsns::cases(dist), unshare::cases(dist)]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        chroot::cases(dist),
+        lsns::cases(dist),
+        unshare::cases(dist),
+        mount::cases(dist),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A benchmark whose command consumes its input (e.g. `umount -R` of a
+/// tree): `prepare` runs untimed before every timed run, and the case sets
+/// its own number of pairs (no warm-up) when the reference is slow.
+pub struct StagedCase {
+    pub name: String,
+    pub prepare: Vec<String>,
+    pub ours: Vec<String>,
+    pub reference: Vec<String>,
+    pub pairs: usize,
+}
+
+/// Every tool's staged cases.
+fn all_staged_cases(dist: &Path) -> Vec<StagedCase> {
+    mount::staged_cases(dist)
+}
+
+fn measure_staged(case: &StagedCase) -> Result<Measured, String> {
+    let mut ours = Vec::with_capacity(case.pairs);
+    let mut reference = Vec::with_capacity(case.pairs);
+    let mut ratios = Vec::with_capacity(case.pairs);
+    for _ in 0..case.pairs {
+        time(&case.prepare)?;
+        let a = time(&case.ours)?;
+        time(&case.prepare)?;
+        let b = time(&case.reference)?;
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+        ours.push(a);
+        reference.push(b);
+    }
+    Ok(Measured {
+        ours_median: median(&mut ours),
+        reference_median: median(&mut reference),
+        median_ratio: median(&mut ratios),
+    })
 }
 
 struct Measured {

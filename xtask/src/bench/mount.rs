@@ -1,0 +1,168 @@
+//! ns-mount and ns-umount against util-linux mount and umount.
+//!
+//! Each mount table lives in its own mount namespace, made private by
+//! `unshare --mount --propagation private` and held by a sleeping process
+//! that dies with this one (parent-death signal): nothing is mounted on the
+//! host, and nothing outlives the bench. Inside, a tmpfs hides /tmp, and
+//! /tmp/tpl carries N tmpfs mounts. Both tools enter with nsenter, so its
+//! cost is in both sides of every pair.
+//!
+//! `umount -R` consumes its tree: before each timed run (untimed) the
+//! template is copied with one `mount --rbind /tmp/tpl /tmp/tree`, and only
+//! the unmount is timed. util-linux re-reads the mount table for every
+//! unmount (quadratic; about a minute for 5,000 mounts here), so its pairs
+//! are limited for the big trees, as the case names say.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{argv, ours, Case, StagedCase};
+
+const SIZES: [usize; 2] = [1000, 5000];
+
+/// Starts a namespace holder with `mounts` tmpfs mounts under /tmp/tpl;
+/// returns its PID once they are all there.
+fn populate(mounts: usize) -> Result<u32, String> {
+    let script = format!(
+        "set -e; /usr/bin/mount -t tmpfs bench /tmp; mkdir /tmp/tpl /tmp/tree /tmp/p; \
+         /usr/bin/mount -t tmpfs tpl /tmp/tpl; i=0; \
+         while [ $i -lt {mounts} ]; do mkdir /tmp/tpl/$i; /usr/bin/mount -t tmpfs t$i /tmp/tpl/$i; i=$((i+1)); done; \
+         exec sleep 1000000"
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    let pid = child.id();
+    // Reaped when this process exits; the namespace dies with the holder.
+    std::mem::forget(child);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map_err(|_| format!("the namespace holder for {mounts} mounts died"))?;
+        if comm.trim() == "sleep" {
+            return Ok(pid);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{mounts} mounts were not ready in time"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the bench's name filters (if any) can select a mount case.
+fn wanted() -> bool {
+    let args: Vec<String> = std::env::args()
+        .skip_while(|a| a != "bench")
+        .skip(1)
+        .collect();
+    let mut filters = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--pairs" {
+            args.next();
+        } else {
+            filters.push(arg.as_str());
+        }
+    }
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| f.starts_with("mount") || f.starts_with("umount") || "umount".starts_with(f))
+}
+
+/// The namespaces, made once for both case lists.
+struct Holders {
+    by_size: Vec<(usize, String)>,
+}
+
+fn holders() -> &'static Holders {
+    static HOLDERS: std::sync::OnceLock<Holders> = std::sync::OnceLock::new();
+    HOLDERS.get_or_init(|| {
+        let mut by_size = Vec::new();
+        if wanted() {
+            for size in SIZES {
+                match populate(size) {
+                    Ok(pid) => by_size.push((size, pid.to_string())),
+                    Err(error) => eprintln!("mount bench: {error}; skipping {size}"),
+                }
+            }
+        }
+        Holders { by_size }
+    })
+}
+
+fn enter(pid: &str) -> Vec<String> {
+    argv(&["nsenter", &format!("--mount=/proc/{pid}/ns/mnt"), "--"])
+}
+
+fn with(mut prefix: Vec<String>, rest: &[&str]) -> Vec<String> {
+    prefix.extend(rest.iter().map(|s| s.to_string()));
+    prefix
+}
+
+pub fn cases(dist: &Path) -> Vec<Case> {
+    let ns_mount = ours(dist, "ns-mount");
+    let ns_umount = ours(dist, "ns-umount");
+    let mut cases = Vec::new();
+    for (size, pid) in &holders().by_size {
+        cases.push(Case {
+            name: format!("mount (list {size} mounts)"),
+            ours: with(enter(pid), &[&ns_mount]),
+            reference: with(enter(pid), &["/usr/bin/mount"]),
+        });
+        if *size == SIZES[0] {
+            let pair = |m: &str, u: &str| {
+                with(
+                    enter(pid),
+                    &[
+                        "sh",
+                        "-c",
+                        &format!("{m} -t tmpfs none /tmp/p && {u} /tmp/p"),
+                    ],
+                )
+            };
+            cases.push(Case {
+                name: "mount -t tmpfs + umount".into(),
+                ours: pair(&ns_mount, &ns_umount),
+                reference: pair("/usr/bin/mount", "/usr/bin/umount"),
+            });
+        }
+    }
+    cases
+}
+
+pub fn staged_cases(dist: &Path) -> Vec<StagedCase> {
+    let ns_umount = ours(dist, "ns-umount");
+    let mut cases = Vec::new();
+    for (size, pid) in &holders().by_size {
+        // util-linux: ~2.5 s at 1,000 mounts, ~60 s at 5,000.
+        let pairs = if *size >= 5000 { 3 } else { 10 };
+        cases.push(StagedCase {
+            name: format!("umount -R ({size} mounts, {pairs} pairs)"),
+            prepare: with(
+                enter(pid),
+                &["/usr/bin/mount", "--rbind", "/tmp/tpl", "/tmp/tree"],
+            ),
+            ours: with(enter(pid), &[&ns_umount, "-R", "/tmp/tree"]),
+            reference: with(enter(pid), &["/usr/bin/umount", "-R", "/tmp/tree"]),
+            pairs,
+        });
+    }
+    cases
+}
