@@ -8,7 +8,13 @@ use std::process::ExitCode;
 type Main = fn(Vec<OsString>) -> ExitCode;
 
 /// (util-linux name, our name, entry point).
-const APPLETS: &[(&str, &str, Main)] = &[("chroot", "ns-chroot", |args| ns_chroot::main(args))];
+const APPLETS: &[(&str, &str, Main)] = &[
+    ("unshare", "ns-unshare", |args| ns_unshare::main(args)),
+    ("chroot", "ns-chroot", |args| ns_chroot::main(args)),
+    ("mount", "ns-mount", |args| ns_mount::mount_main(args)),
+    ("umount", "ns-umount", |args| ns_mount::umount_main(args)),
+    ("lsns", "ns-lsns", |args| ns_lsns::main(args)),
+];
 
 fn find(name: &str) -> Option<Main> {
     APPLETS
