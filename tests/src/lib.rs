@@ -103,6 +103,13 @@ impl TestCommand {
         self
     }
 
+    /// The underlying command, for a test that drives the process itself
+    /// (signals, incremental output).
+    pub fn into_command(mut self) -> Command {
+        self.command.stdin(Stdio::null()).stderr(Stdio::inherit());
+        self.command
+    }
+
     pub fn run(mut self) -> Outcome {
         let mut child = self
             .command

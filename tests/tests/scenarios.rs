@@ -162,7 +162,7 @@ fn root_reused_across_runs() {
             ns-mount -t proc none /proc
             ns-mount -t tmpfs none /tmp
             echo round > /tmp/mark
-            ls /proc/1/ns >/dev/null && echo ok
+            ls /proc/1/ns | grep -qx mnt && echo ok
         "#;
         let run = in_container(WALK_THROUGH, &root, script).run();
         run.expect_code(0);
@@ -189,12 +189,36 @@ fn failure_midway_leaves_nothing_behind() {
         .run()
         .expect_code(3);
 
-    let killed = "ns-mount -t proc none /proc; sleep 60 & kill -KILL $$";
-    let run = in_container(WALK_THROUGH, &root, killed).run();
+    // Killed from the host (PID 1 of a PID namespace ignores SIGKILL from
+    // inside it): ns-unshare dies of the same signal, as the caller sees.
+    let killed = "ns-mount -t proc none /proc && sleep 60 & echo ready; wait";
+    let mut child = in_container(WALK_THROUGH, &root, killed)
+        .into_command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the container");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("piped")),
+        &mut ready,
+    )
+    .expect("read from the container");
+    assert_eq!(ready, "ready\n");
+    let unshare = child.id();
+    let children = format!("/proc/{unshare}/task/{unshare}/children");
+    let init: i32 = std::fs::read_to_string(&children)
+        .expect("children of ns-unshare")
+        .split_whitespace()
+        .next()
+        .and_then(|pid| pid.parse().ok())
+        .expect("the container's init");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);
+    let status = child.wait().expect("wait for ns-unshare");
     assert_eq!(
-        run.signal,
+        std::os::unix::process::ExitStatusExt::signal(&status),
         Some(9),
-        "the caller sees the signal death: {run}"
+        "{status}"
     );
 
     let bad_mount = "ns-mount -t tmpfs none /tmp && ns-mount -t nosuchfs none /proc";
