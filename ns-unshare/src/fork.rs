@@ -65,13 +65,39 @@ impl Helper {
         match wait_for(self.pid)? {
             WaitStatus::Exited(_, 0) => Ok(()),
             WaitStatus::Exited(_, code) => Err(Error::Exit(code as u8)),
-            other => Err(Error::Failed(format!("helper process failed: {other:?}"))),
+            _ => Err(Error::Failed("helper process failed".to_string())),
         }
     }
 
     /// In the `--fork` child, which must not hold the helper's pipe.
     pub fn forget(self) {
         drop(self.go);
+    }
+}
+
+/// Runs a program (newuidmap, newgidmap) and waits for it; its failure
+/// status becomes ours, as util-linux's helper passes it on.
+pub fn run_program(prog: &str, argv: &[std::ffi::OsString]) -> Result<(), Error> {
+    // SAFETY: single-threaded, see spawn_helper.
+    match unsafe { fork() } {
+        Err(errno) => Err(Error::system("fork failed", errno)),
+        Ok(ForkResult::Child) => {
+            let errno = ns_chroot::exec::execvp(argv);
+            let error = Error::Exec {
+                program: argv[0].clone(),
+                errno,
+            };
+            crate::report(prog, &error);
+            std::process::exit(i32::from(error.exit_code()))
+        }
+        Ok(ForkResult::Parent { child }) => match wait_for(child)? {
+            WaitStatus::Exited(_, 0) => Ok(()),
+            WaitStatus::Exited(_, code) => Err(Error::Exit(code as u8)),
+            _ => Err(Error::Failed(format!(
+                "{} was killed",
+                argv[0].to_string_lossy()
+            ))),
+        },
     }
 }
 

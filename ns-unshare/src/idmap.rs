@@ -4,8 +4,8 @@
 //! directly into `/proc/PID/uid_map` as root, through the setuid helpers
 //! `newuidmap`/`newgidmap` (Debian's `uidmap` package) otherwise.
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::process::Command;
 
 use nix::errno::Errno;
 
@@ -272,26 +272,16 @@ pub fn set_setgroups(allow: bool) -> Result<(), Error> {
 /// Writes ranges for process `pid`: directly when we are root (the kernel
 /// checks nothing more), else through newuidmap/newgidmap, which check
 /// them against /etc/subuid and /etc/subgid.
-pub fn write_ranges(kind: Kind, pid: i32, ranges: &[MapRange]) -> Result<(), Error> {
+pub fn write_ranges(prog: &str, kind: Kind, pid: i32, ranges: &[MapRange]) -> Result<(), Error> {
     if nix::unistd::geteuid().is_root() {
         let path = format!("/proc/{pid}/{}", kind.proc_file());
         let text = map_text(ranges)
             .ok_or_else(|| Error::Failed(format!("{path} too large for kernel 4k limit")))?;
         return write_proc(&path, &text, "failed to open", "failed to write");
     }
-    let helper = kind.helper();
-    let status = Command::new(helper)
-        .args(helper_args(pid, ranges))
-        .status()
-        .map_err(|error| Error::Exec {
-            program: helper.into(),
-            errno: Errno::from_raw(error.raw_os_error().unwrap_or(0)),
-        })?;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(code) => Err(Error::Exit(code as u8)),
-        None => Err(Error::Failed(format!("{helper} was killed ({status})"))),
-    }
+    let mut argv = vec![OsString::from(kind.helper())];
+    argv.extend(helper_args(pid, ranges).into_iter().map(OsString::from));
+    crate::fork::run_program(prog, &argv)
 }
 
 #[cfg(test)]

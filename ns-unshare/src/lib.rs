@@ -163,12 +163,13 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
         (Some(idmap::combine(&group_blocks, single)), None)
     };
     let map_helper = if user_ranges.is_some() || group_ranges.is_some() {
+        let helper_prog = prog.to_string();
         Some(fork::spawn_helper(prog, move || {
             if let Some(ranges) = &user_ranges {
-                idmap::write_ranges(Kind::Users, ppid, ranges)?;
+                idmap::write_ranges(&helper_prog, Kind::Users, ppid, ranges)?;
             }
             if let Some(ranges) = &group_ranges {
-                idmap::write_ranges(Kind::Groups, ppid, ranges)?;
+                idmap::write_ranges(&helper_prog, Kind::Groups, ppid, ranges)?;
             }
             Ok(())
         })?)
