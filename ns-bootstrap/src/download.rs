@@ -149,7 +149,7 @@ pub fn check_digest(
     want_sha256: &str,
 ) -> Result<(), String> {
     if size != want_size {
-        return Err(format!("size {size} differs from the index's {want_size}"));
+        return Err(format!("size {size} where {want_size} was expected"));
     }
     if !sha256.eq_ignore_ascii_case(want_sha256) {
         return Err(format!(

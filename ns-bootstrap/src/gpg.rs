@@ -335,7 +335,7 @@ impl Keyring {
                         continue;
                     };
                     if sig.sig_type == 0x18
-                        && sig.key_flags.is_none_or(|flags| flags & 0x02 != 0)
+                        && !matches!(sig.key_flags, Some(flags) if flags & 0x02 == 0)
                         && verify_binding(primary, sub, &sig)
                     {
                         subkey_bound = true;

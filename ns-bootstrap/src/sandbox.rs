@@ -10,17 +10,19 @@
 //! first). Propagation is made private before mounting, so no mount event
 //! reaches the host's shared mounts.
 //!
-//! The namespace and mount calls are nix's; the chroot and the
-//! `execvp` are ns-chroot's library (its `execvp` is the POSIX one).
+//! The mounts and the propagation change go through ns-mount's library
+//! (`ns_mount::mount`, `ns_mount::set_propagation`); the namespace itself
+//! is one `unshare(CLONE_NEWNS)` through nix (ns-unshare's library has no
+//! call-level API for it); the `execvp` is ns-chroot's (the POSIX one).
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
+use ns_mount::{MountFlags as MsFlags, Propagation};
 
 /// One command to run inside TARGET.
 #[derive(Debug, Clone)]
@@ -80,14 +82,8 @@ impl Sandbox {
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         unshare(CloneFlags::CLONE_NEWNS)
             .map_err(|e| setup(format!("unshare(CLONE_NEWNS): {e}")))?;
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(|e| setup(format!("cannot make / private: {e}")))?;
+        ns_mount::set_propagation(Path::new("/"), Propagation::Private, true)
+            .map_err(|e| setup(format!("cannot make / private: {e}")))?;
         let nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         for (fstype, dir, flags, data) in [
             ("proc", "proc", nodev, None),
@@ -102,12 +98,8 @@ impl Sandbox {
             let target = self.root.join(dir);
             std::fs::create_dir_all(&target)
                 .map_err(|e| setup(format!("cannot create {}: {e}", target.display())))?;
-            mount(Some(fstype), &target, Some(fstype), flags, data).map_err(|e| {
-                setup(format!(
-                    "cannot mount {fstype} on {}: {e}",
-                    target.display()
-                ))
-            })?;
+            ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
+                .map_err(|e| setup(format!("cannot mount {fstype}: {e}")))?;
         }
         nix::unistd::chroot(&self.root)
             .map_err(|e| setup(format!("cannot chroot to {}: {e}", self.root.display())))?;
