@@ -10,7 +10,10 @@ use crate::run::workspace_root;
 
 /// Every tool's table and the crate directory it belongs to.
 pub fn tools() -> Vec<(Tool, &'static str)> {
-    vec![(ns_chroot::cli::TOOL, "ns-chroot")]
+    vec![
+        (ns_chroot::cli::TOOL, "ns-chroot"),
+        (ns_unshare::cli::TOOL, "ns-unshare"),
+    ]
 }
 
 /// (path, contents) of every generated file.
