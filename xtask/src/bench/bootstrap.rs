@@ -1,0 +1,232 @@
+//! ns-bootstrap against mmdebstrap and debootstrap: `bookworm` minbase
+//! from the host's mirror, warm and cold caches, alternating runs.
+//!
+//! These runs take seconds to minutes each, so this case uses a few pairs
+//! (said in the output), not the 30 of the fast tools. Wall time and CPU
+//! time (user + system of the whole process tree, from
+//! `getrusage(RUSAGE_CHILDREN)`) are both reported, as medians and as the
+//! median of the per-pair ratios.
+//!
+//! Warm cache: ns-bootstrap's cache dir, and for mmdebstrap its documented
+//! `sync-in`/`sync-out` hooks over a cache directory of `.deb`s (it still
+//! fetches the indexes, as it always does); debootstrap's `--cache-dir`.
+//! Cold: those caches emptied before each run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::run::{cargo, checked, workspace_root};
+
+const SUITE: &str = "bookworm";
+const WORK: &str = "/var/tmp/ns-bootstrap-bench";
+
+/// The first main-archive mirror of the host's deb822 apt sources (its
+/// name is never written in the repository).
+fn host_mirror() -> Result<String, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map_err(|e| format!("/etc/apt/sources.list.d: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sources"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for stanza in text.split("\n\n") {
+            let field = |name: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            };
+            if let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) {
+                if suites.split_whitespace().any(|s| !s.contains('-')) {
+                    if let Some(uri) = uris.split_whitespace().next() {
+                        return Ok(uri.trim_end_matches('/').to_string());
+                    }
+                }
+            }
+        }
+    }
+    Err("no Debian mirror in /etc/apt/sources.list.d/*.sources".to_string())
+}
+
+struct Tool {
+    name: &'static str,
+    /// Emptied before each cold run.
+    cache: PathBuf,
+    argv: Vec<String>,
+}
+
+fn sh(script: &str) -> Result<(), String> {
+    let status = Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .map_err(|e| format!("sh: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{script}` failed ({status})"))
+    }
+}
+
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// One run into a fresh target: (wall, CPU).
+fn run_once(tool: &Tool, target: &Path, cold: bool) -> Result<(Duration, Duration), String> {
+    sh(&format!("rm -rf {}", target.display()))?;
+    if cold {
+        sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
+    }
+    let mut argv = tool.argv.clone();
+    for arg in &mut argv {
+        *arg = arg.replace("@TARGET@", &target.to_string_lossy());
+    }
+    let cpu_before = children_cpu();
+    let start = Instant::now();
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    let wall = start.elapsed();
+    let cpu = children_cpu() - cpu_before;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", argv.join(" ")));
+    }
+    sh(&format!("rm -rf {}", target.display()))?;
+    Ok((wall, cpu))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    values[values.len() / 2]
+}
+
+/// Builds ns-bootstrap (release, host target: it is not an initramfs
+/// tool) and runs the comparisons.
+pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
+    let mirror = host_mirror()?;
+    checked(cargo().args(["build", "--release", "--package", "ns-bootstrap"]))?;
+    let ours_bin = workspace_root().join("target/release/ns-bootstrap");
+    let work = Path::new(WORK);
+    std::fs::create_dir_all(work).map_err(|e| format!("{WORK}: {e}"))?;
+    let s = |x: &str| x.to_string();
+
+    let ours_cache = work.join("cache-ours");
+    let ours = Tool {
+        name: "ns-bootstrap",
+        cache: ours_cache.clone(),
+        argv: vec![
+            ours_bin.to_string_lossy().into_owned(),
+            s("--variant=minbase"),
+            format!("--cache-dir={}", ours_cache.display()),
+            s(SUITE),
+            s("@TARGET@"),
+            mirror.clone(),
+        ],
+    };
+    let mm_cache = work.join("cache-mmdebstrap");
+    let mmdebstrap = Tool {
+        name: "mmdebstrap",
+        cache: mm_cache.clone(),
+        argv: vec![
+            s("mmdebstrap"),
+            s("--variant=minbase"),
+            s("--mode=root"),
+            s("--format=directory"),
+            s("--skip=essential/unlink"),
+            format!(
+                "--setup-hook=mkdir -p {0} \"$1\"/var/cache/apt/archives/",
+                mm_cache.display()
+            ),
+            format!(
+                "--setup-hook=sync-in {} /var/cache/apt/archives/",
+                mm_cache.display()
+            ),
+            format!(
+                "--customize-hook=sync-out /var/cache/apt/archives {}",
+                mm_cache.display()
+            ),
+            s(SUITE),
+            s("@TARGET@"),
+            format!("deb {mirror} {SUITE} main"),
+        ],
+    };
+    let db_cache = work.join("cache-debootstrap");
+    let debootstrap = Tool {
+        name: "debootstrap",
+        cache: db_cache.clone(),
+        argv: vec![
+            s("debootstrap"),
+            s("--variant=minbase"),
+            format!("--cache-dir={}", db_cache.display()),
+            s(SUITE),
+            s("@TARGET@"),
+            mirror.clone(),
+        ],
+    };
+    for tool in [&ours, &mmdebstrap, &debootstrap] {
+        std::fs::create_dir_all(&tool.cache)
+            .map_err(|e| format!("{}: {e}", tool.cache.display()))?;
+    }
+
+    println!();
+    println!(
+        "ns-bootstrap: {SUITE} minbase; long runs, so {pairs_warm} warm and {pairs_cold} cold \
+         alternating pairs per reference (after one untimed warm-up run of each)"
+    );
+    println!(
+        "{:<40} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}",
+        "case", "ours s", "ref s", "wall", "ours cpu", "ref cpu", "cpu"
+    );
+    // Fill the warm caches.
+    run_once(&ours, &work.join("t-ours"), false)?;
+    run_once(&mmdebstrap, &work.join("t-ref"), false)?;
+    run_once(&debootstrap, &work.join("t-ref"), false)?;
+    for (reference, cold, pairs) in [
+        (&mmdebstrap, false, pairs_warm),
+        (&mmdebstrap, true, pairs_cold),
+        (&debootstrap, false, pairs_cold),
+    ] {
+        let (mut ow, mut rw, mut oc, mut rc, mut wall_ratio, mut cpu_ratio) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..pairs {
+            let (w1, c1) = run_once(&ours, &work.join("t-ours"), cold)?;
+            let (w2, c2) = run_once(reference, &work.join("t-ref"), cold)?;
+            ow.push(w1.as_secs_f64());
+            rw.push(w2.as_secs_f64());
+            oc.push(c1.as_secs_f64());
+            rc.push(c2.as_secs_f64());
+            wall_ratio.push(w1.as_secs_f64() / w2.as_secs_f64());
+            cpu_ratio.push(c1.as_secs_f64() / c2.as_secs_f64());
+        }
+        let name = format!(
+            "bootstrap minbase vs {} ({})",
+            reference.name,
+            if cold { "cold" } else { "warm" }
+        );
+        println!(
+            "{:<40} {:>9.2} {:>9.2} {:>8.3} {:>9.2} {:>9.2} {:>8.3}",
+            name,
+            median(&mut ow),
+            median(&mut rw),
+            median(&mut wall_ratio),
+            median(&mut oc),
+            median(&mut rc),
+            median(&mut cpu_ratio)
+        );
+    }
+    // Warm caches stay for the next run; targets are gone.
+    Ok(())
+}
