@@ -5,29 +5,116 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::Error;
 
-/// Every long option, in the order debootstrap's --help lists them.
-pub const LONG_OPTIONS: &[&str] = &[
-    "help",
-    "version",
-    "verbose",
-    "print-debs",
-    "download-only",
-    "arch",
-    "include",
-    "exclude",
-    "components",
-    "variant",
-    "merged-usr",
-    "no-merged-usr",
-    "keyring",
-    "no-check-gpg",
-    "force-check-gpg",
-    "cache-dir",
-];
+/// The option table: parsing and `--help` come from it. Options are in
+/// the order debootstrap's `--help` lists them.
+pub const TOOL: Tool = Tool {
+    name: "ns-bootstrap",
+    reference: "debootstrap",
+    section: 8,
+    summary: "build a verified Debian base system in a directory",
+    usage: &["[OPTION...] SUITE TARGET [MIRROR [SCRIPT]]"],
+    description: "Build a Debian base system in TARGET from MIRROR, verified end to end: the
+Release signature, the Packages index and every package.",
+    options: &[
+        Opt::flag(None, "help", "display this help and exit"),
+        Opt::flag(None, "version", "output version information and exit"),
+        Opt::flag(None, "verbose", "report every step, not only the main ones"),
+        Opt::flag(
+            None,
+            "print-debs",
+            "print the packages that would be installed, and exit",
+        ),
+        Opt::flag(
+            None,
+            "download-only",
+            "download and verify the packages only",
+        ),
+        Opt::required(
+            None,
+            "arch",
+            "ARCH",
+            Complete::Nothing,
+            "the architecture (default: the host's)",
+        ),
+        Opt::required(
+            None,
+            "include",
+            "A,B,...",
+            Complete::Nothing,
+            "install these packages too",
+        ),
+        Opt::required(
+            None,
+            "exclude",
+            "A,B,...",
+            Complete::Nothing,
+            "never install these packages",
+        ),
+        Opt::required(
+            None,
+            "components",
+            "A,B,...",
+            Complete::Nothing,
+            "archive components to use (default: main)",
+        ),
+        Opt::required(
+            None,
+            "variant",
+            "VARIANT",
+            Complete::Words("minbase buildd default"),
+            "minbase (required + apt), buildd, or default",
+        ),
+        Opt::flag(
+            None,
+            "merged-usr",
+            "/bin, /sbin and /lib as symlinks into /usr",
+        ),
+        Opt::flag(
+            None,
+            "no-merged-usr",
+            "separate /bin, /sbin and /lib (before bookworm)",
+        ),
+        Opt::required(
+            None,
+            "keyring",
+            "FILE",
+            Complete::Files,
+            "OpenPGP keyring that signs the archive",
+        ),
+        Opt::flag(
+            None,
+            "no-check-gpg",
+            "do not check the Release signature (hashes still are)",
+        ),
+        Opt::flag(
+            None,
+            "force-check-gpg",
+            "insist on the signature check (the default)",
+        ),
+        Opt::required(
+            None,
+            "cache-dir",
+            "DIR",
+            Complete::Dirs,
+            "where verified packages are kept",
+        ),
+    ],
+    notes: "SUITE is a code name or an alias (bookworm, trixie, stable, ...). MIRROR
+defaults to the first Debian mirror in the host's apt sources. SCRIPT is
+accepted for compatibility and ignored: the suite rules are built in.
+The default keyring is /usr/share/keyrings/debian-archive-keyring.gpg, the
+default cache /var/cache/ns-bootstrap. buildd adds build-essential to
+minbase; default takes Priority required and important.
+
+Exit status: 0 when TARGET is a configured system, 1 on any failure (the
+log is then in TARGET/debootstrap/debootstrap.log).",
+    operands: Complete::Dirs,
+    style: Style::Coreutils,
+};
 
 /// Which base set is installed (debootstrap's `--variant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,13 +189,13 @@ where
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut b = Bootstrap::default();
     let mut operands: Vec<OsString> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long(name) => {
-                let name = resolve_long(name, LONG_OPTIONS)?;
+                let name = TOOL.resolve_long(name)?;
                 let mut value = || parser.value().map(string).map_err(usage);
                 match name {
                     "help" => return Ok(Action::Help),
@@ -127,10 +214,9 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "no-check-gpg" => b.gpg = GpgCheck::Skip,
                     "force-check-gpg" => b.gpg = GpgCheck::Force,
                     "cache-dir" => b.cache_dir = Some(value()?.into()),
-                    other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+                    other => unreachable!("option --{other} is in the table but not handled"),
                 }
             }
-            Short('h') => return Ok(Action::Help),
             Short(_) => return Err(ns_getopt::unknown(arg).into()),
             Value(operand) => operands.push(operand),
         }
@@ -184,37 +270,7 @@ fn variant(value: &str) -> Result<Variant, Error> {
 }
 
 pub fn help(prog: &str) -> String {
-    format!(
-        "\
-Usage: {prog} [OPTION...] SUITE TARGET [MIRROR [SCRIPT]]
-Build a Debian base system in TARGET from MIRROR, verified end to end.
-
-      --help                 display this help and exit
-      --version              output version information and exit
-      --verbose              report every step, not only the main ones
-      --print-debs           print the packages that would be installed, and exit
-      --download-only        download and verify the packages only
-      --arch=ARCH            the architecture (default: the host's)
-      --include=A,B,...      install these packages too
-      --exclude=A,B,...      never install these packages
-      --components=A,B,...   archive components to use (default: main)
-      --variant=VARIANT      minbase (required + apt), buildd (+ build-essential),
-                             or default (required + important)
-      --merged-usr           /bin, /sbin and /lib as symlinks into /usr
-      --no-merged-usr        separate /bin, /sbin and /lib (before bookworm only)
-      --keyring=FILE         OpenPGP keyring that signs the archive
-                             (default: /usr/share/keyrings/debian-archive-keyring.gpg)
-      --no-check-gpg         do not check the Release signature (Packages and
-                             .deb hashes are still checked)
-      --force-check-gpg      insist on the signature check (the default)
-      --cache-dir=DIR        where verified packages are kept between runs
-                             (default: /var/cache/ns-bootstrap)
-
-SUITE is a code name or an alias (bookworm, trixie, stable, ...). MIRROR
-defaults to the first Debian mirror in the host's apt sources. SCRIPT is
-accepted for compatibility and ignored: the suite rules are built in.
-"
-    )
+    TOOL.help(prog)
 }
 
 pub fn version(prog: &str) -> String {

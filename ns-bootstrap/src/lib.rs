@@ -210,14 +210,20 @@ impl Run<'_> {
                 .map_err(|e| Error::Failed(format!("Packages of {component}: {e}")))?;
             index.extend(packages);
         }
-        let merged_usr = b
-            .merged_usr
-            .unwrap_or_else(|| merged_usr_by_default(&release.codename));
+        // debootstrap: merged from bookworm on, except buildd up to
+        // bookworm (the buildds' own choice).
+        let merged_usr = b.merged_usr.unwrap_or_else(|| {
+            merged_usr_by_default(&release.codename)
+                && !(b.variant == cli::Variant::Buildd && release.codename == "bookworm")
+        });
         let selection = resolve::Selection {
             variant: b.variant,
             include: b.include.clone(),
             exclude: b.exclude.clone(),
-            merged_usr_marker: merged_usr && merged_usr_by_default(&release.codename),
+            // debootstrap's rule: the marker package for bookworm only,
+            // and never the live migration from bookworm on.
+            merged_usr_marker: release.codename == "bookworm",
+            no_usrmerge: merged_usr_by_default(&release.codename),
         };
         r.info("Resolving dependencies of required and base packages...");
         let resolved = resolve::resolve(&index, &selection).map_err(Error::Failed)?;
@@ -302,7 +308,7 @@ impl Run<'_> {
         let unpacked = r.with_status(|| self.unpack_all(&jobs, &packages))?;
         r.clear();
         dpkgdb::write_database(&b.target, &unpacked).map_err(Error::Failed)?;
-        self.write_etc(&release.codename)?;
+        self.write_etc(&release.codename, merged_usr)?;
 
         // Configure.
         r.info("Configuring the base system...");
@@ -648,7 +654,7 @@ impl Run<'_> {
     }
 
     /// What debootstrap writes into /etc besides the packages.
-    fn write_etc(&self, codename: &str) -> Result<(), Error> {
+    fn write_etc(&self, codename: &str, merged_usr: bool) -> Result<(), Error> {
         let target = &self.b.target;
         let write = |path: &Path, text: &[u8]| {
             std::fs::write(path, text)
@@ -666,7 +672,13 @@ impl Run<'_> {
             &apt.join("sources.list"),
             format!("deb {} {} {components}\n", self.mirror, self.b.suite).as_bytes(),
         )?;
-        let _ = codename;
+        if !merged_usr && merged_usr_by_default(codename) {
+            // debootstrap's flag that keeps usrmerge from converting later.
+            write(
+                &target.join("etc/unsupported-skip-usrmerge-conversion"),
+                b"this system will not be supported in the future\n",
+            )?;
+        }
         write(
             &target.join("etc/fstab"),
             b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n",

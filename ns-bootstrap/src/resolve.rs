@@ -15,8 +15,11 @@ pub struct Selection {
     pub variant: Variant,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
-    /// bookworm and later: `usr-is-merged` joins, `usrmerge` stays out.
+    /// bookworm: `usr-is-merged` joins the selection.
     pub merged_usr_marker: bool,
+    /// bookworm and later: `usrmerge` (the live migration) stays out,
+    /// also as a dependency.
+    pub no_usrmerge: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,8 @@ pub fn base_names(index: &[Package], selection: &Selection) -> Vec<String> {
     }
     if selection.merged_usr_marker {
         names.insert("usr-is-merged".into());
+    }
+    if selection.no_usrmerge {
         names.remove("usrmerge");
     }
     names.extend(selection.include.iter().cloned());
@@ -105,7 +110,10 @@ pub fn resolve<'a>(
     selection: &Selection,
 ) -> Result<Resolved<'a>, String> {
     let index = Index::new(packages);
-    let excluded: BTreeSet<&str> = selection.exclude.iter().map(String::as_str).collect();
+    let mut excluded: BTreeSet<&str> = selection.exclude.iter().map(String::as_str).collect();
+    if selection.no_usrmerge {
+        excluded.insert("usrmerge");
+    }
     let mut chosen: HashMap<&str, &Package> = HashMap::new();
     let mut queue: VecDeque<&Package> = VecDeque::new();
     let mut warnings = Vec::new();
@@ -252,6 +260,7 @@ mod tests {
         let selection = Selection {
             variant: Variant::Minbase,
             merged_usr_marker: true,
+            no_usrmerge: true,
             ..Selection::default()
         };
         let resolved = resolve(&packages, &selection).unwrap();
@@ -279,6 +288,7 @@ mod tests {
             include: vec!["exim".into()],
             exclude: vec!["postfix".into(), "usrmerge".into()],
             merged_usr_marker: false,
+            no_usrmerge: false,
         };
         let resolved = resolve(&packages, &selection).unwrap();
         let got = names(&resolved);
