@@ -333,6 +333,124 @@ pub fn write_listing(
     Ok(())
 }
 
+/// The listing straight from mountinfo's text, without building a table:
+/// what `mount` does when utab adds nothing (the usual case), in one pass
+/// and with no allocation per mount but for paths that need resolving.
+pub fn write_listing_text(
+    out: &mut impl Write,
+    mountinfo: &str,
+    types: Option<&str>,
+    label: Option<LabelFinder<'_>>,
+) -> io::Result<()> {
+    let mut scratch = String::new();
+    for line in mountinfo.lines() {
+        let Some(fields) = split_fields(line) else {
+            continue;
+        };
+        let fstype = unescape_into(fields.fstype, &mut scratch).to_string();
+        if let Some(pattern) = types {
+            if !match_fstype(&fstype, pattern) {
+                continue;
+            }
+        }
+        let source = unescape_into(fields.source, &mut scratch);
+        if is_regular_fs(&fstype) {
+            let canonical = canonical_source(source);
+            let shown = if canonical.starts_with("/dev/loop") {
+                loop_backing_file(&canonical).unwrap_or(canonical)
+            } else {
+                canonical
+            };
+            out.write_all(shown.as_bytes())?;
+        } else {
+            out.write_all(source.as_bytes())?;
+        }
+        let label_text = label.and_then(|find| find(source));
+        out.write_all(b" on ")?;
+        write_safe(out, unescape_into(fields.target, &mut scratch))?;
+        out.write_all(b" type ")?;
+        out.write_all(fstype.as_bytes())?;
+        write_merged_options(out, fields.vfs_options, fields.fs_options)?;
+        if let Some(name) = label_text {
+            out.write_all(b" [")?;
+            out.write_all(name.as_bytes())?;
+            out.write_all(b"]")?;
+        }
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The fields of a mountinfo line the listing needs, still escaped.
+struct Fields<'a> {
+    target: &'a str,
+    vfs_options: &'a str,
+    fstype: &'a str,
+    source: &'a str,
+    fs_options: &'a str,
+}
+
+fn split_fields(line: &str) -> Option<Fields<'_>> {
+    let mut fields = line.split(' ');
+    // id, parent, major:minor, root
+    for _ in 0..4 {
+        fields.next()?;
+    }
+    let target = fields.next()?;
+    let vfs_options = fields.next()?;
+    while fields.next()? != "-" {}
+    let fstype = fields.next()?;
+    let source = fields.next()?;
+    let fs_options = fields.next().unwrap_or("");
+    Some(Fields {
+        target,
+        vfs_options,
+        fstype,
+        source,
+        fs_options,
+    })
+}
+
+/// Unescapes into `scratch` only when there is something to undo.
+fn unescape_into<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    if text.contains('\\') {
+        *scratch = unescape(text);
+        scratch.as_str()
+    } else {
+        text
+    }
+}
+
+/// ` (OPTIONS)` as [`mountinfo::merge_options`] forms them, written
+/// directly.
+fn write_merged_options(out: &mut impl Write, vfs: &str, fs: &str) -> io::Result<()> {
+    if vfs.is_empty() && fs.is_empty() {
+        return Ok(());
+    }
+    out.write_all(b" (")?;
+    if fs.is_empty() || vfs.is_empty() || vfs == fs {
+        out.write_all(
+            if fs.is_empty() {
+                vfs
+            } else if vfs.is_empty() {
+                fs
+            } else {
+                vfs
+            }
+            .as_bytes(),
+        )?;
+    } else {
+        let words = || vfs.split(',').chain(fs.split(','));
+        let read_only = words().any(|w| w == "ro");
+        out.write_all(if read_only { b"ro" } else { b"rw" })?;
+        for word in words().filter(|w| *w != "rw" && *w != "ro" && !w.is_empty()) {
+            out.write_all(b",")?;
+            out.write_all(word.as_bytes())?;
+        }
+    }
+    out.write_all(b")")
+}
+
 /// The mount table of this namespace, for the listing and for lookups.
 pub fn read_table() -> io::Result<Vec<MountEntry>> {
     mountinfo::read_self()
@@ -378,6 +496,22 @@ mod tests {
     #[test]
     fn utab_lines_missing_keys_are_skipped() {
         assert!(parse_utab("garbage\nSRC=a TARGET=/b\n").is_empty());
+    }
+
+    #[test]
+    fn text_listing_matches_table_listing() {
+        let text = "1 0 0:1 / /proc rw,nosuid - proc proc rw\n\
+                    2 0 0:2 / /t\\040x\\012y ro - tmpfs no\\040ne rw,mode=755\n\
+                    bad line\n\
+                    3 0 0:3 / /same rw - tmpfs none rw\n\
+                    4 0 0:4 / /empty rw - tmpfs none\n";
+        for types in [None, Some("tmpfs"), Some("noproc")] {
+            let mut a = Vec::new();
+            write_listing(&mut a, &mountinfo::parse(text), &[], types, None).unwrap();
+            let mut b = Vec::new();
+            write_listing_text(&mut b, text, types, None).unwrap();
+            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+        }
     }
 
     #[test]

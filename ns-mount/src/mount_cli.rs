@@ -553,7 +553,7 @@ fn print_stdout(text: &str) -> Result<u8, Error> {
 }
 
 fn list(o: &Options) -> Result<u8, Error> {
-    let table = listing::read_table()
+    let text = mountinfo::read_text(Path::new("/proc/self/mountinfo"))
         .map_err(|e| Error::failed(format!("failed to read mtab: {e}"), EX_SYSERR))?;
     let utab = listing::read_utab();
     let stdout = std::io::stdout();
@@ -564,7 +564,14 @@ fn list(o: &Options) -> Result<u8, Error> {
     } else {
         None
     };
-    listing::write_listing(&mut out, &table, &utab, o.types.as_deref(), label)
+    // utab adds options only now and then: the plain pass otherwise.
+    let written = if utab.iter().all(|u| u.options.is_empty()) {
+        listing::write_listing_text(&mut out, &text, o.types.as_deref(), label)
+    } else {
+        let table = mountinfo::parse(&text);
+        listing::write_listing(&mut out, &table, &utab, o.types.as_deref(), label)
+    };
+    written
         .and_then(|()| out.flush())
         .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
     Ok(EX_SUCCESS)

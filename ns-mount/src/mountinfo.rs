@@ -123,7 +123,32 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 
 /// Reads and parses a mountinfo file (normally /proc/self/mountinfo).
 pub fn read(path: &Path) -> std::io::Result<Vec<MountEntry>> {
-    Ok(parse(&std::fs::read_to_string(path)?))
+    Ok(parse(&read_text(path)?))
+}
+
+/// Reads a /proc table in large chunks: the kernel walks the mount list
+/// again for every read(2), so few big reads beat many small ones.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut data = vec![0u8; 1 << 20];
+    let mut len = 0;
+    loop {
+        if len == data.len() {
+            data.resize(len * 2, 0);
+        }
+        match file.read(&mut data[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(len);
+    Ok(match String::from_utf8(data) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// The mount table of this process's mount namespace.
