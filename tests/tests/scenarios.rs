@@ -5,7 +5,7 @@
 //!
 //! The container root is a busybox root; our (debug, dynamically linked)
 //! tools reach it by bind mounts made inside the container's own mount
-//! namespace: the host's /usr (for the C library) and target/debug.
+//! namespace: the host's /usr (for the C library), /dev and target/debug.
 
 use std::path::Path;
 
@@ -22,7 +22,7 @@ fn host_mounts() -> String {
 fn container_root(dir: &Path) -> String {
     let root = dir.join("root");
     busybox_root(&root, &[("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")]);
-    for sub in ["usr", "opt/nstools", "proc", "sys", "tmp"] {
+    for sub in ["usr", "dev", "opt/nstools", "proc", "sys", "tmp"] {
         std::fs::create_dir_all(root.join(sub)).expect("mkdir in root");
     }
     // merged-/usr links, so the host's loader and libc are found.
@@ -41,6 +41,7 @@ fn in_container(unshare_options: &[&str], root: &str, script: &str) -> TestComma
         .to_string();
     let chain = format!(
         "{tools}/ns-mount --bind /usr {root}/usr && \
+         {tools}/ns-mount --rbind /dev {root}/dev && \
          {tools}/ns-mount --bind {tools} {root}{TOOLS_INSIDE} && \
          exec {tools}/ns-chroot {root} /bin/sh -c \"$0\""
     );
@@ -72,7 +73,7 @@ echo "hostname=$(hostname)"
 echo "links=$(ip -o link | wc -l)"
 echo "uid=$(id -u)"
 echo "uid_map=$(cat /proc/self/uid_map | tr -s ' ')"
-ns-mount -t proc,sysfs,tmpfs | sed 's/ (.*//'
+ns-mount -t proc,sysfs,tmpfs | grep -v ' on /dev' | sed 's/ (.*//'
 "#;
 
 #[test]
@@ -175,6 +176,28 @@ fn root_reused_across_runs() {
     assert_eq!(host_mounts(), before, "the host's mount table changed");
 }
 
+/// The child of ns-unshare that is PID 1 of its new PID namespace (its
+/// NSpid line ends in 1); ns-unshare may briefly have other children, such
+/// as the helper that writes the id maps.
+fn namespace_init(unshare: u32) -> i32 {
+    let children = format!("/proc/{unshare}/task/{unshare}/children");
+    for _ in 0..500 {
+        let listed = std::fs::read_to_string(&children).unwrap_or_default();
+        for pid in listed.split_whitespace() {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let is_init = status
+                .lines()
+                .find_map(|line| line.strip_prefix("NSpid:"))
+                .is_some_and(|ids| ids.split_whitespace().last() == Some("1"));
+            if is_init {
+                return pid.parse().expect("a pid");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no PID-namespace init among the children of ns-unshare {unshare}");
+}
+
 /// A container that fails midway, or is killed, leaves nothing mounted and
 /// no process behind; its status reaches the caller.
 #[test]
@@ -204,14 +227,7 @@ fn failure_midway_leaves_nothing_behind() {
     )
     .expect("read from the container");
     assert_eq!(ready, "ready\n");
-    let unshare = child.id();
-    let children = format!("/proc/{unshare}/task/{unshare}/children");
-    let init: i32 = std::fs::read_to_string(&children)
-        .expect("children of ns-unshare")
-        .split_whitespace()
-        .next()
-        .and_then(|pid| pid.parse().ok())
-        .expect("the container's init");
+    let init = namespace_init(child.id());
     // SAFETY: kill has no memory-safety preconditions.
     assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);
     let status = child.wait().expect("wait for ns-unshare");
