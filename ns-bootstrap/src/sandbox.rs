@@ -1,5 +1,6 @@
 //! Where the configure step runs: a child process with a private mount
-//! namespace, proc, sysfs and a devpts instance mounted inside TARGET,
+//! namespace and its own PID namespace, proc, sysfs and a devpts instance
+//! mounted inside TARGET,
 //! and TARGET as its root. The small API is [`Sandbox::run`]: a list of
 //! commands run one after the other in that child.
 //!
@@ -65,7 +66,7 @@ impl Sandbox {
                         use std::io::Write;
                         let mut log = io.log;
                         let _ = writeln!(log, "E: {message}");
-                        (index + 1).min(250) as i32
+                        index.saturating_add(1).min(250) as i32
                     }
                 };
                 // SAFETY: leaving the forked child without running the
@@ -80,8 +81,42 @@ impl Sandbox {
         let setup = |e: String| (usize::MAX - 1, e);
         // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        unshare(CloneFlags::CLONE_NEWNS)
-            .map_err(|e| setup(format!("unshare(CLONE_NEWNS): {e}")))?;
+        // A PID namespace too: when its first process (forked below) dies,
+        // the kernel kills every process left in it, so no maintainer
+        // script outlives an interrupted bootstrap.
+        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID)
+            .map_err(|e| setup(format!("unshare(CLONE_NEWNS|CLONE_NEWPID): {e}")))?;
+        // SAFETY: single-threaded (the sandbox child).
+        match unsafe { fork() }.map_err(|e| setup(format!("fork: {e}")))? {
+            ForkResult::Child => {
+                let code = match self.init(commands, io) {
+                    Ok(()) => 0,
+                    Err((index, message)) => {
+                        use std::io::Write;
+                        let mut log = io.log;
+                        let _ = writeln!(log, "E: {message}");
+                        index.saturating_add(1).min(250) as i32
+                    }
+                };
+                // SAFETY: see Sandbox::spawn.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+                // The init reported its failure already; pass its code on.
+                // SAFETY: see Sandbox::spawn.
+                Ok(WaitStatus::Exited(_, code)) => unsafe { libc::_exit(code) },
+                Ok(other) => Err(setup(format!("the namespace's init: {other:?}"))),
+                Err(e) => Err(setup(format!("waitpid: {e}"))),
+            },
+        }
+    }
+
+    /// PID 1 of the new PID namespace: mounts, chroot, the commands.
+    fn init(&self, commands: &[Command], io: &Io) -> Result<(), (usize, String)> {
+        let setup = |e: String| (usize::MAX - 1, e);
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         ns_mount::set_propagation(Path::new("/"), Propagation::Private, true)
             .map_err(|e| setup(format!("cannot make / private: {e}")))?;
         let nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;

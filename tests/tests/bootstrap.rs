@@ -221,6 +221,73 @@ fn real_minbase_bootstrap_from_the_host_mirror() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Processes whose root directory is inside `dir` (a chroot left running).
+fn processes_rooted_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(root) = std::fs::read_link(entry.path().join("root")) else {
+            continue;
+        };
+        if root.starts_with(dir) {
+            found.push(format!(
+                "{} ({})",
+                entry.file_name().to_string_lossy(),
+                root.display()
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn interrupted_bootstrap_leaves_no_mount_and_no_process() {
+    require_root();
+    let mirror = host_mirror();
+    let dir = TempDir::new("bootstrap-interrupted");
+    let root = dir.path().join("root");
+    let mut child = Command::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(&root)
+        .arg(&mirror)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ns-bootstrap");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Configuring") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains("Configuring"),
+        "never reached the configure step:\n{seen}"
+    );
+    // Into the maintainer scripts, then Ctrl-C (SIGINT to ns-bootstrap).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "finished before the interruption: {seen}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut problems = Vec::new();
+    let mounts = mounts_under(&root);
+    if !mounts.is_empty() {
+        problems.push(format!("mounts left: {mounts:?}"));
+    }
+    let processes = processes_rooted_in(&root);
+    if !processes.is_empty() {
+        problems.push(format!("processes left in the target: {processes:?}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 // ---------------------------------------------------------------------------
 // The local mirror.
 
