@@ -8,6 +8,7 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, Signal};
 
 /// The PATH glibc searches when none is set.
 const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
@@ -15,6 +16,7 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 /// Replaces the process with `args[0]` looked up in PATH; returns only on
 /// failure, with the error the caller turns into 126 or 127.
 pub fn execvp(args: &[OsString]) -> Errno {
+    restore_sigpipe();
     let Some(program) = args.first() else {
         return Errno::ENOENT;
     };
@@ -65,6 +67,14 @@ pub fn execvp(args: &[OsString]) -> Errno {
     } else {
         Errno::ENOENT
     }
+}
+
+/// The Rust runtime ignores SIGPIPE for its own sake, and an ignored
+/// signal stays ignored across exec: without this, `yes | head` run by us
+/// would not end as it does when a C tool runs it.
+fn restore_sigpipe() {
+    // SAFETY: installing the default action runs no handler code.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// Runs one file; a file the kernel cannot execute (no `#!`, not ELF) is

@@ -103,13 +103,11 @@ struct Me {
 }
 
 fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
-    // The Rust runtime ignores SIGPIPE, and an ignored signal stays
-    // ignored across exec: give the program the default, as a C parent
-    // would. SIGCHLD may come ignored from our own parent.
-    for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
-        // SAFETY: restoring the default action installs no handler.
-        let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
-    }
+    // SIGCHLD may come ignored from our own parent; then the kernel would
+    // reap our children itself and waitpid could not see them. (SIGPIPE,
+    // which the Rust runtime ignores, is restored by execvp.)
+    // SAFETY: restoring the default action installs no handler.
+    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
     let me = Me {
         euid: nix::unistd::geteuid().as_raw(),
         egid: nix::unistd::getegid().as_raw(),
