@@ -52,8 +52,9 @@ pub fn debian_kernel() -> Result<PathBuf, String> {
         .spawn()
         .map_err(|e| format!("dpkg-deb: {e}"))?;
     let tar = Command::new("tar")
-        .args(["-x", "--wildcards", "./boot/vmlinuz-*", "-C"])
+        .arg("-C")
         .arg(&unpack)
+        .args(["-x", "--wildcards", "./boot/vmlinuz-*"])
         .stdin(dpkg.stdout.take().expect("piped"))
         .status()
         .map_err(|e| format!("tar: {e}"))?;
@@ -61,8 +62,9 @@ pub fn debian_kernel() -> Result<PathBuf, String> {
     if !tar.success() || !dpkg.success() {
         return Err(format!("cannot extract the kernel from {}", deb.display()));
     }
-    let extracted = std::fs::read_dir(unpack.join("boot"))
-        .map_err(|e| format!("{}: {e}", unpack.display()))?
+    let boot = unpack.join("boot");
+    let extracted = std::fs::read_dir(&boot)
+        .map_err(|e| format!("{}: {e}", boot.display()))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .next()
