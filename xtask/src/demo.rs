@@ -13,7 +13,7 @@
 //! namespace, so even a Ctrl-C leaves nothing behind.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -51,7 +51,7 @@ say "hostname nstools-demo: the UTS namespace is ours"
 hostname nstools-demo
 echo "hostname is now: $(hostname)"
 say "ps: PID 1 is this shell, and it sees nothing of the host's processes"
-ps -o pid,ppid,user,args
+ps -o pid,ppid,user,comm
 say "ip link: a new network namespace has only lo"
 ip -brief link
 say "id: uid 0 inside is the invoking user outside (/proc/self/uid_map)"
@@ -174,8 +174,10 @@ fn start_container(
             root = shell_quote(&rootfs_dir)
         )
     };
+    // The script travels in the environment, so that command lines (in
+    // ps and ns-lsns) stay short.
     let chain = format!(
-        "{bind}exec {tools}/ns-chroot {root} /bin/bash -c \"$0\"",
+        "{bind}exec {tools}/ns-chroot {root} /bin/bash -c 'eval \"$NSTOOLS_DEMO_SCRIPT\"'",
         tools = shell_quote(&tools_dir),
         root = shell_quote(&rootfs_dir)
     );
@@ -191,7 +193,8 @@ fn start_container(
             "--pid",
         ])
         .arg("--fork")
-        .args(["/bin/sh", "-c", &chain, &script])
+        .args(["/bin/sh", "-c", &chain])
+        .env("NSTOOLS_DEMO_SCRIPT", &script)
         .env(
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -200,8 +203,12 @@ fn start_container(
     if !shell {
         command.stdin(Stdio::null());
     }
-    let go_fd = go_reader.as_raw_fd();
-    let ready_fd = ready_writer.as_raw_fd();
+    // Renumber the pipe ends in the child to fds 3 and 4. They are first
+    // copied above 10 here: dup2 onto itself would keep close-on-exec, and
+    // one end may already sit on the other's target number.
+    let go_high = high_copy(&go_reader)?;
+    let ready_high = high_copy(&ready_writer)?;
+    let (go_fd, ready_fd) = (go_high.as_raw_fd(), ready_high.as_raw_fd());
     // SAFETY: dup2 is async-signal-safe; it only renumbers our own pipes.
     unsafe {
         command.pre_exec(move || {
@@ -211,13 +218,27 @@ fn start_container(
             Ok(())
         });
     }
-    println!("$ {}", display(&command).replace(&script, "SCRIPT"));
+    println!("$ {}", display(&command));
     let child = command
         .spawn()
         .map_err(|e| format!("cannot start ns-unshare: {e}"))?;
     drop(go_reader);
     drop(ready_writer);
     Ok((child, ready_reader.into(), go_writer.into()))
+}
+
+/// A close-on-exec duplicate of `fd` numbered 10 or above.
+fn high_copy(fd: &impl AsRawFd) -> Result<OwnedFd, String> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if copy < 0 {
+        return Err(format!(
+            "fcntl(F_DUPFD_CLOEXEC): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `copy` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 fn shell_quote(text: &str) -> String {
