@@ -127,10 +127,27 @@ impl Http {
     }
 }
 
+/// A name no other writer uses: several ns-bootstrap runs may share the
+/// cache, and a rename into place is atomic.
 fn partial_name(dest: &Path) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut name = dest.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(format!(
+        ".partial.{}.{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     PathBuf::from(name)
+}
+
+/// Writes a cache file atomically (a concurrent reader sees the old file
+/// or the new one, never a part). Failing to cache is not an error.
+pub fn cache_write(dest: &Path, data: &[u8]) {
+    let partial = partial_name(dest);
+    if std::fs::write(&partial, data).is_ok() && std::fs::rename(&partial, dest).is_ok() {
+        return;
+    }
+    let _ = std::fs::remove_file(&partial);
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -131,6 +131,12 @@ struct Run<'a> {
 
 fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
     let reporter = Reporter::new(b.verbose);
+    if let Some(script) = &b.script {
+        reporter.warn(&format!(
+            "SCRIPT {} is ignored: the suite rules are built in",
+            script.display()
+        ));
+    }
     let mirror = match &b.mirror {
         Some(mirror) => mirror.trim_end_matches('/').to_string(),
         None => {
@@ -178,6 +184,13 @@ fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
     match &result {
         Ok(()) => {
             if keeps_target && !b.download_only {
+                // As debootstrap: the log of a good run is the target's
+                // /var/log/bootstrap.log.
+                let log = log_dir.join("debootstrap.log");
+                if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&log) {
+                    let _ = file.write_all(reporter.log_text().as_bytes());
+                }
+                let _ = std::fs::rename(&log, b.target.join("var/log/bootstrap.log"));
                 let _ = std::fs::remove_dir_all(&log_dir);
             }
         }
@@ -363,11 +376,9 @@ impl Run<'_> {
             } => {
                 // The cache is only a shortcut: the signature is checked
                 // on every run.
-                let _ = std::fs::write(&cached, &data);
+                download::cache_write(&cached, &data);
                 match last_modified {
-                    Some(date) => {
-                        let _ = std::fs::write(&date_file, date);
-                    }
+                    Some(date) => download::cache_write(&date_file, date.as_bytes()),
                     None => {
                         let _ = std::fs::remove_file(&date_file);
                     }
@@ -447,12 +458,15 @@ impl Run<'_> {
             .cache
             .join("lists")
             .join(format!("{}.Packages", plain.sha256));
-        if download::cached_ok(&cached, plain.size, &plain.sha256) {
-            r.detail(&format!("Using cached {plain_path}"));
-            let data = std::fs::read(&cached)
-                .map_err(|e| Error::failed(format_args!("cannot read {}", cached.display()), e))?;
-            return String::from_utf8(data)
-                .map_err(|_| Error::Failed(format!("{plain_path}: not text")));
+        // Read once, then check what was read: the cache may be shared.
+        if let Ok(data) = std::fs::read(&cached) {
+            let digest = download::sha256_hex(&data);
+            if download::check_digest(data.len() as u64, &digest, plain.size, &plain.sha256).is_ok()
+            {
+                r.detail(&format!("Using cached {plain_path}"));
+                return String::from_utf8(data)
+                    .map_err(|_| Error::Failed(format!("{plain_path}: not text")));
+            }
         }
         r.info(&format!("Retrieving {plain_path}"));
         let (compressed, suffix) = [".xz", ".gz", ""]
@@ -508,7 +522,7 @@ impl Run<'_> {
             &plain.sha256,
         )
         .map_err(|e| Error::Failed(format!("{plain_path}: {e}")))?;
-        let _ = std::fs::write(&cached, &plain_data);
+        download::cache_write(&cached, &plain_data);
         String::from_utf8(plain_data).map_err(|_| Error::Failed(format!("{plain_path}: not text")))
     }
 
