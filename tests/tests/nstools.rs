@@ -8,7 +8,10 @@ fn applets() -> Vec<(String, String)> {
     let listed = TestCommand::new(bin("nstools")).arg("--list").run();
     listed.expect_code(0);
     let names: Vec<String> = listed.stdout.lines().map(str::to_string).collect();
-    assert!(names.len() >= 2 && names.len().is_multiple_of(2), "{listed}");
+    assert!(
+        names.len() >= 2 && names.len().is_multiple_of(2),
+        "{listed}"
+    );
     names
         .chunks(2)
         .map(|pair| (pair[0].clone(), pair[1].clone()))
