@@ -144,6 +144,7 @@ pub fn version(prog: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ns_getopt::ToolError;
 
     fn parse_ok(args: &[&str]) -> Action {
         let argv = std::iter::once("ns-chroot").chain(args.iter().copied());

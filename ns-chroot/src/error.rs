@@ -21,14 +21,20 @@ pub enum Error {
     Exec { command: OsString, errno: Errno },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> u8 {
+impl ns_getopt::ToolError for Error {
+    fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Failed(_) => EXIT_CANCELED,
             Error::Exec { errno, .. } => exec_failure_status(*errno),
         }
     }
 
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+}
+
+impl Error {
     /// Builds a failure message ending in the system error, as
     /// `error (…, errno, …)` does.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {

@@ -15,7 +15,6 @@ pub mod quote;
 pub mod userspec;
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -36,16 +35,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("{prog}: {error}");
-            if matches!(error, Error::Usage(_)) {
-                eprintln!("{}", ns_getopt::try_help(&prog));
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
+    ns_getopt::finish(&prog, result)
 }
 
 /// Does what the options say. On success it does not return: the process
@@ -59,16 +49,11 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
     }
 }
 
-/// A closed or broken stdout is not worth a message, but is a failure.
+/// `--help`, `--version`: a stdout that cannot be written is a failure.
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
-    }
+    ns_getopt::print_stdout(text)
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|error| Error::Failed(format!("write error: {error}")))
 }
 
 fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error> {

@@ -13,7 +13,9 @@
 //! It is deliberately not a general "common" crate: nothing here knows
 //! about namespaces, mounts or accounts.
 
+mod report;
 mod table;
+pub use report::{finish, print_stdout, report, ToolError};
 pub use table::{Complete, Opt, Style, Tool, Value};
 
 use std::ffi::OsStr;

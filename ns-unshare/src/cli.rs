@@ -535,6 +535,7 @@ pub fn version(prog: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ns_getopt::ToolError;
 
     fn parse_ok(args: &[&str]) -> Unshare {
         let argv = std::iter::once("ns-unshare").chain(args.iter().copied());

@@ -21,8 +21,8 @@ pub enum Error {
     Exit(u8),
 }
 
-impl Error {
-    pub fn exit_code(&self) -> u8 {
+impl ns_getopt::ToolError for Error {
+    fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Failed(_) => 1,
             Error::Exec { errno, .. } => exec_failure_status(*errno),
@@ -30,18 +30,24 @@ impl Error {
         }
     }
 
-    /// A failure ending in the system error, as util-linux's `err()`
-    /// words it: `WHAT: strerror`.
-    pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!("{what}: {}", errno.desc()))
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
     }
 
     /// The line to print, if any (helpers that failed already printed).
-    pub fn message(&self) -> Option<String> {
+    fn message(&self) -> Option<String> {
         match self {
             Error::Exit(_) => None,
             other => Some(other.to_string()),
         }
+    }
+}
+
+impl Error {
+    /// A failure ending in the system error, as util-linux's `err()`
+    /// words it: `WHAT: strerror`.
+    pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
+        Error::Failed(format!("{what}: {}", errno.desc()))
     }
 }
 

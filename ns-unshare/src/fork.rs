@@ -13,6 +13,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::Error;
+use ns_getopt::ToolError;
 
 /// A process forked before `unshare(2)`, so it stays in the namespaces
 /// we leave. It blocks on a pipe until [`Helper::finish`], then runs its
@@ -43,7 +44,7 @@ where
                     Ok(1) => match job() {
                         Ok(()) => break 0,
                         Err(error) => {
-                            crate::report(prog, &error);
+                            ns_getopt::report(prog, &error);
                             break error.exit_code();
                         }
                     },
@@ -87,7 +88,7 @@ pub fn run_program(prog: &str, argv: &[std::ffi::OsString]) -> Result<(), Error>
                 program: argv[0].clone(),
                 errno,
             };
-            crate::report(prog, &error);
+            ns_getopt::report(prog, &error);
             std::process::exit(i32::from(error.exit_code()))
         }
         Ok(ForkResult::Parent { child }) => match wait_for(child)? {

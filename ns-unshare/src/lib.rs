@@ -54,24 +54,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            report(&prog, &error);
-            if matches!(error, Error::Usage(_)) {
-                eprintln!("{}", ns_getopt::try_help(&prog));
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
-}
-
-/// `PROG: message` on stderr (nothing for a helper's status, which the
-/// helper reported).
-pub fn report(prog: &str, error: &Error) {
-    if let Some(message) = error.message() {
-        eprintln!("{prog}: {message}");
-    }
+    ns_getopt::finish(&prog, result)
 }
 
 /// Does what the options say. Without `--fork` it does not return on
@@ -85,15 +68,11 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
     }
 }
 
+/// `--help`, `--version`: a stdout that cannot be written is a failure.
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
-    }
+    ns_getopt::print_stdout(text)
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|error| Error::Failed(format!("write error: {error}")))
 }
 
 /// The caller's identity, taken once at start as util-linux does.
