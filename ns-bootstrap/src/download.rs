@@ -56,7 +56,8 @@ impl Http {
             Err(ureq::Error::Status(code, response)) => {
                 Err(format!("{url}: HTTP {code} {}", response.status_text()))
             }
-            Err(error) => Err(format!("{url}: {error}")),
+            // ureq's transport errors name the URL themselves.
+            Err(error) => Err(error.to_string()),
         }
     }
 

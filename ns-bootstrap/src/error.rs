@@ -12,12 +12,14 @@ pub enum Error {
     Failed(String),
     /// Interrupted by a signal (Ctrl-C): 128 + the signal number.
     Interrupted(i32),
+    /// A failure already reported as an `E:` line (and logged).
+    Reported(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Failed(_) => 1,
+            Error::Usage(_) | Error::Failed(_) | Error::Reported(_) => 1,
             Error::Interrupted(signal) => 128u8.wrapping_add(*signal as u8),
         }
     }
@@ -37,7 +39,9 @@ impl From<ns_getopt::UsageError> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
+            Error::Usage(message) | Error::Failed(message) | Error::Reported(message) => {
+                f.write_str(message)
+            }
             Error::Interrupted(signal) => write!(f, "interrupted by signal {signal}"),
         }
     }

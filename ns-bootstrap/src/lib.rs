@@ -51,6 +51,7 @@ where
     };
     match result {
         Ok(code) => code,
+        Err(Error::Reported(_)) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("{prog}: {error}");
             if matches!(error, Error::Usage(_)) {
@@ -209,7 +210,10 @@ fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
             }
         }
     }
-    result
+    result.map_err(|error| match error {
+        Error::Usage(_) => error,
+        other => Error::Reported(other.to_string()),
+    })
 }
 
 impl Run<'_> {
@@ -363,11 +367,13 @@ impl Run<'_> {
             .join(format!("{key}_InRelease.date"));
         let since = std::fs::read_to_string(&date_file).ok();
         let since = since.as_deref().filter(|_| cached.exists());
-        let text = match self
-            .http
-            .get_if_modified(&url, since)
-            .map_err(Error::Failed)?
-        {
+        let text = match self.http.get_if_modified(&url, since).map_err(|e| {
+            if e.contains("HTTP 404") {
+                Error::Failed(format!("no suite '{suite}' on {}: {e}", self.mirror))
+            } else {
+                Error::Failed(e)
+            }
+        })? {
             download::Fetched::NotModified => std::fs::read(&cached)
                 .map_err(|e| Error::failed(format_args!("cannot read {}", cached.display()), e))?,
             download::Fetched::Body {
