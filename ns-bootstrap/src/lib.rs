@@ -317,6 +317,13 @@ impl Run<'_> {
         if b.download_only {
             return self.place_debs(&jobs);
         }
+        if self.arch != host_arch() {
+            r.warn(&format!(
+                "{} is not this machine's architecture: configuring needs binfmt \
+                 emulation (qemu-user-static)",
+                self.arch
+            ));
+        }
 
         // Unpack.
         self.prepare_target(merged_usr)?;

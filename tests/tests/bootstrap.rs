@@ -267,7 +267,7 @@ fn interrupted_bootstrap_leaves_no_mount_and_no_process() {
         "never reached the configure step:\n{seen}"
     );
     // Into the maintainer scripts, then Ctrl-C (SIGINT to ns-bootstrap).
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::thread::sleep(std::time::Duration::from_millis(700));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
