@@ -10,8 +10,6 @@ pub enum Error {
     /// The bootstrap could not be done; the message names the step and
     /// the package or path.
     Failed(String),
-    /// Interrupted by a signal (Ctrl-C): 128 + the signal number.
-    Interrupted(i32),
     /// A failure already reported as an `E:` line (and logged).
     Reported(String),
 }
@@ -20,7 +18,6 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Failed(_) | Error::Reported(_) => 1,
-            Error::Interrupted(signal) => 128u8.wrapping_add(*signal as u8),
         }
     }
 
@@ -42,7 +39,6 @@ impl fmt::Display for Error {
             Error::Usage(message) | Error::Failed(message) | Error::Reported(message) => {
                 f.write_str(message)
             }
-            Error::Interrupted(signal) => write!(f, "interrupted by signal {signal}"),
         }
     }
 }

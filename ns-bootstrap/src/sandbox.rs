@@ -157,11 +157,15 @@ fn run_one(command: &Command, io: &Io) -> Result<(), String> {
                 libc::dup2(log.as_raw_fd(), 1);
                 libc::dup2(log.as_raw_fd(), 2);
             }
+            if let Some(fd) = io.keep_fd {
+                // SAFETY: clears close-on-exec on a descriptor we hold, so
+                // the command inherits it.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+            }
             if let Ok(null) = std::fs::File::open("/dev/null") {
                 // SAFETY: as above.
                 unsafe { libc::dup2(null.as_raw_fd(), 0) };
             }
-            let _ = io.keep_fd;
             // The environment of a clean root login, not ours.
             for (key, _) in std::env::vars_os() {
                 std::env::remove_var(key);
