@@ -27,6 +27,24 @@ impl Error {
     }
 }
 
+impl ns_getopt::ToolError for Error {
+    fn exit_code(&self) -> u8 {
+        Error::exit_code(self)
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+
+    /// An `E:` line already said it.
+    fn message(&self) -> Option<String> {
+        match self {
+            Error::Reported(_) => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
 impl From<ns_getopt::UsageError> for Error {
     fn from(error: ns_getopt::UsageError) -> Self {
         Error::Usage(error.0)

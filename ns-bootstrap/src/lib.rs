@@ -49,17 +49,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => code,
-        Err(Error::Reported(_)) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("{prog}: {error}");
-            if matches!(error, Error::Usage(_)) {
-                eprintln!("{}", ns_getopt::try_help(&prog));
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
+    ns_getopt::finish(&prog, result)
 }
 
 pub fn run(options: &Options) -> Result<ExitCode, Error> {
@@ -72,14 +62,9 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
 }
 
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
-    }
+    ns_getopt::print_stdout(text)
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|error| Error::Failed(format!("write error: {error}")))
 }
 
 /// dpkg's name for the architecture this binary runs on.
