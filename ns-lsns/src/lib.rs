@@ -121,6 +121,8 @@ struct Context<'a> {
     nsfs_mounts: namespaces::NsfsMounts,
     accounts: Accounts,
     user_names: HashMap<u32, String>,
+    /// The COMMAND of each process, read when first shown.
+    commands: Vec<Option<Option<Vec<u8>>>>,
 }
 
 impl Context<'_> {
@@ -165,7 +167,14 @@ impl Context<'_> {
             ColumnId::Nprocs => ns.nprocs.to_string(),
             ColumnId::Pid => process?.pid.to_string(),
             ColumnId::Ppid => process?.ppid.to_string(),
-            ColumnId::Command => return proc::command_of(process?.pid),
+            ColumnId::Command => {
+                // A process can stand for several namespaces: read once.
+                let index = proc_?;
+                let pid = self.scan.processes[index].pid;
+                return self.commands[index]
+                    .get_or_insert_with(|| proc::command_of(pid))
+                    .clone();
+            }
             ColumnId::Uid => process.map_or(ns.uid_fallback, |p| p.uid).to_string(),
             ColumnId::User => {
                 let uid = process.map_or(ns.uid_fallback, |p| p.uid);
@@ -268,6 +277,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         nsfs_mounts,
         accounts: Accounts::load(Path::new("/")),
         user_names: HashMap::new(),
+        commands: vec![None; scan.processes.len()],
     };
 
     let mut table = Table::new(format_of(options), locale, Terminal::detect());

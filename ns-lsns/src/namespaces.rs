@@ -8,7 +8,7 @@
 //! of [`NsType::ALL`], namespaces finally sorted by inode.
 
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::netnsid::{Netlink, NetnsId};
@@ -54,6 +54,20 @@ impl NsType {
             NsType::User => "user",
             NsType::Cgroup => "cgroup",
             NsType::Time => "time",
+        }
+    }
+
+    /// `ns/NAME`, relative to a `/proc/PID` directory.
+    fn path(self) -> &'static CStr {
+        match self {
+            NsType::Mnt => c"ns/mnt",
+            NsType::Net => c"ns/net",
+            NsType::Pid => c"ns/pid",
+            NsType::Uts => c"ns/uts",
+            NsType::Ipc => c"ns/ipc",
+            NsType::User => c"ns/user",
+            NsType::Cgroup => c"ns/cgroup",
+            NsType::Time => c"ns/time",
         }
     }
 
@@ -182,20 +196,14 @@ impl Scan {
     fn read_process(&mut self, cx: &mut Context, pid: i32) {
         let Ok(dir) = ProcDir::open(pid) else { return };
         let Ok(uid) = dir.uid() else { return };
-        let Some(stat) = dir
-            .read_at("stat")
-            .ok()
-            .and_then(|data| proc::parse_stat(&data))
-        else {
-            return;
-        };
+        let Some(stat) = dir.stat() else { return };
         let mut ns_ids = [0u64; 8];
         for kind in NsType::ALL {
             if !cx.options.types[kind.index()] {
                 continue;
             }
-            let name = format!("ns/{}", kind.name());
-            let ino = match dir.stat_at(&name) {
+            let name = kind.path();
+            let ino = match dir.stat_at(name) {
                 Ok(st) => st.st_ino,
                 Err(error) => match error.raw_os_error() {
                     // Not there (a zombie, an old kernel) or not ours to see:
@@ -210,7 +218,7 @@ impl Scan {
                 && cx.netlink.is_some()
                 && !self.netnsid_cache.contains_key(&ino);
             if need_related || need_netnsid {
-                let Ok(fd) = dir.open_at(&name) else { return };
+                let Ok(fd) = dir.open_at(name, 0) else { return };
                 if need_related {
                     let (parent, owner) = related_of(fd.as_raw_fd(), kind);
                     self.related_cache.insert(ino, [parent.0, owner.0]);
@@ -236,24 +244,44 @@ impl Scan {
         }
     }
 
-    /// Namespace files among the process's open file descriptors.
+    /// Namespace files among the process's open file descriptors: one
+    /// `fstatat` per descriptor, and an open only for a namespace not
+    /// seen yet.
     fn read_open_namespaces(&mut self, cx: &mut Context, dir: &ProcDir) {
-        let Ok(fds) = dir.open_at("fd") else { return };
-        let Ok(entries) = std::fs::read_dir(format!("/proc/self/fd/{}", fds.as_raw_fd())) else {
+        let Ok(fds) = dir.open_at(c"fd", libc::O_DIRECTORY) else {
             return;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(num) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
-                continue;
+        let fds = fds.as_raw_fd();
+        let mut found: Vec<(u64, [u8; 16])> = Vec::new();
+        let _ = proc::for_each_entry(fds, true, |name, _| {
+            if name.first().is_none_or(|b| !b.is_ascii_digit()) || name.len() > 15 {
+                return;
+            }
+            let mut path = [0u8; 16];
+            path[..name.len()].copy_from_slice(name);
+            let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
+                return;
             };
-            let path = format!("fd/{num}");
-            let Ok(st) = dir.stat_at(&path) else { continue };
-            if Some(st.st_dev) != cx.nsfs_dev || self.by_ino.contains_key(&st.st_ino) {
+            let Ok(st) = proc::stat_at(fds, cpath) else {
+                return;
+            };
+            if Some(st.st_dev) == cx.nsfs_dev && !self.by_ino.contains_key(&st.st_ino) {
+                found.push((st.st_ino, path));
+            }
+        });
+        for (ino, path) in found {
+            if self.by_ino.contains_key(&ino) {
                 continue;
             }
-            if let Ok(fd) = dir.open_at(&path) {
-                self.add_for_fd(cx, fd.as_raw_fd(), st.st_ino);
+            let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
+                continue;
+            };
+            // SAFETY: a NUL-terminated name; the fd is owned below.
+            let fd = unsafe { libc::openat(fds, cpath.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                // SAFETY: fd was just opened and is owned by nobody else.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                self.add_for_fd(cx, fd.as_raw_fd(), ino);
             }
         }
     }

@@ -3,9 +3,10 @@
 //! The parsers are pure functions over bytes. The readers return `None`
 //! when the process is gone (or cannot be read): the caller skips it.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
 /// What lsns needs from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,6 @@ fn parse_leading_int(field: &[u8]) -> Option<i32> {
 /// An empty file gives `None` (kernel threads have no command line); a
 /// lone NUL gives an empty command, as it does for util-linux.
 pub fn cmdline_to_string(mut data: Vec<u8>) -> Option<Vec<u8>> {
-    const BUFSIZ: usize = 8192;
     data.truncate(BUFSIZ);
     data.pop()?;
     for byte in data.iter_mut() {
@@ -61,6 +61,101 @@ pub fn cmdline_to_string(mut data: Vec<u8>) -> Option<Vec<u8>> {
     Some(data)
 }
 
+/// `/proc`, opened once: process directories and files are opened
+/// relative to it (no path formatting on the heap, one lookup less).
+fn root() -> io::Result<RawFd> {
+    static ROOT: OnceLock<RawFd> = OnceLock::new();
+    let fd = *ROOT.get_or_init(|| {
+        // SAFETY: a valid C string; the fd lives as long as the process.
+        unsafe {
+            libc::open(
+                c"/proc".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+    });
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    Ok(fd)
+}
+
+/// A NUL-terminated path built on the stack: `PID` or `PID/NAME`.
+struct PathBuf64 {
+    bytes: [u8; 64],
+}
+
+impl PathBuf64 {
+    fn new(pid: i32, name: &[u8]) -> PathBuf64 {
+        let mut bytes = [0u8; 64];
+        let mut digits = [0u8; 12];
+        let mut n = pid.unsigned_abs();
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = &digits[at..];
+        bytes[..digits.len()].copy_from_slice(digits);
+        let mut len = digits.len();
+        if !name.is_empty() {
+            let name = &name[..name.len().min(64 - len - 2)];
+            bytes[len] = b'/';
+            bytes[len + 1..len + 1 + name.len()].copy_from_slice(name);
+            len += 1 + name.len();
+        }
+        bytes[len] = 0;
+        PathBuf64 { bytes }
+    }
+
+    fn as_ptr(&self) -> *const libc::c_char {
+        self.bytes.as_ptr().cast()
+    }
+}
+
+fn openat(dir: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: path is a NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::openat(dir, path, flags | libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads a file into `buf` from its start and returns the length read.
+/// The /proc files read here (`stat`, `cmdline`) hand over everything
+/// that fits in one read, so a read that leaves room in the buffer is
+/// the last one; a full buffer is simply the most the caller wants.
+fn read_into(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = 0;
+    while len < buf.len() {
+        // SAFETY: the range is inside buf.
+        let got = unsafe { libc::read(fd, buf[len..].as_mut_ptr().cast(), buf.len() - len) };
+        match got {
+            0 => break,
+            n if n > 0 => {
+                len += n as usize;
+                // A short read of a /proc file: that was everything.
+                if len < buf.len() {
+                    break;
+                }
+            }
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(len)
+}
+
 /// An open `/proc/PID` directory: everything below is read relative to
 /// it, so a recycled PID cannot mix two processes.
 pub struct ProcDir {
@@ -69,20 +164,9 @@ pub struct ProcDir {
 
 impl ProcDir {
     pub fn open(pid: i32) -> io::Result<ProcDir> {
-        let path = CString::new(format!("/proc/{pid}")).expect("no NUL in a path");
-        // SAFETY: a valid C string; the returned fd is owned below.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just opened and is owned by nobody else.
+        let path = PathBuf64::new(pid, b"");
         Ok(ProcDir {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd: openat(root()?, path.as_ptr(), libc::O_DIRECTORY)?,
         })
     }
 
@@ -91,43 +175,35 @@ impl ProcDir {
         Ok(fstat(self.fd.as_raw_fd())?.st_uid)
     }
 
-    pub fn stat_at(&self, name: &str) -> io::Result<libc::stat> {
-        let path = CString::new(name).expect("no NUL in a path");
-        // SAFETY: zeroed stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid fd, C string and out-pointer.
-        let rc = unsafe { libc::fstatat(self.fd.as_raw_fd(), path.as_ptr(), &mut st, 0) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(st)
+    /// `fstatat` of a NUL-terminated name below the directory.
+    pub fn stat_at(&self, name: &CStr) -> io::Result<libc::stat> {
+        stat_at(self.fd.as_raw_fd(), name)
     }
 
-    pub fn open_at(&self, name: &str) -> io::Result<OwnedFd> {
-        let path = CString::new(name).expect("no NUL in a path");
-        // SAFETY: valid fd and C string.
-        let fd = unsafe {
-            libc::openat(
-                self.fd.as_raw_fd(),
-                path.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just opened and is owned by nobody else.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    pub fn open_at(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+        openat(self.fd.as_raw_fd(), name.as_ptr(), flags)
     }
 
-    /// Reads a whole file below the directory.
-    pub fn read_at(&self, name: &str) -> io::Result<Vec<u8>> {
-        let fd = self.open_at(name)?;
-        let mut file = std::fs::File::from(fd);
-        let mut data = Vec::new();
-        io::Read::read_to_end(&mut file, &mut data)?;
-        Ok(data)
+    /// The parsed `stat` file, read with one read into a stack buffer.
+    pub fn stat(&self) -> Option<Stat> {
+        let fd = self.open_at(c"stat", 0).ok()?;
+        // The line is a few hundred bytes (COMM is at most 64 escaped).
+        let mut buf = [0u8; 2048];
+        let len = read_into(fd.as_raw_fd(), &mut buf).ok()?;
+        parse_stat(&buf[..len])
     }
+}
+
+/// `fstatat` of a NUL-terminated name relative to `dir`.
+pub fn stat_at(dir: RawFd, name: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, C string and out-pointer.
+    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, 0) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
 }
 
 pub fn fstat(fd: libc::c_int) -> io::Result<libc::stat> {
@@ -140,30 +216,87 @@ pub fn fstat(fd: libc::c_int) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// At most this much of a command line counts (util-linux reads one
+/// `BUFSIZ` buffer).
+const BUFSIZ: usize = 8192;
+
 /// The command of a process as lsns shows it: its command line, else its
 /// name (kernel threads), else nothing (the process is gone).
 pub fn command_of(pid: i32) -> Option<Vec<u8>> {
-    let read = |name: &str| std::fs::read(format!("/proc/{pid}/{name}")).ok();
-    read("cmdline")
-        .and_then(cmdline_to_string)
-        .or_else(|| read("comm").and_then(cmdline_to_string))
+    let read = |name: &[u8]| -> Option<Vec<u8>> {
+        let path = PathBuf64::new(pid, name);
+        let fd = openat(root().ok()?, path.as_ptr(), 0).ok()?;
+        let mut buf = [0u8; BUFSIZ];
+        let len = read_into(fd.as_raw_fd(), &mut buf).ok()?;
+        cmdline_to_string(buf[..len].to_vec())
+    };
+    read(b"cmdline").or_else(|| read(b"comm"))
+}
+
+/// Calls `each` with the name and `d_type` of every entry of the open
+/// directory `dir` (`.` and `..` included), with `getdents64` into a
+/// stack buffer: no allocation per entry.
+///
+/// With `proc_complete`, a read that leaves room for another entry ends
+/// the listing without the final empty read: procfs fills the buffer
+/// with every remaining entry until one does not fit (true of `/proc`
+/// and `/proc/PID/fd`, whose names are short).
+pub fn for_each_entry(
+    dir: RawFd,
+    proc_complete: bool,
+    mut each: impl FnMut(&[u8], u8),
+) -> io::Result<()> {
+    // Room for 128 entries of a /proc/PID/fd listing.
+    let mut buf = [0u64; 512];
+    let size = std::mem::size_of_val(&buf);
+    // The largest entry a numeric name makes: 19 bytes of header, up to
+    // 10 digits and a NUL, rounded up to 8.
+    const LARGEST_PROC_ENTRY: usize = 32;
+    loop {
+        // SAFETY: the kernel writes at most `size` bytes into buf.
+        let got = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), size) };
+        if got < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        let got = got as usize;
+        if got == 0 {
+            return Ok(());
+        }
+        // SAFETY: u64s viewed as bytes; the kernel wrote `got` of them.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), got) };
+        let mut at = 0;
+        while at + 19 <= got {
+            let reclen = u16::from_ne_bytes([bytes[at + 16], bytes[at + 17]]) as usize;
+            if reclen < 20 || at + reclen > got {
+                break;
+            }
+            let d_type = bytes[at + 18];
+            let name = &bytes[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            each(name, d_type);
+            at += reclen;
+        }
+        if proc_complete && got + LARGEST_PROC_ENTRY <= size {
+            return Ok(());
+        }
+    }
 }
 
 /// The PIDs in `/proc`, in directory order (ascending, as procfs lists
 /// them). Entries that are not numbers are ignored.
 pub fn list_pids() -> io::Result<Vec<i32>> {
+    let dir = openat(root()?, c".".as_ptr(), libc::O_DIRECTORY)?;
     let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name();
-        let name = name.as_encoded_bytes();
+    for_each_entry(dir.as_raw_fd(), false, |name, d_type| {
         if !name.first().is_some_and(u8::is_ascii_digit) {
-            continue;
+            return;
         }
-        if let Ok(file_type) = entry.file_type() {
-            if !file_type.is_dir() {
-                continue;
-            }
+        if d_type != libc::DT_DIR && d_type != libc::DT_UNKNOWN {
+            return;
         }
         if let Some(pid) = std::str::from_utf8(name)
             .ok()
@@ -171,7 +304,7 @@ pub fn list_pids() -> io::Result<Vec<i32>> {
         {
             pids.push(pid as i32);
         }
-    }
+    })?;
     Ok(pids)
 }
 
