@@ -5,31 +5,83 @@
 use std::ffi::OsString;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::columns::{self, ColumnId};
 use crate::namespaces::NsType;
 use crate::Error;
 
-/// Every long option, in util-linux's order.
-pub const LONG_OPTIONS: &[&str] = &[
-    "json",
-    "task",
-    "persistent",
-    "filter",
-    "help",
-    "output",
-    "output-all",
-    "notruncate",
-    "version",
-    "noheadings",
-    "nowrap",
-    "list",
-    "raw",
-    "type",
-    "tree",
-    "list-columns",
-];
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion come from it. Options are in util-linux's getopt order,
+/// which decides how an ambiguous abbreviation is reported.
+pub const TOOL: Tool = Tool {
+    name: "ns-lsns",
+    reference: "lsns",
+    section: 8,
+    summary: "list namespaces",
+    usage: &["[options] [<namespace>]"],
+    description: "List the namespaces of the system.
+
+Without options, every namespace is listed, nested by process as util-linux
+nests them; with a namespace argument, the processes in that namespace.
+Namespaces held only by a bind mount or an open file descriptor are listed
+too. A process that exits while its /proc entries are read is skipped.",
+    options: &[
+        Opt::flag(Some('J'), "json", "print JSON"),
+        Opt::required(
+            Some('p'),
+            "task",
+            "pid",
+            Complete::Pids,
+            "only the namespaces of this process",
+        ),
+        Opt::flag(Some('P'), "persistent", "only namespaces no process is in"),
+        Opt::required(
+            Some('Q'),
+            "filter",
+            "expr",
+            Complete::Nothing,
+            "only the rows the expression holds for",
+        ),
+        Opt::flag(Some('h'), "help", "display this help"),
+        Opt::required(
+            Some('o'),
+            "output",
+            "list",
+            Complete::Words(COLUMN_NAMES),
+            "the columns to print (+list adds to the defaults)",
+        ),
+        Opt::flag(None, "output-all", "print every column"),
+        Opt::flag(Some('u'), "notruncate", "never truncate a column"),
+        Opt::flag(Some('V'), "version", "display version"),
+        Opt::flag(Some('n'), "noheadings", "leave out the header line"),
+        Opt::flag(Some('W'), "nowrap", "keep every cell on one line"),
+        Opt::flag(Some('l'), "list", "print a list rather than a tree"),
+        Opt::flag(Some('r'), "raw", "raw output: one space between columns"),
+        Opt::required(
+            Some('t'),
+            "type",
+            "name",
+            Complete::Words("mnt net ipc user pid uts cgroup time"),
+            "only this type (mnt, net, ipc, user, pid, uts, cgroup, time)",
+        ),
+        Opt::optional(
+            Some('T'),
+            "tree",
+            "rel",
+            Complete::Words("process parent owner"),
+            "nest by process, parent or owner",
+        ),
+        Opt::flag(Some('H'), "list-columns", "list the available columns"),
+    ],
+    notes: "Filter expressions (-Q) compare columns with == != < <= > >= =~ !~ and combine
+them with && || ! and parentheses, e.g. 'TYPE == \"net\" && NPROCS > 1'.",
+    operands: Complete::Nothing,
+    style: Style::UtilLinux,
+};
+
+/// For the completion of `-o`.
+const COLUMN_NAMES: &str = "NS TYPE PATH NPROCS PID PPID COMMAND UID USER NETNSID NSFS PNS ONS";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tree {
@@ -86,7 +138,7 @@ fn failed(message: String) -> Error {
 }
 
 fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Options, Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut options = Options {
         invoked_as,
         action: Action::List,
@@ -114,7 +166,7 @@ fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Opti
     while let Some(arg) = parser.next().map_err(usage)? {
         let short = match arg {
             Short(c) => c,
-            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+            Long(name) => match TOOL.resolve_long(name)? {
                 "json" => 'J',
                 "task" => 'p',
                 "persistent" => 'P',
@@ -131,7 +183,7 @@ fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Opti
                 "type" => 't',
                 "tree" => 'T',
                 "list-columns" => 'H',
-                other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+                other => unreachable!("option --{other} is in the table but not handled"),
             },
             Value(value) => {
                 positional.push(value.to_string_lossy().into_owned());
@@ -338,42 +390,16 @@ pub fn parse_namespace(text: &str) -> Result<u64, Error> {
     u64::try_from(value).map_err(|_| number_error(WHAT, text, true))
 }
 
-/// `--help`, in our words, laid out as util-linux lays out its help.
+/// `--help`, from the option table, with the columns before the closing
+/// line, as util-linux lays it out.
 pub fn help(prog: &str) -> String {
-    let mut text = format!(
-        "\
-Usage:
- {prog} [options] [<namespace ID>]
-
-List the namespaces of the system.
-
-Options:
- -J, --json             print JSON
- -l, --list             print a list rather than a tree
- -n, --noheadings       leave out the header line
- -o, --output <list>    the columns to print (+list adds to the defaults)
-     --output-all       print every column
- -P, --persistent       only namespaces no process is in
- -p, --task <pid>       only the namespaces of this process
- -Q, --filter <expr>    only the rows the expression holds for
- -r, --raw              raw output: one space between columns
- -u, --notruncate       never truncate a column
- -W, --nowrap           keep every cell on one line
- -t, --type <name>      only this type (mnt, net, ipc, user, pid, uts, cgroup, time)
- -T, --tree[=<rel>]     nest by parent, owner or process
-
- -H, --list-columns     list the available columns
- -h, --help             display this help
- -V, --version          display version
-
-Available output columns:
-"
-    );
+    let text = TOOL.help(prog);
+    let closing = text.rfind("\nFor more details").unwrap_or(text.len());
+    let mut columns = String::from("\nAvailable output columns:\n");
     for column in columns::COLUMNS {
-        text.push_str(&format!(" {:>11}  {}\n", column.name, column.help));
+        columns.push_str(&format!(" {:>11}  {}\n", column.name, column.help));
     }
-    text.push_str("\nSee lsns(8) for more.\n");
-    text
+    format!("{}{columns}{}", &text[..closing], &text[closing..])
 }
 
 pub fn version(prog: &str) -> String {
@@ -392,6 +418,34 @@ mod tests {
     fn parse_err(args: &[&str]) -> String {
         let argv = std::iter::once("lsns").chain(args.iter().copied());
         parse(argv).unwrap_err().1.to_string()
+    }
+
+    #[test]
+    fn every_option_in_the_table_is_parsed() {
+        for opt in TOOL.options {
+            let arg = format!("--{}", opt.long);
+            let args: Vec<&str> = match opt.value {
+                ns_getopt::Value::Required(_) if opt.long == "task" => vec![&arg, "1"],
+                ns_getopt::Value::Required(_) if opt.long == "type" => vec![&arg, "net"],
+                ns_getopt::Value::Required(_) if opt.long == "output" => vec![&arg, "NS"],
+                ns_getopt::Value::Required(_) => vec![&arg, "NS == 1"],
+                _ => vec![&arg],
+            };
+            let argv = std::iter::once("lsns").chain(args.iter().copied());
+            let parsed = parse(argv);
+            assert!(
+                !matches!(&parsed, Err((_, Error::Usage(m))) if m.contains("unrecognized")),
+                "--{} is in the table but not parsed",
+                opt.long
+            );
+        }
+    }
+
+    #[test]
+    fn completion_offers_every_column() {
+        let names: Vec<&str> = COLUMN_NAMES.split(' ').collect();
+        let table: Vec<&str> = columns::COLUMNS.iter().map(|c| c.name).collect();
+        assert_eq!(names, table);
     }
 
     #[test]

@@ -13,9 +13,20 @@ pub enum Error {
     Silent,
 }
 
-impl Error {
-    pub fn exit_code(&self) -> u8 {
+impl ns_getopt::ToolError for Error {
+    fn exit_code(&self) -> u8 {
         1
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+
+    fn message(&self) -> Option<String> {
+        match self {
+            Error::Silent => None,
+            other => Some(other.to_string()),
+        }
     }
 }
 

@@ -41,18 +41,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            if !matches!(error, Error::Silent) {
-                eprintln!("{prog}: {error}");
-            }
-            if matches!(error, Error::Usage(_)) {
-                eprintln!("{}", ns_getopt::try_help(&prog));
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
+    ns_getopt::finish(&prog, result)
 }
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
