@@ -2,8 +2,9 @@
 //! each in its own network and UTS namespaces.
 //!
 //! Each population lives in its own PID namespace (with its own /proc),
-//! so both tools, entered into it with nsenter, see exactly that many
-//! processes; nsenter's cost is in both sides of every pair. A population
+//! so both tools, started in its PID and mount namespaces (setns by the
+//! bench harness, no nsenter in the timings), see exactly that many
+//! processes. A population
 //! is killed with its PID namespace's init, which dies with the unshare
 //! that made it, which dies with this process (parent-death signals): no
 //! process outlives the bench, whatever happens to it.
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{argv, ours, Case};
+use super::{argv, ours, Case, Namespaces, NsCase};
 
 const SIZES: [usize; 3] = [0, 500, 2000];
 
@@ -99,7 +100,7 @@ fn wanted() -> bool {
             .any(|f| f.starts_with("lsns") || "lsns".starts_with(f))
 }
 
-pub fn cases(dist: &Path) -> Vec<Case> {
+pub fn cases(dist: &Path) -> Vec<NsCase> {
     if !wanted() {
         return Vec::new();
     }
@@ -113,19 +114,23 @@ pub fn cases(dist: &Path) -> Vec<Case> {
                 continue;
             }
         };
-        let enter = ["nsenter", "--target", &init, "--pid", "--mount", "--"];
+        let namespaces = Namespaces {
+            mnt: Some(format!("/proc/{init}/ns/mnt")),
+            pid: Some(format!("/proc/{init}/ns/pid")),
+        };
         for args in [&[][..], &["-J"][..], &["-t", "net"][..]] {
-            let mut ours_argv: Vec<&str> = enter.to_vec();
-            ours_argv.push(&ns_lsns);
+            let mut ours_argv: Vec<&str> = vec![&ns_lsns];
             ours_argv.extend_from_slice(args);
-            let mut reference: Vec<&str> = enter.to_vec();
-            reference.push("/usr/bin/lsns");
+            let mut reference: Vec<&str> = vec!["/usr/bin/lsns"];
             reference.extend_from_slice(args);
-            cases.push(Case {
-                name: format!("lsns {} ({extra} extra)", args.join(" "))
-                    .replace("lsns  (", "lsns ("),
-                ours: argv(&ours_argv),
-                reference: argv(&reference),
+            cases.push(NsCase {
+                case: Case {
+                    name: format!("lsns {} ({extra} extra)", args.join(" "))
+                        .replace("lsns  (", "lsns ("),
+                    ours: argv(&ours_argv),
+                    reference: argv(&reference),
+                },
+                namespaces: namespaces.clone(),
             });
         }
     }

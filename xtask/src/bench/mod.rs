@@ -11,6 +11,9 @@ mod lsns;
 mod mount;
 mod unshare;
 
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +23,64 @@ pub struct Case {
     pub name: String,
     pub ours: Vec<String>,
     pub reference: Vec<String>,
+}
+
+/// A case that runs in other namespaces.
+pub struct NsCase {
+    pub case: Case,
+    pub namespaces: Namespaces,
+}
+
+/// Namespaces a case's commands run in, entered with setns(2) rather than
+/// through nsenter, so that no extra fork and exec dilutes the timings:
+/// the mount namespace by the child before it execs, the PID namespace
+/// by this thread for the children it forks (and left right after).
+#[derive(Debug, Clone, Default)]
+pub struct Namespaces {
+    /// A mount namespace file, e.g. `/proc/PID/ns/mnt`.
+    pub mnt: Option<String>,
+    /// A PID namespace file, e.g. `/proc/PID/ns/pid`.
+    pub pid: Option<String>,
+}
+
+/// The namespace files of a case, open while it runs.
+struct Entered {
+    mnt: Option<OwnedFd>,
+    pid: Option<OwnedFd>,
+    /// Our own PID namespace, to return to after each spawn.
+    own_pid: Option<OwnedFd>,
+}
+
+fn open_ns(path: &str) -> Result<OwnedFd, String> {
+    let c_path = CString::new(path).map_err(|_| format!("{path}: NUL in path"))?;
+    // SAFETY: a valid C string; the fd is owned below.
+    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("{path}: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn setns(fd: &OwnedFd, kind: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: plain setns(2) on an open namespace file.
+    if unsafe { libc::setns(fd.as_raw_fd(), kind) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl Entered {
+    fn open(namespaces: &Namespaces) -> Result<Entered, String> {
+        Ok(Entered {
+            mnt: namespaces.mnt.as_deref().map(open_ns).transpose()?,
+            pid: namespaces.pid.as_deref().map(open_ns).transpose()?,
+            own_pid: match namespaces.pid {
+                Some(_) => Some(open_ns("/proc/self/ns/pid")?),
+                None => None,
+            },
+        })
+    }
 }
 
 const WARM_UP_PAIRS: usize = 5;
@@ -46,9 +107,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let dist = crate::dist::run(&[])?;
-    let cases: Vec<Case> = all_cases(&dist)
+    let cases: Vec<NsCase> = all_cases(&dist)
         .into_iter()
-        .filter(|case| filters.is_empty() || filters.iter().any(|f| case.name.starts_with(f)))
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.case.name.starts_with(f)))
         .collect();
     let staged: Vec<StagedCase> = all_staged_cases(&dist)
         .into_iter()
@@ -70,8 +131,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "case", "ours ms", "ref ms", "ratio"
     );
     let mut ratios = Vec::new();
-    for case in &cases {
-        let result = measure(case, pairs)?;
+    for NsCase { case, namespaces } in &cases {
+        let result = measure(case, namespaces, pairs)?;
         println!(
             "{:<44} {:>10.3} {:>10.3} {:>8.3}",
             case.name,
@@ -106,11 +167,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Every tool's cases; a tool adds its module above and its list here.
-fn all_cases(dist: &Path) -> Vec<Case> {
+fn all_cases(dist: &Path) -> Vec<NsCase> {
+    let here = |cases: Vec<Case>| -> Vec<NsCase> {
+        cases
+            .into_iter()
+            .map(|case| NsCase {
+                case,
+                namespaces: Namespaces::default(),
+            })
+            .collect()
+    };
     [
-        chroot::cases(dist),
+        here(chroot::cases(dist)),
         lsns::cases(dist),
-        unshare::cases(dist),
+        here(unshare::cases(dist)),
         mount::cases(dist),
     ]
     .into_iter()
@@ -127,6 +197,8 @@ pub struct StagedCase {
     pub ours: Vec<String>,
     pub reference: Vec<String>,
     pub pairs: usize,
+    /// Where all three commands run.
+    pub namespaces: Namespaces,
 }
 
 /// Every tool's staged cases.
@@ -138,11 +210,12 @@ fn measure_staged(case: &StagedCase) -> Result<Measured, String> {
     let mut ours = Vec::with_capacity(case.pairs);
     let mut reference = Vec::with_capacity(case.pairs);
     let mut ratios = Vec::with_capacity(case.pairs);
+    let ns = Entered::open(&case.namespaces)?;
     for _ in 0..case.pairs {
-        time(&case.prepare)?;
-        let a = time(&case.ours)?;
-        time(&case.prepare)?;
-        let b = time(&case.reference)?;
+        time(&case.prepare, &ns)?;
+        let a = time(&case.ours, &ns)?;
+        time(&case.prepare, &ns)?;
+        let b = time(&case.reference, &ns)?;
         ratios.push(a.as_secs_f64() / b.as_secs_f64());
         ours.push(a);
         reference.push(b);
@@ -160,17 +233,18 @@ struct Measured {
     median_ratio: f64,
 }
 
-fn measure(case: &Case, pairs: usize) -> Result<Measured, String> {
+fn measure(case: &Case, namespaces: &Namespaces, pairs: usize) -> Result<Measured, String> {
+    let ns = Entered::open(namespaces)?;
     for _ in 0..WARM_UP_PAIRS {
-        time(&case.ours)?;
-        time(&case.reference)?;
+        time(&case.ours, &ns)?;
+        time(&case.reference, &ns)?;
     }
     let mut ours = Vec::with_capacity(pairs);
     let mut reference = Vec::with_capacity(pairs);
     let mut ratios = Vec::with_capacity(pairs);
     for _ in 0..pairs {
-        let a = time(&case.ours)?;
-        let b = time(&case.reference)?;
+        let a = time(&case.ours, &ns)?;
+        let b = time(&case.reference, &ns)?;
         ratios.push(a.as_secs_f64() / b.as_secs_f64());
         ours.push(a);
         reference.push(b);
@@ -182,18 +256,38 @@ fn measure(case: &Case, pairs: usize) -> Result<Measured, String> {
     })
 }
 
-/// Wall time of one run; a failing run spoils the comparison, so it is an
-/// error.
-fn time(argv: &[String]) -> Result<Duration, String> {
-    let start = Instant::now();
-    let status = Command::new(&argv[0])
+/// Wall time of one run, in the case's namespaces; a failing run spoils
+/// the comparison, so it is an error.
+fn time(argv: &[String], ns: &Entered) -> Result<Duration, String> {
+    let mut command = Command::new(&argv[0]);
+    command
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        .stderr(Stdio::null());
+    if let Some(mnt) = &ns.mnt {
+        let fd = mnt.as_raw_fd();
+        // SAFETY: setns is async-signal-safe; the fd (close-on-exec) stays
+        // open until after the spawn.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    if let Some(pid) = &ns.pid {
+        setns(pid, libc::CLONE_NEWPID).map_err(|e| format!("setns (pid): {e}"))?;
+    }
+    let start = Instant::now();
+    let status = command.status();
     let elapsed = start.elapsed();
+    if let Some(own) = &ns.own_pid {
+        setns(own, libc::CLONE_NEWPID).map_err(|e| format!("setns (own pid): {e}"))?;
+    }
+    let status = status.map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
     if !status.success() {
         return Err(format!("`{}` failed ({status})", argv.join(" ")));
     }

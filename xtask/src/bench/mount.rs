@@ -4,8 +4,8 @@
 //! `unshare --mount --propagation private` and held by a sleeping process
 //! that dies with this one (parent-death signal): nothing is mounted on the
 //! host, and nothing outlives the bench. Inside, a tmpfs hides /tmp, and
-//! /tmp/tpl carries N tmpfs mounts. Both tools enter with nsenter, so its
-//! cost is in both sides of every pair.
+//! /tmp/tpl carries N tmpfs mounts. Both tools are started in it by the
+//! bench harness (setns before exec: no nsenter in the timings).
 //!
 //! `umount -R` consumes its tree: before each timed run (untimed) the
 //! template is copied with one `mount --rbind /tmp/tpl /tmp/tree`, and only
@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{argv, ours, Case, StagedCase};
+use super::{argv, ours, Case, Namespaces, NsCase, StagedCase};
 
 const SIZES: [usize; 2] = [1000, 5000];
 
@@ -107,40 +107,41 @@ fn holders() -> &'static Holders {
     })
 }
 
-fn enter(pid: &str) -> Vec<String> {
-    argv(&["nsenter", &format!("--mount=/proc/{pid}/ns/mnt"), "--"])
+fn enter(pid: &str) -> Namespaces {
+    Namespaces {
+        mnt: Some(format!("/proc/{pid}/ns/mnt")),
+        pid: None,
+    }
 }
 
-fn with(mut prefix: Vec<String>, rest: &[&str]) -> Vec<String> {
-    prefix.extend(rest.iter().map(|s| s.to_string()));
-    prefix
-}
-
-pub fn cases(dist: &Path) -> Vec<Case> {
+pub fn cases(dist: &Path) -> Vec<NsCase> {
     let ns_mount = ours(dist, "ns-mount");
     let ns_umount = ours(dist, "ns-umount");
     let mut cases = Vec::new();
     for (size, pid) in &holders().by_size {
-        cases.push(Case {
-            name: format!("mount (list {size} mounts)"),
-            ours: with(enter(pid), &[&ns_mount]),
-            reference: with(enter(pid), &["/usr/bin/mount"]),
+        cases.push(NsCase {
+            case: Case {
+                name: format!("mount (list {size} mounts)"),
+                ours: argv(&[&ns_mount]),
+                reference: argv(&["/usr/bin/mount"]),
+            },
+            namespaces: enter(pid),
         });
         if *size == SIZES[0] {
             let pair = |m: &str, u: &str| {
-                with(
-                    enter(pid),
-                    &[
-                        "sh",
-                        "-c",
-                        &format!("{m} -t tmpfs none /tmp/p && {u} /tmp/p"),
-                    ],
-                )
+                argv(&[
+                    "sh",
+                    "-c",
+                    &format!("{m} -t tmpfs none /tmp/p && {u} /tmp/p"),
+                ])
             };
-            cases.push(Case {
-                name: "mount -t tmpfs + umount".into(),
-                ours: pair(&ns_mount, &ns_umount),
-                reference: pair("/usr/bin/mount", "/usr/bin/umount"),
+            cases.push(NsCase {
+                case: Case {
+                    name: "mount -t tmpfs + umount".into(),
+                    ours: pair(&ns_mount, &ns_umount),
+                    reference: pair("/usr/bin/mount", "/usr/bin/umount"),
+                },
+                namespaces: enter(pid),
             });
         }
     }
@@ -155,13 +156,11 @@ pub fn staged_cases(dist: &Path) -> Vec<StagedCase> {
         let pairs = if *size >= 5000 { 3 } else { 10 };
         cases.push(StagedCase {
             name: format!("umount -R ({size} mounts, {pairs} pairs)"),
-            prepare: with(
-                enter(pid),
-                &["/usr/bin/mount", "--rbind", "/tmp/tpl", "/tmp/tree"],
-            ),
-            ours: with(enter(pid), &[&ns_umount, "-R", "/tmp/tree"]),
-            reference: with(enter(pid), &["/usr/bin/umount", "-R", "/tmp/tree"]),
+            prepare: argv(&["/usr/bin/mount", "--rbind", "/tmp/tpl", "/tmp/tree"]),
+            ours: argv(&[&ns_umount, "-R", "/tmp/tree"]),
+            reference: argv(&["/usr/bin/umount", "-R", "/tmp/tree"]),
             pairs,
+            namespaces: enter(pid),
         });
     }
     cases
