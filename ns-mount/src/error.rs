@@ -16,6 +16,10 @@ pub const EX_FAIL: u8 = 32;
 /// `mount -a`: some succeeded, some failed.
 pub const EX_SOMEOK: u8 = 64;
 
+/// The line util-linux adds after a failed mount(2) call.
+pub(crate) const DMESG_HINT: &str =
+    "       dmesg(1) may have more information after failed mount system call.";
+
 #[derive(Debug)]
 pub enum Error {
     /// A bad command line: the message, then the `Try … --help` line;
@@ -60,6 +64,23 @@ impl Error {
             Error::Sys { errno, .. } => Some(*errno),
             _ => None,
         }
+    }
+}
+
+impl ns_getopt::ToolError for Error {
+    fn exit_code(&self) -> u8 {
+        Error::exit_code(self)
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+
+    fn message(&self) -> Option<String> {
+        Some(match self {
+            Error::Failed { dmesg: true, .. } => format!("{self}\n{DMESG_HINT}"),
+            other => other.to_string(),
+        })
     }
 }
 

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use lexopt::Arg::{Long, Short, Value};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
+use crate::error::DMESG_HINT;
 use crate::error::{Error, EX_FAIL, EX_SOMEOK, EX_SUCCESS, EX_SYSERR, EX_USAGE};
 use crate::fstab::{self, Fstab, FstabEntry};
 use crate::listing::{self, is_pseudo_fs, is_regular_fs};
@@ -22,49 +23,172 @@ use crate::options::{self, match_fstype, match_options, Options as MountOptions}
 use crate::probe;
 use crate::{mount_calls, Step};
 
-/// Every long option, in util-linux's order (which decides how an
-/// ambiguous abbreviation is reported).
-pub const LONG_OPTIONS: &[&str] = &[
-    "all",
-    "fake",
-    "fstab",
-    "fork",
-    "help",
-    "no-mtab",
-    "read-only",
-    "ro",
-    "verbose",
-    "version",
-    "read-write",
-    "rw",
-    "options",
-    "test-opts",
-    "types",
-    "uuid",
-    "label",
-    "bind",
-    "move",
-    "rbind",
-    "make-shared",
-    "make-slave",
-    "make-private",
-    "make-unbindable",
-    "make-rshared",
-    "make-rslave",
-    "make-rprivate",
-    "make-runbindable",
-    "mkdir",
-    "no-canonicalize",
-    "internal-only",
-    "show-labels",
-    "target",
-    "target-prefix",
-    "source",
-    "options-mode",
-    "options-source",
-    "options-source-force",
-    "namespace",
-];
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion come from it. Options are in util-linux's getopt order,
+/// which decides how an ambiguous abbreviation is reported.
+pub const TOOL: Tool = Tool {
+    name: "ns-mount",
+    reference: "mount",
+    section: 8,
+    summary: "mount a filesystem",
+    usage: &[
+        "[-lhV]",
+        "-a [options]",
+        "[options] [--source] <source> | [--target] <directory>",
+        "[options] <source> <directory>",
+        "<operation> <mountpoint> [<target>]",
+    ],
+    description: "Attach a filesystem to the directory tree, or list what is attached.
+
+Without libblkid or libmount: LABEL=, UUID=, PARTLABEL= and PARTUUID= are found by
+reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs) and GPT entries
+of the devices in /proc/partitions; a regular file is attached to a loop device.",
+    options: &[
+        Opt::flag(
+            Some('a'),
+            "all",
+            "mount every fstab entry not marked noauto",
+        ),
+        Opt::flag(Some('f'), "fake", "do everything but the mount(2) call"),
+        Opt::required(
+            Some('T'),
+            "fstab",
+            "path",
+            Complete::Files,
+            "read this file instead of /etc/fstab",
+        ),
+        Opt::flag(
+            Some('F'),
+            "fork",
+            "accepted for compatibility (mounts run in turn)",
+        ),
+        Opt::flag(Some('h'), "help", "display this help"),
+        Opt::flag(Some('n'), "no-mtab", "accepted (no /etc/mtab is written)"),
+        Opt::flag(Some('r'), "read-only", "mount read-only (-o ro)"),
+        Opt::flag(None, "ro", "the same as --read-only"),
+        Opt::flag(Some('v'), "verbose", "report what was done"),
+        Opt::flag(Some('V'), "version", "display version"),
+        Opt::flag(Some('w'), "read-write", "mount read-write (the default)"),
+        Opt::flag(None, "rw", "the same as --read-write"),
+        Opt::required(
+            Some('o'),
+            "options",
+            "list",
+            Complete::Nothing,
+            "comma-separated mount options",
+        ),
+        Opt::required(
+            Some('O'),
+            "test-opts",
+            "list",
+            Complete::Nothing,
+            "with -a: only entries with these options",
+        ),
+        Opt::required(
+            Some('t'),
+            "types",
+            "list",
+            Complete::Words(FILESYSTEMS),
+            "filesystem type, or types to list or mount",
+        ),
+        Opt::required(
+            Some('U'),
+            "uuid",
+            "uuid",
+            Complete::Nothing,
+            "the same as UUID=<uuid>",
+        ),
+        Opt::required(
+            Some('L'),
+            "label",
+            "label",
+            Complete::Nothing,
+            "the same as LABEL=<label>",
+        ),
+        Opt::flag(Some('B'), "bind", "make a subtree visible elsewhere too"),
+        Opt::flag(Some('M'), "move", "move a subtree elsewhere"),
+        Opt::flag(
+            Some('R'),
+            "rbind",
+            "bind a subtree with everything mounted below it",
+        ),
+        Opt::flag(None, "make-shared", "mark a mount shared"),
+        Opt::flag(None, "make-slave", "mark a mount slave"),
+        Opt::flag(None, "make-private", "mark a mount private"),
+        Opt::flag(None, "make-unbindable", "mark a mount unbindable"),
+        Opt::flag(None, "make-rshared", "mark a whole subtree shared"),
+        Opt::flag(None, "make-rslave", "mark a whole subtree slave"),
+        Opt::flag(None, "make-rprivate", "mark a whole subtree private"),
+        Opt::flag(None, "make-runbindable", "mark a whole subtree unbindable"),
+        Opt::optional(
+            Some('m'),
+            "mkdir",
+            "mode",
+            Complete::Nothing,
+            "create a missing mount point (X-mount.mkdir)",
+        ),
+        Opt::flag(Some('c'), "no-canonicalize", "take paths as given"),
+        Opt::flag(
+            Some('i'),
+            "internal-only",
+            "accepted (no mount.<type> helpers are run)",
+        ),
+        Opt::flag(
+            Some('l'),
+            "show-labels",
+            "append filesystem labels to the listing",
+        ),
+        Opt::required(None, "target", "target", Complete::Dirs, "the mount point"),
+        Opt::required(
+            None,
+            "target-prefix",
+            "path",
+            Complete::Dirs,
+            "prefix every mount point with this path",
+        ),
+        Opt::required(
+            None,
+            "source",
+            "src",
+            Complete::Files,
+            "the source (path, LABEL=, UUID=, ...)",
+        ),
+        Opt::required(
+            None,
+            "options-mode",
+            "mode",
+            Complete::Words("ignore append prepend replace"),
+            "accepted: ignore, append, prepend or replace",
+        ),
+        Opt::required(
+            None,
+            "options-source",
+            "source",
+            Complete::Words("fstab mtab disable"),
+            "accepted: fstab, mtab or disable",
+        ),
+        Opt::flag(None, "options-source-force", "accepted"),
+        Opt::required(
+            Some('N'),
+            "namespace",
+            "ns",
+            Complete::Pids,
+            "work in the mount namespace of a PID or file",
+        ),
+    ],
+    notes: "Sources: LABEL=<label>, UUID=<uuid>, PARTLABEL=<label>, PARTUUID=<uuid>, a
+block device, a directory (with --bind or --rbind) or a regular file (attached to a
+loop device). -s (sloppy) is accepted.
+
+Exit status: 0 success, 1 bad usage or permissions, 2 system error, 32 mount
+failure, 64 some of -a succeeded.",
+    operands: Complete::Files,
+    style: Style::UtilLinux,
+};
+
+/// For the completion of `-t`.
+const FILESYSTEMS: &str =
+    "ext4 ext3 ext2 xfs btrfs vfat iso9660 squashfs tmpfs proc sysfs devtmpfs";
 
 /// Options that may not be combined (util-linux's `excl` table): the
 /// option key, and its long name for the message.
@@ -83,9 +207,6 @@ const EXCLUSIVE: &[&[(u32, &str)]] = &[
 
 /// --source has no short option; util-linux numbers it above every char.
 const SOURCE_KEY: u32 = 0x100;
-
-const DMESG_HINT: &str =
-    "       dmesg(1) may have more information after failed mount system call.";
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -146,12 +267,12 @@ fn string(value: OsString) -> String {
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut seen_exclusive = vec![0u32; EXCLUSIVE.len()];
     while let Some(arg) = parser.next().map_err(usage)? {
         let key: char = match arg {
             Short(c) => c,
-            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+            Long(name) => match TOOL.resolve_long(name)? {
                 "all" => 'a',
                 "fake" => 'f',
                 "fstab" => 'T',
@@ -337,7 +458,7 @@ fn long_only(
             }
         }
         "options-source-force" => {}
-        other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+        other => unreachable!("option --{other} is in the table but not handled"),
     }
     Ok(())
 }
@@ -380,75 +501,7 @@ fn read_fstab(prog: &str, path: &Path) -> Result<Fstab, Error> {
 }
 
 pub fn help(prog: &str) -> String {
-    format!(
-        "
-Usage:
- {prog} [-lhV]
- {prog} -a [options]
- {prog} [options] [--source] <source> | [--target] <directory>
- {prog} [options] <source> <directory>
- {prog} <operation> <mountpoint> [<target>]
-
-Attach a filesystem to the directory tree, or list what is attached.
-
-Options:
- -a, --all               mount every fstab entry not marked noauto
- -c, --no-canonicalize   take paths as given
- -f, --fake              do everything but the mount(2) call
- -F, --fork              accepted for compatibility (mounts run in turn)
- -T, --fstab <path>      read this file instead of /etc/fstab
- -i, --internal-only     accepted (no mount.<type> helpers are run)
- -l, --show-labels       append filesystem labels to the listing
- -m, --mkdir[=<mode>]    create a missing mount point (X-mount.mkdir)
- -n, --no-mtab           accepted (no /etc/mtab is written)
-     --options-mode <mode>
-                         accepted: ignore, append, prepend or replace
-     --options-source <source>
-                         accepted: fstab, mtab or disable
-     --options-source-force
-                         accepted
- -o, --options <list>    comma-separated mount options
- -O, --test-opts <list>  with -a: only entries with these options
- -r, --read-only         mount read-only (-o ro)
- -t, --types <list>      filesystem type, or types to list or mount
-     --source <src>      the source (path, LABEL=, UUID=, …)
-     --target <target>   the mount point
-     --target-prefix <path>
-                         prefix every mount point with this path
- -v, --verbose           report what was done
- -w, --rw, --read-write  mount read-write (the default)
- -N, --namespace <ns>    work in the mount namespace of a PID or file
-
- -h, --help              display this help
- -V, --version           display version
-
-Source:
- -L, --label <label>     same as LABEL=<label>
- -U, --uuid <uuid>       same as UUID=<uuid>
- LABEL=<label>           the device with this filesystem label
- UUID=<uuid>             the device with this filesystem UUID
- PARTLABEL=<label>       the GPT partition with this name
- PARTUUID=<uuid>         the GPT partition with this UUID
- <device>                a block device
- <directory>             the directory to bind (--bind, --rbind)
- <file>                  a regular file, attached to a loop device
-
-Operations:
- -B, --bind              make a subtree visible elsewhere too
- -M, --move              move a subtree elsewhere
- -R, --rbind             bind a subtree with everything mounted below it
- --make-shared           mark a mount shared
- --make-slave            mark a mount slave
- --make-private          mark a mount private
- --make-unbindable       mark a mount unbindable
- --make-rshared          the same, for the whole subtree
- --make-rslave           the same, for the whole subtree
- --make-rprivate         the same, for the whole subtree
- --make-runbindable      the same, for the whole subtree
-
-See mount(8) for the details.
-"
-    )
+    TOOL.help(prog)
 }
 
 pub fn version(prog: &str) -> String {
@@ -465,22 +518,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
-            report(&prog, &error);
-            ExitCode::from(error.exit_code())
-        }
-    }
-}
-
-fn report(prog: &str, error: &Error) {
-    eprintln!("{prog}: {error}");
-    match error {
-        Error::Usage(_) => eprintln!("{}", ns_getopt::try_help(prog)),
-        Error::Failed { dmesg: true, .. } => eprintln!("{DMESG_HINT}"),
-        _ => {}
-    }
+    ns_getopt::finish(&prog, result.map(ExitCode::from))
 }
 
 fn bad_usage() -> Error {

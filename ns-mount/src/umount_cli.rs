@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use lexopt::Arg::{Long, Short, Value};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
-use ns_getopt::{resolve_long, UsageError};
+use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::error::{Error, EX_FAIL, EX_SUCCESS, EX_SYSERR, EX_USAGE};
 use crate::listing::{self, is_pseudo_fs};
@@ -20,27 +20,90 @@ use crate::options::{match_fstype, match_options};
 use crate::probe;
 use crate::syscall;
 
-/// Every long option, in util-linux's order.
-pub const LONG_OPTIONS: &[&str] = &[
-    "all",
-    "all-targets",
-    "detach-loop",
-    "fake",
-    "force",
-    "help",
-    "internal-only",
-    "lazy",
-    "no-canonicalize",
-    "no-mtab",
-    "quiet",
-    "read-only",
-    "recursive",
-    "test-opts",
-    "types",
-    "verbose",
-    "version",
-    "namespace",
-];
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion come from it. Options are in util-linux's getopt order,
+/// which decides how an ambiguous abbreviation is reported.
+pub const TOOL: Tool = Tool {
+    name: "ns-umount",
+    reference: "umount",
+    section: 8,
+    summary: "unmount filesystems",
+    usage: &["[-hV]", "-a [options]", "[options] <source> | <directory>"],
+    description: "Detach filesystems from the directory tree.
+
+--recursive reads the mount table once and unmounts deepest first, so its time
+grows linearly with the number of mounts.",
+    options: &[
+        Opt::flag(Some('a'), "all", "unmount everything in the mount table"),
+        Opt::flag(
+            Some('A'),
+            "all-targets",
+            "unmount every mount of the given device",
+        ),
+        Opt::flag(
+            Some('d'),
+            "detach-loop",
+            "also detach the loop device of the mount",
+        ),
+        Opt::flag(None, "fake", "do everything but the umount(2) call"),
+        Opt::flag(
+            Some('f'),
+            "force",
+            "force (for an unreachable network filesystem)",
+        ),
+        Opt::flag(Some('h'), "help", "display this help"),
+        Opt::flag(
+            Some('i'),
+            "internal-only",
+            "accepted (no umount.<type> helpers are run)",
+        ),
+        Opt::flag(
+            Some('l'),
+            "lazy",
+            "detach now, clean up when no longer busy",
+        ),
+        Opt::flag(Some('c'), "no-canonicalize", "take paths as given"),
+        Opt::flag(Some('n'), "no-mtab", "accepted (no /etc/mtab is written)"),
+        Opt::flag(Some('q'), "quiet", "no 'not mounted' messages"),
+        Opt::flag(
+            Some('r'),
+            "read-only",
+            "when unmounting fails, remount read-only",
+        ),
+        Opt::flag(
+            Some('R'),
+            "recursive",
+            "unmount a mount and everything below it",
+        ),
+        Opt::required(
+            Some('O'),
+            "test-opts",
+            "list",
+            Complete::Nothing,
+            "with -a: only mounts with these options",
+        ),
+        Opt::required(
+            Some('t'),
+            "types",
+            "list",
+            Complete::Words("ext4 ext3 ext2 xfs btrfs vfat iso9660 squashfs tmpfs proc sysfs"),
+            "with -a: only these filesystem types",
+        ),
+        Opt::flag(Some('v'), "verbose", "report what was done"),
+        Opt::flag(Some('V'), "version", "display version"),
+        Opt::required(
+            Some('N'),
+            "namespace",
+            "ns",
+            Complete::Pids,
+            "work in the mount namespace of a PID or file",
+        ),
+    ],
+    notes: "Exit status: 0 success, 1 bad usage, 2 system error, 32 failure; with several
+targets, the statuses add up (at most 255).",
+    operands: Complete::Dirs,
+    style: Style::UtilLinux,
+};
 
 /// Pairs (and a triple) util-linux refuses together, with the long names
 /// its message lists.
@@ -105,7 +168,7 @@ fn string(value: OsString) -> String {
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
-    let usage = |error| Error::from(UsageError::from_lexopt(error, LONG_OPTIONS));
+    let usage = |error| Error::from(TOOL.usage_error(error));
     let mut seen = vec![0u32; EXCLUSIVE.len()];
     while let Some(arg) = parser.next().map_err(usage)? {
         // --fake has no short form.
@@ -114,7 +177,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
         }
         let key = match arg {
             Short(c) => c,
-            Long(name) => match resolve_long(name, LONG_OPTIONS)? {
+            Long(name) => match TOOL.resolve_long(name)? {
                 "all" => 'a',
                 "all-targets" => 'A',
                 "detach-loop" => 'd',
@@ -133,7 +196,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 "verbose" => 'v',
                 "version" => 'V',
                 "namespace" => 'N',
-                other => unreachable!("option --{other} is in LONG_OPTIONS but not handled"),
+                other => unreachable!("option --{other} is in the table but not handled"),
             },
             Value(value) => {
                 o.operands.push(string(value));
@@ -190,39 +253,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
 }
 
 pub fn help(prog: &str) -> String {
-    format!(
-        "
-Usage:
- {prog} [-hV]
- {prog} -a [options]
- {prog} [options] <source> | <directory>
-
-Detach filesystems from the directory tree.
-
-Options:
- -a, --all               unmount everything in the mount table
- -A, --all-targets       unmount every mount of the given device
- -c, --no-canonicalize   take paths as given
- -d, --detach-loop       also detach the loop device of the mount
-     --fake              do everything but the umount(2) call
- -f, --force             force (for an unreachable network filesystem)
- -i, --internal-only     accepted (no umount.<type> helpers are run)
- -n, --no-mtab           accepted (no /etc/mtab is written)
- -l, --lazy              detach now, clean up when no longer busy
- -O, --test-opts <list>  with -a: only mounts with these options
- -R, --recursive         unmount a mount and everything below it
- -r, --read-only         when unmounting fails, remount read-only
- -t, --types <list>      with -a: only these filesystem types
- -v, --verbose           report what was done
- -q, --quiet             no 'not mounted' messages
- -N, --namespace <ns>    work in the mount namespace of a PID or file
-
- -h, --help              display this help
- -V, --version           display version
-
-See umount(8) for the details.
-"
-    )
+    TOOL.help(prog)
 }
 
 pub fn version(prog: &str) -> String {
@@ -238,16 +269,7 @@ where
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
-            eprintln!("{prog}: {error}");
-            if matches!(error, Error::Usage(_)) {
-                eprintln!("{}", ns_getopt::try_help(&prog));
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
+    ns_getopt::finish(&prog, result.map(ExitCode::from))
 }
 
 pub fn run(o: &Options) -> Result<u8, Error> {
