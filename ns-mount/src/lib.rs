@@ -20,12 +20,12 @@ mod error;
 pub mod fstab;
 pub mod listing;
 pub mod loopdev;
-mod mount_cli;
+pub mod mount_cli;
 pub mod mountinfo;
 pub mod options;
 pub mod probe;
 pub mod syscall;
-mod umount_cli;
+pub mod umount_cli;
 
 use std::ffi::OsStr;
 use std::path::Path;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::man;
+use crate::run::{cargo, checked, workspace_root};
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut prefix = PathBuf::from("/usr/local");
@@ -19,16 +20,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let dist = crate::dist::run(&[])?;
-    for path in install_into(&dist, &prefix, util_linux_names)? {
+    // ns-bootstrap is no initramfs tool: its everyday release build.
+    checked(cargo().args(["build", "--release", "--package", "ns-bootstrap"]))?;
+    let release = workspace_root().join("target/release");
+    for path in install_into(
+        &[dist.as_path(), release.as_path()],
+        &prefix,
+        util_linux_names,
+    )? {
         println!("{}", path.display());
     }
     Ok(())
 }
 
-/// Installs every tool that has an option table (and so a man page) from
-/// `dist`; returns what it wrote.
+/// Installs every tool that has an option table (and so a man page), its
+/// binary taken from the first of `built` that has it; returns what it
+/// wrote.
 pub fn install_into(
-    dist: &Path,
+    built: &[&Path],
     prefix: &Path,
     util_linux_names: bool,
 ) -> Result<Vec<PathBuf>, String> {
@@ -41,7 +50,12 @@ pub fn install_into(
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let binary = bin.join(tool.name);
-        copy(&dist.join(tool.name), &binary, 0o755)?;
+        let source = built
+            .iter()
+            .map(|dir| dir.join(tool.name))
+            .find(|path| path.is_file())
+            .ok_or_else(|| format!("{} is not built", tool.name))?;
+        copy(&source, &binary, 0o755)?;
         written.push(binary);
 
         let page = man_dir.join(format!("{}.{}", tool.name, tool.section));
@@ -116,7 +130,7 @@ mod tests {
             std::fs::write(dist.join(tool.name), b"#!/bin/sh\n").unwrap();
         }
         let prefix = scratch.join("prefix");
-        let written = install_into(&dist, &prefix, true).unwrap();
+        let written = install_into(&[dist.as_path()], &prefix, true).unwrap();
         assert_eq!(written.len(), man::tools().len() * 6);
         for (tool, _) in man::tools() {
             let binary = prefix.join("bin").join(tool.name);
@@ -139,7 +153,7 @@ mod tests {
             assert!(completion.ends_with(&format!(" {} {}\n", tool.name, tool.reference)));
         }
         // Installing again replaces what is there.
-        install_into(&dist, &prefix, true).unwrap();
+        install_into(&[dist.as_path()], &prefix, true).unwrap();
         std::fs::remove_dir_all(&scratch).unwrap();
     }
 }

@@ -11,8 +11,12 @@ use crate::run::workspace_root;
 /// Every tool's table and the crate directory it belongs to.
 pub fn tools() -> Vec<(Tool, &'static str)> {
     vec![
-        (ns_chroot::cli::TOOL, "ns-chroot"),
         (ns_unshare::cli::TOOL, "ns-unshare"),
+        (ns_chroot::cli::TOOL, "ns-chroot"),
+        (ns_mount::mount_cli::TOOL, "ns-mount"),
+        (ns_mount::umount_cli::TOOL, "ns-mount"),
+        (ns_lsns::cli::TOOL, "ns-lsns"),
+        (ns_bootstrap::cli::TOOL, "ns-bootstrap"),
     ]
 }
 

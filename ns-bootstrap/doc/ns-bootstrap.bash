@@ -1,0 +1,58 @@
+# bash completion for ns-bootstrap (generated from its option table by `cargo xtask man`)
+_ns_bootstrap()
+{
+	local cur prev
+	cur="${COMP_WORDS[COMP_CWORD]}"
+	prev="${COMP_WORDS[COMP_CWORD-1]}"
+	case $prev in
+		'--arch')
+			:
+			return 0
+			;;
+		'--include')
+			:
+			return 0
+			;;
+		'--exclude')
+			:
+			return 0
+			;;
+		'--components')
+			:
+			return 0
+			;;
+		'--variant')
+			COMPREPLY=( $(compgen -W "minbase buildd default" -- "$cur") )
+			return 0
+			;;
+		'--keyring')
+			COMPREPLY=( $(compgen -f -- "$cur") )
+			return 0
+			;;
+		'--cache-dir')
+			COMPREPLY=( $(compgen -d -- "$cur") )
+			return 0
+			;;
+		'--mode')
+			COMPREPLY=( $(compgen -W "auto root unshare" -- "$cur") )
+			return 0
+			;;
+		'--format')
+			COMPREPLY=( $(compgen -W "auto directory tar tar.gz tar.xz tar.zst" -- "$cur") )
+			return 0
+			;;
+		'--second-stage-target')
+			COMPREPLY=( $(compgen -d -- "$cur") )
+			return 0
+			;;
+	esac
+	case $cur in
+		-*)
+			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --cache-dir --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
+			return 0
+			;;
+	esac
+	COMPREPLY=( $(compgen -d -- "$cur") )
+	return 0
+}
+complete -F _ns_bootstrap ns-bootstrap
