@@ -1,0 +1,108 @@
+//! The walk-through on a real Debian root: ns-bootstrap builds minbase,
+//! then `ns-unshare --mount --uts --ipc --net --map-root-user --user --pid
+//! --fork ns-chroot ROOT bash` enters it, as root and as an unprivileged
+//! user, twice on the same root; nothing may leak to the host or to the
+//! next run.
+//!
+//! Our debug binaries are linked against the host's glibc; the Debian root
+//! has the same (or a newer) one, so they run inside it, bind-mounted in
+//! from target/debug within the container's own mount namespace.
+
+use std::path::Path;
+
+use nstools_tests::{bin, require_root, TempDir, TestCommand, UNPRIVILEGED};
+
+const TOOLS_INSIDE: &str = "/opt/nstools";
+
+const INSIDE: &str = r#"
+set -e
+ns-mount -t proc none /proc
+ns-mount -t sysfs none /sys
+ns-mount -t tmpfs none /tmp
+hostname debian-walk
+echo "pid=$$"
+echo "hostname=$(hostname)"
+echo "links=$(ls /sys/class/net | tr '\n' ' ')"
+echo "uid=$(id -u)"
+echo "uid_map=$(tr -s ' ' < /proc/self/uid_map)"
+echo "tmp=$(ls -A /tmp | wc -l)"
+touch /tmp/left-behind
+. /etc/os-release && echo "os=$ID"
+dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' dpkg bash
+ns-lsns -t pid -n -o NPROCS,PID
+"#;
+
+fn host_mounts() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo")
+}
+
+fn enter(root: &Path, unprivileged: bool) -> nstools_tests::Outcome {
+    let tools = bin("ns-unshare")
+        .parent()
+        .expect("target dir")
+        .display()
+        .to_string();
+    let root = root.display().to_string();
+    std::fs::create_dir_all(format!("{root}{TOOLS_INSIDE}")).expect("mkdir tools dir");
+    let chain = format!(
+        "{tools}/ns-mount --bind {tools} {root}{TOOLS_INSIDE} && \
+         exec {tools}/ns-chroot {root} /bin/bash -c \"$0\""
+    );
+    let mut command = TestCommand::new(bin("ns-unshare"))
+        .args([
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--net",
+            "--map-root-user",
+            "--user",
+            "--pid",
+            "--fork",
+        ])
+        .args(["/bin/sh", "-c", &chain, INSIDE])
+        .env(
+            "PATH",
+            format!("{TOOLS_INSIDE}:/usr/sbin:/usr/bin:/sbin:/bin"),
+        );
+    if unprivileged {
+        command = command.unprivileged();
+    }
+    command.run()
+}
+
+#[test]
+fn walk_through_on_a_debian_root() {
+    require_root();
+    let dir = TempDir::new("walk-debian");
+    let root = dir.path().join("debian");
+    let built = TestCommand::new(bin("ns-bootstrap"))
+        .args(["--variant=minbase", "stable"])
+        .arg(&root)
+        .run();
+    built.expect_code(0);
+
+    let before = host_mounts();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    for (round, unprivileged) in [(1, false), (2, true), (3, false)] {
+        let run = enter(&root, unprivileged);
+        run.expect_code(0);
+        let outer = if unprivileged { UNPRIVILEGED.0 } else { 0 };
+        // bash execs its last command: ns-lsns is then PID 1, and alone.
+        let expected = format!(
+            "pid=1\nhostname=debian-walk\nlinks=lo \nuid=0\nuid_map= 0 {outer} 1\ntmp=0\nos=debian\n\
+             ii bash\nii dpkg\n     1   1\n"
+        );
+        assert_eq!(run.stdout, expected, "round {round}: {run}");
+        assert!(
+            !root.join("tmp/left-behind").exists(),
+            "round {round}: the tmpfs leaked"
+        );
+        assert_eq!(
+            host_mounts(),
+            before,
+            "round {round}: the host's mount table changed"
+        );
+    }
+    let after = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(after, hostname, "the host's hostname changed");
+}
