@@ -390,8 +390,32 @@ struct Fields<'a> {
     fs_options: &'a str,
 }
 
+/// `str::split(' ')` with a plain byte loop: mountinfo's fields are
+/// short, and `split` sets up a `memchr` for each one.
+struct SpaceSplit<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SpaceSplit<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match rest.bytes().position(|b| b == b' ') {
+            Some(at) => {
+                self.rest = Some(&rest[at + 1..]);
+                Some(&rest[..at])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 fn split_fields(line: &str) -> Option<Fields<'_>> {
-    let mut fields = line.split(' ');
+    let mut fields = SpaceSplit { rest: Some(line) };
     // id, parent, major:minor, root
     for _ in 0..4 {
         fields.next()?;
