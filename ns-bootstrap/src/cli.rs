@@ -102,9 +102,52 @@ Release signature, the Packages index and every package.",
             Complete::Dirs,
             "where verified packages are kept",
         ),
+        Opt::required(
+            None,
+            "mode",
+            "MODE",
+            Complete::Words("auto root unshare"),
+            "root, or unshare (a user namespace, as a normal user); auto: root when run as root",
+        ),
+        Opt::required(
+            None,
+            "format",
+            "FORMAT",
+            Complete::Words("auto directory tar tar.gz tar.xz tar.zst"),
+            "TARGET's format; auto: a tarball when TARGET ends in .tar[.gz|.xz|.zst] or is -",
+        ),
+        Opt::flag(
+            None,
+            "reproducible",
+            "clamp times to SOURCE_DATE_EPOCH, or else to the Release file's Date",
+        ),
+        Opt::flag(
+            None,
+            "foreign",
+            "unpack only; the second stage configures (for another architecture)",
+        ),
+        Opt::flag(
+            None,
+            "second-stage",
+            "configure a system unpacked with --foreign",
+        ),
+        Opt::required(
+            None,
+            "second-stage-target",
+            "DIR",
+            Complete::Dirs,
+            "the system --second-stage configures (default: /)",
+        ),
     ],
     notes: "SUITE is a code name or an alias (bookworm, trixie, stable, ...). MIRROR
-defaults to the first Debian mirror in the host's apt sources. SCRIPT is
+defaults to the first Debian mirror in the host's apt sources. TARGET may be
+a tarball: FILE.tar, .tar.gz, .tar.xz, .tar.zst, or - for standard output;
+device nodes are then tar headers and owners are numeric. As a normal user
+(--mode=unshare) the build runs in a user namespace with the subordinate
+ids of /etc/subuid and /etc/subgid (through newuidmap and newgidmap); a
+directory built so has those shifted ids on disk, a tarball the real ones.
+With SOURCE_DATE_EPOCH set (or --reproducible) two builds give the same
+bytes: sorted entries, clamped times, no logs or caches that vary. SCRIPT is
 accepted for compatibility and ignored: the suite rules are built in.
 The default keyring is /usr/share/keyrings/debian-archive-keyring.gpg, the
 default cache /var/cache/ns-bootstrap. buildd adds build-essential to
@@ -139,6 +182,63 @@ pub enum GpgCheck {
     Force,
 }
 
+/// Who builds: root itself, or a user namespace (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Root when run as root, else unshare.
+    #[default]
+    Auto,
+    Root,
+    Unshare,
+}
+
+/// TARGET's format (`--format`); `None` in [`Bootstrap::format`] guesses
+/// from the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Directory,
+    Tar(Compression),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Format {
+    /// What a TARGET name says: `-` and `*.tar[.gz|.xz|.zst]` (also
+    /// `.tgz`, `.txz`, `.tzst`) are tarballs, anything else a directory.
+    pub fn guess(target: &std::path::Path) -> Format {
+        let name = target.to_string_lossy();
+        if name == "-" {
+            return Format::Tar(Compression::None);
+        }
+        Compression::guess(&name)
+            .map(Format::Tar)
+            .unwrap_or(Format::Directory)
+    }
+}
+
+impl Compression {
+    fn guess(name: &str) -> Option<Compression> {
+        [
+            (".tar", Compression::None),
+            (".tar.gz", Compression::Gzip),
+            (".tgz", Compression::Gzip),
+            (".tar.xz", Compression::Xz),
+            (".txz", Compression::Xz),
+            (".tar.zst", Compression::Zstd),
+            (".tzst", Compression::Zstd),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| name.ends_with(suffix))
+        .map(|(_, c)| c)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bootstrap {
     pub suite: String,
@@ -159,6 +259,19 @@ pub struct Bootstrap {
     /// `None`: the suite's default (merged from bookworm on).
     pub merged_usr: Option<bool>,
     pub verbose: bool,
+    pub mode: Mode,
+    /// `None`: guessed from TARGET ([`Format::guess`]).
+    pub format: Option<Format>,
+    pub reproducible: bool,
+    pub foreign: bool,
+    /// `--second-stage`: TARGET is what to configure (`/` by default).
+    pub second_stage: bool,
+}
+
+impl Bootstrap {
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or_else(|| Format::guess(&self.target))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +305,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut b = Bootstrap::default();
     let mut operands: Vec<OsString> = Vec::new();
+    let mut second_stage_target: Option<String> = None;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long(name) => {
@@ -214,12 +328,37 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "no-check-gpg" => b.gpg = GpgCheck::Skip,
                     "force-check-gpg" => b.gpg = GpgCheck::Force,
                     "cache-dir" => b.cache_dir = Some(value()?.into()),
+                    "mode" => b.mode = mode(&value()?)?,
+                    "format" => b.format = format(&value()?)?,
+                    "reproducible" => b.reproducible = true,
+                    "foreign" => b.foreign = true,
+                    "second-stage" => b.second_stage = true,
+                    "second-stage-target" => second_stage_target = Some(value()?),
                     other => unreachable!("option --{other} is in the table but not handled"),
                 }
             }
             Short(_) => return Err(ns_getopt::unknown(arg).into()),
             Value(operand) => operands.push(operand),
         }
+    }
+    if b.second_stage {
+        // debootstrap's second stage takes no operands: it runs inside
+        // the target, or names it with --second-stage-target.
+        if let Some(extra) = operands.first() {
+            return Err(Error::Usage(format!(
+                "extra operand '{}' (--second-stage takes none)",
+                extra.to_string_lossy()
+            )));
+        }
+        b.target = second_stage_target
+            .unwrap_or_else(|| "/".to_string())
+            .into();
+        return Ok(Action::Bootstrap(Box::new(b)));
+    }
+    if second_stage_target.is_some() {
+        return Err(Error::Usage(
+            "--second-stage-target needs --second-stage".to_string(),
+        ));
     }
     let mut operands = operands.into_iter();
     let (Some(suite), Some(target)) = (operands.next(), operands.next()) else {
@@ -240,6 +379,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     if b.suite.is_empty() || b.target.as_os_str().is_empty() {
         return Err(Error::Usage(
             "SUITE and TARGET must not be empty".to_string(),
+        ));
+    }
+    if b.foreign && b.format() != Format::Directory {
+        return Err(Error::Usage(
+            "--foreign builds a directory: its second stage runs inside it".to_string(),
         ));
     }
     Ok(Action::Bootstrap(Box::new(b)))
@@ -265,6 +409,31 @@ fn variant(value: &str) -> Result<Variant, Error> {
         "" | "-" | "default" => Ok(Variant::Default),
         other => Err(Error::Usage(format!(
             "unknown variant '{other}' (known: minbase, buildd, default)"
+        ))),
+    }
+}
+
+fn mode(value: &str) -> Result<Mode, Error> {
+    match value {
+        "auto" => Ok(Mode::Auto),
+        "root" | "sudo" => Ok(Mode::Root),
+        "unshare" => Ok(Mode::Unshare),
+        other => Err(Error::Usage(format!(
+            "unknown mode '{other}' (known: auto, root, unshare)"
+        ))),
+    }
+}
+
+fn format(value: &str) -> Result<Option<Format>, Error> {
+    match value {
+        "auto" => Ok(None),
+        "directory" | "dir" => Ok(Some(Format::Directory)),
+        "tar" => Ok(Some(Format::Tar(Compression::None))),
+        "tar.gz" | "tgz" => Ok(Some(Format::Tar(Compression::Gzip))),
+        "tar.xz" | "txz" => Ok(Some(Format::Tar(Compression::Xz))),
+        "tar.zst" | "tzst" => Ok(Some(Format::Tar(Compression::Zstd))),
+        other => Err(Error::Usage(format!(
+            "unknown format '{other}' (known: auto, directory, tar, tar.gz, tar.xz, tar.zst)"
         ))),
     }
 }
@@ -351,6 +520,37 @@ mod tests {
             parse_err(&["--arch"]),
             "option '--arch' requires an argument"
         );
+    }
+
+    #[test]
+    fn formats_modes_and_stages() {
+        assert_eq!(parse_ok(&["s", "t"]).format(), Format::Directory);
+        assert_eq!(
+            parse_ok(&["s", "out.tar.zst"]).format(),
+            Format::Tar(Compression::Zstd)
+        );
+        assert_eq!(
+            parse_ok(&["s", "-"]).format(),
+            Format::Tar(Compression::None)
+        );
+        assert_eq!(
+            parse_ok(&["--format=tar.gz", "s", "out"]).format(),
+            Format::Tar(Compression::Gzip)
+        );
+        assert_eq!(
+            parse_ok(&["--format=directory", "s", "x.tar"]).format(),
+            Format::Directory
+        );
+        assert_eq!(parse_ok(&["--mode=unshare", "s", "t"]).mode, Mode::Unshare);
+        let b = parse_ok(&["--second-stage"]);
+        assert!(b.second_stage);
+        assert_eq!(b.target, PathBuf::from("/"));
+        let b = parse_ok(&["--second-stage", "--second-stage-target=/srv/t"]);
+        assert_eq!(b.target, PathBuf::from("/srv/t"));
+        assert!(parse_err(&["--mode=fake", "s", "t"]).contains("unknown mode"));
+        assert!(parse_err(&["--format=zip", "s", "t"]).contains("unknown format"));
+        assert!(parse_err(&["--foreign", "s", "t.tar"]).contains("directory"));
+        assert!(parse_err(&["--second-stage", "s"]).contains("extra operand"));
     }
 
     #[test]

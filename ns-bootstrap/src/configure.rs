@@ -79,11 +79,58 @@ pub fn make_devices(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The device nodes as tar headers (a tarball needs no mknod).
+pub fn tar_devices() -> Vec<crate::tarball::Device> {
+    DEVICES
+        .iter()
+        .map(|(name, major, minor, mode)| crate::tarball::Device {
+            path: match *name {
+                "null" => "dev/null",
+                "zero" => "dev/zero",
+                "full" => "dev/full",
+                "random" => "dev/random",
+                "urandom" => "dev/urandom",
+                "tty" => "dev/tty",
+                "console" => "dev/console",
+                _ => "dev/ptmx",
+            },
+            major: *major as u32,
+            minor: *minor as u32,
+            mode: *mode,
+        })
+        .collect()
+}
+
+/// In a user namespace: /dev's directories and links, and an empty file
+/// in place of each node for the sandbox to bind the host's onto.
+/// Returns the placeholders (relative to root).
+pub fn make_placeholders(root: &Path) -> Result<Vec<String>, String> {
+    let dev = root.join("dev");
+    for dir in [dev.clone(), dev.join("pts"), dev.join("shm")] {
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+    }
+    let mut made = Vec::new();
+    for (name, ..) in DEVICES {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_err() {
+            std::fs::write(&path, b"").map_err(|e| io("cannot create", &path, e))?;
+            made.push(format!("dev/{name}"));
+        }
+    }
+    for (name, target) in DEV_LINKS {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(target, &path).map_err(|e| io("cannot create", &path, e))?;
+        }
+    }
+    Ok(made)
+}
+
 const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
 const START_STOP_DAEMON: &str = "usr/sbin/start-stop-daemon";
 
 /// Puts the service blockers in place; returns what to undo.
-fn block_services(root: &Path) -> Result<bool, String> {
+pub fn block_services(root: &Path) -> Result<bool, String> {
     let policy = root.join(POLICY_RC_D);
     std::fs::write(&policy, "#!/bin/sh\nexit 101\n").map_err(|e| io("cannot write", &policy, e))?;
     std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
@@ -115,8 +162,8 @@ fn unblock_services(root: &Path, moved: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn base_env() -> Vec<(String, String)> {
-    [
+fn base_env(extra: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
         (
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -128,11 +175,17 @@ fn base_env() -> Vec<(String, String)> {
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    .collect();
+    env.extend_from_slice(extra);
+    env
 }
 
 /// The commands of the configure step, in order.
-pub fn commands(packages: &[Unpacked], status_fd: Option<i32>) -> Vec<Command> {
+pub fn commands(
+    packages: &[Unpacked],
+    status_fd: Option<i32>,
+    extra_env: &[(String, String)],
+) -> Vec<Command> {
     let mut with_preinst: Vec<&Unpacked> = packages
         .iter()
         .filter(|p| p.control_files.contains_key("preinst"))
@@ -140,7 +193,7 @@ pub fn commands(packages: &[Unpacked], status_fd: Option<i32>) -> Vec<Command> {
     with_preinst.sort_by_key(|p| (p.name != "base-passwd", p.name.clone()));
     let mut out = Vec::new();
     for package in with_preinst {
-        let mut env = base_env();
+        let mut env = base_env(extra_env);
         for (key, value) in [
             ("DPKG_MAINTSCRIPT_PACKAGE", package.name.as_str()),
             ("DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT", "1"),
@@ -168,9 +221,66 @@ pub fn commands(packages: &[Unpacked], status_fd: Option<i32>) -> Vec<Command> {
     out.push(Command {
         label: "dpkg --configure --pending".to_string(),
         argv,
-        env: base_env(),
+        env: base_env(extra_env),
     });
     out
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Where `--foreign` leaves the second stage, as debootstrap does.
+pub const SECOND_STAGE: &str = "debootstrap/debootstrap";
+
+/// The second stage as a shell script for the target's own /bin/sh: the
+/// same commands as [`commands`], then the service blockers undone and
+/// /debootstrap removed. It runs inside the target (under binfmt
+/// emulation for another architecture), where ns-bootstrap itself,
+/// built for the host, cannot.
+pub fn second_stage_script(packages: &[Unpacked], extra_env: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "#!/bin/sh\n\
+         # ns-bootstrap's second stage: configures what --foreign unpacked.\n\
+         set -e\n\
+         if [ \"$1\" != --second-stage ]; then\n\
+         \techo \"usage: $0 --second-stage\" >&2\n\
+         \texit 1\n\
+         fi\n\
+         cd /\n\
+         mounted=\n\
+         if [ ! -e /proc/self ]; then mount -t proc proc /proc && mounted=1; fi\n\
+         echo 'I: Configuring the base system...'\n",
+    );
+    for command in commands(packages, None, extra_env) {
+        out.push_str("env -i");
+        for (key, value) in &command.env {
+            out.push(' ');
+            out.push_str(&quote(&format!("{key}={value}")));
+        }
+        for arg in &command.argv {
+            out.push(' ');
+            out.push_str(&quote(&arg.to_string_lossy()));
+        }
+        out.push_str(" </dev/null\n");
+    }
+    out.push_str(&format!(
+        "rm -f /{POLICY_RC_D}\n\
+         if [ -e /{START_STOP_DAEMON}.REAL ]; then mv /{START_STOP_DAEMON}.REAL /{START_STOP_DAEMON}; fi\n\
+         if [ -n \"$mounted\" ]; then umount /proc; fi\n\
+         rm -rf /debootstrap\n\
+         echo 'I: Base system installed successfully.'\n"
+    ));
+    out
+}
+
+/// How the configure step runs.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// In a user namespace: device nodes bound from the host.
+    pub userns: bool,
+    /// Added to every command's environment (SOURCE_DATE_EPOCH).
+    pub env: Vec<(String, String)>,
 }
 
 /// Runs the configure step, counting configured packages from dpkg's
@@ -180,12 +290,19 @@ pub fn configure(
     packages: &[Unpacked],
     log: &std::fs::File,
     reporter: &Reporter,
+    settings: &Settings,
 ) -> Result<(), String> {
-    make_devices(root)?;
+    let placeholders = if settings.userns {
+        make_placeholders(root)?
+    } else {
+        make_devices(root)?;
+        Vec::new()
+    };
     let moved = block_services(root)?;
     let (read, write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let commands = commands(packages, Some(write.as_raw_fd()));
-    let running = Sandbox::new(root).spawn(
+    let commands = commands(packages, Some(write.as_raw_fd()), &settings.env);
+    let sandbox = Sandbox::new(root).bind_devices(placeholders.clone());
+    let running = sandbox.spawn(
         &commands,
         Io {
             log,
@@ -210,6 +327,12 @@ pub fn configure(
         })
     });
     reporter.clear();
+    for placeholder in &placeholders {
+        let path = root.join(placeholder);
+        if path.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
     result?;
     unblock_services(root, moved)
 }
@@ -244,7 +367,7 @@ mod tests {
             unpacked("base-passwd", true),
             unpacked("libc6", true),
         ];
-        let got = commands(&packages, Some(7));
+        let got = commands(&packages, Some(7), &[]);
         let argv: Vec<String> = got
             .iter()
             .map(|c| {
@@ -264,6 +387,14 @@ mod tests {
                 "dpkg --status-fd=7 --configure --pending",
             ]
         );
+        let script = second_stage_script(&packages, &[("A".to_string(), "it's".to_string())]);
+        assert!(script.starts_with("#!/bin/sh\n"));
+        assert!(script.contains(
+            "env -i 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'"
+        ));
+        assert!(script.contains("'A=it'\\''s'"));
+        assert!(script.contains("'/var/lib/dpkg/info/base-passwd.preinst' 'install' </dev/null\n"));
+        assert!(script.contains("'dpkg' '--configure' '--pending' </dev/null\n"));
         assert!(got[2]
             .env
             .contains(&("DPKG_MAINTSCRIPT_PACKAGE".to_string(), "libc6".to_string())));

@@ -23,6 +23,8 @@ pub mod release;
 pub mod resolve;
 pub mod sandbox;
 pub mod sources;
+pub mod tarball;
+pub mod userns;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -57,7 +59,7 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
     match &options.action {
         Action::Help => print_stdout(&cli::help(prog)),
         Action::Version => print_stdout(&cli::version(prog)),
-        Action::Bootstrap(b) => bootstrap(b).map(|()| ExitCode::SUCCESS),
+        Action::Bootstrap(b) => bootstrap(b, prog).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -106,6 +108,96 @@ fn merged_usr_dirs(arch: &str) -> Vec<&'static str> {
     dirs
 }
 
+/// qemu's name for a Debian architecture (the binfmt_misc entry is
+/// `qemu-NAME`).
+fn qemu_name(arch: &str) -> &str {
+    match arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "armhf" | "armel" => "arm",
+        "i386" => "i386",
+        "ppc64el" => "ppc64le",
+        "mips64el" => "mips64el",
+        "mipsel" => "mipsel",
+        "loong64" => "loongarch64",
+        other => other,
+    }
+}
+
+/// Whether this machine runs ARCH's binaries: its own, or through an
+/// enabled binfmt_misc entry.
+pub fn can_run(arch: &str) -> bool {
+    if arch == host_arch() || (host_arch() == "amd64" && arch == "i386") {
+        return true;
+    }
+    let entry = format!("/proc/sys/fs/binfmt_misc/qemu-{}", qemu_name(arch));
+    std::fs::read_to_string(entry).is_ok_and(|text| text.starts_with("enabled"))
+}
+
+/// SOURCE_DATE_EPOCH, when set to a number.
+fn source_date_epoch() -> Result<Option<u64>, Error> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(text) if !text.is_empty() => text.trim().parse().map(Some).map_err(|_| {
+            Error::Usage(format!(
+                "SOURCE_DATE_EPOCH '{text}' is not a number of seconds"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Logs and caches whose content varies from one build to the next
+/// (times, inode numbers), removed from a reproducible build; mmdebstrap
+/// removes the same.
+const VARYING: &[&str] = &[
+    "var/log/bootstrap.log",
+    "var/log/dpkg.log",
+    "var/log/alternatives.log",
+    "var/log/apt/history.log",
+    "var/log/apt/term.log",
+    "var/log/apt/eipp.log.xz",
+    "var/cache/ldconfig/aux-cache",
+    "var/cache/apt/pkgcache.bin",
+    "var/cache/apt/srcpkgcache.bin",
+    "var/lib/dpkg/status-old",
+    "var/lib/dpkg/diversions-old",
+    "var/lib/dpkg/statoverride-old",
+    "var/cache/debconf/config.dat-old",
+    "var/cache/debconf/templates.dat-old",
+    "var/cache/debconf/passwords.dat-old",
+];
+
+fn remove_varying(root: &Path) -> Result<(), Error> {
+    for path in VARYING {
+        let path = root.join(path);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::failed(
+                    format_args!("cannot remove {}", path.display()),
+                    e,
+                ))
+            }
+            _ => {}
+        }
+    }
+    // A machine-id must be made on first boot, never shared.
+    let machine_id = root.join("etc/machine-id");
+    if machine_id.exists() {
+        std::fs::write(&machine_id, b"uninitialized\n")
+            .map_err(|e| Error::failed(format_args!("cannot write {}", machine_id.display()), e))?;
+    }
+    Ok(())
+}
+
+/// A build directory removed when dropped (a tarball is written from it).
+struct BuildDir(PathBuf);
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Run<'a> {
     b: &'a Bootstrap,
     reporter: &'a Reporter,
@@ -113,10 +205,64 @@ struct Run<'a> {
     mirror: String,
     arch: String,
     cache: PathBuf,
+    /// Where the system is built: TARGET, or a directory a tarball is
+    /// written from.
+    root: PathBuf,
+    /// The user namespace's mapping in --mode=unshare.
+    mapping: Option<userns::Mapping>,
+    /// Unpack only (--foreign, or a single-id namespace).
+    foreign: bool,
 }
 
-fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
+/// The default package cache: the system's as root, else the user's.
+fn default_cache() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_CACHE);
+    }
+    match (std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME")) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir).join("ns-bootstrap"),
+        (_, Some(home)) if !home.is_empty() => PathBuf::from(home).join(".cache/ns-bootstrap"),
+        _ => std::env::temp_dir().join(format!(
+            "ns-bootstrap-cache-{}",
+            nix::unistd::getuid().as_raw()
+        )),
+    }
+}
+
+fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     let reporter = Reporter::new(b.verbose);
+    let real_root = nix::unistd::geteuid().is_root();
+    let mode = match b.mode {
+        cli::Mode::Auto if real_root => cli::Mode::Root,
+        cli::Mode::Auto => cli::Mode::Unshare,
+        other => other,
+    };
+    if mode == cli::Mode::Root && !real_root {
+        return Err(Error::Failed(
+            "--mode=root needs root: as a normal user use --mode=unshare".to_string(),
+        ));
+    }
+    let cache = b.cache_dir.clone().unwrap_or_else(default_cache);
+    let epoch = source_date_epoch()?;
+    // The namespace before any thread starts (and before any file is
+    // made, so that they all belong to the namespace's root).
+    let mapping = if mode == cli::Mode::Unshare && !b.print_debs {
+        let mapping = userns::enter(prog)?;
+        if mapping == userns::Mapping::Single {
+            reporter.warn(
+                "no subordinate ids for this user in /etc/subuid and /etc/subgid (or no \
+                 newuidmap/newgidmap): only your own id is mapped, so every file belongs to \
+                 root and no package can change an owner; the build stops after unpacking, \
+                 as with --foreign",
+            );
+        }
+        Some(mapping)
+    } else {
+        None
+    };
+    if b.second_stage {
+        return second_stage(b, &reporter, mapping.is_some());
+    }
     if let Some(script) = &b.script {
         reporter.warn(&format!(
             "SCRIPT {} is ignored: the suite rules are built in",
@@ -142,48 +288,94 @@ fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
              verified by its signature)"
         )));
     }
-    let cache = b
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE));
     for dir in [cache.join("debs"), cache.join("lists")] {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
+    }
+    let format = b.format();
+    let tarball = match format {
+        cli::Format::Tar(compression) if !b.print_debs && !b.download_only => Some(compression),
+        _ => None,
+    };
+    // A tarball is written from a build directory beside it (or in
+    // TMPDIR for standard output), removed afterwards.
+    let build_dir = tarball.map(|_| {
+        let name = format!(".ns-bootstrap-build-{}", std::process::id());
+        let dir = if b.target.as_os_str() == "-" {
+            std::env::temp_dir().join(name)
+        } else {
+            let parent = b.target.parent().unwrap_or(Path::new(""));
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent.join(name)
+        };
+        BuildDir(dir)
+    });
+    let arch = b.arch.clone().unwrap_or_else(|| host_arch().to_string());
+    let single = mapping == Some(userns::Mapping::Single);
+    if !b.foreign && !single && !b.print_debs && !b.download_only && !can_run(&arch) {
+        return Err(Error::Failed(format!(
+            "this machine cannot run {arch} binaries (no enabled binfmt_misc entry \
+             qemu-{}): use --foreign, then --second-stage where they run",
+            qemu_name(&arch)
+        )));
     }
     let run = Run {
         b,
         reporter: &reporter,
         http: download::Http::new(),
         mirror,
-        arch: b.arch.clone().unwrap_or_else(|| host_arch().to_string()),
+        arch,
         cache,
+        root: build_dir
+            .as_ref()
+            .map_or_else(|| b.target.clone(), |d| d.0.clone()),
+        mapping,
+        foreign: b.foreign || single,
     };
     // debootstrap logs to TARGET/debootstrap/debootstrap.log from the
     // start; the log stays there only when the bootstrap fails.
-    let log_dir = b.target.join("debootstrap");
+    let log_dir = run.root.join("debootstrap");
     let keeps_target = !b.print_debs;
     if keeps_target {
         std::fs::create_dir_all(&log_dir)
             .map_err(|e| Error::failed(format_args!("cannot create {}", log_dir.display()), e))?;
     }
-    let result = run.go(&log_dir);
+    let mut result = run.go(&log_dir, epoch);
+    if let (Ok(()), Some(compression), Some(dir)) = (&result, tarball, &build_dir) {
+        let _ = std::fs::remove_dir_all(&log_dir);
+        result = run.write_tarball(&dir.0, compression, epoch);
+    }
     match &result {
+        Ok(()) if build_dir.is_some() => {}
         Ok(()) => {
-            if keeps_target && !b.download_only {
+            if keeps_target && !b.download_only && !run.foreign {
                 // As debootstrap: the log of a good run is the target's
                 // /var/log/bootstrap.log.
                 let log = log_dir.join("debootstrap.log");
-                if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&log) {
-                    let _ = file.write_all(reporter.log_text().as_bytes());
+                if epoch.is_none() {
+                    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&log) {
+                        let _ = file.write_all(reporter.log_text().as_bytes());
+                    }
+                    let _ = std::fs::rename(&log, run.root.join("var/log/bootstrap.log"));
                 }
-                let _ = std::fs::rename(&log, b.target.join("var/log/bootstrap.log"));
                 let _ = std::fs::remove_dir_all(&log_dir);
             }
         }
         Err(error) => {
             reporter.error(&error.to_string());
             if keeps_target {
-                let log = log_dir.join("debootstrap.log");
+                let mut log = log_dir.join("debootstrap.log");
+                if build_dir.is_some() {
+                    // The build directory goes: the log is kept beside it.
+                    let kept = std::env::temp_dir()
+                        .join(format!("ns-bootstrap-{}.log", std::process::id()));
+                    let _ = std::fs::copy(&log, &kept);
+                    log = kept;
+                }
                 let mut file = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -201,11 +393,101 @@ fn bootstrap(b: &Bootstrap) -> Result<(), Error> {
     })
 }
 
+/// `--second-stage`: runs the script `--foreign` left in TARGET (`/`
+/// when run inside it) in the sandbox.
+fn second_stage(b: &Bootstrap, r: &Reporter, userns: bool) -> Result<(), Error> {
+    let root = &b.target;
+    let script = root.join(configure::SECOND_STAGE);
+    if !script.is_file() {
+        return Err(Error::Failed(format!(
+            "{}: no second stage here (made by --foreign)",
+            script.display()
+        )));
+    }
+    let log_path = root.join("debootstrap/debootstrap.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::failed(format_args!("cannot open {}", log_path.display()), e))?;
+    r.info("Running the second stage...");
+    let placeholders = if userns {
+        configure::make_placeholders(root).map_err(Error::Failed)?
+    } else {
+        configure::make_devices(root).map_err(Error::Failed)?;
+        Vec::new()
+    };
+    let commands = [sandbox::Command {
+        label: "the second stage".to_string(),
+        argv: vec![
+            "/bin/sh".into(),
+            format!("/{}", configure::SECOND_STAGE).into(),
+            "--second-stage".into(),
+        ],
+        env: vec![(
+            "PATH".to_string(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        )],
+    }];
+    let result = sandbox::Sandbox::new(root)
+        .bind_devices(placeholders.clone())
+        .spawn(
+            &commands,
+            sandbox::Io {
+                log: &log,
+                keep_fd: None,
+            },
+        )
+        .and_then(|running| running.wait());
+    for placeholder in &placeholders {
+        let _ = std::fs::remove_file(root.join(placeholder));
+    }
+    if let Err(e) = result {
+        eprintln!("I: the log is in {}", log_path.display());
+        return Err(Error::Failed(e));
+    }
+    r.info("Base system installed successfully.");
+    Ok(())
+}
+
 impl Run<'_> {
-    fn go(&self, log_dir: &Path) -> Result<(), Error> {
+    fn write_tarball(
+        &self,
+        dir: &Path,
+        compression: cli::Compression,
+        epoch: Option<u64>,
+    ) -> Result<(), Error> {
+        let sink = if self.b.target.as_os_str() == "-" {
+            tarball::Sink::Stdout
+        } else {
+            tarball::Sink::File(self.b.target.clone())
+        };
+        self.reporter.info(&format!(
+            "Writing {}",
+            if matches!(sink, tarball::Sink::Stdout) {
+                "the tarball to standard output".to_string()
+            } else {
+                self.b.target.display().to_string()
+            }
+        ));
+        tarball::write(dir, &sink, compression, epoch, &configure::tar_devices())
+            .map_err(Error::Failed)
+    }
+
+    fn go(&self, log_dir: &Path, epoch: Option<u64>) -> Result<(), Error> {
         let b = self.b;
         let r = self.reporter;
         let (release, texts) = self.fetch_indexes()?;
+        let epoch = match epoch {
+            Some(epoch) => Some(epoch),
+            None if b.reproducible => Some(release.date.ok_or_else(|| {
+                Error::Failed(
+                    "--reproducible: the Release file has no Date; set SOURCE_DATE_EPOCH"
+                        .to_string(),
+                )
+            })?),
+            None => None,
+        };
         let mut index = Vec::new();
         for (component, text) in &texts {
             let packages = packages::parse_packages(text)
@@ -302,10 +584,10 @@ impl Run<'_> {
         if b.download_only {
             return self.place_debs(&jobs);
         }
-        if self.arch != host_arch() {
-            r.warn(&format!(
-                "{} is not this machine's architecture: configuring needs binfmt \
-                 emulation (qemu-user-static)",
+        if self.arch != host_arch() && !self.foreign {
+            r.info(&format!(
+                "{} is not this machine's architecture: configuring through binfmt \
+                 emulation",
                 self.arch
             ));
         }
@@ -316,8 +598,15 @@ impl Run<'_> {
         r.set_phase("unpack");
         let unpacked = r.with_status(|| self.unpack_all(&jobs, &packages))?;
         r.clear();
-        dpkgdb::write_database(&b.target, &unpacked).map_err(Error::Failed)?;
+        dpkgdb::write_database(&self.root, &unpacked).map_err(Error::Failed)?;
         self.write_etc(&release.codename, merged_usr)?;
+        let env: Vec<(String, String)> = epoch
+            .map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string()))
+            .into_iter()
+            .collect();
+        if self.foreign {
+            return self.leave_second_stage(&unpacked, &env);
+        }
 
         // Configure.
         r.info("Configuring the base system...");
@@ -325,8 +614,15 @@ impl Run<'_> {
         let log_path = log_dir.join("debootstrap.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| Error::failed(format_args!("cannot create {}", log_path.display()), e))?;
-        configure::configure(&b.target, &unpacked, &log, r)
+        let settings = configure::Settings {
+            userns: self.mapping.is_some(),
+            env,
+        };
+        configure::configure(&self.root, &unpacked, &log, r, &settings)
             .map_err(|e| Error::Failed(format!("configure: {e}")))?;
+        if epoch.is_some() {
+            remove_varying(&self.root)?;
+        }
         r.info(&format!(
             "Base system installed successfully ({:.1} s).",
             r.elapsed().as_secs_f64()
@@ -524,10 +820,42 @@ impl Run<'_> {
         String::from_utf8(plain_data).map_err(|_| Error::Failed(format!("{plain_path}: not text")))
     }
 
+    /// --foreign: what the second stage needs, in TARGET/debootstrap.
+    fn leave_second_stage(
+        &self,
+        unpacked: &[dpkgdb::Unpacked],
+        env: &[(String, String)],
+    ) -> Result<(), Error> {
+        let root = &self.root;
+        if self.mapping.is_none() {
+            configure::make_devices(root).map_err(Error::Failed)?;
+        }
+        configure::block_services(root).map_err(Error::Failed)?;
+        let script = root.join(configure::SECOND_STAGE);
+        std::fs::write(&script, configure::second_stage_script(unpacked, env))
+            .and_then(|()| {
+                std::fs::set_permissions(
+                    &script,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                )
+            })
+            .map_err(|e| Error::failed(format_args!("cannot write {}", script.display()), e))?;
+        let arch = root.join("debootstrap/arch");
+        std::fs::write(&arch, format!("{}\n", self.arch))
+            .map_err(|e| Error::failed(format_args!("cannot write {}", arch.display()), e))?;
+        self.reporter.info(&format!(
+            "Base system unpacked: run `chroot {} /debootstrap/debootstrap --second-stage` \
+             where {} binaries run (or ns-bootstrap --second-stage --second-stage-target={0})",
+            root.display(),
+            self.arch
+        ));
+        Ok(())
+    }
+
     /// --download-only: the verified packages in TARGET's apt cache, as
     /// debootstrap leaves them.
     fn place_debs(&self, jobs: &[download::Job]) -> Result<(), Error> {
-        let archives = self.b.target.join("var/cache/apt/archives");
+        let archives = self.root.join("var/cache/apt/archives");
         std::fs::create_dir_all(archives.join("partial"))
             .map_err(|e| Error::failed(format_args!("cannot create {}", archives.display()), e))?;
         for job in jobs {
@@ -548,7 +876,7 @@ impl Run<'_> {
     }
 
     fn prepare_target(&self, merged_usr: bool) -> Result<(), Error> {
-        let target = &self.b.target;
+        let target = &self.root;
         let fail = |path: &Path, e: std::io::Error| {
             Error::failed(format_args!("cannot create {}", path.display()), e)
         };
@@ -582,7 +910,7 @@ impl Run<'_> {
         packages: &[&packages::Package],
     ) -> Result<Vec<dpkgdb::Unpacked>, Error> {
         let r = self.reporter;
-        let target = &self.b.target;
+        let target = &self.root;
         type Decoded =
             Result<(std::collections::BTreeMap<String, (u32, Vec<u8>)>, Vec<u8>), String>;
         let workers = std::thread::available_parallelism()
@@ -667,7 +995,7 @@ impl Run<'_> {
 
     /// What debootstrap writes into /etc besides the packages.
     fn write_etc(&self, codename: &str, merged_usr: bool) -> Result<(), Error> {
-        let target = &self.b.target;
+        let target = &self.root;
         let write = |path: &Path, text: &[u8]| {
             std::fs::write(path, text)
                 .map_err(|e| Error::failed(format_args!("cannot write {}", path.display()), e))

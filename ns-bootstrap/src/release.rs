@@ -101,6 +101,8 @@ pub struct Release {
     pub components: Vec<String>,
     pub acquire_by_hash: bool,
     pub sha256: Vec<FileHash>,
+    /// The `Date` field as seconds since the epoch, when it parses.
+    pub date: Option<u64>,
 }
 
 impl Release {
@@ -163,12 +165,71 @@ pub fn parse_release(text: &str) -> Result<Release, String> {
         components: words("Components"),
         acquire_by_hash: stanza.get("Acquire-By-Hash") == Some("yes"),
         sha256,
+        date: stanza.get("Date").and_then(parse_date),
     })
+}
+
+/// An RFC 2822 date as the archive writes it (`Sat, 10 Jun 2023
+/// 08:57:56 UTC`, or with a `+0000` offset) in seconds since the epoch.
+pub fn parse_date(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let text = text.split_once(", ").map_or(text, |(_, rest)| rest);
+    let mut words = text.split_whitespace();
+    let day: i64 = words.next()?.parse().ok()?;
+    let month = words.next()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as i64
+        + 1;
+    let year: i64 = words.next()?.parse().ok()?;
+    let mut clock = words.next()?.split(':').map(|n| n.parse::<i64>());
+    let (hour, minute, second) = (
+        clock.next()?.ok()?,
+        clock.next()?.ok()?,
+        clock.next().unwrap_or(Ok(0)).ok()?,
+    );
+    let offset = match words.next() {
+        None | Some("UTC" | "GMT" | "Z") => 0,
+        Some(zone) => {
+            let (sign, digits) = zone.split_at_checked(1)?;
+            let value: i64 = digits.parse().ok()?;
+            let minutes = value / 100 * 60 + value % 100;
+            match sign {
+                "+" => minutes * 60,
+                "-" => -minutes * 60,
+                _ => return None,
+            }
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(seconds).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_dates() {
+        assert_eq!(
+            parse_date("Sat, 10 Jun 2023 08:57:56 UTC"),
+            Some(1686387476)
+        );
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+        assert_eq!(parse_date("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));
+        assert_eq!(parse_date("29 Feb 2024 12:00:00 UTC"), Some(1709208000));
+        assert_eq!(parse_date("yesterday"), None);
+    }
 
     const SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n\
 Origin: Debian\nSuite: stable  \nCodename: bookworm\nAcquire-By-Hash: yes\n\

@@ -36,6 +36,9 @@ pub struct Command {
 
 pub struct Sandbox {
     root: PathBuf,
+    /// Device nodes to bind from the host onto placeholder files (a user
+    /// namespace cannot mknod): paths relative to the root, e.g. `dev/null`.
+    bind_devices: Vec<String>,
 }
 
 /// Where the commands' output goes: a log file, and optionally an extra
@@ -49,7 +52,14 @@ impl Sandbox {
     pub fn new(root: &Path) -> Self {
         Sandbox {
             root: root.to_path_buf(),
+            bind_devices: Vec::new(),
         }
+    }
+
+    /// Binds the host's `/dev/NAME` onto each `dev/NAME` placeholder.
+    pub fn bind_devices(mut self, paths: Vec<String>) -> Self {
+        self.bind_devices = paths;
+        self
     }
 
     /// Starts running `commands` in order; the child stops at the first
@@ -133,8 +143,35 @@ impl Sandbox {
             let target = self.root.join(dir);
             std::fs::create_dir_all(&target)
                 .map_err(|e| setup(format!("cannot create {}: {e}", target.display())))?;
-            ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
-                .map_err(|e| setup(format!("cannot mount {fstype}: {e}")))?;
+            let mounted =
+                ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data);
+            let mounted = match (mounted, fstype) {
+                // In a user namespace: sysfs needs a network namespace of
+                // our own, and devpts' gid=5 a mapped group 5. The host's
+                // sysfs bound instead, devpts with the default group.
+                (Err(_), "sysfs") => ns_mount::mount(
+                    Some(Path::new("/sys")),
+                    &target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                ),
+                (Err(_), "devpts") => ns_mount::mount(
+                    Some(Path::new(fstype)),
+                    &target,
+                    Some(fstype),
+                    flags,
+                    Some("newinstance,ptmxmode=0666,mode=0620"),
+                ),
+                (result, _) => result,
+            };
+            mounted.map_err(|e| setup(format!("cannot mount {fstype}: {e}")))?;
+        }
+        for device in &self.bind_devices {
+            let host = Path::new("/").join(device);
+            let target = self.root.join(device);
+            ns_mount::mount(Some(&host), &target, None, MsFlags::MS_BIND, None)
+                .map_err(|e| setup(format!("cannot bind {}: {e}", host.display())))?;
         }
         nix::unistd::chroot(&self.root)
             .map_err(|e| setup(format!("cannot chroot to {}: {e}", self.root.display())))?;
