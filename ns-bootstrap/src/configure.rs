@@ -268,6 +268,7 @@ pub fn second_stage_script(packages: &[Unpacked], extra_env: &[(String, String)]
         "rm -f /{POLICY_RC_D}\n\
          if [ -e /{START_STOP_DAEMON}.REAL ]; then mv /{START_STOP_DAEMON}.REAL /{START_STOP_DAEMON}; fi\n\
          if [ -n \"$mounted\" ]; then umount /proc; fi\n\
+         if [ -f /debootstrap/debootstrap.log ]; then mv /debootstrap/debootstrap.log /var/log/bootstrap.log; fi\n\
          rm -rf /debootstrap\n\
          echo 'I: Base system installed successfully.'\n"
     ));

@@ -27,6 +27,37 @@ use std::time::{Duration, SystemTime};
 
 use nix::sys::stat::{mknod, Mode, SFlag};
 
+/// In a user namespace that maps one id only, owners other than root
+/// cannot be set on disk: with this set to `Some`, they are kept here
+/// instead (by path), for a tarball to carry them.
+pub static UNMAPPED_OWNERS: std::sync::Mutex<
+    Option<std::collections::HashMap<PathBuf, (u32, u32)>>,
+> = std::sync::Mutex::new(None);
+
+/// `chown` through `change`; an id the namespace does not map (EINVAL)
+/// is recorded in [`UNMAPPED_OWNERS`] when that is on.
+fn set_owner(
+    path: &Path,
+    uid: u32,
+    gid: u32,
+    change: impl FnOnce() -> io::Result<()>,
+) -> Result<(), String> {
+    match change() {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let mut owners = UNMAPPED_OWNERS.lock().unwrap_or_else(|p| p.into_inner());
+            match owners.as_mut() {
+                Some(owners) => {
+                    owners.insert(path.to_path_buf(), (uid, gid));
+                    Ok(())
+                }
+                None => Err(io_error("cannot change owner of", path, e)),
+            }
+        }
+        Err(e) => Err(io_error("cannot change owner of", path, e)),
+    }
+}
+
 /// How many symlinks a single resolution may follow (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
 
@@ -231,8 +262,7 @@ pub fn extract(root: &Path, data: impl Read, conffiles: &[String]) -> Result<Ext
                 clear(&path)?;
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
                     .map_err(|e| io_error("cannot create symlink", &path, e))?;
-                lchown(&path, Some(uid), Some(gid))
-                    .map_err(|e| io_error("cannot change owner of", &path, e))?;
+                set_owner(&path, uid, gid, || lchown(&path, Some(uid), Some(gid)))?;
                 set_symlink_time(&path, mtime(&header))?;
             }
             tar::EntryType::Link => {
@@ -322,7 +352,7 @@ fn make_directory(
 }
 
 fn finish(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), String> {
-    lchown(path, Some(uid), Some(gid)).map_err(|e| io_error("cannot change owner of", path, e))?;
+    set_owner(path, uid, gid, || lchown(path, Some(uid), Some(gid)))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| io_error("cannot change mode of", path, e))
 }
@@ -344,8 +374,9 @@ fn write_file(
         .open(path)
         .map_err(|e| io_error("cannot create", path, e))?;
     let bytes = io::copy(data, &mut file).map_err(|e| io_error("cannot write", path, e))?;
-    std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
-        .map_err(|e| io_error("cannot change owner of", path, e))?;
+    set_owner(path, uid, gid, || {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+    })?;
     file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| io_error("cannot change mode of", path, e))?;
     file.set_times(FileTimes::new().set_modified(time).set_accessed(time))

@@ -249,11 +249,15 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     let mapping = if mode == cli::Mode::Unshare && !b.print_debs {
         let mapping = userns::enter(prog)?;
         if mapping == userns::Mapping::Single {
+            *extract::UNMAPPED_OWNERS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(HashMap::new());
             reporter.warn(
                 "no subordinate ids for this user in /etc/subuid and /etc/subgid (or no \
-                 newuidmap/newgidmap): only your own id is mapped, so every file belongs to \
-                 root and no package can change an owner; the build stops after unpacking, \
-                 as with --foreign",
+                 newuidmap/newgidmap): only your own id is mapped, so every file on disk \
+                 belongs to root (a tarball keeps the packages' owners) and no maintainer \
+                 script could change an owner; the build stops after unpacking, as with \
+                 --foreign: run the second stage as root",
             );
         }
         Some(mapping)
@@ -346,7 +350,12 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     }
     let mut result = run.go(&log_dir, epoch);
     if let (Ok(()), Some(compression), Some(dir)) = (&result, tarball, &build_dir) {
-        let _ = std::fs::remove_dir_all(&log_dir);
+        if run.foreign {
+            // The second stage stays in /debootstrap; the log goes.
+            let _ = std::fs::remove_file(log_dir.join("debootstrap.log"));
+        } else {
+            let _ = std::fs::remove_dir_all(&log_dir);
+        }
         result = run.write_tarball(&dir.0, compression, epoch);
     }
     match &result {
@@ -843,10 +852,18 @@ impl Run<'_> {
         let arch = root.join("debootstrap/arch");
         std::fs::write(&arch, format!("{}\n", self.arch))
             .map_err(|e| Error::failed(format_args!("cannot write {}", arch.display()), e))?;
+        let (before, dir) = if root == &self.b.target {
+            (String::new(), root.display().to_string())
+        } else {
+            (
+                format!("extract {} as root to DIR, then ", self.b.target.display()),
+                "DIR".to_string(),
+            )
+        };
         self.reporter.info(&format!(
-            "Base system unpacked: run `chroot {} /debootstrap/debootstrap --second-stage` \
-             where {} binaries run (or ns-bootstrap --second-stage --second-stage-target={0})",
-            root.display(),
+            "Base system unpacked: {before}run `chroot {dir} /debootstrap/debootstrap \
+             --second-stage` where {} binaries run (or ns-bootstrap --second-stage \
+             --second-stage-target={dir})",
             self.arch
         ));
         Ok(())

@@ -171,6 +171,11 @@ fn archive<W: Write>(
     clamp: Option<u64>,
     out: W,
 ) -> Result<W, String> {
+    let owners = crate::extract::UNMAPPED_OWNERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default();
     let mut builder = tar::Builder::new(out);
     let fail = |path: &Path, e: io::Error| format!("cannot archive {}: {e}", path.display());
     let time = |t: i64| {
@@ -214,6 +219,10 @@ fn archive<W: Write>(
             Node::Disk(meta) => meta,
         };
         fill(&mut header, meta, time(meta.mtime()));
+        if let Some((uid, gid)) = owners.get(&path) {
+            header.set_uid((*uid).into());
+            header.set_gid((*gid).into());
+        }
         let kind = meta.file_type();
         if kind.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
