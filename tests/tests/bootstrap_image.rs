@@ -1,0 +1,465 @@
+//! ns-bootstrap beyond a directory as root: tarballs, reproducible builds,
+//! builds as a normal user in a user namespace, other architectures.
+//!
+//! The normal user is made for the test only, and only inside a private
+//! mount namespace (`unshare --mount`) where /etc/passwd, /etc/group,
+//! /etc/subuid and /etc/subgid are bind-mounted copies with the user
+//! added: the host's files are never written, whatever happens. The
+//! packages come from the host's mirror (ns-bootstrap's default); root's
+//! builds use the default cache, the user's a fixed cache in the target
+//! directory, both kept between runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nstools_tests::{bin, require_root, TempDir, TestCommand};
+
+const SUITE: &str = "bookworm";
+const EPOCH: &str = "1700000000";
+/// The test user's id (user and group), and its subordinate ranges.
+const TEST_ID: u32 = 64123;
+const SUBID_START: u32 = 300000;
+const SUBID_COUNT: u32 = 65536;
+
+fn ns_bootstrap() -> PathBuf {
+    bin("ns-bootstrap")
+}
+
+/// The test user's package cache, owned by it, kept between runs.
+fn user_cache() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ns-bootstrap-user-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(TEST_ID), Some(TEST_ID)).unwrap();
+    dir
+}
+
+/// A directory the test user may write to (removed with its TempDir).
+fn user_dir(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(TEST_ID), Some(TEST_ID)).unwrap();
+    dir
+}
+
+/// Runs `args` as the test user (with subordinate ids or without) in a
+/// private mount namespace where the account files are copies.
+fn as_test_user(scratch: &Path, subids: bool, args: &[&str], env: &[(&str, &str)]) -> TestCommand {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(
+        !passwd
+            .lines()
+            .any(|l| l.split(':').nth(2) == Some(&TEST_ID.to_string())),
+        "uid {TEST_ID} exists on this machine: the test needs it free"
+    );
+    let copies = scratch.join(if subids { "etc-subids" } else { "etc-single" });
+    std::fs::create_dir_all(&copies).unwrap();
+    let name = "nsbootstraptest";
+    let add = |file: &str, line: String| {
+        let mut text = std::fs::read_to_string(Path::new("/etc").join(file)).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if !line.is_empty() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        std::fs::write(copies.join(file), text).unwrap();
+    };
+    add(
+        "passwd",
+        format!("{name}:x:{TEST_ID}:{TEST_ID}::/nonexistent:/bin/sh"),
+    );
+    add("group", format!("{name}:x:{TEST_ID}:"));
+    let range = if subids {
+        format!("{name}:{SUBID_START}:{SUBID_COUNT}")
+    } else {
+        String::new()
+    };
+    add("subuid", range.clone());
+    add("subgid", range);
+    let mut script = String::from("set -e\n");
+    for file in ["passwd", "group", "subuid", "subgid"] {
+        // An absent host file is bound onto an empty one made here.
+        script.push_str(&format!(
+            "[ -e /etc/{file} ] || : > /etc/{file}\nmount --bind {} /etc/{file}\n",
+            copies.join(file).display()
+        ));
+    }
+    script.push_str(&format!(
+        "exec setpriv --reuid={TEST_ID} --regid={TEST_ID} --clear-groups \"$@\"\n"
+    ));
+    let mut command = TestCommand::new("unshare")
+        .args([
+            "--mount",
+            "--propagation=private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .arg(ns_bootstrap())
+        .args(args)
+        .env("HOME", "/nonexistent")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (key, value) in env {
+        command = command.env(key, value);
+    }
+    command
+}
+
+/// A shell command's output inside a root.
+fn in_root(root: &Path, script: &str) -> (bool, String) {
+    let output = Command::new("chroot")
+        .arg(root)
+        .args(["/bin/sh", "-c", script])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run chroot");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// A configured system: every package `ii`, `dpkg --audit` clean.
+fn check_configured(root: &Path, what: &str, problems: &mut Vec<String>) {
+    let (ok, states) = in_root(root, "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n'");
+    if !ok || states.lines().count() < 50 {
+        problems.push(format!("{what}: dpkg-query: {states}"));
+    }
+    for line in states.lines() {
+        if !line.starts_with("ii ") {
+            problems.push(format!("{what}: not ii: {line}"));
+        }
+    }
+    let (ok, audit) = in_root(root, "dpkg --audit");
+    if !ok || !audit.trim().is_empty() {
+        problems.push(format!("{what}: dpkg --audit: {audit}"));
+    }
+    for leftover in ["debootstrap", "usr/sbin/policy-rc.d"] {
+        if root.join(leftover).exists() {
+            problems.push(format!("{what}: {leftover} left behind"));
+        }
+    }
+}
+
+/// The numeric group of `name` in a root's /etc/group.
+fn group_id(root: &Path, name: &str) -> u32 {
+    std::fs::read_to_string(root.join("etc/group"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f[0] == name).then(|| f[2].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no group {name}"))
+}
+
+fn untar(tarball: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let status = Command::new("tar")
+        .args(["--numeric-owner", "-xpf"])
+        .arg(tarball)
+        .arg("-C")
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar -xf {}", tarball.display());
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    Command::new("cmp")
+        .arg(a)
+        .arg(b)
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn reproducible_tarballs_as_root_and_as_a_normal_user() {
+    require_root();
+    let dir = TempDir::new("bootstrap-tarballs");
+    let mut problems = Vec::new();
+    let first = dir.path().join("first.tar");
+    TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(&first)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .run()
+        .expect_code(0);
+    // The second to standard output.
+    let second = TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE, "-"])
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .into_command()
+        .output()
+        .unwrap();
+    assert!(second.status.success(), "build to standard output failed");
+    let second_path = dir.path().join("second.tar");
+    std::fs::write(&second_path, &second.stdout).unwrap();
+    if !same_bytes(&first, &second_path) {
+        problems.push("two root builds with the same SOURCE_DATE_EPOCH differ".to_string());
+    }
+
+    // As a normal user, with subordinate ids: the same bytes again.
+    let out = user_dir(dir.path(), "user");
+    let user_tar = out.join("minbase.tar");
+    let cache = format!("--cache-dir={}", user_cache().display());
+    let user = as_test_user(
+        dir.path(),
+        true,
+        &[
+            "--variant=minbase",
+            &cache,
+            SUITE,
+            user_tar.to_str().unwrap(),
+        ],
+        &[("SOURCE_DATE_EPOCH", EPOCH)],
+    )
+    .run();
+    user.expect_code(0);
+    if !same_bytes(&first, &user_tar) {
+        problems.push("the normal user's tarball differs from root's".to_string());
+    }
+    if std::fs::read_dir(&out).unwrap().count() != 1 {
+        problems.push("the build directory was left beside the tarball".to_string());
+    }
+
+    // Extracted as root, it is a working system with its owners.
+    let root = dir.path().join("extracted");
+    untar(&user_tar, &root);
+    check_configured(&root, "user's tarball", &mut problems);
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let shadow = root.join("etc/shadow").metadata().unwrap();
+    if (shadow.uid(), shadow.gid()) != (0, group_id(&root, "shadow")) {
+        problems.push(format!(
+            "/etc/shadow owned {}:{}",
+            shadow.uid(),
+            shadow.gid()
+        ));
+    }
+    let wtmp = root.join("var/log/wtmp").metadata().unwrap();
+    if wtmp.gid() != group_id(&root, "utmp") {
+        problems.push(format!("/var/log/wtmp group {}", wtmp.gid()));
+    }
+    let null = root.join("dev/null").metadata().unwrap();
+    if !null.file_type().is_char_device() || null.rdev() != libc::makedev(1, 3) {
+        problems.push("/dev/null is not the null device".to_string());
+    }
+    for varying in ["var/log/dpkg.log", "var/cache/ldconfig/aux-cache"] {
+        if root.join(varying).exists() {
+            problems.push(format!("{varying} in a reproducible build"));
+        }
+    }
+    // Every time clamped.
+    let listing = Command::new("tar")
+        .args(["--numeric-owner", "--full-time", "-tvf"])
+        .arg(&user_tar)
+        .output()
+        .unwrap();
+    let limit = "2023-11-14 22:13:20";
+    for line in String::from_utf8_lossy(&listing.stdout).lines() {
+        let when: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+        if when.join(" ").as_str() > limit {
+            problems.push(format!("not clamped: {line}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn normal_user_directory_has_shifted_ids_and_single_id_falls_back() {
+    require_root();
+    let dir = TempDir::new("bootstrap-userdir");
+    let mut problems = Vec::new();
+    let out = user_dir(dir.path(), "user");
+    let cache = format!("--cache-dir={}", user_cache().display());
+
+    let refused = as_test_user(dir.path(), true, &["--mode=root", SUITE, "x"], &[]).run();
+    if refused.code != Some(1) || !refused.stderr.contains("--mode=unshare") {
+        problems.push(format!("--mode=root as a user:\n{refused}"));
+    }
+
+    // A directory, as mmdebstrap leaves it: shifted ids on disk.
+    let target = out.join("tree");
+    as_test_user(
+        dir.path(),
+        true,
+        &["--variant=minbase", &cache, SUITE, target.to_str().unwrap()],
+        &[],
+    )
+    .run()
+    .expect_code(0);
+    use std::os::unix::fs::MetadataExt;
+    let owner = |path: &str| {
+        let meta = target.join(path).symlink_metadata().unwrap();
+        (meta.uid(), meta.gid())
+    };
+    let shadow_gid = group_id(&target, "shadow");
+    let expected = [
+        ("usr/bin/dpkg", (TEST_ID, TEST_ID)),
+        ("etc/shadow", (TEST_ID, SUBID_START + shadow_gid - 1)),
+    ];
+    for (path, want) in expected {
+        if owner(path) != want {
+            problems.push(format!(
+                "{path}: owned {:?}, expected {want:?}",
+                owner(path)
+            ));
+        }
+    }
+    let (ok, states) = in_root(
+        &target,
+        "dpkg-query -W -f '${db:Status-Abbrev}\\n' | sort -u",
+    );
+    if !ok || states.trim() != "ii" {
+        problems.push(format!("user's directory: package states {states}"));
+    }
+
+    // Without subordinate ids: one id, unpacked only, said so; the
+    // tarball keeps the packages' owners, and root finishes it with the
+    // second stage.
+    let single_tar = out.join("single.tar");
+    let single = as_test_user(
+        dir.path(),
+        false,
+        &[
+            "--variant=minbase",
+            &cache,
+            SUITE,
+            single_tar.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .run();
+    single.expect_code(0);
+    if !single.stderr.contains("no subordinate ids") || !single.stderr.contains("--foreign") {
+        problems.push(format!("the single-id warning:\n{}", single.stderr));
+    }
+    let root = dir.path().join("single");
+    untar(&single_tar, &root);
+    // No /etc/group before the second stage: staff is base-passwd's
+    // fixed group 50.
+    let staff = root.join("var/local").metadata().unwrap();
+    if staff.gid() != 50 {
+        problems.push(format!("single id: /var/local group {}", staff.gid()));
+    }
+    TestCommand::new(ns_bootstrap())
+        .arg("--second-stage")
+        .arg(format!("--second-stage-target={}", root.display()))
+        .run()
+        .expect_code(0);
+    check_configured(
+        &root,
+        "single-id tarball after the second stage",
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The ELF machine of a file (EM_AARCH64 is 183, EM_X86_64 62).
+fn elf_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF", "{}", path.display());
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+#[test]
+fn foreign_arm64_and_the_second_stage() {
+    require_root();
+    let dir = TempDir::new("bootstrap-foreign");
+    let mut problems = Vec::new();
+    let binfmt = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|t| t.starts_with("enabled"));
+
+    // One command for another architecture needs binfmt.
+    let arm = dir.path().join("arm64");
+    if !binfmt {
+        let refused = TestCommand::new(ns_bootstrap())
+            .args(["--variant=minbase", "--arch=arm64", SUITE])
+            .arg(&arm)
+            .run();
+        if refused.code != Some(1) || !refused.stderr.contains("--foreign") || arm.exists() {
+            problems.push(format!("arm64 without binfmt nor --foreign:\n{refused}"));
+        }
+    }
+
+    TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", "--arch=arm64", "--foreign", SUITE])
+        .arg(&arm)
+        .run()
+        .expect_code(0);
+    if elf_machine(&arm.join("usr/bin/dpkg")) != 183 {
+        problems.push("usr/bin/dpkg is not an arm64 binary".to_string());
+    }
+    let script = arm.join("debootstrap/debootstrap");
+    use std::os::unix::fs::PermissionsExt;
+    if !script
+        .metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    {
+        problems.push("no executable debootstrap/debootstrap".to_string());
+    }
+    if std::fs::read_to_string(arm.join("debootstrap/arch"))
+        .ok()
+        .as_deref()
+        != Some("arm64\n")
+    {
+        problems.push("debootstrap/arch is not arm64".to_string());
+    }
+    let status = std::fs::read_to_string(arm.join("var/lib/dpkg/status")).unwrap();
+    let unpacked = status.matches("Status: install ok unpacked").count();
+    if unpacked < 50 || status.matches("Status: ").count() != unpacked {
+        problems.push(format!(
+            "{unpacked} packages unpacked, or some in another state"
+        ));
+    }
+    for needed in ["dev/null", "usr/sbin/policy-rc.d"] {
+        if arm.join(needed).symlink_metadata().is_err() {
+            problems.push(format!("{needed} missing for the second stage"));
+        }
+    }
+    if binfmt {
+        TestCommand::new(ns_bootstrap())
+            .arg("--second-stage")
+            .arg(format!("--second-stage-target={}", arm.display()))
+            .run()
+            .expect_code(0);
+        check_configured(&arm, "arm64 after the second stage", &mut problems);
+    } else {
+        // Past the harness's capture: the skip is seen in every run.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "foreign_arm64_and_the_second_stage: SKIPPED the arm64 second stage: \
+             /proc/sys/fs/binfmt_misc/qemu-aarch64 is not an enabled entry (needs \
+             qemu-user-static with binfmt_misc); --foreign is checked, and the same \
+             second stage is run natively"
+        );
+    }
+
+    // The same two stages natively: the second stage itself is tested.
+    let native = dir.path().join("native");
+    TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", "--foreign", SUITE])
+        .arg(&native)
+        .run()
+        .expect_code(0);
+    let (configured, _) = in_root(
+        &native,
+        "dpkg-query -W -f '${db:Status-Abbrev}\\n' | grep -q ii",
+    );
+    if configured {
+        problems.push("--foreign configured packages".to_string());
+    }
+    TestCommand::new(ns_bootstrap())
+        .arg("--second-stage")
+        .arg(format!("--second-stage-target={}", native.display()))
+        .run()
+        .expect_code(0);
+    check_configured(&native, "native second stage", &mut problems);
+    if !native.join("var/log/bootstrap.log").is_file() {
+        problems.push("the second stage left no /var/log/bootstrap.log".to_string());
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
