@@ -240,10 +240,6 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
-fn parse_pid(text: &str) -> Option<u32> {
-    text.parse::<u32>().ok().filter(|&pid| pid > 0)
-}
-
 /// Parses argv (argv[0] included).
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
@@ -384,21 +380,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             }
             'N' => {
                 let value = string(parser.value().map_err(usage)?);
-                let path = match parse_pid(&value) {
-                    Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
-                    None => PathBuf::from(&value),
-                };
-                if let Err(e) = std::fs::File::open(&path) {
-                    return Err(Error::failed(
-                        format!(
-                            "failed to set target namespace to {}: {}",
-                            path.display(),
-                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
-                        ),
-                        EX_SYSERR,
-                    ));
-                }
-                o.namespace = Some(path);
+                o.namespace = Some(crate::syscall::namespace_argument(&value)?);
             }
             'h' => {
                 o.help = true;

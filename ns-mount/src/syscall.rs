@@ -3,10 +3,12 @@
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
+
+use crate::error::{Error, EX_SYSERR};
 
 /// mount(2). `source` and `fstype` may be absent (bind remounts,
 /// propagation changes pass "none" as util-linux does).
@@ -23,6 +25,27 @@ pub fn mount(
 /// umount2(2).
 pub fn umount(target: &Path, flags: MntFlags) -> Result<(), Errno> {
     nix::mount::umount2(target, flags)
+}
+
+/// `-N`/`--namespace` of mount and umount: a PID names its
+/// `/proc/PID/ns/mnt`, anything else is a namespace file. util-linux checks
+/// at parse time that it can be opened.
+pub fn namespace_argument(value: &str) -> Result<PathBuf, Error> {
+    let path = match value.parse::<u32>().ok().filter(|&pid| pid > 0) {
+        Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
+        None => PathBuf::from(value),
+    };
+    match std::fs::File::open(&path) {
+        Ok(_) => Ok(path),
+        Err(e) => Err(Error::failed(
+            format!(
+                "failed to set target namespace to {}: {}",
+                path.display(),
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
+            ),
+            EX_SYSERR,
+        )),
+    }
 }
 
 /// Enters the mount namespace of the file `path` (`/proc/PID/ns/mnt` or

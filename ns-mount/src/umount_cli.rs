@@ -222,21 +222,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             'v' => o.verbose = true,
             'N' => {
                 let value = string(parser.value().map_err(usage)?);
-                let path = match value.parse::<u32>().ok().filter(|&p| p > 0) {
-                    Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
-                    None => PathBuf::from(&value),
-                };
-                if let Err(e) = std::fs::File::open(&path) {
-                    return Err(Error::failed(
-                        format!(
-                            "failed to set target namespace to {}: {}",
-                            path.display(),
-                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
-                        ),
-                        EX_SYSERR,
-                    ));
-                }
-                o.namespace = Some(path);
+                o.namespace = Some(crate::syscall::namespace_argument(&value)?);
             }
             'h' => {
                 o.help = true;
