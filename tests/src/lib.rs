@@ -229,6 +229,59 @@ impl Drop for TempDir {
     }
 }
 
+/// The walk-through's namespaces: `ns-unshare --mount --uts --ipc --net
+/// --map-root-user --user --pid --fork`.
+pub const WALK_THROUGH: &[&str] = &[
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--net",
+    "--map-root-user",
+    "--user",
+    "--pid",
+    "--fork",
+];
+
+/// Where our built tools appear inside a container.
+pub const TOOLS_INSIDE: &str = "/opt/nstools";
+
+/// The walk-through's container around `root`: `ns-unshare WALK_THROUGH sh
+/// -c 'BINDS && exec ns-chroot ROOT SHELL -c SCRIPT'`. Our built tools are
+/// bind-mounted at TOOLS_INSIDE (and found first in PATH), after `binds`
+/// (ns-mount flag, host path, path inside the root); all of it inside the
+/// container's own mount namespace, so the host never sees a mount.
+pub fn in_container(
+    root: &Path,
+    binds: &[(&str, &str, &str)],
+    shell: &str,
+    script: &str,
+) -> TestCommand {
+    let tools = bin("ns-unshare")
+        .parent()
+        .expect("target dir")
+        .display()
+        .to_string();
+    let root = root.display();
+    std::fs::create_dir_all(format!("{root}{TOOLS_INSIDE}")).expect("mkdir the tools' mount point");
+    let mut chain = String::new();
+    for (flag, host, inside) in binds
+        .iter()
+        .chain([&("--bind", tools.as_str(), TOOLS_INSIDE)])
+    {
+        chain.push_str(&format!(
+            "{tools}/ns-mount {flag} {host} {root}{inside} && "
+        ));
+    }
+    chain.push_str(&format!("exec {tools}/ns-chroot {root} {shell} -c \"$0\""));
+    TestCommand::new(bin("ns-unshare"))
+        .args(WALK_THROUGH)
+        .args(["/bin/sh", "-c", &chain, script])
+        .env(
+            "PATH",
+            format!("{TOOLS_INSIDE}:/usr/sbin:/usr/bin:/sbin:/bin"),
+        )
+}
+
 /// Debian's static busybox (package busybox-static).
 pub const BUSYBOX: &str = "/bin/busybox";
 

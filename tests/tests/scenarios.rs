@@ -11,9 +11,6 @@ use std::path::Path;
 
 use nstools_tests::{bin, busybox_root, require_root, TempDir, TestCommand};
 
-/// Where the tools appear inside the container.
-const TOOLS_INSIDE: &str = "/opt/nstools";
-
 /// The host's mount table, for before/after comparisons.
 fn host_mounts() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo")
@@ -22,7 +19,7 @@ fn host_mounts() -> String {
 fn container_root(dir: &Path) -> String {
     let root = dir.join("root");
     busybox_root(&root, &[("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")]);
-    for sub in ["usr", "dev", "opt/nstools", "proc", "sys", "tmp"] {
+    for sub in ["usr", "dev", "proc", "sys", "tmp"] {
         std::fs::create_dir_all(root.join(sub)).expect("mkdir in root");
     }
     // merged-/usr links, so the host's loader and libc are found.
@@ -32,35 +29,12 @@ fn container_root(dir: &Path) -> String {
     root.to_str().expect("utf-8 path").to_string()
 }
 
-/// `ns-unshare OPTIONS sh -c '<bind the tools in>; ns-chroot ROOT sh -c SCRIPT'`.
-fn in_container(unshare_options: &[&str], root: &str, script: &str) -> TestCommand {
-    let tools = bin("ns-unshare")
-        .parent()
-        .expect("target dir")
-        .display()
-        .to_string();
-    let chain = format!(
-        "{tools}/ns-mount --bind /usr {root}/usr && \
-         {tools}/ns-mount --rbind /dev {root}/dev && \
-         {tools}/ns-mount --bind {tools} {root}{TOOLS_INSIDE} && \
-         exec {tools}/ns-chroot {root} /bin/sh -c \"$0\""
-    );
-    TestCommand::new(bin("ns-unshare"))
-        .args(unshare_options)
-        .args(["/bin/sh", "-c", &chain, script])
-        .env("PATH", format!("{TOOLS_INSIDE}:/bin"))
+/// The container around a busybox root: the host's /usr (for the C
+/// library of our debug binaries) and /dev are bind-mounted in.
+fn in_container(root: &str, script: &str) -> TestCommand {
+    let binds = [("--bind", "/usr", "/usr"), ("--rbind", "/dev", "/dev")];
+    nstools_tests::in_container(Path::new(root), &binds, "/bin/sh", script)
 }
-
-const WALK_THROUGH: &[&str] = &[
-    "--mount",
-    "--uts",
-    "--ipc",
-    "--net",
-    "--map-root-user",
-    "--user",
-    "--pid",
-    "--fork",
-];
 
 const INSIDE: &str = r#"
 set -e
@@ -82,7 +56,7 @@ fn walk_through_as_root() {
     let dir = TempDir::new("scenario-walk");
     let root = container_root(dir.path());
     let before = host_mounts();
-    let run = in_container(WALK_THROUGH, &root, INSIDE).run();
+    let run = in_container(&root, INSIDE).run();
     run.expect_code(0);
     let expected = "pid=1\nhostname=walkthrough\nlinks=1\nuid=0\nuid_map= 0 0 1\n\
                     none on /proc type proc\nnone on /sys type sysfs\nnone on /tmp type tmpfs\n";
@@ -101,9 +75,7 @@ fn walk_through_unprivileged() {
     require_root();
     let dir = TempDir::new("scenario-walk-user");
     let root = container_root(dir.path());
-    let run = in_container(WALK_THROUGH, &root, INSIDE)
-        .unprivileged()
-        .run();
+    let run = in_container(&root, INSIDE).unprivileged().run();
     run.expect_code(0);
     let (uid, _) = nstools_tests::UNPRIVILEGED;
     assert!(
@@ -165,7 +137,7 @@ fn root_reused_across_runs() {
             echo round > /tmp/mark
             ls /proc/1/ns | grep -qx mnt && echo ok
         "#;
-        let run = in_container(WALK_THROUGH, &root, script).run();
+        let run = in_container(&root, script).run();
         run.expect_code(0);
         assert_eq!(run.stdout, "ok\n", "round {round}: {run}");
         assert!(
@@ -208,14 +180,12 @@ fn failure_midway_leaves_nothing_behind() {
     let before = host_mounts();
 
     let failing = "ns-mount -t proc none /proc; ns-mount -t tmpfs none /tmp; exit 3";
-    in_container(WALK_THROUGH, &root, failing)
-        .run()
-        .expect_code(3);
+    in_container(&root, failing).run().expect_code(3);
 
     // Killed from the host (PID 1 of a PID namespace ignores SIGKILL from
     // inside it): ns-unshare dies of the same signal, as the caller sees.
     let killed = "ns-mount -t proc none /proc && sleep 60 & echo ready; wait";
-    let mut child = in_container(WALK_THROUGH, &root, killed)
+    let mut child = in_container(&root, killed)
         .into_command()
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -238,7 +208,7 @@ fn failure_midway_leaves_nothing_behind() {
     );
 
     let bad_mount = "ns-mount -t tmpfs none /tmp && ns-mount -t nosuchfs none /proc";
-    let run = in_container(WALK_THROUGH, &root, bad_mount).run();
+    let run = in_container(&root, bad_mount).run();
     run.expect_code(32);
 
     assert_eq!(host_mounts(), before, "the host's mount table changed");

@@ -10,9 +10,7 @@
 
 use std::path::Path;
 
-use nstools_tests::{bin, require_root, TempDir, TestCommand, UNPRIVILEGED};
-
-const TOOLS_INSIDE: &str = "/opt/nstools";
+use nstools_tests::{bin, in_container, require_root, TempDir, TestCommand, UNPRIVILEGED};
 
 const INSIDE: &str = r#"
 set -e
@@ -37,37 +35,12 @@ fn host_mounts() -> String {
 }
 
 fn enter(root: &Path, unprivileged: bool) -> nstools_tests::Outcome {
-    let tools = bin("ns-unshare")
-        .parent()
-        .expect("target dir")
-        .display()
-        .to_string();
-    let root = root.display().to_string();
-    std::fs::create_dir_all(format!("{root}{TOOLS_INSIDE}")).expect("mkdir tools dir");
-    let chain = format!(
-        "{tools}/ns-mount --bind {tools} {root}{TOOLS_INSIDE} && \
-         exec {tools}/ns-chroot {root} /bin/bash -c \"$0\""
-    );
-    let mut command = TestCommand::new(bin("ns-unshare"))
-        .args([
-            "--mount",
-            "--uts",
-            "--ipc",
-            "--net",
-            "--map-root-user",
-            "--user",
-            "--pid",
-            "--fork",
-        ])
-        .args(["/bin/sh", "-c", &chain, INSIDE])
-        .env(
-            "PATH",
-            format!("{TOOLS_INSIDE}:/usr/sbin:/usr/bin:/sbin:/bin"),
-        );
+    let command = in_container(root, &[], "/bin/bash", INSIDE);
     if unprivileged {
-        command = command.unprivileged();
+        command.unprivileged().run()
+    } else {
+        command.run()
     }
-    command.run()
 }
 
 #[test]
