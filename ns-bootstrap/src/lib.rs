@@ -480,7 +480,12 @@ impl Run<'_> {
             }
         ));
         tarball::write(dir, &sink, compression, epoch, &configure::tar_devices())
-            .map_err(Error::Failed)
+            .map_err(Error::Failed)?;
+        self.reporter.info(&format!(
+            "Tarball written ({:.1} s).",
+            self.reporter.elapsed().as_secs_f64()
+        ));
+        Ok(())
     }
 
     fn go(&self, log_dir: &Path, epoch: Option<u64>) -> Result<(), Error> {

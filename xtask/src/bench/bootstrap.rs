@@ -11,6 +11,13 @@
 //! `sync-in`/`sync-out` hooks over a cache directory of `.deb`s (it still
 //! fetches the indexes, as it always does); debootstrap's `--cache-dir`.
 //! Cold: those caches emptied before each run.
+//!
+//! Unprivileged: `ns-bootstrap` as a normal user with subordinate ids
+//! (`--mode=unshare` is its default then) writing a tarball, against
+//! `mmdebstrap --mode=unshare` writing the same, warm caches. The user is
+//! made for the bench inside a private mount namespace only (bound copies
+//! of /etc/passwd, group, subuid, subgid, as the tests do); both commands
+//! run through the same wrapper.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -113,6 +120,152 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// The bench user (uid = gid) and its subordinate range.
+const BENCH_ID: u32 = 64124;
+const BENCH_SUBIDS: &str = "400000:65536";
+
+/// A wrapper that runs its arguments as the bench user in a private mount
+/// namespace where the account files are copies with that user added;
+/// the host's files are never written.
+fn user_wrapper(work: &Path) -> Result<Vec<String>, String> {
+    let etc = work.join("etc-user");
+    std::fs::create_dir_all(&etc).map_err(|e| format!("{}: {e}", etc.display()))?;
+    let name = "nsbootstrapbench";
+    let mut script = String::from("set -e\n");
+    for (file, line) in [
+        (
+            "passwd",
+            format!("{name}:x:{BENCH_ID}:{BENCH_ID}::/nonexistent:/bin/sh"),
+        ),
+        ("group", format!("{name}:x:{BENCH_ID}:")),
+        ("subuid", format!("{name}:{BENCH_SUBIDS}")),
+        ("subgid", format!("{name}:{BENCH_SUBIDS}")),
+    ] {
+        let mut text = std::fs::read_to_string(Path::new("/etc").join(file)).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&line);
+        text.push('\n');
+        let copy = etc.join(file);
+        std::fs::write(&copy, text).map_err(|e| format!("{}: {e}", copy.display()))?;
+        script.push_str(&format!(
+            "[ -e /etc/{file} ] || : > /etc/{file}\nmount --bind {} /etc/{file}\n",
+            copy.display()
+        ));
+    }
+    script.push_str(&format!(
+        "exec setpriv --reuid={BENCH_ID} --regid={BENCH_ID} --clear-groups env \
+         HOME=/nonexistent TMPDIR={} \"$@\"\n",
+        work.join("user").display()
+    ));
+    Ok(["unshare", "--mount", "sh", "-c", &script, "sh"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect())
+}
+
+/// A directory owned by the bench user.
+fn user_owned(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::os::unix::fs::chown(dir, Some(BENCH_ID), Some(BENCH_ID))
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Alternating pairs of `ours` and `reference`; prints one row.
+fn compare(
+    name: &str,
+    ours: (&Tool, &Path),
+    reference: (&Tool, &Path),
+    cold: bool,
+    pairs: usize,
+) -> Result<(), String> {
+    let (mut ow, mut rw, mut oc, mut rc, mut wall_ratio, mut cpu_ratio) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..pairs {
+        let (w1, c1) = run_once(ours.0, ours.1, cold)?;
+        let (w2, c2) = run_once(reference.0, reference.1, cold)?;
+        ow.push(w1.as_secs_f64());
+        rw.push(w2.as_secs_f64());
+        oc.push(c1.as_secs_f64());
+        rc.push(c2.as_secs_f64());
+        wall_ratio.push(w1.as_secs_f64() / w2.as_secs_f64());
+        cpu_ratio.push(c1.as_secs_f64() / c2.as_secs_f64());
+    }
+    println!(
+        "{:<40} {:>9.2} {:>9.2} {:>8.3} {:>9.2} {:>9.2} {:>8.3}",
+        name,
+        median(&mut ow),
+        median(&mut rw),
+        median(&mut wall_ratio),
+        median(&mut oc),
+        median(&mut rc),
+        median(&mut cpu_ratio)
+    );
+    Ok(())
+}
+
+/// ns-bootstrap and mmdebstrap --mode=unshare as a normal user, minbase
+/// to a tarball, warm caches.
+fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Result<(), String> {
+    let s = |x: &str| x.to_string();
+    let wrapper = user_wrapper(work)?;
+    let user = work.join("user");
+    user_owned(&user)?;
+    let ours_cache = work.join("cache-ours-user");
+    let mm_cache = work.join("cache-mmdebstrap-user");
+    user_owned(&ours_cache)?;
+    user_owned(&mm_cache)?;
+    let with = |argv: Vec<String>| wrapper.iter().cloned().chain(argv).collect::<Vec<_>>();
+    let ours = Tool {
+        name: "ns-bootstrap",
+        cache: ours_cache.clone(),
+        argv: with(vec![
+            ours_bin.to_string_lossy().into_owned(),
+            s("--variant=minbase"),
+            format!("--cache-dir={}", ours_cache.display()),
+            s(SUITE),
+            s("@TARGET@"),
+            s(mirror),
+        ]),
+    };
+    let mmdebstrap = Tool {
+        name: "mmdebstrap",
+        cache: mm_cache.clone(),
+        argv: with(vec![
+            s("mmdebstrap"),
+            s("--mode=unshare"),
+            s("--variant=minbase"),
+            s("--skip=essential/unlink"),
+            format!(
+                "--setup-hook=mkdir -p {0} \"$1\"/var/cache/apt/archives/",
+                mm_cache.display()
+            ),
+            format!(
+                "--setup-hook=sync-in {} /var/cache/apt/archives/",
+                mm_cache.display()
+            ),
+            format!(
+                "--customize-hook=sync-out /var/cache/apt/archives {}",
+                mm_cache.display()
+            ),
+            s(SUITE),
+            s("@TARGET@"),
+            format!("deb {mirror} {SUITE} main"),
+        ]),
+    };
+    let (ours_tar, ref_tar) = (user.join("ours.tar"), user.join("ref.tar"));
+    run_once(&ours, &ours_tar, false)?;
+    run_once(&mmdebstrap, &ref_tar, false)?;
+    compare(
+        "unprivileged minbase to .tar vs mmdebstrap --mode=unshare (warm)",
+        (&ours, &ours_tar),
+        (&mmdebstrap, &ref_tar),
+        false,
+        pairs,
+    )
+}
+
 /// Builds ns-bootstrap (release, host target: it is not an initramfs
 /// tool) and runs the comparisons.
 pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
@@ -199,34 +352,20 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
         (&mmdebstrap, true, pairs_cold),
         (&debootstrap, false, pairs_cold),
     ] {
-        let (mut ow, mut rw, mut oc, mut rc, mut wall_ratio, mut cpu_ratio) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for _ in 0..pairs {
-            let (w1, c1) = run_once(&ours, &work.join("t-ours"), cold)?;
-            let (w2, c2) = run_once(reference, &work.join("t-ref"), cold)?;
-            ow.push(w1.as_secs_f64());
-            rw.push(w2.as_secs_f64());
-            oc.push(c1.as_secs_f64());
-            rc.push(c2.as_secs_f64());
-            wall_ratio.push(w1.as_secs_f64() / w2.as_secs_f64());
-            cpu_ratio.push(c1.as_secs_f64() / c2.as_secs_f64());
-        }
         let name = format!(
             "bootstrap minbase vs {} ({})",
             reference.name,
             if cold { "cold" } else { "warm" }
         );
-        println!(
-            "{:<40} {:>9.2} {:>9.2} {:>8.3} {:>9.2} {:>9.2} {:>8.3}",
-            name,
-            median(&mut ow),
-            median(&mut rw),
-            median(&mut wall_ratio),
-            median(&mut oc),
-            median(&mut rc),
-            median(&mut cpu_ratio)
-        );
+        compare(
+            &name,
+            (&ours, &work.join("t-ours")),
+            (reference, &work.join("t-ref")),
+            cold,
+            pairs,
+        )?;
     }
+    unprivileged(&ours_bin, &mirror, work, pairs_warm)?;
     // Warm caches stay for the next run; targets are gone.
     Ok(())
 }
