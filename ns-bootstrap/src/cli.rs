@@ -104,6 +104,20 @@ Release signature, the Packages index and every package.",
         ),
         Opt::required(
             None,
+            "make-tarball",
+            "FILE",
+            Complete::Files,
+            "download only, into a tarball FILE (TARGET is a work directory)",
+        ),
+        Opt::required(
+            None,
+            "unpack-tarball",
+            "FILE",
+            Complete::Files,
+            "take the indexes and packages from a --make-tarball FILE",
+        ),
+        Opt::required(
+            None,
             "mode",
             "MODE",
             Complete::Words("auto root unshare"),
@@ -140,7 +154,8 @@ Release signature, the Packages index and every package.",
         ),
     ],
     notes: "SUITE is a code name or an alias (bookworm, trixie, stable, ...). MIRROR
-defaults to the first Debian mirror in the host's apt sources. TARGET may be
+defaults to the first Debian mirror in the host's apt sources (with
+--unpack-tarball, the one the tarball was made from). TARGET may be
 a tarball: FILE.tar, .tar.gz, .tar.xz, .tar.zst, or - for standard output;
 device nodes are then tar headers and owners are numeric. As a normal user
 (--mode=unshare) the build runs in a user namespace with the subordinate
@@ -266,6 +281,9 @@ pub struct Bootstrap {
     pub foreign: bool,
     /// `--second-stage`: TARGET is what to configure (`/` by default).
     pub second_stage: bool,
+    /// `--make-tarball=FILE` (implies `download_only`).
+    pub make_tarball: Option<PathBuf>,
+    pub unpack_tarball: Option<PathBuf>,
 }
 
 impl Bootstrap {
@@ -328,6 +346,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "no-check-gpg" => b.gpg = GpgCheck::Skip,
                     "force-check-gpg" => b.gpg = GpgCheck::Force,
                     "cache-dir" => b.cache_dir = Some(value()?.into()),
+                    "make-tarball" => {
+                        b.make_tarball = Some(value()?.into());
+                        b.download_only = true;
+                    }
+                    "unpack-tarball" => b.unpack_tarball = Some(value()?.into()),
                     "mode" => b.mode = mode(&value()?)?,
                     "format" => b.format = format(&value()?)?,
                     "reproducible" => b.reproducible = true,
@@ -358,6 +381,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     if second_stage_target.is_some() {
         return Err(Error::Usage(
             "--second-stage-target needs --second-stage".to_string(),
+        ));
+    }
+    if b.make_tarball.is_some() && b.unpack_tarball.is_some() {
+        return Err(Error::Usage(
+            "--make-tarball and --unpack-tarball exclude each other".to_string(),
         ));
     }
     let mut operands = operands.into_iter();
@@ -551,6 +579,12 @@ mod tests {
         assert!(parse_err(&["--format=zip", "s", "t"]).contains("unknown format"));
         assert!(parse_err(&["--foreign", "s", "t.tar"]).contains("directory"));
         assert!(parse_err(&["--second-stage", "s"]).contains("extra operand"));
+        let b = parse_ok(&["--make-tarball=debs.tgz", "s", "work"]);
+        assert_eq!(b.make_tarball, Some(PathBuf::from("debs.tgz")));
+        assert!(b.download_only);
+        assert!(
+            parse_err(&["--make-tarball=a", "--unpack-tarball=b", "s", "t"]).contains("exclude")
+        );
     }
 
     #[test]

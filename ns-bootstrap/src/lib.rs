@@ -212,6 +212,43 @@ struct Run<'a> {
     mapping: Option<userns::Mapping>,
     /// Unpack only (--foreign, or a single-id namespace).
     foreign: bool,
+    /// --unpack-tarball: InRelease from the cache, not the mirror.
+    offline: bool,
+    /// The InRelease and Packages files as read, for --make-tarball:
+    /// (name in the cache's lists, content).
+    index_files: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+/// Where an --unpack-tarball's cache lands in the target, and where
+/// --make-tarball puts it: the cache's layout (`lists/InRelease`,
+/// `lists/SHA256.Packages`, `debs/*.deb`, `mirror`).
+const OFFLINE_DIR: &str = "debootstrap/offline";
+
+/// Extracts a --make-tarball FILE into ROOT (safely, as packages are);
+/// returns the cache directory it holds.
+fn unpack_offline(file: &Path, root: &Path) -> Result<PathBuf, Error> {
+    let data = std::fs::read(file)
+        .map_err(|e| Error::failed(format_args!("cannot read {}", file.display()), e))?;
+    let name = match cli::Format::guess(file) {
+        cli::Format::Tar(cli::Compression::Gzip) => "x.tar.gz",
+        cli::Format::Tar(cli::Compression::Xz) => "x.tar.xz",
+        cli::Format::Tar(cli::Compression::Zstd) => "x.tar.zst",
+        _ => "x.tar",
+    };
+    let member = deb::Member { name, data: &data };
+    let reader = deb::decompressor(&member).map_err(Error::Failed)?;
+    std::fs::create_dir_all(root)
+        .map_err(|e| Error::failed(format_args!("cannot create {}", root.display()), e))?;
+    extract::extract(root, reader, &[])
+        .map_err(|e| Error::Failed(format!("--unpack-tarball {}: {e}", file.display())))?;
+    let dir = root.join(OFFLINE_DIR);
+    if !dir.join("lists/InRelease").is_file() {
+        return Err(Error::Failed(format!(
+            "{}: not a tarball made by --make-tarball (no {OFFLINE_DIR}/lists/InRelease)",
+            file.display()
+        )));
+    }
+    Ok(dir)
 }
 
 /// The default package cache: the system's as root, else the user's.
@@ -273,29 +310,6 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
             script.display()
         ));
     }
-    let mirror = match &b.mirror {
-        Some(mirror) => mirror.trim_end_matches('/').to_string(),
-        None => {
-            let sources = sources::host_sources(Path::new("/etc/apt"));
-            sources::default_mirror(&sources).ok_or_else(|| {
-                Error::Usage(
-                    "no MIRROR given, and no Debian mirror in /etc/apt/sources.list or \
-                     /etc/apt/sources.list.d/: give one as the third operand"
-                        .to_string(),
-                )
-            })?
-        }
-    };
-    if !mirror.starts_with("http://") {
-        return Err(Error::Usage(format!(
-            "MIRROR '{mirror}': only http:// mirrors are supported (the archive is \
-             verified by its signature)"
-        )));
-    }
-    for dir in [cache.join("debs"), cache.join("lists")] {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
-    }
     let format = b.format();
     let tarball = match format {
         cli::Format::Tar(compression) if !b.print_debs && !b.download_only => Some(compression),
@@ -318,6 +332,43 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         };
         BuildDir(dir)
     });
+    let root = build_dir
+        .as_ref()
+        .map_or_else(|| b.target.clone(), |d| d.0.clone());
+    // --unpack-tarball: the tarball's cache (indexes and packages) is the
+    // cache, inside the target; its mirror is the default.
+    let offline = match &b.unpack_tarball {
+        Some(file) => Some(unpack_offline(file, &root)?),
+        None => None,
+    };
+    let cache = offline.clone().unwrap_or(cache);
+    let offline_mirror = offline
+        .as_ref()
+        .and_then(|dir| std::fs::read_to_string(dir.join("mirror")).ok())
+        .map(|m| m.trim().to_string());
+    let mirror = match b.mirror.as_ref().or(offline_mirror.as_ref()) {
+        Some(mirror) => mirror.trim_end_matches('/').to_string(),
+        None => {
+            let sources = sources::host_sources(Path::new("/etc/apt"));
+            sources::default_mirror(&sources).ok_or_else(|| {
+                Error::Usage(
+                    "no MIRROR given, and no Debian mirror in /etc/apt/sources.list or \
+                     /etc/apt/sources.list.d/: give one as the third operand"
+                        .to_string(),
+                )
+            })?
+        }
+    };
+    if !mirror.starts_with("http://") {
+        return Err(Error::Usage(format!(
+            "MIRROR '{mirror}': only http:// mirrors are supported (the archive is \
+             verified by its signature)"
+        )));
+    }
+    for dir in [cache.join("debs"), cache.join("lists")] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
+    }
     let arch = b.arch.clone().unwrap_or_else(|| host_arch().to_string());
     let single = mapping == Some(userns::Mapping::Single);
     if !b.foreign && !single && !b.print_debs && !b.download_only && !can_run(&arch) {
@@ -334,11 +385,11 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         mirror,
         arch,
         cache,
-        root: build_dir
-            .as_ref()
-            .map_or_else(|| b.target.clone(), |d| d.0.clone()),
+        root,
         mapping,
         foreign: b.foreign || single,
+        offline: offline.is_some(),
+        index_files: std::sync::Mutex::new(Vec::new()),
     };
     // debootstrap logs to TARGET/debootstrap/debootstrap.log from the
     // start; the log stays there only when the bootstrap fails.
@@ -349,6 +400,9 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
             .map_err(|e| Error::failed(format_args!("cannot create {}", log_dir.display()), e))?;
     }
     let mut result = run.go(&log_dir, epoch);
+    if let Some(dir) = &offline {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     if let (Ok(()), Some(compression), Some(dir)) = (&result, tarball, &build_dir) {
         if run.foreign {
             // The second stage stays in /debootstrap; the log goes.
@@ -360,6 +414,9 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     }
     match &result {
         Ok(()) if build_dir.is_some() => {}
+        Ok(()) if b.make_tarball.is_some() => {
+            let _ = std::fs::remove_dir_all(&log_dir);
+        }
         Ok(()) => {
             if keeps_target && !b.download_only && !run.foreign {
                 // As debootstrap: the log of a good run is the target's
@@ -595,6 +652,9 @@ impl Run<'_> {
             counters.files_fetched.load(Ordering::Relaxed),
             jobs.len() - counters.files_fetched.load(Ordering::Relaxed)
         ));
+        if let Some(file) = &b.make_tarball {
+            return self.make_tarball(file, &jobs);
+        }
         if b.download_only {
             return self.place_debs(&jobs);
         }
@@ -669,7 +729,18 @@ impl Run<'_> {
             .join(format!("{key}_InRelease.date"));
         let since = std::fs::read_to_string(&date_file).ok();
         let since = since.as_deref().filter(|_| cached.exists());
-        let text = match self.http.get_if_modified(&url, since).map_err(|e| {
+        let offline_copy = self.cache.join("lists/InRelease");
+        let fetched = if self.offline {
+            Ok(download::Fetched::Body {
+                data: std::fs::read(&offline_copy).map_err(|e| {
+                    Error::failed(format_args!("cannot read {}", offline_copy.display()), e)
+                })?,
+                last_modified: None,
+            })
+        } else {
+            self.http.get_if_modified(&url, since)
+        };
+        let text = match fetched.map_err(|e| {
             if e.contains("HTTP 404") {
                 Error::Failed(format!("no suite '{suite}' on {}: {e}", self.mirror))
             } else {
@@ -696,6 +767,7 @@ impl Run<'_> {
         };
         let text = String::from_utf8(text)
             .map_err(|_| Error::Failed(format!("{url}: InRelease is not text")))?;
+        self.keep_index("InRelease", text.as_bytes());
         let signed =
             release::split_clearsigned(&text).map_err(|e| Error::Failed(format!("{url}: {e}")))?;
         if b.gpg == GpgCheck::Skip {
@@ -772,6 +844,7 @@ impl Run<'_> {
             if download::check_digest(data.len() as u64, &digest, plain.size, &plain.sha256).is_ok()
             {
                 r.detail(&format!("Using cached {plain_path}"));
+                self.keep_index(&format!("{}.Packages", plain.sha256), &data);
                 return String::from_utf8(data)
                     .map_err(|_| Error::Failed(format!("{plain_path}: not text")));
             }
@@ -831,6 +904,7 @@ impl Run<'_> {
         )
         .map_err(|e| Error::Failed(format!("{plain_path}: {e}")))?;
         download::cache_write(&cached, &plain_data);
+        self.keep_index(&format!("{}.Packages", plain.sha256), &plain_data);
         String::from_utf8(plain_data).map_err(|_| Error::Failed(format!("{plain_path}: not text")))
     }
 
@@ -870,6 +944,71 @@ impl Run<'_> {
              --second-stage` where {} binaries run (or ns-bootstrap --second-stage \
              --second-stage-target={dir})",
             self.arch
+        ));
+        Ok(())
+    }
+
+    /// Keeps an index file for --make-tarball.
+    fn keep_index(&self, name: &str, data: &[u8]) {
+        if self.b.make_tarball.is_some() {
+            self.index_files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((name.to_string(), data.to_vec()));
+        }
+    }
+
+    /// --make-tarball: the indexes and packages as a cache, in a tarball
+    /// that --unpack-tarball takes instead of the mirror.
+    fn make_tarball(&self, file: &Path, jobs: &[download::Job]) -> Result<(), Error> {
+        let work = self.root.join(OFFLINE_DIR);
+        let fail = |path: &Path, e: std::io::Error| {
+            Error::failed(format_args!("cannot write {}", path.display()), e)
+        };
+        for dir in [work.join("lists"), work.join("debs")] {
+            std::fs::create_dir_all(&dir).map_err(|e| fail(&dir, e))?;
+        }
+        for (name, data) in self
+            .index_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let path = work.join("lists").join(name);
+            std::fs::write(&path, data).map_err(|e| fail(&path, e))?;
+        }
+        let mirror = work.join("mirror");
+        std::fs::write(&mirror, format!("{}\n", self.mirror)).map_err(|e| fail(&mirror, e))?;
+        for job in jobs {
+            let to = work
+                .join("debs")
+                .join(job.dest.file_name().expect("a file name"));
+            if std::fs::hard_link(&job.dest, &to).is_err() {
+                std::fs::copy(&job.dest, &to).map_err(|e| fail(&to, e))?;
+            }
+        }
+        let compression = match cli::Format::guess(file) {
+            cli::Format::Tar(compression) => compression,
+            cli::Format::Directory => cli::Compression::None,
+        };
+        // Only the offline cache goes in, whatever else is in TARGET.
+        let staging = self.root.join(".ns-bootstrap-make-tarball");
+        let inner = staging.join("debootstrap");
+        std::fs::create_dir_all(&inner).map_err(|e| fail(&inner, e))?;
+        std::fs::rename(&work, inner.join("offline")).map_err(|e| fail(&inner, e))?;
+        let written = tarball::write(
+            &staging,
+            &tarball::Sink::File(file.to_path_buf()),
+            compression,
+            None,
+            &[],
+        );
+        let _ = std::fs::remove_dir_all(&staging);
+        written.map_err(Error::Failed)?;
+        self.reporter.info(&format!(
+            "Tarball of {} packages written to {}",
+            jobs.len(),
+            file.display()
         ));
         Ok(())
     }

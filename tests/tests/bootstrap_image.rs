@@ -463,3 +463,59 @@ fn foreign_arm64_and_the_second_stage() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn make_tarball_then_unpack_it_offline() {
+    require_root();
+    let dir = TempDir::new("bootstrap-offline");
+    let mut problems = Vec::new();
+    let debs = dir.path().join("debs.tgz");
+    let work = dir.path().join("work");
+    TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(format!("--make-tarball={}", debs.display()))
+        .arg(&work)
+        .run()
+        .expect_code(0);
+    if std::fs::read_dir(&work).map_or(0, |d| d.count()) != 0 {
+        problems.push("--make-tarball left files in its work directory".to_string());
+    }
+    // A mirror nothing answers on: everything must come from the tarball.
+    let target = dir.path().join("target");
+    TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(format!("--unpack-tarball={}", debs.display()))
+        .arg(&target)
+        .arg("http://127.0.0.1:9/debian")
+        .run()
+        .expect_code(0);
+    check_configured(&target, "--unpack-tarball", &mut problems);
+    let archives: Vec<_> = std::fs::read_dir(target.join("var/cache/apt/archives"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "deb"))
+        .collect();
+    if !archives.is_empty() {
+        problems.push(format!("{} .debs left in the target", archives.len()));
+    }
+    // Not a --make-tarball file: refused.
+    let other = dir.path().join("other.tar");
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(&other)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("work")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let refused = TestCommand::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(format!("--unpack-tarball={}", other.display()))
+        .arg(dir.path().join("refused"))
+        .run();
+    if refused.code != Some(1) || !refused.stderr.contains("--make-tarball") {
+        problems.push(format!("a foreign tarball:\n{refused}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
