@@ -107,38 +107,38 @@ Release signature, the Packages index and every package.",
             "make-tarball",
             "FILE",
             Complete::Files,
-            "download only, into a tarball FILE (TARGET is a work directory)",
+            "download only, into tarball FILE (TARGET: a work dir)",
         ),
         Opt::required(
             None,
             "unpack-tarball",
             "FILE",
             Complete::Files,
-            "take the indexes and packages from a --make-tarball FILE",
+            "indexes and packages from a --make-tarball FILE",
         ),
         Opt::required(
             None,
             "mode",
             "MODE",
             Complete::Words("auto root unshare"),
-            "root, or unshare (a user namespace, as a normal user); auto: root when run as root",
+            "root, or unshare (in a user namespace); auto: root if run as root",
         ),
         Opt::required(
             None,
             "format",
             "FORMAT",
             Complete::Words("auto directory tar tar.gz tar.xz tar.zst"),
-            "TARGET's format; auto: a tarball when TARGET ends in .tar[.gz|.xz|.zst] or is -",
+            "directory, tar, tar.gz, tar.xz, tar.zst; auto: by TARGET's name",
         ),
         Opt::flag(
             None,
             "reproducible",
-            "clamp times to SOURCE_DATE_EPOCH, or else to the Release file's Date",
+            "SOURCE_DATE_EPOCH, or else the Release's Date, for times",
         ),
         Opt::flag(
             None,
             "foreign",
-            "unpack only; the second stage configures (for another architecture)",
+            "unpack only; the second stage configures (another arch)",
         ),
         Opt::flag(
             None,
@@ -165,7 +165,9 @@ With SOURCE_DATE_EPOCH set (or --reproducible) two builds give the same
 bytes: sorted entries, clamped times, no logs or caches that vary. SCRIPT is
 accepted for compatibility and ignored: the suite rules are built in.
 The default keyring is /usr/share/keyrings/debian-archive-keyring.gpg, the
-default cache /var/cache/ns-bootstrap. buildd adds build-essential to
+default cache /var/cache/ns-bootstrap (for a normal user
+~/.cache/ns-bootstrap). --foreign leaves /debootstrap/debootstrap, run as
+`/debootstrap/debootstrap --second-stage` inside TARGET. buildd adds build-essential to
 minbase; default takes Priority required and important.
 
 Exit status: 0 when TARGET is a configured system, 1 on any failure (the
@@ -409,11 +411,6 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "SUITE and TARGET must not be empty".to_string(),
         ));
     }
-    if b.foreign && b.format() != Format::Directory {
-        return Err(Error::Usage(
-            "--foreign builds a directory: its second stage runs inside it".to_string(),
-        ));
-    }
     Ok(Action::Bootstrap(Box::new(b)))
 }
 
@@ -577,7 +574,7 @@ mod tests {
         assert_eq!(b.target, PathBuf::from("/srv/t"));
         assert!(parse_err(&["--mode=fake", "s", "t"]).contains("unknown mode"));
         assert!(parse_err(&["--format=zip", "s", "t"]).contains("unknown format"));
-        assert!(parse_err(&["--foreign", "s", "t.tar"]).contains("directory"));
+        assert!(parse_ok(&["--foreign", "s", "t.tar"]).foreign);
         assert!(parse_err(&["--second-stage", "s"]).contains("extra operand"));
         let b = parse_ok(&["--make-tarball=debs.tgz", "s", "work"]);
         assert_eq!(b.make_tarball, Some(PathBuf::from("debs.tgz")));
