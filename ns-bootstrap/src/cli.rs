@@ -107,7 +107,7 @@ Release signature, the Packages index and every package.",
             "make-tarball",
             "FILE",
             Complete::Files,
-            "download only, into tarball FILE (TARGET: a work dir)",
+            "download into tarball FILE (TARGET: a work dir)",
         ),
         Opt::required(
             None,
@@ -121,24 +121,24 @@ Release signature, the Packages index and every package.",
             "mode",
             "MODE",
             Complete::Words("auto root unshare"),
-            "root, or unshare (in a user namespace); auto: root if run as root",
+            "root, or unshare (a user namespace); auto: by user",
         ),
         Opt::required(
             None,
             "format",
             "FORMAT",
             Complete::Words("auto directory tar tar.gz tar.xz tar.zst"),
-            "directory, tar, tar.gz, tar.xz, tar.zst; auto: by TARGET's name",
+            "directory, tar, tar.gz, tar.xz, tar.zst; auto: by name",
         ),
         Opt::flag(
             None,
             "reproducible",
-            "SOURCE_DATE_EPOCH, or else the Release's Date, for times",
+            "times: SOURCE_DATE_EPOCH, else the Release's Date",
         ),
         Opt::flag(
             None,
             "foreign",
-            "unpack only; the second stage configures (another arch)",
+            "unpack only; --second-stage configures",
         ),
         Opt::flag(
             None,
@@ -166,9 +166,9 @@ bytes: sorted entries, clamped times, no logs or caches that vary. SCRIPT is
 accepted for compatibility and ignored: the suite rules are built in.
 The default keyring is /usr/share/keyrings/debian-archive-keyring.gpg, the
 default cache /var/cache/ns-bootstrap (for a normal user
-~/.cache/ns-bootstrap). --foreign leaves /debootstrap/debootstrap, run as
-`/debootstrap/debootstrap --second-stage` inside TARGET. buildd adds build-essential to
-minbase; default takes Priority required and important.
+~/.cache/ns-bootstrap). --foreign leaves /debootstrap/debootstrap, to run
+as `/debootstrap/debootstrap --second-stage` inside TARGET. buildd adds
+build-essential to minbase; default takes Priority required and important.
 
 Exit status: 0 when TARGET is a configured system, 1 on any failure (the
 log is then in TARGET/debootstrap/debootstrap.log).",
