@@ -128,7 +128,7 @@ Release signature, the Packages index and every package.",
             "format",
             "FORMAT",
             Complete::Words("auto directory tar tar.gz tar.xz tar.zst"),
-            "directory, tar, tar.gz, tar.xz, tar.zst; auto: by name",
+            "directory, tar, tar.gz, tar.xz, tar.zst, or auto",
         ),
         Opt::flag(
             None,
