@@ -269,6 +269,10 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         commands: vec![None; scan.processes.len()],
     };
 
+    if has(ColumnId::Command) {
+        prefetch_commands(&mut cx);
+    }
+
     let mut table = Table::new(format_of(options), locale, Terminal::detect());
     table.noheadings = options.noheadings;
     table.name = "namespaces".into();
@@ -342,6 +346,35 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         .print(&mut out)
         .map_err(|error| Error::Failed(format!("write error: {error}")))?;
     write_stdout(&out)
+}
+
+/// Reads, in parallel, the COMMAND of the processes whose rows will be
+/// shown (the others are read if and when needed).
+fn prefetch_commands(cx: &mut Context) {
+    let scan = cx.scan;
+    let mut wanted = vec![false; scan.processes.len()];
+    match cx.options.namespace.filter(|&ns| ns != 0) {
+        Some(ns) => {
+            for &process in scan
+                .get(ns)
+                .map_or(&[][..], |ns| &scan.namespaces[ns].processes)
+            {
+                wanted[process] = true;
+            }
+        }
+        None if cx.options.task == 0 => {
+            for process in scan.namespaces.iter().filter_map(|ns| ns.proc_) {
+                wanted[process] = true;
+            }
+        }
+        None => return,
+    }
+    let indices: Vec<usize> = (0..wanted.len()).filter(|&i| wanted[i]).collect();
+    let pids: Vec<i32> = indices.iter().map(|&i| scan.processes[i].pid).collect();
+    let commands = proc::par_map(&pids, 256, proc::command_of);
+    for (index, command) in indices.into_iter().zip(commands) {
+        cx.commands[index] = Some(command);
+    }
 }
 
 /// A namespace's row, after its owner's or parent's (tree views).

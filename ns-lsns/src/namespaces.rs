@@ -156,7 +156,29 @@ pub type NsfsMounts = Vec<(String, String)>;
 struct Context<'a> {
     options: &'a ScanOptions,
     netlink: Option<Netlink>,
+    /// How many of the assigned namespace ids no answer has named yet
+    /// (`None`: unknown, ask for every namespace).
+    ids_unseen: Option<usize>,
     nsfs_dev: Option<u64>,
+}
+
+impl Context<'_> {
+    /// The NETNSID of the network namespace `fd` refers to. Once every
+    /// assigned id has been answered, the others are unassigned: no
+    /// need to ask (without ids, as is usual, nothing is asked at all).
+    fn netnsid(&mut self, fd: RawFd) -> NetnsId {
+        let Some(netlink) = &self.netlink else {
+            return NetnsId::Unusable;
+        };
+        if self.ids_unseen == Some(0) {
+            return NetnsId::Unassigned;
+        }
+        let id = netlink.query(fd);
+        if let (NetnsId::Id(_), Some(unseen)) = (id, self.ids_unseen.as_mut()) {
+            *unseen -= 1;
+        }
+        id
+    }
 }
 
 impl Scan {
@@ -174,13 +196,17 @@ impl Scan {
             } else {
                 None
             },
+            ids_unseen: None,
             nsfs_dev: None,
         };
+        cx.ids_unseen = cx.netlink.as_ref().and_then(Netlink::assigned_count);
         if options.open_files {
             cx.nsfs_dev = nsfs_dev();
         }
-        for pid in proc::list_pids()? {
-            scan.read_process(&mut cx, pid);
+        let pids = proc::list_pids()?;
+        let raws = proc::par_map(&pids, 256, |pid| read_raw(&options.types, cx.nsfs_dev, pid));
+        for raw in raws.into_iter().flatten() {
+            scan.add_process(&mut cx, raw);
         }
         scan.link_parents();
         scan.assign_namespaces();
@@ -192,95 +218,57 @@ impl Scan {
         Ok(scan)
     }
 
-    /// One process; a process that vanishes while it is read is skipped.
-    fn read_process(&mut self, cx: &mut Context, pid: i32) {
-        let Ok(dir) = ProcDir::open(pid) else { return };
-        let Ok(uid) = dir.uid() else { return };
-        let Some(stat) = dir.stat() else { return };
-        let mut ns_ids = [0u64; 8];
+    /// One process, from what [`read_raw`] found; a process that vanishes
+    /// meanwhile is skipped.
+    fn add_process(&mut self, cx: &mut Context, raw: Raw) {
         for kind in NsType::ALL {
-            if !cx.options.types[kind.index()] {
+            let ino = raw.ns_ids[kind.index()];
+            if ino == 0 {
                 continue;
             }
-            let name = kind.path();
-            let ino = match dir.stat_at(name) {
-                Ok(st) => st.st_ino,
-                Err(error) => match error.raw_os_error() {
-                    // Not there (a zombie, an old kernel) or not ours to see:
-                    // not a member, as for util-linux.
-                    Some(libc::ENOENT | libc::EACCES) => continue,
-                    _ => return,
-                },
-            };
-            ns_ids[kind.index()] = ino;
             let need_related = cx.options.related && !self.related_cache.contains_key(&ino);
-            let need_netnsid = kind == NsType::Net
+            let mut need_netnsid = kind == NsType::Net
                 && cx.netlink.is_some()
                 && !self.netnsid_cache.contains_key(&ino);
+            if need_netnsid && cx.ids_unseen == Some(0) {
+                // Known without opening the namespace.
+                self.netnsid_cache.insert(ino, NetnsId::Unassigned);
+                need_netnsid = false;
+            }
             if need_related || need_netnsid {
-                let Ok(fd) = dir.open_at(name, 0) else { return };
+                let name = kind.path().to_bytes();
+                let Some(fd) = proc::open_checked(raw.pid, name, ino) else {
+                    return;
+                };
                 if need_related {
                     let (parent, owner) = related_of(fd.as_raw_fd(), kind);
                     self.related_cache.insert(ino, [parent.0, owner.0]);
                 }
                 if need_netnsid {
-                    let id = cx
-                        .netlink
-                        .as_ref()
-                        .map_or(NetnsId::Unusable, |nl| nl.query(fd.as_raw_fd()));
+                    let id = cx.netnsid(fd.as_raw_fd());
                     self.netnsid_cache.insert(ino, id);
                 }
             }
         }
         self.processes.push(Process {
-            pid: stat.pid,
-            ppid: stat.ppid,
-            uid,
-            ns_ids,
+            pid: raw.pid,
+            ppid: raw.ppid,
+            uid: raw.uid,
+            ns_ids: raw.ns_ids,
             parent: None,
         });
-        if cx.nsfs_dev.is_some() {
-            self.read_open_namespaces(cx, &dir);
-        }
-    }
-
-    /// Namespace files among the process's open file descriptors: one
-    /// `fstatat` per descriptor, and an open only for a namespace not
-    /// seen yet.
-    fn read_open_namespaces(&mut self, cx: &mut Context, dir: &ProcDir) {
-        let Ok(fds) = dir.open_at(c"fd", libc::O_DIRECTORY) else {
-            return;
-        };
-        let fds = fds.as_raw_fd();
-        let mut found: Vec<(u64, [u8; 16])> = Vec::new();
-        let _ = proc::for_each_entry(fds, true, |name, _| {
-            if name.first().is_none_or(|b| !b.is_ascii_digit()) || name.len() > 15 {
-                return;
-            }
-            let mut path = [0u8; 16];
-            path[..name.len()].copy_from_slice(name);
-            let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
-                return;
-            };
-            let Ok(st) = proc::stat_at(fds, cpath) else {
-                return;
-            };
-            if Some(st.st_dev) == cx.nsfs_dev && !self.by_ino.contains_key(&st.st_ino) {
-                found.push((st.st_ino, path));
-            }
-        });
-        for (ino, path) in found {
+        for (ino, fd_name) in raw.held {
             if self.by_ino.contains_key(&ino) {
                 continue;
             }
-            let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
-                continue;
-            };
-            // SAFETY: a NUL-terminated name; the fd is owned below.
-            let fd = unsafe { libc::openat(fds, cpath.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-            if fd >= 0 {
-                // SAFETY: fd was just opened and is owned by nobody else.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut name = [0u8; 20];
+            name[..3].copy_from_slice(b"fd/");
+            let len = fd_name
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(fd_name.len());
+            name[3..3 + len].copy_from_slice(&fd_name[..len]);
+            if let Some(fd) = proc::open_checked(raw.pid, &name[..3 + len], ino) {
                 self.add_for_fd(cx, fd.as_raw_fd(), ino);
             }
         }
@@ -367,10 +355,7 @@ impl Scan {
             match self.netnsid_cache.get(&ino) {
                 Some(&id) => id,
                 None => {
-                    let id = cx
-                        .netlink
-                        .as_ref()
-                        .map_or(NetnsId::Unusable, |nl| nl.query(fd));
+                    let id = cx.netnsid(fd);
                     self.netnsid_cache.insert(ino, id);
                     id
                 }
@@ -557,6 +542,98 @@ fn ioctl_fd(result: libc::c_int) -> Related {
 }
 
 /// The device of nsfs, from one of our own namespace files.
+/// What is read of one process without looking at the rest of the scan
+/// (done in parallel for many processes).
+struct Raw {
+    pid: i32,
+    ppid: i32,
+    uid: u32,
+    /// Inode of each namespace (0: not read), by [`NsType::index`].
+    ns_ids: [u64; 8],
+    /// Namespace files held open: (inode, descriptor number NUL-padded).
+    held: Vec<(u64, [u8; 16])>,
+}
+
+/// One process's [`Raw`], or `None` when it is gone.
+fn read_raw(types: &[bool; 8], nsfs_dev: Option<u64>, pid: i32) -> Option<Raw> {
+    let dir = ProcDir::open(pid).ok()?;
+    let uid = dir.uid().ok()?;
+    let stat = dir.stat()?;
+    let mut ns_ids = [0u64; 8];
+    for kind in NsType::ALL {
+        if !types[kind.index()] {
+            continue;
+        }
+        match dir.ns_ino(kind.path()) {
+            Ok(ino) => ns_ids[kind.index()] = ino,
+            Err(error) => match error.raw_os_error() {
+                // Not there (a zombie, an old kernel) or not ours to see:
+                // not a member, as for util-linux.
+                Some(libc::ENOENT | libc::EACCES) => {}
+                _ => return None,
+            },
+        }
+    }
+    let held = match nsfs_dev {
+        Some(dev) => held_namespaces(&dir, dev),
+        None => Vec::new(),
+    };
+    Some(Raw {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        uid,
+        ns_ids,
+        held,
+    })
+}
+
+/// Namespace files among a process's open file descriptors: one
+/// `readlinkat` per descriptor (a namespace's link reads `TYPE:[INODE]`),
+/// and a `stat` only to confirm a namespace.
+fn held_namespaces(dir: &ProcDir, nsfs_dev: u64) -> Vec<(u64, [u8; 16])> {
+    let mut found = Vec::new();
+    let Ok(fds) = dir.open_at(c"fd", libc::O_DIRECTORY) else {
+        return found;
+    };
+    let fds = fds.as_raw_fd();
+    let _ = proc::for_each_entry(fds, true, |name, _| {
+        if name.first().is_none_or(|b| !b.is_ascii_digit()) || name.len() > 15 {
+            return;
+        }
+        let mut path = [0u8; 16];
+        path[..name.len()].copy_from_slice(name);
+        let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
+            return;
+        };
+        let mut text = [0u8; 64];
+        // SAFETY: a NUL-terminated name, a buffer valid for its length.
+        let len =
+            unsafe { libc::readlinkat(fds, cpath.as_ptr(), text.as_mut_ptr().cast(), text.len()) };
+        if len <= 0 {
+            return;
+        }
+        let text = &text[..len as usize];
+        let named = text
+            .iter()
+            .position(|&b| b == b':')
+            .and_then(|colon| std::str::from_utf8(&text[..colon]).ok())
+            .and_then(NsType::from_name);
+        let Some(ino) = named.and(proc::parse_ns_link(text)) else {
+            return;
+        };
+        // Confirmed by stat: a namespace file, not a look-alike.
+        if found.iter().any(|&(seen, _)| seen == ino) {
+            return;
+        }
+        if let Ok(st) = proc::stat_at(fds, cpath) {
+            if st.st_dev == nsfs_dev && st.st_ino == ino {
+                found.push((ino, path));
+            }
+        }
+    });
+    found
+}
+
 fn nsfs_dev() -> Option<u64> {
     NsType::ALL.into_iter().find_map(|kind| {
         std::fs::metadata(format!("/proc/self/ns/{}", kind.name()))

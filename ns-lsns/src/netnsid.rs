@@ -65,6 +65,53 @@ impl Netlink {
         })
     }
 
+    /// How many namespace ids the namespace lsns runs in has assigned
+    /// (an `RTM_GETNSID` dump); `None` when the dump fails. Once that
+    /// many ids have been answered, every other namespace's answer is
+    /// known to be "unassigned" without asking.
+    pub fn assigned_count(&self) -> Option<usize> {
+        let mut request = [0u8; PAYLOAD_OFFSET];
+        request[0..4].copy_from_slice(&(PAYLOAD_OFFSET as u32).to_ne_bytes());
+        request[4..6].copy_from_slice(&libc::RTM_GETNSID.to_ne_bytes());
+        let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+        request[6..8].copy_from_slice(&flags.to_ne_bytes());
+        request[8..12].copy_from_slice(&DUMP_SEQ.to_ne_bytes());
+        request[NLMSG_HDRLEN] = libc::AF_UNSPEC as u8;
+        // SAFETY: the buffer is valid for its length.
+        let sent = unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+            )
+        };
+        if sent < 0 {
+            return None;
+        }
+        let mut count = 0;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // SAFETY: the buffer is valid for its length.
+            let received = unsafe {
+                libc::recv(
+                    self.socket.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                )
+            };
+            if received <= 0 {
+                return None;
+            }
+            match count_dump_part(&buf[..received as usize]) {
+                DumpPart::More(n) => count += n,
+                DumpPart::Done(n) => return Some(count + n),
+                DumpPart::Failed => return None,
+            }
+        }
+    }
+
     /// The id of the network namespace `target` refers to.
     pub fn query(&self, target: RawFd) -> NetnsId {
         let request = build_request(target);
@@ -95,6 +142,49 @@ impl Netlink {
         }
         parse_response(&response[..received as usize])
     }
+}
+
+/// The sequence number of the dump request (the single queries use 0).
+const DUMP_SEQ: u32 = 1;
+
+/// What one datagram of a dump answer held.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DumpPart {
+    /// This many assigned ids, and more datagrams to come.
+    More(usize),
+    /// This many assigned ids, and the end of the dump.
+    Done(usize),
+    /// An error or a malformed answer.
+    Failed,
+}
+
+/// Counts the `RTM_NEWNSID` messages of one datagram of a dump answer
+/// that carry an assigned id.
+pub fn count_dump_part(data: &[u8]) -> DumpPart {
+    let mut count = 0;
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= data.len() {
+        let len = u32::from_ne_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        if len < NLMSG_HDRLEN || at + len > data.len() {
+            return DumpPart::Failed;
+        }
+        let kind = u16::from_ne_bytes([data[at + 4], data[at + 5]]);
+        let seq = u32::from_ne_bytes([data[at + 8], data[at + 9], data[at + 10], data[at + 11]]);
+        if seq != DUMP_SEQ {
+            return DumpPart::Failed;
+        }
+        match kind {
+            libc::RTM_NEWNSID => {
+                if let NetnsId::Id(_) = parse_response(&data[at..at + len]) {
+                    count += 1;
+                }
+            }
+            k if k == libc::NLMSG_DONE as u16 => return DumpPart::Done(count),
+            _ => return DumpPart::Failed,
+        }
+        at += (len + 3) & !3;
+    }
+    DumpPart::More(count)
 }
 
 /// `nlmsghdr` + `rtgenmsg{AF_UNSPEC}` + one `NETNSA_FD` attribute.
@@ -184,6 +274,33 @@ mod tests {
         assert_eq!(NetnsId::Unassigned.cell().as_deref(), Some("unassigned"));
         assert_eq!(NetnsId::Id(0).cell().as_deref(), Some("0"));
         assert_eq!(NetnsId::Unusable.cell(), None);
+    }
+
+    #[test]
+    fn dump_parts_are_counted() {
+        let mut part = answer(libc::RTM_NEWNSID, &[(NETNSA_NSID, 3)]);
+        part[8..12].copy_from_slice(&DUMP_SEQ.to_ne_bytes());
+        let mut unassigned = answer(libc::RTM_NEWNSID, &[(NETNSA_NSID, -1)]);
+        unassigned[8..12].copy_from_slice(&DUMP_SEQ.to_ne_bytes());
+        let mut two = part.clone();
+        two.extend_from_slice(&unassigned);
+        two.extend_from_slice(&part);
+        assert_eq!(count_dump_part(&two), DumpPart::More(2));
+        let mut done = answer(libc::NLMSG_DONE as u16, &[]);
+        done[8..12].copy_from_slice(&DUMP_SEQ.to_ne_bytes());
+        let mut last = part.clone();
+        last.extend_from_slice(&done);
+        assert_eq!(count_dump_part(&last), DumpPart::Done(1));
+        assert_eq!(count_dump_part(&done), DumpPart::Done(0));
+        let mut error = answer(libc::NLMSG_ERROR as u16, &[]);
+        error[8..12].copy_from_slice(&DUMP_SEQ.to_ne_bytes());
+        assert_eq!(count_dump_part(&error), DumpPart::Failed);
+        // A stray answer to another request, or a cut message.
+        assert_eq!(
+            count_dump_part(&answer(libc::RTM_NEWNSID, &[])),
+            DumpPart::Failed
+        );
+        assert_eq!(count_dump_part(&part[..part.len() - 2]), DumpPart::Failed);
     }
 
     #[test]

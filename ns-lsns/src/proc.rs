@@ -127,6 +127,14 @@ fn openat(dir: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Resu
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Opens `/proc/PID/NAME` (read-only) if it is still the file with inode
+/// `ino`: a process read earlier may have exited and its PID been reused.
+pub fn open_checked(pid: i32, name: &[u8], ino: u64) -> Option<OwnedFd> {
+    let path = PathBuf64::new(pid, name);
+    let fd = openat(root().ok()?, path.as_ptr(), 0).ok()?;
+    (fstat(fd.as_raw_fd()).ok()?.st_ino == ino).then_some(fd)
+}
+
 /// Reads a file into `buf` from its start and returns the length read.
 /// The /proc files read here (`stat`, `cmdline`) hand over everything
 /// that fits in one read, so a read that leaves room in the buffer is
@@ -180,6 +188,30 @@ impl ProcDir {
         stat_at(self.fd.as_raw_fd(), name)
     }
 
+    /// The inode of the namespace a `ns/TYPE` link names, read from the
+    /// link's text (`TYPE:[INODE]`): cheaper for the kernel than a `stat`
+    /// through the link, which makes the namespace's nsfs dentry.
+    pub fn ns_ino(&self, name: &CStr) -> io::Result<u64> {
+        let mut buf = [0u8; 64];
+        // SAFETY: a NUL-terminated name and a buffer valid for its length.
+        let len = unsafe {
+            libc::readlinkat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if len < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        match parse_ns_link(&buf[..len as usize]) {
+            Some(ino) => Ok(ino),
+            // Not the nsfs text: ask stat.
+            None => Ok(self.stat_at(name)?.st_ino),
+        }
+    }
+
     pub fn open_at(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
         openat(self.fd.as_raw_fd(), name.as_ptr(), flags)
     }
@@ -192,6 +224,18 @@ impl ProcDir {
         let len = read_into(fd.as_raw_fd(), &mut buf).ok()?;
         parse_stat(&buf[..len])
     }
+}
+
+/// The inode of a namespace link's text, `TYPE:[INODE]`.
+pub fn parse_ns_link(text: &[u8]) -> Option<u64> {
+    let open = text.iter().position(|&b| b == b'[')?;
+    let digits = text[open + 1..].strip_suffix(b"]")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// `fstatat` of a NUL-terminated name relative to `dir`.
@@ -231,6 +275,38 @@ pub fn command_of(pid: i32) -> Option<Vec<u8>> {
         cmdline_to_string(buf[..len].to_vec())
     };
     read(b"cmdline").or_else(|| read(b"comm"))
+}
+
+/// `each` of every PID, in order, spread over a few threads when there
+/// are at least `min` PIDs: reading `/proc` is mostly the kernel's work,
+/// which runs in parallel.
+pub fn par_map<T: Send>(pids: &[i32], min: usize, each: impl Fn(i32) -> T + Sync) -> Vec<T> {
+    let read = |chunk: &[i32]| -> Vec<T> { chunk.iter().map(|&pid| each(pid)).collect() };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || pids.len() < min.max(2) {
+        return read(pids);
+    }
+    let mut chunks = pids.chunks(pids.len().div_ceil(threads));
+    let first = chunks.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = chunks
+            .map(|chunk| {
+                let handle = std::thread::Builder::new()
+                    .stack_size(256 * 1024)
+                    .spawn_scoped(scope, || read(chunk));
+                (chunk, handle)
+            })
+            .collect();
+        let mut all = read(first);
+        for (chunk, handle) in others {
+            // A thread that could not start or failed: its share here.
+            match handle.ok().and_then(|h| h.join().ok()) {
+                Some(part) => all.extend(part),
+                None => all.extend(read(chunk)),
+            }
+        }
+        all
+    })
 }
 
 /// Calls `each` with the name and `d_type` of every entry of the open
@@ -382,6 +458,26 @@ mod tests {
     fn long_cmdline_is_cut_at_bufsiz() {
         let long = vec![b'a'; 10_000];
         assert_eq!(cmdline_to_string(long).unwrap().len(), 8191);
+    }
+
+    #[test]
+    fn namespace_link_text() {
+        assert_eq!(parse_ns_link(b"net:[4026531840]"), Some(4026531840));
+        assert_eq!(parse_ns_link(b"pid_for_children:[7]"), Some(7));
+        assert_eq!(parse_ns_link(b"net:[]"), None);
+        assert_eq!(parse_ns_link(b"net:[12"), None);
+        assert_eq!(parse_ns_link(b"net:[1x]"), None);
+        assert_eq!(parse_ns_link(b"/dev/null"), None);
+        assert_eq!(parse_ns_link(b"net:[99999999999999999999]"), None);
+    }
+
+    #[test]
+    fn par_map_keeps_order() {
+        let pids: Vec<i32> = (0..1000).collect();
+        let doubled = par_map(&pids, 10, |pid| pid * 2);
+        assert_eq!(doubled, (0..1000).map(|p| p * 2).collect::<Vec<_>>());
+        assert_eq!(par_map(&pids[..3], 10, |pid| pid), vec![0, 1, 2]);
+        assert!(par_map(&[], 0, |pid| pid).is_empty());
     }
 
     #[test]
