@@ -258,7 +258,7 @@ fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Res
     run_once(&ours, &ours_tar, false)?;
     run_once(&mmdebstrap, &ref_tar, false)?;
     compare(
-        "unprivileged minbase to .tar vs mmdebstrap --mode=unshare (warm)",
+        "unprivileged .tar vs mmdebstrap (warm)",
         (&ours, &ours_tar),
         (&mmdebstrap, &ref_tar),
         false,
