@@ -334,51 +334,195 @@ pub fn write_listing(
 }
 
 /// The listing straight from mountinfo's text, without building a table:
-/// what `mount` does when utab adds nothing (the usual case), in one pass
-/// and with no allocation per mount but for paths that need resolving.
+/// what `mount` does when utab adds nothing (the usual case).
 pub fn write_listing_text(
     out: &mut impl Write,
     mountinfo: &str,
     types: Option<&str>,
     label: Option<LabelFinder<'_>>,
 ) -> io::Result<()> {
-    let mut scratch = String::new();
-    for line in mountinfo.lines() {
-        let Some(fields) = split_fields(line) else {
-            continue;
+    let mut lister = TextLister::new(types, label);
+    let mut buf = Vec::with_capacity(mountinfo.len() + mountinfo.len() / 4);
+    lister.lines(mountinfo, &mut buf);
+    out.write_all(&buf)
+}
+
+/// Which side of [`stream_listing_text`] failed.
+#[derive(Debug)]
+pub enum StreamError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// [`write_listing_text`] of a mountinfo file read piece by piece: the
+/// input and output buffers stay small and hot in the cache (a table of
+/// thousands of mounts is hundreds of KiB, which would otherwise be
+/// fresh pages to fault in twice).
+pub fn stream_listing_text(
+    input: &mut impl io::Read,
+    out: &mut impl Write,
+    types: Option<&str>,
+    label: Option<LabelFinder<'_>>,
+) -> Result<(), StreamError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut lister = TextLister::new(types, label);
+    let mut data = vec![0u8; CHUNK];
+    let mut len = 0;
+    let mut buf = Vec::with_capacity(CHUNK + CHUNK / 2);
+    loop {
+        if len == data.len() {
+            // A line longer than the buffer: make room.
+            data.resize(len * 2, 0);
+        }
+        let got = match input.read(&mut data[len..]) {
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StreamError::Read(e)),
         };
-        let fstype = unescape_into(fields.fstype, &mut scratch).to_string();
-        if let Some(pattern) = types {
-            if !match_fstype(&fstype, pattern) {
+        len += got;
+        // Whole lines now; the rest (a cut line) waits for the next read.
+        let end = if got == 0 {
+            len
+        } else {
+            match data[..len].iter().rposition(|&b| b == b'\n') {
+                Some(at) => at + 1,
+                None => continue,
+            }
+        };
+        match std::str::from_utf8(&data[..end]) {
+            Ok(text) => lister.lines(text, &mut buf),
+            Err(_) => lister.lines(&String::from_utf8_lossy(&data[..end]), &mut buf),
+        }
+        if buf.len() >= CHUNK || got == 0 {
+            out.write_all(&buf).map_err(StreamError::Write)?;
+            buf.clear();
+        }
+        if got == 0 {
+            return Ok(());
+        }
+        data.copy_within(end..len, 0);
+        len -= end;
+    }
+}
+
+/// The state of a text listing between lines: the type's tests (the `-t`
+/// filter, pseudo or regular) are redone only when a mount's type
+/// differs from the one before.
+struct TextLister<'a> {
+    types: Option<&'a str>,
+    label: Option<LabelFinder<'a>>,
+    scratch: String,
+    /// The previous line's type as mountinfo has it, and unescaped.
+    last_type: String,
+    type_text: String,
+    shown: bool,
+    regular: bool,
+    started: bool,
+}
+
+impl<'a> TextLister<'a> {
+    fn new(types: Option<&'a str>, label: Option<LabelFinder<'a>>) -> TextLister<'a> {
+        TextLister {
+            types,
+            label,
+            scratch: String::new(),
+            last_type: String::new(),
+            type_text: String::new(),
+            shown: true,
+            regular: false,
+            started: false,
+        }
+    }
+
+    /// Appends the listing of `text`'s lines to `buf`: no allocation per
+    /// mount but for paths that need unescaping or resolving.
+    fn lines(&mut self, text: &str, buf: &mut Vec<u8>) {
+        for line in text.lines() {
+            let Some(fields) = split_fields(line) else {
+                continue;
+            };
+            if !self.started || self.last_type != fields.fstype {
+                self.started = true;
+                self.last_type.clear();
+                self.last_type.push_str(fields.fstype);
+                self.type_text.clear();
+                self.type_text
+                    .push_str(unescape_into(fields.fstype, &mut self.scratch));
+                self.shown = self
+                    .types
+                    .is_none_or(|pattern| match_fstype(&self.type_text, pattern));
+                self.regular = is_regular_fs(&self.type_text);
+            }
+            if !self.shown {
                 continue;
             }
-        }
-        let source = unescape_into(fields.source, &mut scratch);
-        if is_regular_fs(&fstype) {
-            let canonical = canonical_source(source);
-            let shown = if canonical.starts_with("/dev/loop") {
-                loop_backing_file(&canonical).unwrap_or(canonical)
+            let source = unescape_into(fields.source, &mut self.scratch);
+            if self.regular {
+                let canonical = canonical_source(source);
+                let shown = if canonical.starts_with("/dev/loop") {
+                    loop_backing_file(&canonical).unwrap_or(canonical)
+                } else {
+                    canonical
+                };
+                push_bytes(buf, shown.as_bytes());
             } else {
-                canonical
-            };
-            out.write_all(shown.as_bytes())?;
-        } else {
-            out.write_all(source.as_bytes())?;
+                push_bytes(buf, source.as_bytes());
+            }
+            let label_text = self.label.and_then(|find| find(source));
+            push_bytes(buf, b" on ");
+            push_safe(
+                buf,
+                unescape_into(fields.target, &mut self.scratch).as_bytes(),
+            );
+            push_bytes(buf, b" type ");
+            push_bytes(buf, self.type_text.as_bytes());
+            push_merged_options(
+                buf,
+                fields.vfs_options.as_bytes(),
+                fields.fs_options.as_bytes(),
+            );
+            if let Some(name) = label_text {
+                push_bytes(buf, b" [");
+                push_bytes(buf, name.as_bytes());
+                push_bytes(buf, b"]");
+            }
+            buf.push(b'\n');
         }
-        let label_text = label.and_then(|find| find(source));
-        out.write_all(b" on ")?;
-        write_safe(out, unescape_into(fields.target, &mut scratch))?;
-        out.write_all(b" type ")?;
-        out.write_all(fstype.as_bytes())?;
-        write_merged_options(out, fields.vfs_options, fields.fs_options)?;
-        if let Some(name) = label_text {
-            out.write_all(b" [")?;
-            out.write_all(name.as_bytes())?;
-            out.write_all(b"]")?;
-        }
-        out.write_all(b"\n")?;
     }
-    Ok(())
+}
+
+/// Appends `bytes` to `buf`. `extend_from_slice` calls musl's memcpy,
+/// which moves an unaligned head and the tail byte by byte around a
+/// `rep movsq`: slow for the few bytes of a mountinfo field, and a
+/// listing makes tens of thousands of such copies. Words of 8 bytes, then
+/// bytes, do it inline.
+#[inline]
+fn push_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() > 128 {
+        buf.extend_from_slice(bytes);
+        return;
+    }
+    buf.reserve(bytes.len());
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word: [u8; 8] = word.try_into().unwrap_or_default();
+        buf.extend_from_slice(&word);
+    }
+    for &byte in words.remainder() {
+        buf.push(byte);
+    }
+}
+
+/// Control characters become `?`, as [`write_safe`] does.
+fn push_safe(buf: &mut Vec<u8>, text: &[u8]) {
+    if !text.iter().any(u8::is_ascii_control) {
+        push_bytes(buf, text);
+        return;
+    }
+    buf.extend(
+        text.iter()
+            .map(|&b| if b.is_ascii_control() { b'?' } else { b }),
+    );
 }
 
 /// The fields of a mountinfo line the listing needs, still escaped.
@@ -390,42 +534,32 @@ struct Fields<'a> {
     fs_options: &'a str,
 }
 
-/// `str::split(' ')` with a plain byte loop: mountinfo's fields are
-/// short, and `split` sets up a `memchr` for each one.
-struct SpaceSplit<'a> {
-    rest: Option<&'a str>,
-}
-
-impl<'a> Iterator for SpaceSplit<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let rest = self.rest?;
-        match rest.bytes().position(|b| b == b' ') {
-            Some(at) => {
-                self.rest = Some(&rest[at + 1..]);
-                Some(&rest[..at])
-            }
-            None => {
-                self.rest = None;
-                Some(rest)
-            }
-        }
-    }
-}
-
+/// The fields of a line, separated by single spaces (as `split(' ')`
+/// gives them), with a plain index loop: the fields are short, and an
+/// iterator per field (or a `memchr` set up per field) cost more than
+/// the search.
 fn split_fields(line: &str) -> Option<Fields<'_>> {
-    let mut fields = SpaceSplit { rest: Some(line) };
+    let bytes = line.as_bytes();
+    let mut next: Option<usize> = Some(0);
+    let mut take = || -> Option<&str> {
+        let start = next?;
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b' ' {
+            end += 1;
+        }
+        next = (end < bytes.len()).then_some(end + 1);
+        line.get(start..end)
+    };
     // id, parent, major:minor, root
     for _ in 0..4 {
-        fields.next()?;
+        take()?;
     }
-    let target = fields.next()?;
-    let vfs_options = fields.next()?;
-    while fields.next()? != "-" {}
-    let fstype = fields.next()?;
-    let source = fields.next()?;
-    let fs_options = fields.next().unwrap_or("");
+    let target = take()?;
+    let vfs_options = take()?;
+    while take()? != "-" {}
+    let fstype = take()?;
+    let source = take()?;
+    let fs_options = take().unwrap_or("");
     Some(Fields {
         target,
         vfs_options,
@@ -445,34 +579,45 @@ fn unescape_into<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
     }
 }
 
-/// ` (OPTIONS)` as [`mountinfo::merge_options`] forms them, written
-/// directly.
-fn write_merged_options(out: &mut impl Write, vfs: &str, fs: &str) -> io::Result<()> {
-    if vfs.is_empty() && fs.is_empty() {
-        return Ok(());
-    }
-    out.write_all(b" (")?;
-    if fs.is_empty() || vfs.is_empty() || vfs == fs {
-        out.write_all(
-            if fs.is_empty() {
-                vfs
-            } else if vfs.is_empty() {
-                fs
-            } else {
-                vfs
-            }
-            .as_bytes(),
-        )?;
-    } else {
-        let words = || vfs.split(',').chain(fs.split(','));
-        let read_only = words().any(|w| w == "ro");
-        out.write_all(if read_only { b"ro" } else { b"rw" })?;
-        for word in words().filter(|w| *w != "rw" && *w != "ro" && !w.is_empty()) {
-            out.write_all(b",")?;
-            out.write_all(word.as_bytes())?;
+/// Calls `each` with every comma-separated word of `list` (empty ones
+/// included, as `split(',')` gives them).
+fn for_each_word(list: &[u8], mut each: impl FnMut(&[u8])) {
+    let mut start = 0;
+    for (i, &b) in list.iter().enumerate() {
+        if b == b',' {
+            each(&list[start..i]);
+            start = i + 1;
         }
     }
-    out.write_all(b")")
+    each(&list[start..]);
+}
+
+/// ` (OPTIONS)` as [`mountinfo::merge_options`] forms them: the mount's
+/// and the filesystem's options, `ro` if either says so, each other word
+/// once in order.
+fn push_merged_options(buf: &mut Vec<u8>, vfs: &[u8], fs: &[u8]) {
+    if vfs.is_empty() && fs.is_empty() {
+        return;
+    }
+    push_bytes(buf, b" (");
+    if fs.is_empty() || vfs.is_empty() || vfs == fs {
+        // One of them, or both the same.
+        push_bytes(buf, if fs.is_empty() { vfs } else { fs });
+    } else {
+        let mut read_only = false;
+        for_each_word(vfs, |w| read_only |= w == b"ro");
+        for_each_word(fs, |w| read_only |= w == b"ro");
+        push_bytes(buf, if read_only { b"ro" } else { b"rw" });
+        let mut push = |w: &[u8]| {
+            if !w.is_empty() && w != b"rw" && w != b"ro" {
+                buf.push(b',');
+                push_bytes(buf, w);
+            }
+        };
+        for_each_word(vfs, &mut push);
+        for_each_word(fs, &mut push);
+    }
+    buf.push(b')');
 }
 
 /// The mount table of this namespace, for the listing and for lookups.
@@ -520,6 +665,31 @@ mod tests {
     #[test]
     fn utab_lines_missing_keys_are_skipped() {
         assert!(parse_utab("garbage\nSRC=a TARGET=/b\n").is_empty());
+    }
+
+    #[test]
+    fn streamed_listing_matches_text_listing() {
+        // Long enough to be read in several pieces, cut mid-line.
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "{i} 1 0:{i} / /mnt/m\\040{i} rw,nosuid shared:1 - tmpfs t{i} rw,size=8k\n"
+            ));
+            if i % 7 == 0 {
+                text.push_str(&format!("{i} 1 8:1 / /d{i} ro - ext4 none rw\n"));
+            }
+        }
+        for types in [None, Some("tmpfs"), Some("noext4")] {
+            let mut whole = Vec::new();
+            write_listing_text(&mut whole, &text, types, None).unwrap();
+            let mut streamed = Vec::new();
+            let mut input = io::Cursor::new(text.as_bytes());
+            stream_listing_text(&mut input, &mut streamed, types, None).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
+        }
     }
 
     #[test]

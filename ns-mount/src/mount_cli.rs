@@ -573,9 +573,17 @@ fn print_stdout(text: &str) -> Result<u8, Error> {
 }
 
 fn list(o: &Options) -> Result<u8, Error> {
-    let text = mountinfo::read_text(Path::new("/proc/self/mountinfo"))
-        .map_err(|e| Error::failed(format!("failed to read mtab: {e}"), EX_SYSERR))?;
+    let mtab = |e: std::io::Error| Error::failed(format!("failed to read mtab: {e}"), EX_SYSERR);
     let utab = listing::read_utab();
+    // utab adds options only now and then: the plain pass otherwise.
+    let plain = utab.iter().all(|u| u.options.is_empty());
+    let (mut mountinfo, text) = if plain {
+        let file = std::fs::File::open("/proc/self/mountinfo").map_err(mtab)?;
+        (Some(file), String::new())
+    } else {
+        let text = mountinfo::read_text(Path::new("/proc/self/mountinfo")).map_err(mtab)?;
+        (None, text)
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let find_label = |source: &str| probe::label_of(source);
@@ -584,9 +592,12 @@ fn list(o: &Options) -> Result<u8, Error> {
     } else {
         None
     };
-    // utab adds options only now and then: the plain pass otherwise.
-    let written = if utab.iter().all(|u| u.options.is_empty()) {
-        listing::write_listing_text(&mut out, &text, o.types.as_deref(), label)
+    let written = if let Some(file) = &mut mountinfo {
+        match listing::stream_listing_text(file, &mut out, o.types.as_deref(), label) {
+            Err(listing::StreamError::Read(e)) => return Err(mtab(e)),
+            Err(listing::StreamError::Write(e)) => Err(e),
+            Ok(()) => Ok(()),
+        }
     } else {
         let table = mountinfo::parse(&text);
         listing::write_listing(&mut out, &table, &utab, o.types.as_deref(), label)
