@@ -192,9 +192,14 @@ fn reproducible_tarballs_as_root_and_as_a_normal_user() {
         .args(["--variant=minbase", SUITE, "-"])
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .into_command()
+        .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
-    assert!(second.status.success(), "build to standard output failed");
+    assert!(
+        second.status.success(),
+        "build to standard output failed:\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let second_path = dir.path().join("second.tar");
     std::fs::write(&second_path, &second.stdout).unwrap();
     if !same_bytes(&first, &second_path) {
@@ -254,6 +259,7 @@ fn reproducible_tarballs_as_root_and_as_a_normal_user() {
     // Every time clamped.
     let listing = Command::new("tar")
         .args(["--numeric-owner", "--full-time", "-tvf"])
+        .env("TZ", "UTC")
         .arg(&user_tar)
         .output()
         .unwrap();
