@@ -135,11 +135,7 @@ Release signature, the Packages index and every package.",
             "reproducible",
             "times: SOURCE_DATE_EPOCH, else the Release's Date",
         ),
-        Opt::flag(
-            None,
-            "foreign",
-            "unpack only; --second-stage configures",
-        ),
+        Opt::flag(None, "foreign", "unpack only; --second-stage configures"),
         Opt::flag(
             None,
             "second-stage",

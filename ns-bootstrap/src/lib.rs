@@ -189,6 +189,66 @@ fn remove_varying(root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// The bootstrap's process, for the parent to pass signals on to.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn pass_on(signal: libc::c_int) {
+    let child = CHILD.load(Ordering::Relaxed);
+    if child > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, signal) };
+    }
+}
+
+/// A tarball's build directory goes also when the build is killed (Ctrl-C
+/// kills the whole process group): the build continues in a child (the
+/// caller goes on when this returns `None`), and this process waits,
+/// passes signals on, removes `dir`, then ends as the child did. In
+/// --mode=unshare both are in the user namespace, so files of any owner
+/// can be removed. Must be called while single-threaded.
+fn clean_after_child(dir: &Path) -> Result<Option<Result<(), Error>>, Error> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    use nix::sys::wait::{waitpid, WaitStatus};
+    // SAFETY: no other thread runs yet.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Failed(format!("fork: {e}")))? {
+        nix::unistd::ForkResult::Child => Ok(None),
+        nix::unistd::ForkResult::Parent { child } => {
+            CHILD.store(child.as_raw(), Ordering::Relaxed);
+            let signals = [
+                Signal::SIGINT,
+                Signal::SIGTERM,
+                Signal::SIGHUP,
+                Signal::SIGQUIT,
+            ];
+            for sig in signals {
+                // SAFETY: the handler only calls kill(2).
+                let _ = unsafe { signal(sig, SigHandler::Handler(pass_on)) };
+            }
+            let status = loop {
+                match waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => break other,
+                }
+            };
+            let _ = std::fs::remove_dir_all(dir);
+            match status {
+                Ok(WaitStatus::Exited(_, 0)) => Ok(Some(Ok(()))),
+                // The child said why.
+                Ok(WaitStatus::Exited(_, _)) => Ok(Some(Err(Error::Reported(String::new())))),
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    // SAFETY: back to the default action, then die of it.
+                    unsafe {
+                        let _ = signal(sig, SigHandler::SigDfl);
+                    }
+                    let _ = nix::sys::signal::raise(sig);
+                    std::process::exit(128 + sig as i32)
+                }
+                other => Err(Error::Failed(format!("the build process: {other:?}"))),
+            }
+        }
+    }
+}
+
 /// A build directory removed when dropped (a tarball is written from it).
 struct BuildDir(PathBuf);
 
@@ -332,6 +392,11 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         };
         BuildDir(dir)
     });
+    if let Some(dir) = &build_dir {
+        if let Some(done) = clean_after_child(&dir.0)? {
+            return done;
+        }
+    }
     let root = build_dir
         .as_ref()
         .map_or_else(|| b.target.clone(), |d| d.0.clone());

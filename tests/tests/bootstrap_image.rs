@@ -525,3 +525,48 @@ fn make_tarball_then_unpack_it_offline() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn interrupted_tarball_build_leaves_nothing() {
+    require_root();
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let dir = TempDir::new("bootstrap-tar-interrupted");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = Command::new(ns_bootstrap())
+        .args(["--variant=minbase", SUITE])
+        .arg(out.join("minbase.tar"))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Strike while the packages are configured.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("Configuring")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached configure"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let building: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(building.len(), 1, "one build directory while building");
+    // SAFETY: a signal to the group of the child we started.
+    unsafe { libc::killpg(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGINT),
+        "ends as Ctrl-C ends it"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
