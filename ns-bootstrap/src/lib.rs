@@ -364,6 +364,16 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     if b.second_stage {
         return second_stage(b, &reporter, mapping.is_some());
     }
+    if mapping.is_some()
+        && b.format() == cli::Format::Directory
+        && !b.print_debs
+        && !b.download_only
+    {
+        reporter.warn(
+            "a user namespace cannot make device nodes: TARGET/dev gets none (a tarball \
+             has them as headers)",
+        );
+    }
     if let Some(script) = &b.script {
         reporter.warn(&format!(
             "SCRIPT {} is ignored: the suite rules are built in",
