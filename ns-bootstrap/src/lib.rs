@@ -328,6 +328,10 @@ fn default_cache() -> PathBuf {
 
 fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     let reporter = Reporter::new(b.verbose);
+    // The directories made here (the merged-/usr links' targets, /dev's)
+    // get the same modes whatever the caller's umask: a reproducible
+    // build must not depend on it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let real_root = nix::unistd::geteuid().is_root();
     let mode = match b.mode {
         cli::Mode::Auto if real_root => cli::Mode::Root,
