@@ -277,6 +277,9 @@ struct Run<'a> {
     /// The InRelease and Packages files as read, for --make-tarball:
     /// (name in the cache's lists, content).
     index_files: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    /// The time builds are clamped to: SOURCE_DATE_EPOCH, or with
+    /// --reproducible the Release's Date, once known.
+    epoch: std::sync::OnceLock<u64>,
 }
 
 /// Where an --unpack-tarball's cache lands in the target, and where
@@ -469,6 +472,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         foreign: b.foreign || single,
         offline: offline.is_some(),
         index_files: std::sync::Mutex::new(Vec::new()),
+        epoch: std::sync::OnceLock::new(),
     };
     // debootstrap logs to TARGET/debootstrap/debootstrap.log from the
     // start; the log stays there only when the bootstrap fails.
@@ -479,6 +483,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
             .map_err(|e| Error::failed(format_args!("cannot create {}", log_dir.display()), e))?;
     }
     let mut result = run.go(&log_dir, epoch);
+    let epoch = run.epoch.get().copied();
     if let Some(dir) = &offline {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -638,6 +643,9 @@ impl Run<'_> {
             })?),
             None => None,
         };
+        if let Some(epoch) = epoch {
+            let _ = self.epoch.set(epoch);
+        }
         let mut index = Vec::new();
         for (component, text) in &texts {
             let packages = packages::parse_packages(text)

@@ -487,15 +487,44 @@ fn make_tarball_then_unpack_it_offline() {
         problems.push("--make-tarball left files in its work directory".to_string());
     }
     // A mirror nothing answers on: everything must come from the tarball.
-    let target = dir.path().join("target");
+    // A tarball by --format (the name says nothing), times clamped to the
+    // Release's Date (--reproducible without SOURCE_DATE_EPOCH).
+    let image = dir.path().join("image");
     TestCommand::new(ns_bootstrap())
-        .args(["--variant=minbase", SUITE])
+        .args(["--variant=minbase", "--reproducible", "--format=tar", SUITE])
         .arg(format!("--unpack-tarball={}", debs.display()))
-        .arg(&target)
+        .arg(&image)
         .arg("http://127.0.0.1:9/debian")
+        .env_remove("SOURCE_DATE_EPOCH")
         .run()
         .expect_code(0);
+    let target = dir.path().join("target");
+    untar(&image, &target);
     check_configured(&target, "--unpack-tarball", &mut problems);
+    let release = Command::new("tar")
+        .args(["-xzOf"])
+        .arg(&debs)
+        .arg("debootstrap/offline/lists/InRelease")
+        .output()
+        .unwrap();
+    let release = String::from_utf8_lossy(&release.stdout).into_owned();
+    let date = release
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .expect("a Date in the tarball's InRelease");
+    let newer = Command::new("find")
+        .arg(&target)
+        .arg("-newermt")
+        .arg(date)
+        .output()
+        .unwrap();
+    let newer = String::from_utf8_lossy(&newer.stdout).into_owned();
+    if !newer.trim().is_empty() {
+        problems.push(format!(
+            "--reproducible: newer than the Release's Date ({date}):\n{}",
+            newer.lines().take(5).collect::<Vec<_>>().join("\n")
+        ));
+    }
     let archives: Vec<_> = std::fs::read_dir(target.join("var/cache/apt/archives"))
         .unwrap()
         .filter_map(|e| e.ok())
