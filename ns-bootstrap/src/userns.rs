@@ -74,6 +74,18 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
     let sub_u = subids(Kind::Users, &name, uid);
     let sub_g = subids(Kind::Groups, &name, uid);
     let fail = |what: &str, e: ns_unshare::Error| Error::Failed(format!("{what}: {e}"));
+    let unshare_user = || {
+        unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| {
+            let hint = if e == nix::errno::Errno::EPERM {
+                " (user namespaces may be turned off here: sysctl \
+                 user.max_user_namespaces or kernel.unprivileged_userns_clone, or an \
+                 AppArmor rule; as root use --mode=root)"
+            } else {
+                ""
+            };
+            Error::Failed(format!("unshare(CLONE_NEWUSER): {e}{hint}"))
+        })
+    };
     let mapping = match (sub_u, sub_g) {
         (Some(u), Some(g)) if on_path("newuidmap") && on_path("newgidmap") => {
             let pid = std::process::id() as i32;
@@ -84,8 +96,7 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
                 idmap::write_ranges(&helper_prog, Kind::Groups, pid, &group_ranges)
             })
             .map_err(|e| fail("cannot start the id-map helper", e))?;
-            unshare(CloneFlags::CLONE_NEWUSER)
-                .map_err(|e| Error::Failed(format!("unshare(CLONE_NEWUSER): {e}")))?;
+            unshare_user()?;
             helper
                 .finish()
                 .map_err(|e| fail("cannot map the subordinate ids", e))?;
@@ -95,8 +106,7 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
             }
         }
         _ => {
-            unshare(CloneFlags::CLONE_NEWUSER)
-                .map_err(|e| Error::Failed(format!("unshare(CLONE_NEWUSER): {e}")))?;
+            unshare_user()?;
             idmap::set_setgroups(false).map_err(|e| fail("setgroups", e))?;
             idmap::write_single(Kind::Users, 0, uid).map_err(|e| fail("uid_map", e))?;
             idmap::write_single(Kind::Groups, 0, gid).map_err(|e| fail("gid_map", e))?;
