@@ -33,6 +33,14 @@ _ns_bootstrap()
 			COMPREPLY=( $(compgen -d -- "$cur") )
 			return 0
 			;;
+		'--make-tarball')
+			COMPREPLY=( $(compgen -f -- "$cur") )
+			return 0
+			;;
+		'--unpack-tarball')
+			COMPREPLY=( $(compgen -f -- "$cur") )
+			return 0
+			;;
 		'--mode')
 			COMPREPLY=( $(compgen -W "auto root unshare" -- "$cur") )
 			return 0
@@ -48,7 +56,7 @@ _ns_bootstrap()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --cache-dir --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
+			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --cache-dir --make-tarball --unpack-tarball --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
 			return 0
 			;;
 	esac
