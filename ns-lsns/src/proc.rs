@@ -270,9 +270,19 @@ pub fn command_of(pid: i32) -> Option<Vec<u8>> {
     let read = |name: &[u8]| -> Option<Vec<u8>> {
         let path = PathBuf64::new(pid, name);
         let fd = openat(root().ok()?, path.as_ptr(), 0).ok()?;
-        let mut buf = [0u8; BUFSIZ];
-        let len = read_into(fd.as_raw_fd(), &mut buf).ok()?;
-        cmdline_to_string(buf[..len].to_vec())
+        // Most command lines fit a small buffer; the rest go on reading
+        // into a full one (an 8 KiB buffer cleared per process costs more
+        // than the read).
+        let mut small = [0u8; 512];
+        let len = read_into(fd.as_raw_fd(), &mut small).ok()?;
+        if len < small.len() {
+            return cmdline_to_string(small[..len].to_vec());
+        }
+        let mut buf = vec![0u8; BUFSIZ];
+        buf[..len].copy_from_slice(&small);
+        let more = read_into(fd.as_raw_fd(), &mut buf[len..]).ok()?;
+        buf.truncate(len + more);
+        cmdline_to_string(buf)
     };
     read(b"cmdline").or_else(|| read(b"comm"))
 }

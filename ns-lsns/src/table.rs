@@ -4,6 +4,7 @@
 //! cells, tree art, the raw format with `\xNN` escapes, and JSON with a
 //! three-space indent.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// Output formats.
@@ -159,8 +160,31 @@ pub fn safe_encode(data: &[u8], safechars: &[u8], locale: Locale) -> (Vec<u8>, u
     (out, width)
 }
 
+/// Whether [`safe_encode`] leaves `data` as it is, one cell per byte:
+/// printable ASCII without a backslash or a byte of `safechars`.
+fn is_plain(data: &[u8], safechars: &[u8]) -> bool {
+    data.iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && !safechars.contains(&b))
+}
+
+/// [`safe_encode`] without a copy of a cell that needs no encoding (most).
+pub fn safe_encode_cow<'a>(
+    data: &'a [u8],
+    safechars: &[u8],
+    locale: Locale,
+) -> (Cow<'a, [u8]>, usize) {
+    if is_plain(data, safechars) {
+        return (Cow::Borrowed(data), data.len());
+    }
+    let (encoded, width) = safe_encode(data, safechars, locale);
+    (Cow::Owned(encoded), width)
+}
+
 /// The width a cell takes once made safe.
 pub fn safe_width(data: &[u8], locale: Locale) -> usize {
+    if is_plain(data, b"") {
+        return data.len();
+    }
     safe_encode(data, b"", locale).1
 }
 
@@ -337,10 +361,15 @@ impl Table {
 
     /// A cell as printed before encoding: tree art, then data. Returns the
     /// length of the art.
-    fn cell_buffer(&self, line: usize, column: usize) -> (Vec<u8>, usize) {
-        let mut buffer = Vec::new();
+    fn cell_buffer(&self, line: usize, column: usize) -> (Cow<'_, [u8]>, usize) {
         let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
         let col = &self.columns[column];
+        let has_art = col.tree && self.format != Format::Json && self.lines[line].parent.is_some();
+        if !has_art {
+            // No art: the data as it is.
+            return (Cow::Borrowed(data.map_or(&[][..], Vec::as_slice)), 0);
+        }
+        let mut buffer = Vec::new();
         if col.tree && self.format != Format::Json {
             if let Some(parent) = self.lines[line].parent {
                 self.art_of(parent, &mut buffer);
@@ -355,7 +384,7 @@ impl Table {
         if let Some(data) = data {
             buffer.extend_from_slice(data);
         }
-        (buffer, art)
+        (Cow::Owned(buffer), art)
     }
 
     fn is_last_column(&self, column: usize) -> bool {
@@ -392,7 +421,7 @@ impl Table {
                 }
                 for (n, &line) in order.iter().enumerate() {
                     let cells: Vec<Vec<u8>> = (0..self.columns.len())
-                        .map(|column| self.cell_buffer(line, column).0)
+                        .map(|column| self.cell_buffer(line, column).0.into_owned())
                         .collect();
                     self.print_raw_row(out, &cells)?;
                     if n + 1 < order.len() {
@@ -488,7 +517,7 @@ impl Table {
                 if layout[column].hidden {
                     continue;
                 }
-                let (data, len) = safe_encode(col.name.as_bytes(), b"", self.locale);
+                let (data, len) = safe_encode_cow(col.name.as_bytes(), b"", self.locale);
                 self.print_data(out, &mut layout, column, None, data, len)?;
             }
             out.write_all(b"\n")?;
@@ -616,7 +645,7 @@ impl Table {
                 continue;
             }
             let (buffer, _) = self.cell_buffer(line, column);
-            let (data, len) = safe_encode(&buffer, self.safechars(column), self.locale);
+            let (data, len) = safe_encode_cow(&buffer, self.safechars(column), self.locale);
             self.print_data(out, layout, column, Some(line), data, len)?;
             if layout[column].pending.is_some() {
                 pending = true;
@@ -648,26 +677,27 @@ impl Table {
         layout: &mut [Layout],
         column: usize,
         line: Option<usize>,
-        mut data: Vec<u8>,
+        encoded: Cow<'_, [u8]>,
         mut len: usize,
     ) -> io::Result<()> {
         let col = &self.columns[column];
         let is_last = self.is_last_column(column);
         let mut width = layout[column].width;
+        let mut data: &[u8] = &encoded;
         if col.wrap_nl && !data.is_empty() {
             if let Some(newline) = data.iter().position(|&b| b == b'\n') {
                 let rest = data[newline + 1..].to_vec();
                 layout[column].pending = (!rest.is_empty()).then_some(rest);
-                data.truncate(newline);
-                len = safe_width(&data, self.locale);
+                data = &data[..newline];
+                len = safe_width(data, self.locale);
             }
         }
         if is_last && len < width && !col.right {
             width = len;
         }
         if len > width && layout[column].trunc {
-            let (bytes, cells) = truncate(&data, width, self.locale);
-            data.truncate(bytes);
+            let (bytes, cells) = truncate(data, width, self.locale);
+            data = &data[..bytes];
             len = cells;
         }
         if !data.is_empty() {
@@ -675,7 +705,7 @@ impl Table {
                 pad(out, width.saturating_sub(len))?;
                 len = width;
             }
-            out.write_all(&data)?;
+            out.write_all(data)?;
         }
         if is_last {
             return Ok(());
@@ -752,9 +782,12 @@ impl Table {
     }
 }
 
-fn pad(out: &mut impl Write, n: usize) -> io::Result<()> {
-    for _ in 0..n {
-        out.write_all(b" ")?;
+fn pad(out: &mut impl Write, mut n: usize) -> io::Result<()> {
+    const SPACES: [u8; 64] = [b' '; 64];
+    while n > 0 {
+        let chunk = n.min(SPACES.len());
+        out.write_all(&SPACES[..chunk])?;
+        n -= chunk;
     }
     Ok(())
 }
