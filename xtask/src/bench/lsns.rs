@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{argv, ours, Case, Namespaces, NsCase};
+use super::{argv, ours, Case, Filters, Namespaces, NsCase};
 
 const SIZES: [usize; 3] = [0, 500, 2000];
 
@@ -78,30 +78,9 @@ fn populate(extra: usize) -> Result<u32, String> {
     }
 }
 
-/// Whether the bench's name filters (if any) can select an lsns case:
-/// the populations are only worth starting then.
-fn wanted() -> bool {
-    let args: Vec<String> = std::env::args()
-        .skip_while(|a| a != "bench")
-        .skip(1)
-        .collect();
-    let mut filters = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        if arg == "--pairs" {
-            args.next();
-        } else {
-            filters.push(arg.as_str());
-        }
-    }
-    filters.is_empty()
-        || filters
-            .iter()
-            .any(|f| f.starts_with("lsns") || "lsns".starts_with(f))
-}
-
-pub fn cases(dist: &Path) -> Vec<NsCase> {
-    if !wanted() {
+/// The populations are only worth starting when an lsns case can run.
+pub fn cases(dist: &Path, filters: &Filters) -> Vec<NsCase> {
+    if !filters.may_select("lsns") {
         return Vec::new();
     }
     let ns_lsns = ours(dist, "ns-lsns");

@@ -89,7 +89,7 @@ const DEFAULT_PAIRS: usize = 60;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut pairs = DEFAULT_PAIRS;
-    let mut filters = Vec::new();
+    let mut filters = Filters(Vec::new());
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -102,24 +102,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     return Err(format!("--pairs: at least {MIN_PAIRS} pairs"));
                 }
             }
-            filter => filters.push(filter.to_string()),
+            filter => filters.0.push(filter.to_string()),
         }
     }
 
     let dist = crate::dist::run(&[])?;
-    let cases: Vec<NsCase> = all_cases(&dist)
+    let cases: Vec<NsCase> = all_cases(&dist, &filters)
         .into_iter()
-        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.case.name.starts_with(f)))
+        .filter(|c| filters.selects(&c.case.name))
         .collect();
-    let staged: Vec<StagedCase> = all_staged_cases(&dist)
+    let staged: Vec<StagedCase> = all_staged_cases(&dist, &filters)
         .into_iter()
-        .filter(|case| filters.is_empty() || filters.iter().any(|f| case.name.starts_with(f)))
+        .filter(|case| filters.selects(&case.name))
         .collect();
     // ns-bootstrap's comparison is long and has its own runner.
-    let bootstrap = filters.is_empty()
-        || filters
-            .iter()
-            .any(|f| "bootstrap".starts_with(f.as_str()) || f.starts_with("bootstrap"));
+    let bootstrap = filters.may_select("bootstrap");
     if cases.is_empty() && staged.is_empty() && !bootstrap {
         return Err("no benchmark case matches".to_string());
     }
@@ -166,8 +163,32 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The case-name filters of the command line. A case runs when there are
+/// none or its name starts with one; a tool whose cases need costly set-up
+/// (thousands of processes or mounts) asks first whether any could run.
+pub struct Filters(Vec<String>);
+
+impl Filters {
+    pub fn selects(&self, name: &str) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|filter| name.starts_with(filter.as_str()))
+    }
+
+    /// Whether a case whose name starts with `prefix` could be selected.
+    pub fn may_select(&self, prefix: &str) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|filter| filter.starts_with(prefix) || prefix.starts_with(filter.as_str()))
+    }
+}
+
 /// Every tool's cases; a tool adds its module above and its list here.
-fn all_cases(dist: &Path) -> Vec<NsCase> {
+fn all_cases(dist: &Path, filters: &Filters) -> Vec<NsCase> {
     let here = |cases: Vec<Case>| -> Vec<NsCase> {
         cases
             .into_iter()
@@ -179,9 +200,9 @@ fn all_cases(dist: &Path) -> Vec<NsCase> {
     };
     [
         here(chroot::cases(dist)),
-        lsns::cases(dist),
+        lsns::cases(dist, filters),
         here(unshare::cases(dist)),
-        mount::cases(dist),
+        mount::cases(dist, filters),
     ]
     .into_iter()
     .flatten()
@@ -202,8 +223,8 @@ pub struct StagedCase {
 }
 
 /// Every tool's staged cases.
-fn all_staged_cases(dist: &Path) -> Vec<StagedCase> {
-    mount::staged_cases(dist)
+fn all_staged_cases(dist: &Path, filters: &Filters) -> Vec<StagedCase> {
+    mount::staged_cases(dist, filters)
 }
 
 fn measure_staged(case: &StagedCase) -> Result<Measured, String> {

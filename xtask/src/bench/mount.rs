@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{argv, ours, Case, Namespaces, NsCase, StagedCase};
+use super::{argv, ours, Case, Filters, Namespaces, NsCase, StagedCase};
 
 const SIZES: [usize; 2] = [1000, 5000];
 
@@ -65,37 +65,17 @@ fn populate(mounts: usize) -> Result<u32, String> {
     }
 }
 
-/// Whether the bench's name filters (if any) can select a mount case.
-fn wanted() -> bool {
-    let args: Vec<String> = std::env::args()
-        .skip_while(|a| a != "bench")
-        .skip(1)
-        .collect();
-    let mut filters = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        if arg == "--pairs" {
-            args.next();
-        } else {
-            filters.push(arg.as_str());
-        }
-    }
-    filters.is_empty()
-        || filters
-            .iter()
-            .any(|f| f.starts_with("mount") || f.starts_with("umount") || "umount".starts_with(f))
-}
-
 /// The namespaces, made once for both case lists.
 struct Holders {
     by_size: Vec<(usize, String)>,
 }
 
-fn holders() -> &'static Holders {
+fn holders(filters: &Filters) -> &'static Holders {
     static HOLDERS: std::sync::OnceLock<Holders> = std::sync::OnceLock::new();
     HOLDERS.get_or_init(|| {
         let mut by_size = Vec::new();
-        if wanted() {
+        // Thousands of mounts are only worth making when a case can run.
+        if filters.may_select("mount") || filters.may_select("umount") {
             for size in SIZES {
                 match populate(size) {
                     Ok(pid) => by_size.push((size, pid.to_string())),
@@ -114,11 +94,11 @@ fn enter(pid: &str) -> Namespaces {
     }
 }
 
-pub fn cases(dist: &Path) -> Vec<NsCase> {
+pub fn cases(dist: &Path, filters: &Filters) -> Vec<NsCase> {
     let ns_mount = ours(dist, "ns-mount");
     let ns_umount = ours(dist, "ns-umount");
     let mut cases = Vec::new();
-    for (size, pid) in &holders().by_size {
+    for (size, pid) in &holders(filters).by_size {
         cases.push(NsCase {
             case: Case {
                 name: format!("mount (list {size} mounts)"),
@@ -148,10 +128,10 @@ pub fn cases(dist: &Path) -> Vec<NsCase> {
     cases
 }
 
-pub fn staged_cases(dist: &Path) -> Vec<StagedCase> {
+pub fn staged_cases(dist: &Path, filters: &Filters) -> Vec<StagedCase> {
     let ns_umount = ours(dist, "ns-umount");
     let mut cases = Vec::new();
-    for (size, pid) in &holders().by_size {
+    for (size, pid) in &holders(filters).by_size {
         // util-linux: ~2.5 s at 1,000 mounts, ~60 s at 5,000.
         let pairs = if *size >= 5000 { 3 } else { 10 };
         cases.push(StagedCase {
