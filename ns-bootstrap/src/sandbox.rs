@@ -122,7 +122,8 @@ impl Sandbox {
         }
     }
 
-    /// PID 1 of the new PID namespace: mounts, chroot, the commands.
+    /// PID 1 of the new PID namespace: mounts, then the commands, each
+    /// chrooted into TARGET.
     fn init(&self, commands: &[Command], io: &Io) -> Result<(), (usize, String)> {
         let setup = |e: String| (usize::MAX - 1, e);
         // SAFETY: as above.
@@ -173,18 +174,19 @@ impl Sandbox {
             ns_mount::mount(Some(&host), &target, None, MsFlags::MS_BIND, None)
                 .map_err(|e| setup(format!("cannot bind {}: {e}", host.display())))?;
         }
-        nix::unistd::chroot(&self.root)
-            .map_err(|e| setup(format!("cannot chroot to {}: {e}", self.root.display())))?;
-        nix::unistd::chdir("/").map_err(|e| setup(format!("cannot chdir to /: {e}")))?;
-
+        // The init stays outside TARGET and each command is chrooted, as
+        // under debootstrap: `ischroot` (which compares / with
+        // /proc/1/root) then says "chroot", and libc6's postinst skips its
+        // `telinit u; sleep 1`, meant for a booted system.
         for (index, command) in commands.iter().enumerate() {
-            run_one(command, io).map_err(|e| (index, format!("{}: {e}", command.label)))?;
+            run_one(&self.root, command, io)
+                .map_err(|e| (index, format!("{}: {e}", command.label)))?;
         }
         Ok(())
     }
 }
 
-fn run_one(command: &Command, io: &Io) -> Result<(), String> {
+fn run_one(root: &Path, command: &Command, io: &Io) -> Result<(), String> {
     let log: OwnedFd = io.log.try_clone().map_err(|e| format!("log: {e}"))?.into();
     // SAFETY: this process is single-threaded (the sandbox child).
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -193,6 +195,11 @@ fn run_one(command: &Command, io: &Io) -> Result<(), String> {
             unsafe {
                 libc::dup2(log.as_raw_fd(), 1);
                 libc::dup2(log.as_raw_fd(), 2);
+            }
+            if let Err(e) = nix::unistd::chroot(root).and_then(|()| nix::unistd::chdir("/")) {
+                eprintln!("cannot chroot to {}: {e}", root.display());
+                // SAFETY: see Sandbox::run.
+                unsafe { libc::_exit(127) }
             }
             if let Some(fd) = io.keep_fd {
                 // SAFETY: clears close-on-exec on a descriptor we hold, so
