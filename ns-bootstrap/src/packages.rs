@@ -352,11 +352,54 @@ pub struct Package<'a> {
     pub sha256: &'a str,
 }
 
+/// Below this size a Packages index is parsed on one thread.
+const SPLIT_ABOVE: usize = 64 * 1024;
+
 /// Parses a Packages index; a stanza without the fields a download needs,
 /// or with an unparsable relation, is an error naming its line.
+///
+/// A large index (Debian's main is some 50 MB) is cut in two at a blank
+/// line near its middle and the halves are parsed on two threads: stanzas
+/// never span a blank line, so the result, and the first error, are the
+/// same as one pass's.
 pub fn parse_packages(text: &str) -> Result<Vec<Package<'_>>, ParseError> {
+    let middle = text.len() / 2;
+    let split = (text.len() > SPLIT_ABOVE)
+        .then(|| {
+            text.as_bytes()[middle..]
+                .windows(2)
+                .position(|pair| pair == b"\n\n")
+        })
+        .flatten()
+        .map(|at| middle + at + 2);
+    let Some(split) = split else {
+        return parse_packages_part(text, 0);
+    };
+    let (first, second) = text.split_at(split);
+    let lines_before = first.bytes().filter(|&b| b == b'\n').count();
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| parse_packages_part(second, lines_before));
+        let earlier = parse_packages_part(first, 0);
+        let later = later
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // The first half's error, if any, comes first.
+        let mut out = earlier?;
+        out.extend(later?);
+        Ok(out)
+    })
+}
+
+/// Parses a piece of a Packages index that starts after `lines_before`
+/// lines.
+fn parse_packages_part(text: &str, lines_before: usize) -> Result<Vec<Package<'_>>, ParseError> {
     let mut out = Vec::new();
-    for stanza in parse_stanzas(text)? {
+    let stanzas = parse_stanzas(text).map_err(|mut e| {
+        e.line += lines_before;
+        e
+    })?;
+    for mut stanza in stanzas {
+        stanza.line += lines_before;
         let error = |message: String| ParseError {
             line: stanza.line,
             message,
@@ -404,6 +447,34 @@ pub fn parse_packages(text: &str) -> Result<Vec<Package<'_>>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_index_parsed_in_two_halves_is_the_same_as_in_one() {
+        let mut text = String::new();
+        for i in 0..1500 {
+            text.push_str(&format!(
+                "Package: p{i}\nVersion: 1.{i}\nArchitecture: amd64\n\
+                 Depends: libc6 (>= 2.36), q{i} | r\nFilename: pool/p{i}.deb\n\
+                 Size: {i}\nSHA256: {}\n\n",
+                "a".repeat(64)
+            ));
+        }
+        assert!(text.len() > SPLIT_ABOVE);
+        let whole = parse_packages_part(&text, 0).unwrap();
+        let halves = parse_packages(&text).unwrap();
+        assert_eq!(halves.len(), 1500);
+        assert_eq!(whole, halves);
+        // An error in the second half names the line a single pass names.
+        let broken = text.replace("Size: 1400\n", "Size: many\n");
+        let one = parse_packages_part(&broken, 0).unwrap_err();
+        assert!(one.line > 1000, "{one}");
+        assert_eq!(parse_packages(&broken).unwrap_err(), one);
+        // With errors in both halves, the first one's.
+        let broken = broken.replace("Size: 3\n", "Size: few\n");
+        let one = parse_packages_part(&broken, 0).unwrap_err();
+        assert!(one.line < 100, "{one}");
+        assert_eq!(parse_packages(&broken).unwrap_err(), one);
+    }
 
     #[test]
     fn stanzas_with_continuations_and_comments() {
