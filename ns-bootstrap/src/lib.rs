@@ -710,18 +710,20 @@ impl Run<'_> {
         let done = std::sync::atomic::AtomicBool::new(false);
         let fetched = r.with_status(|| {
             std::thread::scope(|scope| {
-                scope.spawn(|| {
+                let ticker = scope.spawn(|| {
                     while !done.load(Ordering::Relaxed) {
                         r.counts
                             .downloaded
                             .store(counters.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        std::thread::park_timeout(std::time::Duration::from_millis(50));
                     }
                 });
                 let result = download::fetch_all(&self.http, &jobs, &counters, &|job| {
                     r.detail(&format!("Retrieving {}", job.label))
                 });
                 done.store(true, Ordering::Relaxed);
+                // Woken, not waited for: the scope's end joins it.
+                ticker.thread().unpark();
                 result
             })
         });

@@ -117,14 +117,16 @@ impl Reporter {
         }
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            scope.spawn(|| {
+            let ticker = scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     self.draw();
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::park_timeout(Duration::from_millis(100));
                 }
             });
             let result = work();
             stop.store(true, Ordering::Relaxed);
+            // Woken, not waited for: the scope's end joins it.
+            ticker.thread().unpark();
             result
         })
     }
