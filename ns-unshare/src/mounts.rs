@@ -1,24 +1,28 @@
-//! Every mount(2) call of ns-unshare, and nothing else: bind mounts that
-//! keep namespaces, propagation changes, and `--mount-proc`. Kept thin so
-//! the calls can later go through a shared mount library.
+//! Every mount of ns-unshare: bind mounts that keep namespaces,
+//! propagation changes, and `--mount-proc`. The calls go through ns-mount's
+//! library (the same mount(2) calls util-linux makes); the messages stay
+//! util-linux unshare's.
 
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use ns_mount::{MountFlags, Propagation as MountPropagation};
 
 use crate::cli::Propagation;
 use crate::Error;
 
-const NONE: Option<&str> = None;
+/// The errno behind a failed library call (always a system call here).
+fn errno(error: ns_mount::Error) -> Errno {
+    error.errno().unwrap_or(Errno::EIO)
+}
 
 /// Binds `/proc/PID/ns/X` onto FILE (which must exist) to keep the
 /// namespace after its last process is gone.
 pub fn bind_namespace(source: &Path, target: &Path) -> Result<(), Error> {
-    mount(Some(source), target, NONE, MsFlags::MS_BIND, NONE).map_err(|errno| {
+    ns_mount::mount(Some(source), target, None, MountFlags::MS_BIND, None).map_err(|error| {
         Error::system(
             format_args!("mount {} on {} failed", source.display(), target.display()),
-            errno,
+            errno(error),
         )
     })
 }
@@ -26,21 +30,21 @@ pub fn bind_namespace(source: &Path, target: &Path) -> Result<(), Error> {
 /// Sets the propagation of every mount of the new namespace, so nothing
 /// done inside leaks out (private) or as asked.
 pub fn set_root_propagation(propagation: Propagation) -> Result<(), Error> {
-    let flags = match propagation {
-        Propagation::Private => MsFlags::MS_PRIVATE,
-        Propagation::Shared => MsFlags::MS_SHARED,
-        Propagation::Slave => MsFlags::MS_SLAVE,
+    let propagation = match propagation {
+        Propagation::Private => MountPropagation::Private,
+        Propagation::Shared => MountPropagation::Shared,
+        Propagation::Slave => MountPropagation::Slave,
         Propagation::Unchanged => return Ok(()),
     };
-    mount(NONE, "/", NONE, flags | MsFlags::MS_REC, NONE)
-        .map_err(|errno| Error::system("cannot change root filesystem propagation", errno))
+    ns_mount::set_propagation(Path::new("/"), propagation, true)
+        .map_err(|error| Error::system("cannot change root filesystem propagation", errno(error)))
 }
 
 /// Makes the mounts at and under `dir` private before proc is mounted
 /// there, when `/` was not made private recursively. A directory that is
 /// no mount point answers EINVAL, which is fine: it has no propagation.
 pub fn make_private(dir: &Path) -> Result<(), Error> {
-    match mount(NONE, dir, NONE, MsFlags::MS_PRIVATE | MsFlags::MS_REC, NONE) {
+    match ns_mount::set_propagation(dir, MountPropagation::Private, true).map_err(errno) {
         Ok(()) | Err(Errno::EINVAL) => Ok(()),
         Err(errno) => Err(Error::system(
             format_args!("cannot change {} filesystem propagation", dir.display()),
@@ -52,7 +56,8 @@ pub fn make_private(dir: &Path) -> Result<(), Error> {
 /// A proc filesystem for the new PID namespace, without setuid, device
 /// files or executables, as util-linux mounts it.
 pub fn mount_proc(dir: &Path) -> Result<(), Error> {
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
-    mount(Some("proc"), dir, Some("proc"), flags, NONE)
-        .map_err(|errno| Error::system(format_args!("mount {} failed", dir.display()), errno))
+    let flags = MountFlags::MS_NOSUID | MountFlags::MS_NOEXEC | MountFlags::MS_NODEV;
+    ns_mount::mount(Some(Path::new("proc")), dir, Some("proc"), flags, None).map_err(|error| {
+        Error::system(format_args!("mount {} failed", dir.display()), errno(error))
+    })
 }
