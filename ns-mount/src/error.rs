@@ -67,6 +67,14 @@ impl Error {
     }
 }
 
+/// `--help`, `--version`: a stdout that cannot be written is a system
+/// error, as util-linux's close_stdout makes it.
+pub(crate) fn print_stdout(text: &str) -> Result<u8, Error> {
+    ns_getopt::print_stdout(text)
+        .map(|()| EX_SUCCESS)
+        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))
+}
+
 impl ns_getopt::ToolError for Error {
     fn exit_code(&self) -> u8 {
         Error::exit_code(self)

@@ -511,10 +511,10 @@ fn bad_usage() -> Error {
 pub fn run(o: &Options) -> Result<u8, Error> {
     let prog = &o.invoked_as;
     if o.help {
-        return print_stdout(&help(prog));
+        return crate::error::print_stdout(&help(prog));
     }
     if o.version {
-        return print_stdout(&version(prog));
+        return crate::error::print_stdout(&version(prog));
     }
     if let Some(ns) = &o.namespace {
         crate::syscall::enter_mount_namespace(ns)
@@ -562,14 +562,6 @@ pub fn run(o: &Options) -> Result<u8, Error> {
     };
     let outcome = context.mount_one(request);
     Ok(context.finish(outcome))
-}
-
-fn print_stdout(text: &str) -> Result<u8, Error> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(EX_SUCCESS),
-        Err(e) => Err(Error::failed(format!("write error: {e}"), EX_SYSERR)),
-    }
 }
 
 fn list(o: &Options) -> Result<u8, Error> {

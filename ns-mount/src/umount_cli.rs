@@ -259,18 +259,11 @@ where
 }
 
 pub fn run(o: &Options) -> Result<u8, Error> {
-    use std::io::Write;
-    if o.help || o.version {
-        let text = if o.help {
-            help(&o.invoked_as)
-        } else {
-            version(&o.invoked_as)
-        };
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
-        return Ok(EX_SUCCESS);
+    if o.help {
+        return crate::error::print_stdout(&help(&o.invoked_as));
+    }
+    if o.version {
+        return crate::error::print_stdout(&version(&o.invoked_as));
     }
     if let Some(ns) = &o.namespace {
         syscall::enter_mount_namespace(ns)
