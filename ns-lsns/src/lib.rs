@@ -12,6 +12,7 @@ mod error;
 pub mod filter;
 pub mod namespaces;
 pub mod netnsid;
+mod pool;
 pub mod proc;
 pub mod table;
 
@@ -255,9 +256,20 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         netnsid: has(ColumnId::Netnsid),
         connect: tree_ns,
         open_files: true,
+        // A plain listing shows each namespace with its lowest PID: those
+        // commands are best read during the scan.
+        commands: has(ColumnId::Command)
+            && options.task == 0
+            && !options.persistent
+            && options.namespace.is_none_or(|ns| ns == 0),
     };
-    let scan = Scan::collect(&scan_options, &nsfs_mounts)
+    let mut scan = Scan::collect(&scan_options, &nsfs_mounts)
         .map_err(|error| Error::Failed(format!("cannot read /proc: {error}")))?;
+    let commands = scan
+        .processes
+        .iter_mut()
+        .map(|p| p.command.take())
+        .collect();
 
     let mut cx = Context {
         options,
@@ -266,7 +278,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         nsfs_mounts,
         accounts: Accounts::load(Path::new("/")),
         user_names: HashMap::new(),
-        commands: vec![None; scan.processes.len()],
+        commands,
     };
 
     if has(ColumnId::Command) {
@@ -369,9 +381,11 @@ fn prefetch_commands(cx: &mut Context) {
         }
         None => return,
     }
-    let indices: Vec<usize> = (0..wanted.len()).filter(|&i| wanted[i]).collect();
+    let indices: Vec<usize> = (0..wanted.len())
+        .filter(|&i| wanted[i] && cx.commands[i].is_none())
+        .collect();
     let pids: Vec<i32> = indices.iter().map(|&i| scan.processes[i].pid).collect();
-    let commands = proc::par_map(&pids, 256, proc::command_of);
+    let commands = pool::map(&pids, proc::command_of);
     for (index, command) in indices.into_iter().zip(commands) {
         cx.commands[index] = Some(command);
     }

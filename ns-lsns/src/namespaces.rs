@@ -7,11 +7,12 @@
 //! on it: processes in `/proc` order, a process's namespaces in the order
 //! of [`NsType::ALL`], namespaces finally sorted by inode.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::netnsid::{Netlink, NetnsId};
+use crate::pool;
 use crate::proc::{self, ProcDir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,6 +108,9 @@ pub struct Process {
     pub ns_ids: [u64; 8],
     /// The process whose PID is our PPID, if it was read.
     pub parent: Option<usize>,
+    /// The command (see [`proc::command_of`]), if it was read with the
+    /// rest: `Some(None)` when there was none to read.
+    pub command: Option<Option<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +142,9 @@ pub struct ScanOptions {
     pub connect: bool,
     /// Look for namespace files held open by processes.
     pub open_files: bool,
+    /// Read the command of each process that may be the one a namespace
+    /// is shown with (see [`read_raw`]).
+    pub commands: bool,
 }
 
 #[derive(Debug, Default)]
@@ -203,8 +210,11 @@ impl Scan {
         if options.open_files {
             cx.nsfs_dev = nsfs_dev();
         }
-        let pids = proc::list_pids()?;
-        let raws = proc::par_map(&pids, 256, |pid| read_raw(&options.types, cx.nsfs_dev, pid));
+        let raws = pool::map_listed(
+            |push| proc::for_each_pid(push),
+            HashSet::new,
+            |seen, pid| read_raw(options, cx.nsfs_dev, seen, pid),
+        )?;
         for raw in raws.into_iter().flatten() {
             scan.add_process(&mut cx, raw);
         }
@@ -256,6 +266,7 @@ impl Scan {
             uid: raw.uid,
             ns_ids: raw.ns_ids,
             parent: None,
+            command: raw.command,
         });
         for (ino, fd_name) in raw.held {
             if self.by_ino.contains_key(&ino) {
@@ -552,16 +563,30 @@ struct Raw {
     ns_ids: [u64; 8],
     /// Namespace files held open: (inode, descriptor number NUL-padded).
     held: Vec<(u64, [u8; 16])>,
+    command: Option<Option<Vec<u8>>>,
 }
 
 /// One process's [`Raw`], or `None` when it is gone.
-fn read_raw(types: &[bool; 8], nsfs_dev: Option<u64>, pid: i32) -> Option<Raw> {
+///
+/// `seen` holds the namespaces of the processes this thread has read,
+/// all of lower PIDs (see [`pool::map_listed`]). A namespace is shown
+/// with its lowest PID, which is the first of its members its thread
+/// meets; so reading the command of every process that is the first one
+/// its thread meets in one of its namespaces reads every command a plain
+/// listing shows, while the directory is open, at the price of a spare
+/// read per namespace and thread at most.
+fn read_raw(
+    options: &ScanOptions,
+    nsfs_dev: Option<u64>,
+    seen: &mut HashSet<u64>,
+    pid: i32,
+) -> Option<Raw> {
     let dir = ProcDir::open(pid).ok()?;
     let uid = dir.uid().ok()?;
     let stat = dir.stat()?;
     let mut ns_ids = [0u64; 8];
     for kind in NsType::ALL {
-        if !types[kind.index()] {
+        if !options.types[kind.index()] {
             continue;
         }
         match dir.ns_ino(kind.path()) {
@@ -574,6 +599,11 @@ fn read_raw(types: &[bool; 8], nsfs_dev: Option<u64>, pid: i32) -> Option<Raw> {
             },
         }
     }
+    let mut first = false;
+    for ino in ns_ids.into_iter().filter(|&ino| ino != 0) {
+        first |= seen.insert(ino);
+    }
+    let command = (options.commands && first).then(|| dir.command());
     let held = match nsfs_dev {
         Some(dev) => held_namespaces(&dir, dev),
         None => Vec::new(),
@@ -584,6 +614,7 @@ fn read_raw(types: &[bool; 8], nsfs_dev: Option<u64>, pid: i32) -> Option<Raw> {
         uid,
         ns_ids,
         held,
+        command,
     })
 }
 

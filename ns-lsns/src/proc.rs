@@ -173,8 +173,10 @@ pub struct ProcDir {
 impl ProcDir {
     pub fn open(pid: i32) -> io::Result<ProcDir> {
         let path = PathBuf64::new(pid, b"");
+        // O_PATH: only a handle for the *at calls below and fstat,
+        // cheaper to open than the directory itself.
         Ok(ProcDir {
-            fd: openat(root()?, path.as_ptr(), libc::O_DIRECTORY)?,
+            fd: openat(root()?, path.as_ptr(), libc::O_DIRECTORY | libc::O_PATH)?,
         })
     }
 
@@ -214,6 +216,16 @@ impl ProcDir {
 
     pub fn open_at(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
         openat(self.fd.as_raw_fd(), name.as_ptr(), flags)
+    }
+
+    /// [`command_of`] this process.
+    pub fn command(&self) -> Option<Vec<u8>> {
+        read_command(|name| {
+            let mut path = [0u8; 16];
+            path[..name.len()].copy_from_slice(name);
+            let name = CStr::from_bytes_until_nul(&path).ok()?;
+            self.open_at(name, 0).ok()
+        })
     }
 
     /// The parsed `stat` file, read with one read into a stack buffer.
@@ -267,9 +279,17 @@ const BUFSIZ: usize = 8192;
 /// The command of a process as lsns shows it: its command line, else its
 /// name (kernel threads), else nothing (the process is gone).
 pub fn command_of(pid: i32) -> Option<Vec<u8>> {
-    let read = |name: &[u8]| -> Option<Vec<u8>> {
+    let root = root().ok()?;
+    read_command(|name| {
         let path = PathBuf64::new(pid, name);
-        let fd = openat(root().ok()?, path.as_ptr(), 0).ok()?;
+        openat(root, path.as_ptr(), 0).ok()
+    })
+}
+
+/// [`command_of`], given a way to open `cmdline` and `comm`.
+fn read_command(open: impl Fn(&[u8]) -> Option<OwnedFd>) -> Option<Vec<u8>> {
+    let read = |name: &[u8]| -> Option<Vec<u8>> {
+        let fd = open(name)?;
         // Most command lines fit a small buffer; the rest go on reading
         // into a full one (an 8 KiB buffer cleared per process costs more
         // than the read).
@@ -285,38 +305,6 @@ pub fn command_of(pid: i32) -> Option<Vec<u8>> {
         cmdline_to_string(buf)
     };
     read(b"cmdline").or_else(|| read(b"comm"))
-}
-
-/// `each` of every PID, in order, spread over a few threads when there
-/// are at least `min` PIDs: reading `/proc` is mostly the kernel's work,
-/// which runs in parallel.
-pub fn par_map<T: Send>(pids: &[i32], min: usize, each: impl Fn(i32) -> T + Sync) -> Vec<T> {
-    let read = |chunk: &[i32]| -> Vec<T> { chunk.iter().map(|&pid| each(pid)).collect() };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || pids.len() < min.max(2) {
-        return read(pids);
-    }
-    let mut chunks = pids.chunks(pids.len().div_ceil(threads));
-    let first = chunks.next().unwrap_or_default();
-    std::thread::scope(|scope| {
-        let others: Vec<_> = chunks
-            .map(|chunk| {
-                let handle = std::thread::Builder::new()
-                    .stack_size(256 * 1024)
-                    .spawn_scoped(scope, || read(chunk));
-                (chunk, handle)
-            })
-            .collect();
-        let mut all = read(first);
-        for (chunk, handle) in others {
-            // A thread that could not start or failed: its share here.
-            match handle.ok().and_then(|h| h.join().ok()) {
-                Some(part) => all.extend(part),
-                None => all.extend(read(chunk)),
-            }
-        }
-        all
-    })
 }
 
 /// Calls `each` with the name and `d_type` of every entry of the open
@@ -372,11 +360,10 @@ pub fn for_each_entry(
     }
 }
 
-/// The PIDs in `/proc`, in directory order (ascending, as procfs lists
-/// them). Entries that are not numbers are ignored.
-pub fn list_pids() -> io::Result<Vec<i32>> {
+/// Calls `each` with every PID in `/proc`, in directory order (ascending,
+/// as procfs lists them). Entries that are not numbers are ignored.
+pub fn for_each_pid(mut each: impl FnMut(i32)) -> io::Result<()> {
     let dir = openat(root()?, c".".as_ptr(), libc::O_DIRECTORY)?;
-    let mut pids = Vec::new();
     for_each_entry(dir.as_raw_fd(), false, |name, d_type| {
         if !name.first().is_some_and(u8::is_ascii_digit) {
             return;
@@ -388,10 +375,9 @@ pub fn list_pids() -> io::Result<Vec<i32>> {
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
         {
-            pids.push(pid as i32);
+            each(pid as i32);
         }
-    })?;
-    Ok(pids)
+    })
 }
 
 /// Errors that mean "this process is gone or not ours to read": skip it.
@@ -479,15 +465,6 @@ mod tests {
         assert_eq!(parse_ns_link(b"net:[1x]"), None);
         assert_eq!(parse_ns_link(b"/dev/null"), None);
         assert_eq!(parse_ns_link(b"net:[99999999999999999999]"), None);
-    }
-
-    #[test]
-    fn par_map_keeps_order() {
-        let pids: Vec<i32> = (0..1000).collect();
-        let doubled = par_map(&pids, 10, |pid| pid * 2);
-        assert_eq!(doubled, (0..1000).map(|p| p * 2).collect::<Vec<_>>());
-        assert_eq!(par_map(&pids[..3], 10, |pid| pid), vec![0, 1, 2]);
-        assert!(par_map(&[], 0, |pid| pid).is_empty());
     }
 
     #[test]
