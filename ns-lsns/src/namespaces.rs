@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::held::{self, Held};
 use crate::netnsid::{Netlink, NetnsId};
 use crate::pool;
 use crate::proc::{self, ProcDir};
@@ -208,16 +209,23 @@ impl Scan {
         };
         cx.ids_unseen = cx.netlink.as_ref().and_then(Netlink::assigned_count);
         if options.open_files {
-            cx.nsfs_dev = nsfs_dev();
+            cx.nsfs_dev = held::nsfs_dev();
         }
+        let wanted = cx.nsfs_dev.map(|nsfs_dev| held::Wanted {
+            nsfs_dev,
+            sockets: options.types[NsType::Net.index()],
+        });
         let raws = pool::map_listed(
             |push| proc::for_each_pid(push),
-            HashSet::new,
-            |seen, pid| read_raw(options, cx.nsfs_dev, seen, pid),
+            Seen::default,
+            |seen, pid| read_raw(options, wanted.as_ref(), seen, pid),
         )?;
-        for raw in raws.into_iter().flatten() {
+        let mut socket_nets = Vec::new();
+        for mut raw in raws.into_iter().flatten() {
+            socket_nets.append(&mut raw.held.socket_nets);
             scan.add_process(&mut cx, raw);
         }
+        scan.add_socket_nets(&mut cx, socket_nets);
         scan.link_parents();
         scan.assign_namespaces();
         scan.read_persistent(&mut cx, mounts);
@@ -268,7 +276,7 @@ impl Scan {
             parent: None,
             command: raw.command,
         });
-        for (ino, fd_name) in raw.held {
+        for (ino, fd_name) in raw.held.files {
             if self.by_ino.contains_key(&ino) {
                 continue;
             }
@@ -280,6 +288,21 @@ impl Scan {
                 .unwrap_or(fd_name.len());
             name[3..3 + len].copy_from_slice(&fd_name[..len]);
             if let Some(fd) = proc::open_checked(raw.pid, &name[..3 + len], ino) {
+                self.add_for_fd(cx, fd.as_raw_fd(), ino);
+            }
+        }
+    }
+
+    /// Network namespaces only sockets hold: those no process is in.
+    /// (One a process is in gets the same row from the process.)
+    fn add_socket_nets(&mut self, cx: &mut Context, socket_nets: Vec<(u64, OwnedFd)>) {
+        let entered: HashSet<u64> = self
+            .processes
+            .iter()
+            .map(|p| p.ns_ids[NsType::Net.index()])
+            .collect();
+        for (ino, fd) in socket_nets {
+            if !entered.contains(&ino) && !self.by_ino.contains_key(&ino) {
                 self.add_for_fd(cx, fd.as_raw_fd(), ino);
             }
         }
@@ -561,14 +584,21 @@ struct Raw {
     uid: u32,
     /// Inode of each namespace (0: not read), by [`NsType::index`].
     ns_ids: [u64; 8],
-    /// Namespace files held open: (inode, descriptor number NUL-padded).
-    held: Vec<(u64, [u8; 16])>,
+    /// Namespaces its open files hold.
+    held: Held,
     command: Option<Option<Vec<u8>>>,
+}
+
+/// What one thread has met in the processes it read.
+#[derive(Default)]
+struct Seen {
+    namespaces: HashSet<u64>,
+    sockets: HashSet<u64>,
 }
 
 /// One process's [`Raw`], or `None` when it is gone.
 ///
-/// `seen` holds the namespaces of the processes this thread has read,
+/// `seen.namespaces` holds the namespaces of the processes this thread has read,
 /// all of lower PIDs (see [`pool::map_listed`]). A namespace is shown
 /// with its lowest PID, which is the first of its members its thread
 /// meets; so reading the command of every process that is the first one
@@ -577,8 +607,8 @@ struct Raw {
 /// read per namespace and thread at most.
 fn read_raw(
     options: &ScanOptions,
-    nsfs_dev: Option<u64>,
-    seen: &mut HashSet<u64>,
+    wanted: Option<&held::Wanted>,
+    seen: &mut Seen,
     pid: i32,
 ) -> Option<Raw> {
     let dir = ProcDir::open(pid).ok()?;
@@ -601,12 +631,18 @@ fn read_raw(
     }
     let mut first = false;
     for ino in ns_ids.into_iter().filter(|&ino| ino != 0) {
-        first |= seen.insert(ino);
+        first |= seen.namespaces.insert(ino);
     }
     let command = (options.commands && first).then(|| dir.command());
-    let held = match nsfs_dev {
-        Some(dev) => held_namespaces(&dir, dev),
-        None => Vec::new(),
+    let held = match wanted {
+        Some(wanted) => held::scan(
+            &dir,
+            pid,
+            wanted,
+            ns_ids[NsType::Net.index()],
+            &mut seen.sockets,
+        ),
+        None => Held::default(),
     };
     Some(Raw {
         pid: stat.pid,
@@ -615,61 +651,6 @@ fn read_raw(
         ns_ids,
         held,
         command,
-    })
-}
-
-/// Namespace files among a process's open file descriptors: one
-/// `readlinkat` per descriptor (a namespace's link reads `TYPE:[INODE]`),
-/// and a `stat` only to confirm a namespace.
-fn held_namespaces(dir: &ProcDir, nsfs_dev: u64) -> Vec<(u64, [u8; 16])> {
-    let mut found = Vec::new();
-    let Ok(fds) = dir.open_at(c"fd", libc::O_DIRECTORY) else {
-        return found;
-    };
-    let fds = fds.as_raw_fd();
-    let _ = proc::for_each_entry(fds, true, |name, _| {
-        if name.first().is_none_or(|b| !b.is_ascii_digit()) || name.len() > 15 {
-            return;
-        }
-        let mut path = [0u8; 16];
-        path[..name.len()].copy_from_slice(name);
-        let Ok(cpath) = CStr::from_bytes_until_nul(&path) else {
-            return;
-        };
-        let mut text = [0u8; 64];
-        // SAFETY: a NUL-terminated name, a buffer valid for its length.
-        let len =
-            unsafe { libc::readlinkat(fds, cpath.as_ptr(), text.as_mut_ptr().cast(), text.len()) };
-        if len <= 0 {
-            return;
-        }
-        let text = &text[..len as usize];
-        let named = text
-            .iter()
-            .position(|&b| b == b':')
-            .and_then(|colon| std::str::from_utf8(&text[..colon]).ok())
-            .and_then(NsType::from_name);
-        let Some(ino) = named.and(proc::parse_ns_link(text)) else {
-            return;
-        };
-        // Confirmed by stat: a namespace file, not a look-alike.
-        if found.iter().any(|&(seen, _)| seen == ino) {
-            return;
-        }
-        if let Ok(st) = proc::stat_at(fds, cpath) {
-            if st.st_dev == nsfs_dev && st.st_ino == ino {
-                found.push((ino, path));
-            }
-        }
-    });
-    found
-}
-
-fn nsfs_dev() -> Option<u64> {
-    NsType::ALL.into_iter().find_map(|kind| {
-        std::fs::metadata(format!("/proc/self/ns/{}", kind.name()))
-            .ok()
-            .map(|m| std::os::linux::fs::MetadataExt::st_dev(&m))
     })
 }
 
