@@ -24,8 +24,8 @@ pub const TOOL: Tool = Tool {
 
 Without options, every namespace is listed, nested by process as util-linux
 nests them; with a namespace argument, the processes in that namespace.
-Namespaces held only by a bind mount or an open file descriptor are listed
-too. A process that exits while its /proc entries are read is skipped.",
+Namespaces held only by a bind mount, an open file descriptor or a socket are
+listed too. A process that exits while its /proc entries are read is skipped.",
     options: &[
         Opt::flag(Some('J'), "json", "print JSON"),
         Opt::required(
@@ -117,6 +117,9 @@ pub struct Options {
     pub tree: Tree,
     pub columns: Vec<ColumnId>,
     pub filter: Option<String>,
+    /// What the scanner of each `-Q` expression echoed to standard output
+    /// (bytes no rule of its grammar matches), to be printed first.
+    pub filter_echo: Vec<u8>,
 }
 
 /// Parses argv (argv[0] included) and settles the defaults.
@@ -127,9 +130,20 @@ where
 {
     let mut parser = lexopt::Parser::from_iter(args);
     let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-lsns");
-    match parse_options(&mut parser, invoked_as.clone()) {
-        Ok(options) => Ok(options),
-        Err(error) => Err((invoked_as, error)),
+    let mut echo = Vec::new();
+    match parse_options(&mut parser, invoked_as.clone(), &mut echo) {
+        Ok(mut options) => {
+            options.filter_echo = echo;
+            Ok(options)
+        }
+        Err(error) if echo.is_empty() => Err((invoked_as, error)),
+        Err(error) => Err((
+            invoked_as,
+            Error::Echoed {
+                stdout: echo,
+                error: Box::new(error),
+            },
+        )),
     }
 }
 
@@ -137,7 +151,11 @@ fn failed(message: String) -> Error {
     Error::Failed(message)
 }
 
-fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Options, Error> {
+fn parse_options(
+    parser: &mut lexopt::Parser,
+    invoked_as: String,
+    echo: &mut Vec<u8>,
+) -> Result<Options, Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut options = Options {
         invoked_as,
@@ -154,6 +172,7 @@ fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Opti
         tree: Tree::None,
         columns: Vec::new(),
         filter: None,
+        filter_echo: Vec::new(),
     };
     let mut force_list = false;
     let mut output: Option<String> = None;
@@ -239,8 +258,15 @@ fn parse_options(parser: &mut lexopt::Parser, invoked_as: String) -> Result<Opti
             }
             'Q' => {
                 let value = string(parser.value().map_err(usage)?);
-                crate::filter::Filter::parse(&value)
-                    .map_err(|error| failed(format!("failed to parse \"{value}\": {error}")))?;
+                // Parsed here, as util-linux does: its errors come before
+                // those of later options.
+                match crate::filter::Filter::parse(&value) {
+                    Ok(filter) => echo.extend(filter.echo),
+                    Err(error) => {
+                        echo.extend(&error.echo);
+                        return Err(failed(format!("failed to parse \"{value}\": {error}")));
+                    }
+                }
                 options.filter = Some(value);
             }
             'H' => options.action = Action::ListColumns,

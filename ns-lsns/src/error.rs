@@ -11,6 +11,9 @@ pub enum Error {
     /// A failure util-linux reports with no message (an empty column name
     /// in `-o`).
     Silent,
+    /// A failure after bytes a `-Q` expression's scanner echoed to
+    /// standard output, which util-linux prints all the same.
+    Echoed { stdout: Vec<u8>, error: Box<Error> },
 }
 
 impl ns_getopt::ToolError for Error {
@@ -19,12 +22,16 @@ impl ns_getopt::ToolError for Error {
     }
 
     fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_))
+        match self {
+            Error::Echoed { error, .. } => ns_getopt::ToolError::is_usage(&**error),
+            other => matches!(other, Error::Usage(_)),
+        }
     }
 
     fn message(&self) -> Option<String> {
         match self {
             Error::Silent => None,
+            Error::Echoed { error, .. } => ns_getopt::ToolError::message(&**error),
             other => Some(other.to_string()),
         }
     }
@@ -41,6 +48,7 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(message) | Error::Failed(message) => f.write_str(message),
             Error::Silent => Ok(()),
+            Error::Echoed { error, .. } => error.fmt(f),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod columns;
 mod error;
 pub mod filter;
+mod held;
 pub mod namespaces;
 pub mod netnsid;
 mod pool;
@@ -40,6 +41,10 @@ where
     let locale = Locale::from_environment();
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
+        Err((prog, Error::Echoed { stdout, error })) => {
+            let _ = write_stdout(&stdout);
+            (prog, Err(*error))
+        }
         Err((prog, error)) => (prog, Err(error)),
     };
     ns_getopt::finish(&prog, result)
@@ -47,6 +52,9 @@ where
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     let prog = &options.invoked_as;
+    if !options.filter_echo.is_empty() {
+        write_stdout(&options.filter_echo)?;
+    }
     match options.action {
         Action::Help => write_stdout(cli::help(prog).as_bytes()),
         Action::Version => write_stdout(cli::version(prog).as_bytes()),
@@ -202,6 +210,8 @@ struct Rows<'a> {
     proc_line: Vec<Option<usize>>,
     ns_line: Vec<Option<usize>>,
     filter: Option<&'a Filter>,
+    /// The errno of the first row the filter could not be applied to.
+    failed: Option<i32>,
 }
 
 fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
@@ -319,6 +329,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         proc_line: vec![None; scan.processes.len()],
         ns_line: vec![None; scan.namespaces.len()],
         filter: filter.as_ref(),
+        failed: None,
     };
 
     match options.namespace.filter(|&ns| ns != 0) {
@@ -353,6 +364,12 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         }
     }
 
+    if let Some(errno) = rows.failed {
+        return Err(Error::Failed(format!(
+            "failed to apply filter: {}",
+            filter::errno_text(errno)
+        )));
+    }
     let mut out = Vec::new();
     rows.table
         .print(&mut out)
@@ -424,6 +441,9 @@ fn show_process(cx: &mut Context, rows: &mut Rows, process: usize, ns: usize) {
 }
 
 fn add_line(cx: &mut Context, rows: &mut Rows, ns: usize, proc_: Option<usize>) {
+    if rows.failed.is_some() {
+        return;
+    }
     let namespace = &cx.scan.namespaces[ns];
     let parent_line = match cx.options.tree {
         Tree::Process => proc_
@@ -447,8 +467,14 @@ fn add_line(cx: &mut Context, rows: &mut Rows, ns: usize, proc_: Option<usize>) 
                 number: id.is_some_and(|id| columns::info_of(id).json == JsonType::Number),
             }
         };
-        if !filter.matches(&lookup) {
-            return;
+        match filter.matches(&lookup) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(errno) => {
+                // util-linux ends at the first row a filter fails on.
+                rows.failed.get_or_insert(errno);
+                return;
+            }
         }
     }
     let line = rows.table.add_line(cells, parent_line);

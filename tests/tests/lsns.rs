@@ -5,11 +5,16 @@
 //! host is never changed: everything lives in throwaway namespaces (with
 //! a private tmpfs on /run for `ip netns`) and dies with the PID
 //! namespace's init.
+//!
+//! Two references: the host's util-linux (2.38.1), and for what 2.39 to
+//! 2.41 added (`-P`, `-Q`, `-H`, namespaces held only by an open file or
+//! a socket) the util-linux of a Debian stable root that ns-bootstrap
+//! builds, both tools run in it with `chroot`.
 
 use std::path::Path;
 use std::process::Command;
 
-use nstools_tests::{bin, require_root, TempDir};
+use nstools_tests::{bin, require_root, TempDir, TestCommand};
 
 /// Starts the population, then runs every case (one per line of
 /// `$CASES`, `eval`ed so variables and quotes work) with the reference
@@ -18,6 +23,11 @@ use nstools_tests::{bin, require_root, TempDir};
 /// `$OUT/N.{ref,ours}.{out,err,rc}`. A case may start with `LANG=…` or
 /// `COLUMNS=…` assignments, and with `tty_run` to run on a
 /// pseudo-terminal (of size 0, so COLUMNS decides the width).
+///
+/// With `$ROOT` (a Debian root) the reference is the root's lsns, ours is
+/// copied in beside it, both run chrooted there (with this PID
+/// namespace's /proc and this /run), and the population also has
+/// namespaces that only an open file or a socket holds.
 const SCRIPT: &str = r#"
 set -u
 run_case() {
@@ -60,15 +70,31 @@ ip netns add red
 ip netns set blue 7
 spawn ip netns exec blue sleep 1000
 spawn ip netns exec red sleep 1000
+REF=lsns
+if [ -n "${ROOT-}" ]; then
+    # A net namespace, then a uts and a user namespace, held only by
+    # descriptors a shell keeps open into the sleep it becomes.
+    spawn bash -c 'unshare --net sleep 1000 & p=$!; sleep 0.3; exec 7</proc/$p/ns/net; kill $p; exec sleep 1000'
+    spawn bash -c 'unshare --user --uts sleep 1000 & p=$!; sleep 0.3; exec 8</proc/$p/ns/uts 9</proc/$p/ns/user; kill $p; exec sleep 1000'
+    # A net namespace held only by a socket: perl makes a socket in a new
+    # namespace, then setns(2)es back to ours.
+    spawn unshare --net perl -e 'use Socket; socket(my $s, PF_INET, SOCK_DGRAM, 0) or die; open(my $f, "<", "/proc/1/ns/net") or die; syscall(308, fileno($f), 0x40000000) == 0 or die "setns: $!"; sleep 1000'
+    mount -t proc proc "$ROOT/proc"
+    mount --rbind /run "$ROOT/run"
+    mkdir -p "$ROOT/opt/ours"
+    cp "$OURS" "$ROOT/opt/ours/lsns"
+    REF="chroot $ROOT /usr/bin/lsns"
+    OURS="chroot $ROOT /opt/ours/lsns"
+fi
 sleep 0.5
 NETNS=$(stat -L -c %i /proc/$NETPID/ns/net)
 USERNS=$(stat -L -c %i /proc/$USERPID/ns/user)
 n=0
 while IFS= read -r args; do
     n=$((n + 1))
-    eval "run_case lsns $args" >"$OUT/$n.ref.out" 2>"$OUT/$n.ref.err"
+    eval "run_case $REF $args" >"$OUT/$n.ref.out" 2>"$OUT/$n.ref.err"
     echo $? >"$OUT/$n.ref.rc"
-    eval "run_case \"\$OURS\" $args" >"$OUT/$n.ours.out" 2>"$OUT/$n.ours.err"
+    eval "run_case $OURS $args" >"$OUT/$n.ours.out" 2>"$OUT/$n.ours.err"
     echo $? >"$OUT/$n.ours.rc"
 done <<<"$CASES"
 "#;
@@ -164,6 +190,97 @@ fn read(path: &Path) -> String {
 #[test]
 fn differential_against_util_linux() {
     require_root();
+    differential(CASES, None);
+}
+
+/// What util-linux 2.39 to 2.41 added, against the lsns of a Debian
+/// stable root (2.41). Left out: what 2.42 changed and ours follows
+/// (NETNSID of a namespace no process is in, a filter on NETNSID when
+/// the column is not shown, `-H` before `-J` or `-r`), which the other
+/// tests check.
+const CASES_241: &[&str] = &[
+    "",
+    "-l",
+    "-J",
+    "-t net -o NS,TYPE,NPROCS,PID,NSFS,COMMAND",
+    "-t net -J -o NS,NPROCS,PID,USER,NSFS",
+    "-t uts -l",
+    "-l -o NS,TYPE,NPROCS,PID,USER,PNS,ONS",
+    "-P",
+    "-P -t net -o NS,TYPE,NPROCS",
+    "-P -J -t user",
+    "-T",
+    "-T owner",
+    "--tree=owner",
+    "--tree=parent -J",
+    "-J -H",
+    "-r -H",
+    "-H",
+    "-Q 'TYPE == \"net\"'",
+    "-Q 'NPROCS > 1'",
+    "-Q 'NPROCS > 1 && TYPE != \"user\"' -l",
+    "-Q 'COMMAND =~ \"^sleep\"' -o NS,PID",
+    "-Q 'COMMAND =~ \"sleep\" && !(COMMAND =~ \"1000$\")' -o NS,COMMAND",
+    "-Q 'TYPE == \"net\" or TYPE eq \"uts\"'",
+    "-Q \"TYPE == 'net'\"",
+    "-Q 'TYPE == \" uts \"' -o NS,TYPE",
+    "-Q '!(TYPE == \"net\")' -n -o NS",
+    "-Q 'not TYPE == \"mnt\"' -o NS,TYPE",
+    "-Q 'PID < 5' -J",
+    "-Q 'PID == \"0\"' -o NS,TYPE,PID",
+    "-Q 'PID' -o NS,PID",
+    "-Q '1'",
+    "-Q 'false' -o NS",
+    "-Q 'NPROCS > 1K'",
+    "-Q 'NPROCS > 1.5'",
+    "-Q 'NS =~ \"^40265318\"' -o NS",
+    "-Q 'TYPE == \"uts\" == true' -o NS,TYPE",
+    "-Q 'TYPE > \"p\"' -o NS,TYPE",
+    "-Q 'NSFS != \"\"' -o NS,NSFS",
+    "-Q 'ONS > 4026531837' -o NS,ONS",
+    "-T owner -Q 'TYPE == \"user\"'",
+    "-Q 'TYPE == net'",
+    "-Q 'FOO == 1'",
+    "-Q 'NS =='",
+    "-Q '(TYPE == \"net\"'",
+    "-Q '== 1'",
+    "-Q ')'",
+    "-Q 'TYPE \"net\"'",
+    "-Q 'TYPE == \"net\" ('",
+    "-Q \"'\"",
+    "-Q ''",
+    "-Q ' '",
+    "-Q 'TYPE = \"net\"'",
+    "-Q 'PID >= 1 &' -o NS",
+    "-Q '\"abc'",
+    "-Q '=' --bogus",
+    "-Q 'TYPE =~ NS'",
+    "-Q 'TYPE =~ \"(\"'",
+    "-Q '99999999999999999999K'",
+    "-Q 'TYPE == 1'",
+    "-Q '1 =~ \"1\"'",
+    "-o NS,TYPE,NETNSID -Q 'NETNSID == 7'",
+    "-t net -o NS,NETNSID -Q 'NETNSID == \"7\"'",
+    "-p $NETPID",
+    "$NETNS -l",
+];
+
+#[test]
+fn differential_against_util_linux_2_41() {
+    require_root();
+    let dir = TempDir::new("lsns-stable-root");
+    let root = dir.path().join("root");
+    TestCommand::new(bin("ns-bootstrap"))
+        .args(["--variant=minbase", "stable"])
+        .arg(&root)
+        .run()
+        .expect_code(0);
+    differential(CASES_241, Some(&root));
+}
+
+/// Runs `cases` with the reference and ours (see [`SCRIPT`]) and fails
+/// with every difference.
+fn differential(cases: &[&str], root: Option<&Path>) {
     let ours = bin("ns-lsns");
     let out = TempDir::new("lsns-diff");
     // Ours runs as argv[0] `lsns` (a symlink), so messages match.
@@ -171,7 +288,8 @@ fn differential_against_util_linux() {
     let link = link_dir.path().join("lsns");
     std::os::unix::fs::symlink(&ours, &link).expect("symlink lsns");
 
-    let status = Command::new("timeout")
+    let mut command = Command::new("timeout");
+    command
         .args([
             "120",
             "unshare",
@@ -184,16 +302,19 @@ fn differential_against_util_linux() {
         .arg(SCRIPT)
         .env("OUT", out.path())
         .env("OURS", &link)
-        .env("CASES", CASES.join("\n"))
+        .env("CASES", cases.join("\n"))
         .env("LANG", "C.UTF-8")
-        .env_remove("COLUMNS")
-        .status()
-        .expect("run the differential script");
+        .env_remove("COLUMNS");
+    match root {
+        Some(root) => command.env("ROOT", root),
+        None => command.env_remove("ROOT"),
+    };
+    let status = command.status().expect("run the differential script");
     assert!(status.success(), "the differential script failed: {status}");
 
     let mut failures = Vec::new();
     let mut matched = 0;
-    for (index, case) in CASES.iter().enumerate() {
+    for (index, case) in cases.iter().enumerate() {
         let n = index + 1;
         let load = |which: &str| Run {
             out: read(&out.path().join(format!("{n}.{which}.out"))),
@@ -232,7 +353,7 @@ fn differential_against_util_linux() {
     assert!(
         failures.is_empty(),
         "{matched}/{} cases match; failures:\n{}",
-        CASES.len(),
+        cases.len(),
         failures.join("\n")
     );
 }
@@ -424,6 +545,11 @@ ino=$(stat -L -c %i /run/netns/lonely)
 "$OURS" -P -t net -n -r -o NS,TYPE,NPROCS,USER,NSFS
 echo "ino=$ino"
 "$OURS" -P -J -o NS,PID,COMMAND -t net
+# 2.42: the NETNSID of a namespace no process is in, also for a filter
+# on the column when it is not shown.
+"$OURS" -P -t net -n -r -o NS,NETNSID
+ip netns set lonely 5
+"$OURS" -n -r -o NS -Q 'NETNSID == "5"'
 "#;
     let output = Command::new("timeout")
         .args([
@@ -457,6 +583,10 @@ echo "ino=$ino"
         stdout.contains(&format!(
             "{{\n   \"namespaces\": [\n      {{\n         \"ns\": {ino},\n         \"pid\": null,\n         \"command\": null\n      }}\n   ]\n}}\n"
         )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!("}}\n{ino} unassigned\n{ino}\n")),
         "{stdout}"
     );
 }
@@ -531,4 +661,11 @@ fn list_columns() {
         "{stdout}"
     );
     assert_eq!(stdout.lines().count(), 13);
+    // 2.42: -H lists after every option is read.
+    let output = Command::new(bin("ns-lsns"))
+        .args(["-H", "-J"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("{\n   \"lsns-columns\": ["), "{stdout}");
 }
