@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{argv, ours, Case, Filters, Namespaces, NsCase};
+use super::{argv, ours, Case, Filters, Measured, Namespaces, NsCase};
 
 const SIZES: [usize; 3] = [0, 500, 2000];
 
@@ -114,4 +114,44 @@ pub fn cases(dist: &Path, filters: &Filters) -> Vec<NsCase> {
         }
     }
     cases
+}
+
+/// How time grows with the number of processes: for each command, the
+/// time at each population over the time at the previous one, ours and
+/// util-linux's (linear growth from 500 to 2,000 is about 4x).
+pub fn report_growth(timings: &[(String, Measured)]) {
+    let mut lines = Vec::new();
+    for args in ["", "-J", "-t net"] {
+        let name =
+            |extra: usize| format!("lsns {args} ({extra} extra)").replace("lsns  (", "lsns (");
+        let at = |extra: usize| {
+            timings
+                .iter()
+                .find(|(n, _)| *n == name(extra))
+                .map(|(_, m)| m)
+        };
+        for pair in SIZES.windows(2).filter(|pair| pair[0] > 0) {
+            let (Some(small), Some(large)) = (at(pair[0]), at(pair[1])) else {
+                continue;
+            };
+            let growth = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
+            lines.push(format!(
+                "{:<44} {:>9.2}x {:>9.2}x",
+                format!("lsns {args} {} -> {} extra", pair[0], pair[1]).replace("lsns  ", "lsns "),
+                growth(small.ours_median, large.ours_median),
+                growth(small.reference_median, large.reference_median),
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "growth with more processes", "ours", "ref"
+    );
+    for line in lines {
+        println!("{line}");
+    }
 }

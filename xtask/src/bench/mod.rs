@@ -128,6 +128,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "case", "ours ms", "ref ms", "ratio"
     );
     let mut ratios = Vec::new();
+    let mut timings = Vec::new();
     for NsCase { case, namespaces } in &cases {
         let result = measure(case, namespaces, pairs)?;
         println!(
@@ -138,6 +139,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             result.median_ratio
         );
         ratios.push(result.median_ratio);
+        timings.push((case.name.clone(), result));
     }
     for case in &staged {
         let result = measure_staged(case)?;
@@ -157,6 +159,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "mean of median ratios", "", "", mean
         );
     }
+    lsns::report_growth(&timings);
     if bootstrap {
         bootstrap::run(3, 2)?;
     }
@@ -248,10 +251,10 @@ fn measure_staged(case: &StagedCase) -> Result<Measured, String> {
     })
 }
 
-struct Measured {
-    ours_median: Duration,
-    reference_median: Duration,
-    median_ratio: f64,
+pub struct Measured {
+    pub ours_median: Duration,
+    pub reference_median: Duration,
+    pub median_ratio: f64,
 }
 
 fn measure(case: &Case, namespaces: &Namespaces, pairs: usize) -> Result<Measured, String> {
