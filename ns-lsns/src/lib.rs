@@ -140,6 +140,14 @@ impl Context<'_> {
 
     /// The NSFS cell: every mount point of the namespace, each once.
     fn nsfs(&self, ns: &Namespace) -> Option<Vec<u8>> {
+        // Most namespaces have none: no need to spell out the root.
+        if !self
+            .nsfs_mounts
+            .iter()
+            .any(|(root, _)| namespaces::nsfs_root_ino(root) == Some(ns.id))
+        {
+            return None;
+        }
         let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
         let separator = if self.options.nowrap { ',' } else { '\n' };
         let mut joined: Option<String> = None;
@@ -159,12 +167,13 @@ impl Context<'_> {
     fn cell(&mut self, column: ColumnId, ns: &Namespace, proc_: Option<usize>) -> Option<Vec<u8>> {
         let process = proc_.map(|index| &self.scan.processes[index]);
         let text = match column {
-            ColumnId::Ns => ns.id.to_string(),
-            ColumnId::Type => ns.kind.name().to_string(),
+            // Numbers without the formatting machinery: thousands of rows.
+            ColumnId::Ns => return Some(decimal(ns.id)),
+            ColumnId::Type => return Some(ns.kind.name().as_bytes().to_vec()),
             ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.name()),
-            ColumnId::Nprocs => ns.nprocs.to_string(),
-            ColumnId::Pid => process?.pid.to_string(),
-            ColumnId::Ppid => process?.ppid.to_string(),
+            ColumnId::Nprocs => return Some(decimal(ns.nprocs as u64)),
+            ColumnId::Pid => return Some(signed(process?.pid)),
+            ColumnId::Ppid => return Some(signed(process?.ppid)),
             ColumnId::Command => {
                 // A process can stand for several namespaces: read once.
                 let index = proc_?;
@@ -187,6 +196,28 @@ impl Context<'_> {
             ColumnId::Ons => ns.related_id[OWNER].to_string(),
         };
         Some(text.into_bytes())
+    }
+}
+
+/// A number's decimal digits.
+fn decimal(mut n: u64) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[at..].to_vec()
+}
+
+fn signed(n: i32) -> Vec<u8> {
+    match u64::try_from(n) {
+        Ok(n) => decimal(n),
+        Err(_) => n.to_string().into_bytes(),
     }
 }
 
@@ -488,6 +519,13 @@ fn add_line(cx: &mut Context, rows: &mut Rows, ns: usize, proc_: Option<usize>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal(0), b"0");
+        assert_eq!(decimal(4026531833), b"4026531833");
+        assert_eq!(decimal(u64::MAX), u64::MAX.to_string().as_bytes());
+    }
 
     #[test]
     fn nsfs_paths_are_listed_once() {
