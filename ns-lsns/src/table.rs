@@ -278,6 +278,14 @@ pub struct Table {
     pub terminal: Terminal,
 }
 
+/// A cell made safe to print, with its width and its tree art's width.
+#[derive(Debug, Default)]
+struct Encoded<'a> {
+    text: Cow<'a, [u8]>,
+    width: usize,
+    art_width: usize,
+}
+
 /// Per-column layout state while printing.
 #[derive(Debug, Clone, Default)]
 struct Layout {
@@ -385,6 +393,50 @@ impl Table {
             buffer.extend_from_slice(data);
         }
         (Cow::Owned(buffer), art)
+    }
+
+    /// A cell of the human format, made safe once for both the width
+    /// pass and the printing: tree art (every piece two cells wide, and
+    /// printable), then the cell's data made safe.
+    fn encode_cell(&self, line: usize, column: usize) -> Encoded<'_> {
+        let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
+        let data = data.map_or(&[][..], Vec::as_slice);
+        let (text, width) = safe_encode_cow(data, self.safechars(column), self.locale);
+        let parent = self.lines[line].parent;
+        let Some(parent) = parent.filter(|_| self.columns[column].tree) else {
+            return Encoded {
+                text,
+                width,
+                art_width: 0,
+            };
+        };
+        let mut art = Vec::with_capacity(16 + text.len());
+        self.art_of(parent, &mut art);
+        art.extend_from_slice(if self.is_last_child(line) {
+            self.locale.right().as_bytes()
+        } else {
+            self.locale.branch().as_bytes()
+        });
+        let art_width = 2 * (self.depth(line) + 1);
+        art.extend_from_slice(&text);
+        Encoded {
+            text: Cow::Owned(art),
+            width: width + art_width,
+            art_width,
+        }
+    }
+
+    /// How many ancestors a line has below its root.
+    fn depth(&self, line: usize) -> usize {
+        let mut depth = 0;
+        let mut at = self.lines[line].parent;
+        while let Some(parent) = at {
+            at = self.lines[parent].parent;
+            if at.is_some() {
+                depth += 1;
+            }
+        }
+        depth
     }
 
     fn is_last_column(&self, column: usize) -> bool {
@@ -511,7 +563,18 @@ impl Table {
     }
 
     fn print_human(&self, out: &mut Vec<u8>, order: &[usize]) -> io::Result<()> {
-        let mut layout = self.calculate(order);
+        let cells: Vec<Vec<Encoded>> = order
+            .iter()
+            .map(|&line| {
+                (0..self.columns.len())
+                    .map(|column| match self.columns[column].hidden {
+                        true => Encoded::default(),
+                        false => self.encode_cell(line, column),
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut layout = self.calculate(order, &cells);
         if !self.noheadings {
             for (column, col) in self.columns.iter().enumerate() {
                 if layout[column].hidden {
@@ -523,7 +586,7 @@ impl Table {
             out.write_all(b"\n")?;
         }
         for (n, &line) in order.iter().enumerate() {
-            self.print_line(out, &mut layout, line)?;
+            self.print_line(out, &mut layout, line, &cells[n])?;
             if n + 1 < order.len() {
                 out.write_all(b"\n")?;
             }
@@ -540,7 +603,7 @@ impl Table {
     }
 
     /// Column widths, as libsmartcols computes them.
-    fn calculate(&self, order: &[usize]) -> Vec<Layout> {
+    fn calculate(&self, order: &[usize], cells: &[Vec<Encoded>]) -> Vec<Layout> {
         let mut layout: Vec<Layout> = self
             .columns
             .iter()
@@ -557,21 +620,22 @@ impl Table {
             }
             let lay = &mut layout[column];
             lay.width_min = safe_width(col.name.as_bytes(), self.locale).max(1);
-            for &line in order {
-                let (buffer, art) = self.cell_buffer(line, column);
+            for (n, &line) in order.iter().enumerate() {
+                let cell = &cells[n][column];
                 let len = if col.wrap_nl {
-                    buffer
+                    // The widest of its lines (a wrapping column has no art).
+                    let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
+                    data.map_or(&[][..], Vec::as_slice)
                         .split(|&b| b == b'\n')
                         .map(|chunk| safe_width(chunk, self.locale))
                         .max()
                         .unwrap_or(0)
                 } else {
-                    safe_width(&buffer, self.locale)
+                    cell.width
                 };
                 lay.width = lay.width.max(len);
                 if col.tree && self.lines[line].parent.is_some() {
-                    let art_width = safe_width(&buffer[..art], self.locale);
-                    lay.width_treeart = lay.width_treeart.max(art_width);
+                    lay.width_treeart = lay.width_treeart.max(cell.art_width);
                 }
             }
             if lay.width < lay.width_min {
@@ -633,15 +697,21 @@ impl Table {
         layout
     }
 
-    fn print_line(&self, out: &mut Vec<u8>, layout: &mut [Layout], line: usize) -> io::Result<()> {
+    fn print_line(
+        &self,
+        out: &mut Vec<u8>,
+        layout: &mut [Layout],
+        line: usize,
+        cells: &[Encoded],
+    ) -> io::Result<()> {
         let mut pending = false;
         for column in 0..self.columns.len() {
             if layout[column].hidden {
                 continue;
             }
-            let (buffer, _) = self.cell_buffer(line, column);
-            let (data, len) = safe_encode_cow(&buffer, self.safechars(column), self.locale);
-            self.print_data(out, layout, column, Some(line), data, len)?;
+            let cell = &cells[column];
+            let data = Cow::Borrowed(&cell.text[..]);
+            self.print_data(out, layout, column, Some(line), data, cell.width)?;
             if layout[column].pending.is_some() {
                 pending = true;
             }
