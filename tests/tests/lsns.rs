@@ -21,8 +21,9 @@ use nstools_tests::{bin, require_root, TempDir, TestCommand};
 /// and with ours (`$OURS`, a symlink named `lsns` so messages match),
 /// leaving each run's stdout, stderr and status in
 /// `$OUT/N.{ref,ours}.{out,err,rc}`. A case may start with `LANG=…` or
-/// `COLUMNS=…` assignments, and with `tty_run` to run on a
-/// pseudo-terminal (of size 0, so COLUMNS decides the width).
+/// `COLUMNS=…` assignments, then `as_nobody` to run as an unprivileged
+/// user (who sees only its own processes' namespaces), or `tty_run` to
+/// run on a pseudo-terminal (of size 0, so COLUMNS decides the width).
 ///
 /// With `$ROOT` (a Debian root) the reference is the root's lsns, ours is
 /// copied in beside it, both run chrooted there (with this PID
@@ -39,11 +40,20 @@ run_case() {
             *) break ;;
         esac
     done
+    local before=() after=()
+    if [ "${1-}" = as_nobody ]; then
+        shift
+        if [ "$tool" = chroot ]; then
+            after=(--userspec=65534:65534)
+        else
+            before=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        fi
+    fi
     if [ "${1-}" = tty_run ]; then
         shift
         env "${env[@]}" script -qec "$tool $*" /dev/null </dev/null
     else
-        env "${env[@]}" "$tool" "$@" </dev/null
+        env "${env[@]}" "${before[@]}" "$tool" "${after[@]}" "$@" </dev/null
     fi
 }
 mount -t tmpfs tmpfs /run
@@ -70,6 +80,9 @@ ip netns add red
 ip netns set blue 7
 spawn ip netns exec blue sleep 1000
 spawn ip netns exec red sleep 1000
+# An unprivileged user's processes, one in namespaces of its own.
+spawn setpriv --reuid=65534 --regid=65534 --clear-groups sleep 1000
+spawn setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user --net --uts sleep 1000
 REF=lsns
 if [ -n "${ROOT-}" ]; then
     # A net namespace, then a uts and a user namespace, held only by
@@ -175,6 +188,13 @@ const CASES: &[&str] = &[
     "COLUMNS=200 tty_run -t uts",
     "COLUMNS=30 tty_run -u -l",
     "COLUMNS=70 tty_run -t uts -l -o NS,COMMAND,PID",
+    // Without namespaces only a bind mount holds for it (2.39+): an
+    // unprivileged user does not see their processes.
+    "as_nobody -t user -t pid -t ipc",
+    "as_nobody -l -o NS,TYPE,NPROCS,PID,USER,COMMAND -t user",
+    "as_nobody -T owner -t user -t mnt",
+    "as_nobody -p 1",
+    "as_nobody $NETNS",
 ];
 
 struct Run {
@@ -263,6 +283,11 @@ const CASES_241: &[&str] = &[
     "-t net -o NS,NETNSID -Q 'NETNSID == \"7\"'",
     "-p $NETPID",
     "$NETNS -l",
+    "as_nobody",
+    "as_nobody -J -t net",
+    "as_nobody -P",
+    "as_nobody -T owner",
+    "as_nobody -Q 'USER == \"nobody\"' -o NS,TYPE,PID",
 ];
 
 #[test]
@@ -323,6 +348,12 @@ fn differential(cases: &[&str], root: Option<&Path>) {
         };
         let (reference, ours) = (load("ref"), load("ours"));
         assert!(!reference.rc.is_empty(), "case {case:?} did not run");
+        // A wrapper that failed would fail alike for both.
+        assert!(
+            !reference.err.starts_with("chroot:") && !reference.err.starts_with("setpriv:"),
+            "case {case:?} did not start: {}",
+            reference.err
+        );
         let mut problems = Vec::new();
         if reference.rc != ours.rc {
             problems.push(format!(
