@@ -200,18 +200,8 @@ impl Context<'_> {
 }
 
 /// A number's decimal digits.
-fn decimal(mut n: u64) -> Vec<u8> {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits[at..].to_vec()
+fn decimal(n: u64) -> Vec<u8> {
+    proc::decimal_digits(n, &mut [0u8; 20]).to_vec()
 }
 
 fn signed(n: i32) -> Vec<u8> {

@@ -80,6 +80,21 @@ fn root() -> io::Result<RawFd> {
     Ok(fd)
 }
 
+/// The decimal digits of `n`, written at the end of `buf` (the formatting
+/// machinery costs more, thousands of times over).
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 /// A NUL-terminated path built on the stack: `PID` or `PID/NAME`.
 struct PathBuf64 {
     bytes: [u8; 64],
@@ -88,18 +103,8 @@ struct PathBuf64 {
 impl PathBuf64 {
     fn new(pid: i32, name: &[u8]) -> PathBuf64 {
         let mut bytes = [0u8; 64];
-        let mut digits = [0u8; 12];
-        let mut n = pid.unsigned_abs();
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = &digits[at..];
+        let mut buf = [0u8; 20];
+        let digits = decimal_digits(u64::from(pid.unsigned_abs()), &mut buf);
         bytes[..digits.len()].copy_from_slice(digits);
         let mut len = digits.len();
         if !name.is_empty() {
