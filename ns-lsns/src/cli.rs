@@ -99,7 +99,7 @@ pub enum Action {
     List,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Options {
     pub invoked_as: String,
     pub action: Action,
@@ -116,7 +116,8 @@ pub struct Options {
     pub types: [bool; 8],
     pub tree: Tree,
     pub columns: Vec<ColumnId>,
-    pub filter: Option<String>,
+    /// `-Q`, parsed when the option is read.
+    pub filter: Option<crate::filter::Filter>,
     /// What the scanner of each `-Q` expression echoed to standard output
     /// (bytes no rule of its grammar matches), to be printed first.
     pub filter_echo: Vec<u8>,
@@ -261,13 +262,15 @@ fn parse_options(
                 // Parsed here, as util-linux does: its errors come before
                 // those of later options.
                 match crate::filter::Filter::parse(&value) {
-                    Ok(filter) => echo.extend(filter.echo),
+                    Ok(filter) => {
+                        echo.extend(&filter.echo);
+                        options.filter = Some(filter);
+                    }
                     Err(error) => {
                         echo.extend(&error.echo);
                         return Err(failed(format!("failed to parse \"{value}\": {error}")));
                     }
                 }
-                options.filter = Some(value);
             }
             'H' => options.action = Action::ListColumns,
             'h' => {

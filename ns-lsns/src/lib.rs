@@ -17,7 +17,7 @@ mod pool;
 pub mod proc;
 pub mod table;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
@@ -117,6 +117,8 @@ struct Context<'a> {
     scan: &'a Scan,
     columns: Vec<ColumnId>,
     nsfs_mounts: namespaces::NsfsMounts,
+    /// The namespaces that have an nsfs mount.
+    nsfs_inodes: HashSet<u64>,
     accounts: Accounts,
     user_names: HashMap<u32, String>,
     /// The COMMAND of each process, read when first shown.
@@ -141,11 +143,7 @@ impl Context<'_> {
     /// The NSFS cell: every mount point of the namespace, each once.
     fn nsfs(&self, ns: &Namespace) -> Option<Vec<u8>> {
         // Most namespaces have none: no need to spell out the root.
-        if !self
-            .nsfs_mounts
-            .iter()
-            .any(|(root, _)| namespaces::nsfs_root_ino(root) == Some(ns.id))
-        {
+        if !self.nsfs_inodes.contains(&ns.id) {
             return None;
         }
         let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
@@ -236,18 +234,13 @@ struct Rows<'a> {
 }
 
 fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
-    let filter = options
-        .filter
-        .as_deref()
-        .map(Filter::parse)
-        .transpose()
-        .map_err(|error| Error::Failed(error.to_string()))?;
+    let filter = options.filter.as_ref();
 
     // Columns a filter names but the output does not show are added,
     // hidden, at the end; an unknown name fails after all are reported.
     let mut columns = options.columns.clone();
     let mut hidden_from = columns.len();
-    if let Some(filter) = &filter {
+    if let Some(filter) = filter {
         let prog = &options.invoked_as;
         let mut unknown = false;
         for name in filter.holders() {
@@ -306,6 +299,10 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         options,
         scan: &scan,
         columns: columns.clone(),
+        nsfs_inodes: nsfs_mounts
+            .iter()
+            .filter_map(|(root, _)| namespaces::nsfs_root_ino(root))
+            .collect(),
         nsfs_mounts,
         accounts: Accounts::load(Path::new("/")),
         user_names: HashMap::new(),
@@ -349,7 +346,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         table,
         proc_line: vec![None; scan.processes.len()],
         ns_line: vec![None; scan.namespaces.len()],
-        filter: filter.as_ref(),
+        filter,
         failed: None,
     };
 

@@ -367,31 +367,33 @@ impl Table {
         }
     }
 
+    /// The tree art before a line's cell in a tree column (its ancestors'
+    /// pieces, then its own branch), or `None` where there is none.
+    fn tree_art(&self, line: usize, column: usize) -> Option<Vec<u8>> {
+        let parent = self.lines[line].parent?;
+        if !self.columns[column].tree || self.format == Format::Json {
+            return None;
+        }
+        let mut art = Vec::with_capacity(16);
+        self.art_of(parent, &mut art);
+        art.extend_from_slice(if self.is_last_child(line) {
+            self.locale.right().as_bytes()
+        } else {
+            self.locale.branch().as_bytes()
+        });
+        Some(art)
+    }
+
     /// A cell as printed before encoding: tree art, then data. Returns the
     /// length of the art.
     fn cell_buffer(&self, line: usize, column: usize) -> (Cow<'_, [u8]>, usize) {
         let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
-        let col = &self.columns[column];
-        let has_art = col.tree && self.format != Format::Json && self.lines[line].parent.is_some();
-        if !has_art {
-            // No art: the data as it is.
-            return (Cow::Borrowed(data.map_or(&[][..], Vec::as_slice)), 0);
-        }
-        let mut buffer = Vec::new();
-        if col.tree && self.format != Format::Json {
-            if let Some(parent) = self.lines[line].parent {
-                self.art_of(parent, &mut buffer);
-                buffer.extend_from_slice(if self.is_last_child(line) {
-                    self.locale.right().as_bytes()
-                } else {
-                    self.locale.branch().as_bytes()
-                });
-            }
-        }
+        let data = data.map_or(&[][..], Vec::as_slice);
+        let Some(mut buffer) = self.tree_art(line, column) else {
+            return (Cow::Borrowed(data), 0);
+        };
         let art = buffer.len();
-        if let Some(data) = data {
-            buffer.extend_from_slice(data);
-        }
+        buffer.extend_from_slice(data);
         (Cow::Owned(buffer), art)
     }
 
@@ -402,21 +404,13 @@ impl Table {
         let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
         let data = data.map_or(&[][..], Vec::as_slice);
         let (text, width) = safe_encode_cow(data, self.safechars(column), self.locale);
-        let parent = self.lines[line].parent;
-        let Some(parent) = parent.filter(|_| self.columns[column].tree) else {
+        let Some(mut art) = self.tree_art(line, column) else {
             return Encoded {
                 text,
                 width,
                 art_width: 0,
             };
         };
-        let mut art = Vec::with_capacity(16 + text.len());
-        self.art_of(parent, &mut art);
-        art.extend_from_slice(if self.is_last_child(line) {
-            self.locale.right().as_bytes()
-        } else {
-            self.locale.branch().as_bytes()
-        });
         let art_width = 2 * (self.depth(line) + 1);
         art.extend_from_slice(&text);
         Encoded {

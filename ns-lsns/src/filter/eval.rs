@@ -34,14 +34,20 @@ struct Value {
     empty: bool,
 }
 
-impl Value {
+impl Data {
     fn kind(&self) -> Type {
-        match self.data {
+        match self {
             Data::Str(_) => Type::Str,
             Data::U64(_) => Type::U64,
             Data::Float(_) => Type::Float,
             Data::Bool(_) => Type::Bool,
         }
+    }
+}
+
+impl Value {
+    fn kind(&self) -> Type {
+        self.data.kind()
     }
 
     /// String data as libsmartcols stores it (unquoted and trimmed).
@@ -66,7 +72,7 @@ impl Value {
 
     fn cast(mut self, to: Type) -> Result<Value, Errno> {
         self.data = match (self.data, to) {
-            (data, to) if type_of(&data) == to => data,
+            (data, to) if data.kind() == to => data,
             (Data::Str(text), Type::U64) => Data::U64(match text {
                 Some(text) => str_to_u64(&text)?,
                 None => 0,
@@ -102,10 +108,6 @@ impl Value {
             Data::Bool(b) => *b,
         }
     }
-}
-
-fn type_of(data: &Data) -> Type {
-    Value::of(data.clone()).kind()
 }
 
 /// `ul_strtou64`: decimal, no sign below zero, nothing after.
