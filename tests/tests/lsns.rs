@@ -313,18 +313,8 @@ fn differential(cases: &[&str], root: Option<&Path>) {
     let link = link_dir.path().join("lsns");
     std::os::unix::fs::symlink(&ours, &link).expect("symlink lsns");
 
-    let mut command = Command::new("timeout");
+    let mut command = in_pid_namespace("120", SCRIPT);
     command
-        .args([
-            "120",
-            "unshare",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "bash",
-            "-c",
-        ])
-        .arg(SCRIPT)
         .env("OUT", out.path())
         .env("OURS", &link)
         .env("CASES", cases.join("\n"))
@@ -387,6 +377,23 @@ fn differential(cases: &[&str], root: Option<&Path>) {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// `bash -c SCRIPT` as the init of a fresh PID namespace with its own
+/// /proc (and so its own mount namespace), killed after `seconds`.
+fn in_pid_namespace(seconds: &str, script: &str) -> Command {
+    let mut command = Command::new("timeout");
+    command.args([
+        seconds,
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "bash",
+        "-c",
+        script,
+    ]);
+    command
 }
 
 /// A small JSON validator: enough to reject anything malformed.
@@ -520,17 +527,7 @@ for i in $(seq {RUNS}); do
 done
 "#
     );
-    let status = Command::new("timeout")
-        .args([
-            "200",
-            "unshare",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "bash",
-            "-c",
-        ])
-        .arg(&script)
+    let status = in_pid_namespace("200", &script)
         .env("OUT", out.path())
         .env("OURS", &ours)
         .status()
@@ -582,17 +579,7 @@ echo "ino=$ino"
 ip netns set lonely 5
 "$OURS" -n -r -o NS -Q 'NETNSID == "5"'
 "#;
-    let output = Command::new("timeout")
-        .args([
-            "60",
-            "unshare",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "bash",
-            "-c",
-            script,
-        ])
+    let output = in_pid_namespace("60", script)
         .env("OURS", &ours)
         .output()
         .expect("run the persistent script");
@@ -641,17 +628,7 @@ echo ---
 echo ---
 "$OURS" -Q 'NOSUCH == 1' || echo "status $?"
 "#;
-    let output = Command::new("timeout")
-        .args([
-            "60",
-            "unshare",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "bash",
-            "-c",
-            script,
-        ])
+    let output = in_pid_namespace("60", script)
         .env("OURS", &ours)
         .output()
         .expect("run the filter script");
