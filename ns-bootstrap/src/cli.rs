@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use lexopt::Arg::{Long, Short, Value};
 use ns_getopt::{Complete, Opt, Style, Tool};
 
+use crate::compression::Compression;
 use crate::Error;
 
 /// The option table: parsing and `--help` come from it. Options are in
@@ -94,6 +95,11 @@ Release signature, the Packages index and every package.",
             None,
             "force-check-gpg",
             "insist on the signature check (the default)",
+        ),
+        Opt::flag(
+            None,
+            "check-valid-until",
+            "refuse a Release past its Valid-Until (apt's rule)",
         ),
         Opt::required(
             None,
@@ -213,14 +219,6 @@ pub enum Format {
     Tar(Compression),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Xz,
-    Zstd,
-}
-
 impl Format {
     /// What a TARGET name says: `-` and `*.tar[.gz|.xz|.zst]` (also
     /// `.tgz`, `.txz`, `.tzst`) are tarballs, anything else a directory.
@@ -229,26 +227,9 @@ impl Format {
         if name == "-" {
             return Format::Tar(Compression::None);
         }
-        Compression::guess(&name)
+        Compression::from_tarball_name(&name)
             .map(Format::Tar)
             .unwrap_or(Format::Directory)
-    }
-}
-
-impl Compression {
-    fn guess(name: &str) -> Option<Compression> {
-        [
-            (".tar", Compression::None),
-            (".tar.gz", Compression::Gzip),
-            (".tgz", Compression::Gzip),
-            (".tar.xz", Compression::Xz),
-            (".txz", Compression::Xz),
-            (".tar.zst", Compression::Zstd),
-            (".tzst", Compression::Zstd),
-        ]
-        .into_iter()
-        .find(|(suffix, _)| name.ends_with(suffix))
-        .map(|(_, c)| c)
     }
 }
 
@@ -266,6 +247,8 @@ pub struct Bootstrap {
     pub components: Vec<String>,
     pub keyring: Option<PathBuf>,
     pub gpg: GpgCheck,
+    /// `--check-valid-until`: a Release past its Valid-Until is an error.
+    pub check_valid_until: bool,
     pub cache_dir: Option<PathBuf>,
     pub download_only: bool,
     pub print_debs: bool,
@@ -343,6 +326,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "keyring" => b.keyring = Some(value()?.into()),
                     "no-check-gpg" => b.gpg = GpgCheck::Skip,
                     "force-check-gpg" => b.gpg = GpgCheck::Force,
+                    "check-valid-until" => b.check_valid_until = true,
                     "cache-dir" => b.cache_dir = Some(value()?.into()),
                     "make-tarball" => {
                         b.make_tarball = Some(value()?.into());

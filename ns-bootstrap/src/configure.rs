@@ -16,14 +16,13 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use nix::sys::stat::{mknod, Mode, SFlag};
+use nix::sys::stat::SFlag;
 
 use crate::dpkgdb::Unpacked;
 use crate::progress::Reporter;
+use crate::rooted::{Name, Root};
 use crate::sandbox::{Command, Io, Sandbox};
 
 /// The device nodes debootstrap makes in TARGET/dev (name, char major,
@@ -45,35 +44,51 @@ const DEV_LINKS: &[(&str, &str)] = &[
     ("stderr", "/proc/self/fd/2"),
 ];
 
-fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{what} {}: {e}", path.display())
+fn io(what: &str, root: &Root, rel: &str, e: impl std::fmt::Display) -> String {
+    format!("{what} {}: {e}", root.show(rel))
 }
 
-pub fn make_devices(root: &Path) -> Result<(), String> {
-    let dev = root.join("dev");
-    for dir in [dev.clone(), dev.join("pts"), dev.join("shm")] {
-        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+/// `dev`, `dev/pts` and `dev/shm`, in-root; returns `dev`.
+fn dev_dirs(root: &Root) -> Result<crate::rooted::Dir, String> {
+    for rel in ["dev/pts", "dev/shm"] {
+        root.create_dir_all(rel)
+            .map_err(|e| io("cannot create", root, rel, e))?;
     }
-    for (name, major, minor, mode) in DEVICES {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_ok() {
+    root.dir("dev")
+        .map_err(|e| io("cannot open", root, "dev", e))
+}
+
+fn name(text: &str) -> Name {
+    Name::new(text.as_bytes()).expect("a constant file name")
+}
+
+/// debootstrap's `/dev`: its nodes (made where missing) and links.
+pub fn make_devices(root: &Root) -> Result<(), String> {
+    let dev = dev_dirs(root)?;
+    for (node, major, minor, mode) in DEVICES {
+        let rel = format!("dev/{node}");
+        if dev.lstat(&name(node)).is_ok() {
             continue;
         }
-        mknod(
-            &path,
+        dev.mknod(
+            &name(node),
             SFlag::S_IFCHR,
-            Mode::from_bits_truncate(*mode),
+            *mode,
             nix::sys::stat::makedev(*major, *minor),
         )
-        .map_err(|e| io("cannot make device", &path, e))?;
+        .map_err(|e| io("cannot make device", root, &rel, e))?;
         // mknod honours the umask; the mode must be exact.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
-            .map_err(|e| io("cannot change mode of", &path, e))?;
+        dev.set_mode(&name(node), *mode)
+            .map_err(|e| io("cannot change mode of", root, &rel, e))?;
     }
-    for (name, target) in DEV_LINKS {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_err() {
-            std::os::unix::fs::symlink(target, &path).map_err(|e| io("cannot create", &path, e))?;
+    make_dev_links(root, &dev)
+}
+
+fn make_dev_links(root: &Root, dev: &crate::rooted::Dir) -> Result<(), String> {
+    for (link, target) in DEV_LINKS {
+        if dev.lstat(&name(link)).is_err() {
+            dev.symlink(&name(link), target.as_bytes())
+                .map_err(|e| io("cannot create", root, &format!("dev/{link}"), e))?;
         }
     }
     Ok(())
@@ -104,60 +119,63 @@ pub fn tar_devices() -> Vec<crate::tarball::Device> {
 /// In a user namespace: /dev's directories and links, and an empty file
 /// in place of each node for the sandbox to bind the host's onto.
 /// Returns the placeholders (relative to root).
-pub fn make_placeholders(root: &Path) -> Result<Vec<String>, String> {
-    let dev = root.join("dev");
-    for dir in [dev.clone(), dev.join("pts"), dev.join("shm")] {
-        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
-    }
+pub fn make_placeholders(root: &Root) -> Result<Vec<String>, String> {
+    let dev = dev_dirs(root)?;
     let mut made = Vec::new();
-    for (name, ..) in DEVICES {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_err() {
-            std::fs::write(&path, b"").map_err(|e| io("cannot create", &path, e))?;
-            made.push(format!("dev/{name}"));
+    for (node, ..) in DEVICES {
+        let rel = format!("dev/{node}");
+        if dev.lstat(&name(node)).is_err() {
+            dev.replace_file(&name(node), 0o644)
+                .map_err(|e| io("cannot create", root, &rel, e))?;
+            made.push(rel);
         }
     }
-    for (name, target) in DEV_LINKS {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_err() {
-            std::os::unix::fs::symlink(target, &path).map_err(|e| io("cannot create", &path, e))?;
-        }
-    }
+    make_dev_links(root, &dev)?;
     Ok(made)
+}
+
+/// Removes the placeholders that are still the empty files made for them.
+pub fn remove_placeholders(root: &Root, placeholders: &[String]) {
+    for rel in placeholders {
+        if root.lstat(rel).is_ok_and(|s| {
+            SFlag::from_bits_truncate(s.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG && s.st_size == 0
+        }) {
+            let _ = root.remove_file(rel);
+        }
+    }
 }
 
 const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
 const START_STOP_DAEMON: &str = "usr/sbin/start-stop-daemon";
 
 /// Puts the service blockers in place; returns what to undo.
-pub fn block_services(root: &Path) -> Result<bool, String> {
-    let policy = root.join(POLICY_RC_D);
-    std::fs::write(&policy, "#!/bin/sh\nexit 101\n").map_err(|e| io("cannot write", &policy, e))?;
-    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| io("cannot change mode of", &policy, e))?;
-    let ssd = root.join(START_STOP_DAEMON);
-    let moved = ssd.exists();
+pub fn block_services(root: &Root) -> Result<bool, String> {
+    root.write(POLICY_RC_D, b"#!/bin/sh\nexit 101\n", 0o755)
+        .map_err(|e| io("cannot write", root, POLICY_RC_D, e))?;
+    let real = format!("{START_STOP_DAEMON}.REAL");
+    let moved = root.lstat(START_STOP_DAEMON).is_ok();
     if moved {
-        let real = root.join(format!("{START_STOP_DAEMON}.REAL"));
-        std::fs::rename(&ssd, &real).map_err(|e| io("cannot rename", &ssd, e))?;
-        std::fs::write(
-            &ssd,
-            "#!/bin/sh\necho\necho \"Warning: Fake start-stop-daemon called, doing nothing\"\n",
+        root.rename(START_STOP_DAEMON, &real)
+            .map_err(|e| io("cannot rename", root, START_STOP_DAEMON, e))?;
+        root.write(
+            START_STOP_DAEMON,
+            b"#!/bin/sh\necho\necho \"Warning: Fake start-stop-daemon called, doing nothing\"\n",
+            0o755,
         )
-        .map_err(|e| io("cannot write", &ssd, e))?;
-        std::fs::set_permissions(&ssd, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| io("cannot change mode of", &ssd, e))?;
+        .map_err(|e| io("cannot write", root, START_STOP_DAEMON, e))?;
     }
     Ok(moved)
 }
 
-fn unblock_services(root: &Path, moved: bool) -> Result<(), String> {
-    let policy = root.join(POLICY_RC_D);
-    std::fs::remove_file(&policy).map_err(|e| io("cannot remove", &policy, e))?;
+/// Undoes [`block_services`]; package code has run in TARGET meanwhile,
+/// so this too is in-root.
+fn unblock_services(root: &Root, moved: bool) -> Result<(), String> {
+    root.remove_file(POLICY_RC_D)
+        .map_err(|e| io("cannot remove", root, POLICY_RC_D, e))?;
     if moved {
-        let ssd = root.join(START_STOP_DAEMON);
-        let real = root.join(format!("{START_STOP_DAEMON}.REAL"));
-        std::fs::rename(&real, &ssd).map_err(|e| io("cannot rename", &real, e))?;
+        let real = format!("{START_STOP_DAEMON}.REAL");
+        root.rename(&real, START_STOP_DAEMON)
+            .map_err(|e| io("cannot rename", root, &real, e))?;
     }
     Ok(())
 }
@@ -275,6 +293,92 @@ pub fn second_stage_script(packages: &[Unpacked], extra_env: &[(String, String)]
     out
 }
 
+/// --foreign: what the second stage needs, in TARGET/debootstrap (and
+/// `/dev` unless in a user namespace, which cannot make nodes).
+pub fn leave_second_stage(
+    root: &Root,
+    unpacked: &[Unpacked],
+    env: &[(String, String)],
+    arch: &str,
+    devices: bool,
+) -> Result<(), String> {
+    if devices {
+        make_devices(root)?;
+    }
+    block_services(root)?;
+    root.write(
+        SECOND_STAGE,
+        second_stage_script(unpacked, env).as_bytes(),
+        0o755,
+    )
+    .map_err(|e| io("cannot write", root, SECOND_STAGE, e))?;
+    root.write("debootstrap/arch", format!("{arch}\n").as_bytes(), 0o644)
+        .map_err(|e| io("cannot write", root, "debootstrap/arch", e))
+}
+
+/// `--second-stage`: runs the script `--foreign` left in TARGET (`/`
+/// when run inside it) in the sandbox.
+pub fn second_stage(
+    target: &std::path::Path,
+    userns: bool,
+    r: &Reporter,
+) -> Result<(), crate::Error> {
+    use crate::Error;
+    let root = Root::open(target)
+        .map_err(|e| Error::failed(format_args!("cannot open {}", target.display()), e))?;
+    match root.lstat(SECOND_STAGE) {
+        Ok(stat) if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
+        _ => {
+            return Err(Error::Failed(format!(
+                "{}: no second stage here (made by --foreign)",
+                root.show(SECOND_STAGE)
+            )))
+        }
+    }
+    let log = root.append(crate::output::LOG).map_err(|e| {
+        Error::failed(
+            format_args!("cannot open {}", root.show(crate::output::LOG)),
+            e,
+        )
+    })?;
+    r.info("Running the second stage...");
+    let placeholders = if userns {
+        make_placeholders(&root).map_err(Error::Failed)?
+    } else {
+        make_devices(&root).map_err(Error::Failed)?;
+        Vec::new()
+    };
+    let commands = [Command {
+        label: "the second stage".to_string(),
+        argv: vec![
+            "/bin/sh".into(),
+            format!("/{SECOND_STAGE}").into(),
+            "--second-stage".into(),
+        ],
+        env: vec![(
+            "PATH".to_string(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        )],
+    }];
+    let result = Sandbox::new(&root)
+        .bind_devices(placeholders.clone())
+        .spawn(
+            &commands,
+            Io {
+                log: &log,
+                keep_fd: None,
+            },
+        )
+        .and_then(|running| running.wait());
+    remove_placeholders(&root, &placeholders);
+    if let Err(e) = result {
+        eprintln!("I: the log is in {}", root.show(crate::output::LOG));
+        return Err(Error::Failed(e));
+    }
+    r.info("Base system installed successfully.");
+    Ok(())
+}
+
 /// How the configure step runs.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -287,7 +391,7 @@ pub struct Settings {
 /// Runs the configure step, counting configured packages from dpkg's
 /// status descriptor for the progress display.
 pub fn configure(
-    root: &Path,
+    root: &Root,
     packages: &[Unpacked],
     log: &std::fs::File,
     reporter: &Reporter,
@@ -328,12 +432,7 @@ pub fn configure(
         })
     });
     reporter.clear();
-    for placeholder in &placeholders {
-        let path = root.join(placeholder);
-        if path.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
+    remove_placeholders(root, &placeholders);
     result?;
     unblock_services(root, moved)
 }

@@ -1,129 +1,185 @@
 //! The `.deb` container: an `ar` archive with `debian-binary`, a control
 //! tarball and a data tarball, each possibly compressed (deb(5)).
+//!
+//! Read as a stream: the control files (small) are kept, the data tarball
+//! is handed on as a reader that decompresses as it is read, so a package
+//! never has to fit in memory, whatever its headers claim.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{self, Read};
 
-/// One member of an ar archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member<'a> {
-    pub name: &'a str,
-    pub data: &'a [u8],
-}
+use crate::compression::{Compression, Limited};
 
-/// Splits an ar archive into members (the common format: names up to 16
-/// bytes, `/` terminated or space padded; what dpkg-deb writes).
-pub fn ar_members(data: &[u8]) -> Result<Vec<Member<'_>>, String> {
-    let mut rest = data
-        .strip_prefix(b"!<arch>\n")
-        .ok_or("not an ar archive (bad magic)")?;
-    let mut members = Vec::new();
-    while !rest.is_empty() {
-        if rest == b"\n" {
-            break;
-        }
-        let header = rest.get(..60).ok_or("truncated ar member header")?;
-        if &header[58..60] != b"`\n" {
-            return Err("bad ar member header".to_string());
-        }
-        let name = std::str::from_utf8(&header[..16])
-            .map_err(|_| "ar member name is not text")?
-            .trim_end()
-            .trim_end_matches('/');
-        let size: usize = std::str::from_utf8(&header[48..58])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or("bad ar member size")?;
-        let body = rest
-            .get(60..60 + size)
-            .ok_or_else(|| format!("truncated ar member {name}"))?;
-        members.push(Member { name, data: body });
-        // Members are aligned to even offsets.
-        let next = (60 + size + 1) & !1;
-        rest = rest.get(next..).unwrap_or(&[]);
-    }
-    Ok(members)
-}
+/// Control files by name (`control`, `md5sums`, `postinst`, …) with their
+/// modes.
+pub type ControlFiles = BTreeMap<String, (u32, Vec<u8>)>;
 
-/// A reader that decompresses a member by its name's suffix.
-pub fn decompressor<'a>(member: &Member<'a>) -> Result<Box<dyn Read + 'a>, String> {
-    let data = member.data;
-    let reader: Box<dyn Read + 'a> = match member.name.rsplit_once('.') {
-        Some((_, "xz")) => Box::new(liblzma::read::XzDecoder::new(data)),
-        Some((_, "gz")) => Box::new(flate2::read::GzDecoder::new(data)),
-        Some((_, "zst")) => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(data)
-                .map_err(|e| format!("{}: bad zstd stream: {e}", member.name))?,
-        ),
-        Some((_, "tar")) => Box::new(data),
-        _ => return Err(format!("{}: unsupported compression", member.name)),
-    };
-    Ok(reader)
-}
+/// The most a control tarball may hold, compressed or not. Real ones are a
+/// few KiB (a large package's debconf templates, a few hundred); this only
+/// bounds memory.
+pub const MAX_CONTROL: u64 = 64 << 20;
 
-/// The parts of a `.deb` that ns-bootstrap uses.
+/// A `.deb` being read: its control files, and its data tarball still to
+/// be streamed.
 pub struct Deb<'a> {
-    /// Control files by name (`control`, `md5sums`, `postinst`, …) with
-    /// their modes.
-    pub control: BTreeMap<String, (u32, Vec<u8>)>,
-    pub data: Member<'a>,
+    pub control: ControlFiles,
+    pub data: Box<dyn Read + 'a>,
 }
 
-pub fn open(bytes: &[u8]) -> Result<Deb<'_>, String> {
-    let members = ar_members(bytes)?;
-    match members.first() {
-        Some(m) if m.name == "debian-binary" && m.data.starts_with(b"2.") => {}
-        _ => return Err("not a Debian binary package (no debian-binary 2.x)".to_string()),
+/// One ar member header: its name and size.
+fn member_header(input: &mut impl Read) -> Result<Option<(String, u64)>, String> {
+    let mut header = [0u8; 60];
+    let mut got = 0;
+    while got < header.len() {
+        match input.read(&mut header[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("ar archive: {e}")),
+        }
     }
-    let control_member = members
-        .iter()
-        .find(|m| m.name.starts_with("control.tar"))
-        .ok_or("no control.tar member")?;
-    let data = members
-        .iter()
-        .find(|m| m.name.starts_with("data.tar"))
-        .ok_or("no data.tar member")?
-        .clone();
-    let mut control = BTreeMap::new();
-    let mut archive = tar::Archive::new(decompressor(control_member)?);
-    for entry in archive
-        .entries()
-        .map_err(|e| format!("{}: {e}", control_member.name))?
-    {
-        let mut entry = entry.map_err(|e| format!("{}: {e}", control_member.name))?;
+    match got {
+        0 => return Ok(None),
+        60 => {}
+        _ => return Err("truncated ar member header".to_string()),
+    }
+    if &header[58..60] != b"`\n" {
+        return Err("bad ar member header".to_string());
+    }
+    let name = std::str::from_utf8(&header[..16])
+        .map_err(|_| "ar member name is not text")?
+        .trim_end()
+        .trim_end_matches('/')
+        .to_string();
+    let size: u64 = std::str::from_utf8(&header[48..58])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("bad ar member size")?;
+    Ok(Some((name, size)))
+}
+
+/// Reads exactly `size` bytes (at most `limit`) of a member.
+fn member_body(
+    input: &mut impl Read,
+    name: &str,
+    size: u64,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    if size > limit {
+        return Err(format!("ar member {name} of {size} bytes is too large"));
+    }
+    let mut body = Vec::with_capacity(size as usize);
+    input
+        .take(size)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("ar member {name}: {e}"))?;
+    if body.len() as u64 != size {
+        return Err(format!("truncated ar member {name}"));
+    }
+    Ok(body)
+}
+
+/// Members are aligned to even offsets.
+fn skip_padding(input: &mut impl Read, size: u64) -> Result<(), String> {
+    if size % 2 == 1 {
+        let mut pad = [0u8; 1];
+        input
+            .read_exact(&mut pad)
+            .map_err(|e| format!("ar archive: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A control file name: it becomes `info/PACKAGE.NAME` in dpkg's
+/// database, so it must be a plain name.
+pub fn valid_control_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
+}
+
+fn control_files(name: &str, body: &[u8]) -> Result<ControlFiles, String> {
+    let compression = Compression::from_member_name(name)
+        .ok_or_else(|| format!("{name}: unsupported compression"))?;
+    let reader = compression
+        .decoder(body)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut archive = tar::Archive::new(Limited::new(reader, MAX_CONTROL));
+    let mut control = ControlFiles::new();
+    for entry in archive.entries().map_err(|e| format!("{name}: {e}"))? {
+        let mut entry = entry.map_err(|e| format!("{name}: {e}"))?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
-        let path = entry
-            .path()
-            .map_err(|e| format!("{}: {e}", control_member.name))?
-            .to_string_lossy()
-            .into_owned();
-        let name = path.trim_start_matches("./").to_string();
-        // Control files are flat: a path with a slash is not one.
-        if name.is_empty() || name.contains('/') || name == ".." {
-            continue;
+        let raw = entry.path_bytes().into_owned();
+        let file = String::from_utf8_lossy(&raw);
+        let file = file.trim_start_matches("./");
+        if !valid_control_name(file) {
+            return Err(format!("{name}: '{file}' is not a control file name"));
         }
         let mode = entry.header().mode().unwrap_or(0o644);
         let mut content = Vec::new();
         entry
             .read_to_end(&mut content)
-            .map_err(|e| format!("{}: {name}: {e}", control_member.name))?;
-        control.insert(name, (mode, content));
+            .map_err(|e| format!("{name}: {file}: {e}"))?;
+        control.insert(file.to_string(), (mode, content));
     }
     if !control.contains_key("control") {
         return Err("control.tar has no control file".to_string());
     }
-    Ok(Deb { control, data })
+    Ok(control)
+}
+
+/// Reads a `.deb` up to its data tarball: `debian-binary` first, then the
+/// control tarball, then the data tarball (dpkg's order); members named
+/// `_…` (signatures) are skipped, any other is refused.
+pub fn read<'a>(mut input: impl Read + 'a) -> Result<Deb<'a>, String> {
+    let mut magic = [0u8; 8];
+    input
+        .read_exact(&mut magic)
+        .map_err(|_| "not an ar archive (bad magic)".to_string())?;
+    if &magic != b"!<arch>\n" {
+        return Err("not an ar archive (bad magic)".to_string());
+    }
+    let mut seen_binary = false;
+    let mut control = None;
+    while let Some((name, size)) = member_header(&mut input)? {
+        if !seen_binary {
+            let body = member_body(&mut input, &name, size, 64)
+                .map_err(|_| "not a Debian binary package (no debian-binary 2.x)".to_string())?;
+            if name != "debian-binary" || !body.starts_with(b"2.") {
+                return Err("not a Debian binary package (no debian-binary 2.x)".to_string());
+            }
+            seen_binary = true;
+        } else if name.starts_with("control.tar") && control.is_none() {
+            let body = member_body(&mut input, &name, size, MAX_CONTROL)?;
+            control = Some(control_files(&name, &body)?);
+        } else if name.starts_with("data.tar") {
+            let control = control.ok_or("no control.tar member before data.tar")?;
+            let compression = Compression::from_member_name(&name)
+                .ok_or_else(|| format!("{name}: unsupported compression"))?;
+            let data = compression
+                .decoder(input.take(size))
+                .map_err(|e| format!("{name}: {e}"))?;
+            return Ok(Deb { control, data });
+        } else if name.starts_with('_') {
+            io::copy(&mut (&mut input).take(size), &mut io::sink())
+                .map_err(|e| format!("ar member {name}: {e}"))?;
+        } else {
+            return Err(format!("unexpected ar member '{name}'"));
+        }
+        skip_padding(&mut input, size)?;
+    }
+    Err(match control {
+        None => "no control.tar member".to_string(),
+        Some(_) => "no data.tar member".to_string(),
+    })
 }
 
 /// Conffiles listed in the `conffiles` control file (absolute paths).
-pub fn conffiles(deb: &Deb) -> Vec<String> {
-    conffiles_from(&deb.control)
-}
-
-/// The same, from the control files alone.
-pub fn conffiles_from(control: &BTreeMap<String, (u32, Vec<u8>)>) -> Vec<String> {
+pub fn conffiles_from(control: &ControlFiles) -> Vec<String> {
     control
         .get("conffiles")
         .map(|(_, text)| {
@@ -164,29 +220,124 @@ mod tests {
         out
     }
 
-    #[test]
-    fn ar_roundtrip_and_padding() {
-        let bytes = ar(&[("debian-binary", b"2.0\n"), ("odd", b"abc"), ("x", b"yz")]);
-        let members = ar_members(&bytes).unwrap();
-        assert_eq!(members.len(), 3);
-        assert_eq!(members[1].name, "odd");
-        assert_eq!(members[1].data, b"abc");
-        assert_eq!(members[2].data, b"yz");
+    /// A tarball with raw names (the tar crate's builder refuses `..`).
+    fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            builder.append(&header, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn data_of(deb: Deb) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut data = deb.data;
+        data.read_to_end(&mut out).unwrap();
+        out
     }
 
     #[test]
-    fn malformed_ar() {
-        assert!(ar_members(b"!<arch>").is_err());
-        assert!(ar_members(b"garbage").is_err());
-        let mut bytes = ar(&[("a", b"1234")]);
-        bytes.truncate(bytes.len() - 2);
-        assert!(ar_members(&bytes).is_err());
-        let mut bad_size = ar(&[("a", b"1234")]);
+    fn reads_members_in_order_and_streams_the_data() {
+        let control = tar(&[
+            ("./control", b"Package: aa\n"),
+            ("./postinst", b"#!/bin/sh\n"),
+        ]);
+        let bytes = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", &control),
+            ("data.tar", b"odd"),
+        ]);
+        let deb = read(&bytes[..]).unwrap();
+        assert_eq!(deb.control.len(), 2);
+        assert_eq!(deb.control["postinst"].1, b"#!/bin/sh\n");
+        assert_eq!(data_of(deb), b"odd");
+        // A signature member before the data is skipped.
+        let bytes = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", &control),
+            ("_gpgbuilder", b"sig"),
+            ("data.tar", b"xy"),
+        ]);
+        assert_eq!(data_of(read(&bytes[..]).unwrap()), b"xy");
+    }
+
+    #[test]
+    fn malformed_debs_are_errors() {
+        let control = tar(&[("./control", b"Package: aa\n")]);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"!<arch>".to_vec(), "bad magic"),
+            (b"garbage!".to_vec(), "bad magic"),
+            (ar(&[("control.tar", &control)]), "debian-binary"),
+            (
+                ar(&[("debian-binary", b"2.0\n"), ("data.tar", b"")]),
+                "no control.tar",
+            ),
+            (
+                ar(&[("debian-binary", b"2.0\n"), ("control.tar", &control)]),
+                "no data.tar",
+            ),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar", &control),
+                    ("evil", b""),
+                ]),
+                "unexpected ar member",
+            ),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar", &tar(&[("./../x", b"")])),
+                    ("data.tar", b""),
+                ]),
+                "not a control file name",
+            ),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar.bz2", &control),
+                    ("data.tar", b""),
+                ]),
+                "unsupported compression",
+            ),
+        ];
+        for (bytes, want) in cases {
+            let error = read(&bytes[..]).err().expect(want);
+            assert!(error.contains(want), "{want}: {error}");
+        }
+        let mut truncated = ar(&[("debian-binary", b"2.0\n"), ("control.tar", &control)]);
+        truncated.truncate(truncated.len() - 100);
+        assert!(read(&truncated[..]).is_err());
+        let mut bad_size = ar(&[("debian-binary", b"2.0\n")]);
         bad_size[8 + 48] = b'x';
-        assert!(ar_members(&bad_size).is_err());
-        let no_binary = ar(&[("control.tar", b"")]);
-        assert!(open(&no_binary).is_err());
-        let no_control = ar(&[("debian-binary", b"2.0\n"), ("data.tar", b"")]);
-        assert!(open(&no_control).is_err());
+        assert!(read(&bad_size[..]).is_err());
+        // A size far beyond the file is a clean error.
+        let mut huge = ar(&[("debian-binary", b"2.0\n"), ("control.tar", &control)]);
+        let at = huge.windows(11).position(|w| w == b"control.tar").unwrap();
+        huge[at + 48..at + 58].copy_from_slice(b"9999999999");
+        assert!(read(&huge[..]).err().unwrap().contains("too large"));
+    }
+
+    #[test]
+    fn control_names() {
+        for good in [
+            "control",
+            "md5sums",
+            "postinst",
+            "shlibs",
+            "triggers",
+            "x.y_z+1-2",
+        ] {
+            assert!(valid_control_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", ".hidden", "a b", "a\nb"] {
+            assert!(!valid_control_name(bad), "{bad:?}");
+        }
     }
 }

@@ -2,15 +2,24 @@
 //! are shared by a few worker threads; every file is checked against its
 //! expected SHA256 and size before it enters the cache, and a cached file
 //! is checked again before use.
+//!
+//! The package cache is keyed by content (`debs/SHA256.deb`): two
+//! packages whose file names collide never share an entry. Each package's
+//! file is hashed once, through the descriptor that is then handed on, so
+//! the bytes unpacked are the bytes verified (nothing is looked up again
+//! by path after the check).
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use crate::compression::Limited;
 
 /// Parallel downloads: enough to hide latency, few enough to be polite to
 /// a mirror (apt uses one connection per host; mmdebstrap the same).
@@ -22,10 +31,7 @@ pub struct Http {
 
 /// What a conditional GET found.
 pub enum Fetched {
-    Body {
-        data: Vec<u8>,
-        last_modified: Option<String>,
-    },
+    Body(Vec<u8>),
     NotModified,
 }
 
@@ -61,94 +67,112 @@ impl Http {
         }
     }
 
-    /// GET, or nothing new when the server says the copy dated `since` is
-    /// current.
-    pub fn get_if_modified(&self, url: &str, since: Option<&str>) -> Result<Fetched, String> {
+    /// GET of at most `limit` bytes (more is an error, never read into
+    /// memory), or nothing new when the server says nothing changed since
+    /// `since` (an HTTP date).
+    pub fn get_if_modified(
+        &self,
+        url: &str,
+        since: Option<&str>,
+        limit: u64,
+    ) -> Result<Fetched, String> {
         let response = self.request(url, since)?;
         if response.status() == 304 {
             return Ok(Fetched::NotModified);
         }
-        let last_modified = response.header("Last-Modified").map(str::to_string);
+        // A length the server announces is checked before anything is
+        // read; the reader's own limit covers the rest.
+        if let Some(length) = response
+            .header("Content-Length")
+            .and_then(|l| l.trim().parse::<u64>().ok())
+        {
+            if length > limit {
+                return Err(format!(
+                    "{url}: size {length} where at most {limit} was expected"
+                ));
+            }
+        }
         let mut data = Vec::new();
-        response
-            .into_reader()
+        Limited::new(response.into_reader(), limit)
             .read_to_end(&mut data)
             .map_err(|e| format!("{url}: {e}"))?;
-        Ok(Fetched::Body {
-            data,
-            last_modified,
-        })
+        Ok(Fetched::Body(data))
     }
 
-    /// Streams `url` to `dest` (through `dest.partial`), hashing as it
-    /// goes; the file appears under its name only when size and SHA256
-    /// match.
-    pub fn fetch_verified(
+    /// Streams `url` into a new private file in `dir`, hashing as it goes;
+    /// the file is returned (rewound) only when size and SHA256 match, and
+    /// removed otherwise.
+    fn fetch_verified(
         &self,
         url: &str,
-        dest: &Path,
+        dir: &Path,
         size: u64,
         sha256: &str,
         progress: &AtomicU64,
-    ) -> Result<(), String> {
+    ) -> Result<(PathBuf, File), String> {
         let response = self.request(url, None)?;
-        let partial = partial_name(dest);
-        let mut file = File::create(&partial)
-            .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
-        let mut reader = response.into_reader().take(size + 1);
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = reader
-                .read(&mut buffer)
-                .map_err(|e| format!("{url}: {e}"))?;
-            if n == 0 {
-                break;
+        let (partial, mut file) = crate::rooted::make_private_file(dir, ".partial-", "")
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        let written = (|| {
+            let mut reader = response.into_reader().take(size.saturating_add(1));
+            let mut hasher = Sha256::new();
+            let mut buffer = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = reader
+                    .read(&mut buffer)
+                    .map_err(|e| format!("{url}: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                file.write_all(&buffer[..n])
+                    .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+                total += n as u64;
+                progress.fetch_add(n as u64, Ordering::Relaxed);
             }
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])
-                .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-            total += n as u64;
-            progress.fetch_add(n as u64, Ordering::Relaxed);
+            check_digest(total, &hex(&hasher.finalize()), size, sha256)
+                .map_err(|problem| format!("{url}: {problem}"))?;
+            file.rewind()
+                .map_err(|e| format!("cannot read {}: {e}", partial.display()))
+        })();
+        match written {
+            Ok(()) => Ok((partial, file)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
         }
-        drop(file);
-        let check = check_digest(total, &hex(&hasher.finalize()), size, sha256);
-        if let Err(problem) = check {
-            let _ = std::fs::remove_file(&partial);
-            return Err(format!("{url}: {problem}"));
-        }
-        std::fs::rename(&partial, dest).map_err(|e| {
-            format!(
-                "cannot rename {} to {}: {e}",
-                partial.display(),
-                dest.display()
-            )
-        })
     }
-}
-
-/// A name no other writer uses: several ns-bootstrap runs may share the
-/// cache, and a rename into place is atomic.
-fn partial_name(dest: &Path) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let mut name = dest.as_os_str().to_owned();
-    name.push(format!(
-        ".partial.{}.{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    PathBuf::from(name)
 }
 
 /// Writes a cache file atomically (a concurrent reader sees the old file
-/// or the new one, never a part). Failing to cache is not an error.
+/// or the new one, never a part), through a private file beside it.
+/// Failing to cache is not an error.
 pub fn cache_write(dest: &Path, data: &[u8]) {
-    let partial = partial_name(dest);
-    if std::fs::write(&partial, data).is_ok() && std::fs::rename(&partial, dest).is_ok() {
+    let Some(dir) = dest.parent() else { return };
+    let Ok((partial, mut file)) = crate::rooted::make_private_file(dir, ".partial-", "") else {
+        return;
+    };
+    let written = file
+        .write_all(data)
+        .and_then(|()| file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)));
+    if written.is_ok() && std::fs::rename(&partial, dest).is_ok() {
         return;
     }
     let _ = std::fs::remove_file(&partial);
+}
+
+/// Reads a cache file of exactly `size` bytes (a bound checked before
+/// anything is read); `None` when it is missing or of another size.
+pub fn cache_read(path: &Path, size: u64) -> Option<Vec<u8>> {
+    let file = File::open(path).ok()?;
+    if file.metadata().ok()?.len() != size {
+        return None;
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    file.take(size).read_to_end(&mut data).ok()?;
+    Some(data)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -177,31 +201,58 @@ pub fn check_digest(
     Ok(())
 }
 
-/// Whether a cached file is the one wanted (size, then SHA256).
-pub fn cached_ok(path: &Path, size: u64, sha256: &str) -> bool {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() == size => {}
-        _ => return false,
+/// The cached copy, opened once and verified through that descriptor;
+/// rewound for the caller. `None` when missing or not the one wanted.
+pub fn open_cached(path: &Path, size: u64, sha256: &str) -> Option<File> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() != size {
+        return None;
     }
-    let Ok(mut file) = File::open(path) else {
-        return false;
-    };
     let mut hasher = Sha256::new();
-    if std::io::copy(&mut file, &mut hasher).is_err() {
-        return false;
+    std::io::copy(&mut (&mut file).take(size), &mut hasher).ok()?;
+    if !hex(&hasher.finalize()).eq_ignore_ascii_case(sha256) {
+        return None;
     }
-    hex(&hasher.finalize()).eq_ignore_ascii_case(sha256)
+    file.rewind().ok()?;
+    Some(file)
 }
 
 /// One file to have in the cache.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub url: String,
+    /// Where it is cached: named by its SHA256.
     pub dest: PathBuf,
     pub size: u64,
     pub sha256: String,
     /// For messages: the package name.
     pub label: String,
+}
+
+impl Job {
+    /// A package at `filename` in `mirror`, cached in `cache/debs`.
+    pub fn package(
+        mirror: &str,
+        cache: &Path,
+        filename: &str,
+        size: u64,
+        sha256: &str,
+        label: &str,
+    ) -> Job {
+        let sha256 = sha256.to_ascii_lowercase();
+        Job {
+            url: format!("{mirror}/{filename}"),
+            dest: cache.join("debs").join(format!("{sha256}.deb")),
+            size,
+            sha256,
+            label: label.to_string(),
+        }
+    }
 }
 
 /// Counters a progress display reads.
@@ -213,50 +264,78 @@ pub struct Counters {
 }
 
 /// Makes every job's file present and verified: a verified cached copy is
-/// kept, anything else is fetched. All failures are collected.
+/// kept, anything else is fetched. Returns each job's file, open and
+/// rewound, in job order; all failures are collected.
 pub fn fetch_all(
     http: &Http,
     jobs: &[Job],
     counters: &Counters,
     on_fetch: &(dyn Fn(&Job) + Sync),
-) -> Result<(), Vec<String>> {
+) -> Result<Vec<File>, Vec<String>> {
     let next = AtomicUsize::new(0);
     let errors = Mutex::new(Vec::new());
+    let files: Vec<Mutex<Option<File>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..WORKERS.min(jobs.len()) {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(index) else { break };
-                if cached_ok(&job.dest, job.size, &job.sha256) {
-                    counters.bytes.fetch_add(job.size, Ordering::Relaxed);
-                } else {
-                    on_fetch(job);
-                    let result = http.fetch_verified(
-                        &job.url,
-                        &job.dest,
-                        job.size,
-                        &job.sha256,
-                        &counters.bytes,
-                    );
-                    if let Err(error) = result {
-                        errors
-                            .lock()
-                            .expect("no panic holds the lock")
-                            .push(format!("package {}: download: {error}", job.label));
-                        continue;
+                let file = match open_cached(&job.dest, job.size, &job.sha256) {
+                    Some(file) => {
+                        counters.bytes.fetch_add(job.size, Ordering::Relaxed);
+                        file
                     }
-                    counters.files_fetched.fetch_add(1, Ordering::Relaxed);
-                }
+                    None => {
+                        on_fetch(job);
+                        let dir = job.dest.parent().unwrap_or(Path::new("."));
+                        let result = http
+                            .fetch_verified(&job.url, dir, job.size, &job.sha256, &counters.bytes)
+                            .and_then(|(partial, file)| {
+                                // Another run may have put the same bytes
+                                // there meanwhile: either copy will do.
+                                std::fs::rename(&partial, &job.dest)
+                                    .map(|()| file)
+                                    .map_err(|e| {
+                                        let _ = std::fs::remove_file(&partial);
+                                        format!(
+                                            "cannot rename {} to {}: {e}",
+                                            partial.display(),
+                                            job.dest.display()
+                                        )
+                                    })
+                            });
+                        match result {
+                            Ok(file) => {
+                                counters.files_fetched.fetch_add(1, Ordering::Relaxed);
+                                file
+                            }
+                            Err(error) => {
+                                errors
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push(format!("package {}: download: {error}", job.label));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                *files[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
                 counters.files_done.fetch_add(1, Ordering::Relaxed);
             });
         }
     });
-    let errors = errors.into_inner().expect("no panic holds the lock");
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            f.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every job without an error has its file")
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -281,13 +360,51 @@ mod tests {
 
     #[test]
     fn cache_check() {
-        let path = std::env::temp_dir().join(format!("ns-bootstrap-cache-{}", std::process::id()));
+        let dir =
+            crate::rooted::make_private_dir(&std::env::temp_dir(), "ns-bootstrap-cache-").unwrap();
+        let path = dir.join("x.deb");
         std::fs::write(&path, b"abc").unwrap();
         let hash = sha256_hex(b"abc");
-        assert!(cached_ok(&path, 3, &hash));
-        assert!(!cached_ok(&path, 4, &hash));
-        assert!(!cached_ok(&path, 3, &sha256_hex(b"abd")));
+        let mut file = open_cached(&path, 3, &hash).unwrap();
+        let mut read = Vec::new();
+        file.read_to_end(&mut read).unwrap();
+        assert_eq!(read, b"abc");
+        assert!(open_cached(&path, 4, &hash).is_none());
+        assert!(open_cached(&path, 3, &sha256_hex(b"abd")).is_none());
+        // A symlink in the cache is not followed.
+        std::os::unix::fs::symlink(&path, dir.join("link.deb")).unwrap();
+        assert!(open_cached(&dir.join("link.deb"), 3, &hash).is_none());
         std::fs::remove_file(&path).unwrap();
-        assert!(!cached_ok(&path, 3, &hash));
+        assert!(open_cached(&path, 3, &hash).is_none());
+        cache_write(&path, b"new");
+        assert_eq!(cache_read(&path, 3).unwrap(), b"new");
+        assert!(cache_read(&path, 4).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn colliding_file_names_have_their_own_entries() {
+        let cache = Path::new("/cache");
+        let a = Job::package(
+            "http://m",
+            cache,
+            "pool/a/x_1_all.deb",
+            1,
+            &"A".repeat(64),
+            "a",
+        );
+        let b = Job::package(
+            "http://m",
+            cache,
+            "pool/b/x_1_all.deb",
+            1,
+            &"b".repeat(64),
+            "b",
+        );
+        assert_ne!(a.dest, b.dest);
+        assert_eq!(
+            a.dest,
+            Path::new("/cache/debs").join(format!("{}.deb", "a".repeat(64)))
+        );
     }
 }

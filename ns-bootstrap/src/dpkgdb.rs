@@ -21,9 +21,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use crate::packages::parse_stanzas;
+use crate::rooted::Root;
 
 /// One unpacked package, as the database needs it.
 #[derive(Debug, Clone)]
@@ -85,9 +85,27 @@ pub fn status_stanza(package: &Unpacked) -> Result<String, String> {
     Ok(out)
 }
 
-/// Trigger interests from the `triggers` control files: (file triggers,
-/// explicit triggers by name), each with the interested packages.
-pub fn trigger_interests(packages: &[Unpacked]) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
+/// A trigger name as dpkg accepts one: printable ASCII, no blanks. A
+/// named trigger becomes the file `triggers/NAME`, so it must also be a
+/// plain name (no `/`, not `.` or `..`); a file trigger is an absolute
+/// path and stays text in `triggers/File`.
+pub fn valid_trigger_name(name: &str) -> bool {
+    let printable = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic());
+    if name.starts_with('/') {
+        printable
+    } else {
+        printable && !name.contains('/') && name != "." && name != ".."
+    }
+}
+
+/// Trigger interests: `triggers/File`'s lines (`PATH PACKAGE`), and the
+/// interested packages of each named trigger.
+pub type Interests = (Vec<String>, BTreeMap<String, Vec<String>>);
+
+/// Interests from the `triggers` control files: (file triggers, explicit
+/// triggers by name), each with the interested packages. A name dpkg
+/// would refuse is an error naming the package.
+pub fn trigger_interests(packages: &[Unpacked]) -> Result<Interests, String> {
     let mut files = Vec::new();
     let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for package in packages {
@@ -105,6 +123,12 @@ pub fn trigger_interests(packages: &[Unpacked]) -> (Vec<String>, BTreeMap<String
                 "interest-noawait" => "/noawait",
                 _ => continue,
             };
+            if !valid_trigger_name(trigger) {
+                return Err(format!(
+                    "package {}: triggers: '{trigger}' is not a trigger name",
+                    package.name
+                ));
+            }
             let holder = format!("{}{noawait}", package.info_name());
             if trigger.starts_with('/') {
                 files.push(format!("{trigger} {holder}"));
@@ -113,27 +137,26 @@ pub fn trigger_interests(packages: &[Unpacked]) -> (Vec<String>, BTreeMap<String
             }
         }
     }
-    (files, named)
+    Ok((files, named))
 }
 
-fn write(path: &Path, data: &[u8]) -> Result<(), String> {
-    std::fs::write(path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
+/// dpkg's administrative directory, relative to the root.
+const ADMIN: &str = "var/lib/dpkg";
 
-/// Writes the database under `root/var/lib/dpkg`.
-pub fn write_database(root: &Path, packages: &[Unpacked]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let admin = root.join("var/lib/dpkg");
-    let info = admin.join("info");
-    for dir in [
-        &admin,
-        &info,
-        &admin.join("updates"),
-        &admin.join("triggers"),
-    ] {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// Writes the database under `root/var/lib/dpkg`, every file in-root.
+pub fn write_database(root: &Root, packages: &[Unpacked]) -> Result<(), String> {
+    let write = |rel: &str, data: &[u8], mode: u32| {
+        root.write(rel, data, mode)
+            .map_err(|e| format!("cannot write {}: {e}", root.show(rel)))
+    };
+    for dir in ["", "/info", "/updates", "/triggers"] {
+        let rel = format!("{ADMIN}{dir}");
+        root.create_dir_all(&rel)
+            .map_err(|e| format!("cannot create {}: {e}", root.show(&rel)))?;
     }
+    // Checked before anything is written: a name from the archive never
+    // becomes a path.
+    let (files, named) = trigger_interests(packages)?;
     let mut status = String::new();
     for package in packages {
         status.push_str(&status_stanza(package)?);
@@ -143,36 +166,40 @@ pub fn write_database(root: &Path, packages: &[Unpacked]) -> Result<(), String> 
             list.push_str(path);
             list.push('\n');
         }
-        write(&info.join(format!("{base}.list")), list.as_bytes())?;
+        write(&format!("{ADMIN}/info/{base}.list"), list.as_bytes(), 0o644)?;
         for (name, (mode, content)) in &package.control_files {
             if name == "control" {
                 continue;
             }
-            let path = info.join(format!("{base}.{name}"));
-            write(&path, content)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| format!("cannot change mode of {}: {e}", path.display()))?;
+            // A control file is a script or data, never a set-id program.
+            write(
+                &format!("{ADMIN}/info/{base}.{name}"),
+                content,
+                mode & 0o777,
+            )?;
         }
     }
-    write(&admin.join("status"), status.as_bytes())?;
+    write(&format!("{ADMIN}/status"), status.as_bytes(), 0o644)?;
     for empty in ["available", "diversions"] {
-        let path = admin.join(empty);
-        if !path.exists() {
-            write(&path, b"")?;
+        let rel = format!("{ADMIN}/{empty}");
+        if root.lstat(&rel).is_err() {
+            write(&rel, b"", 0o644)?;
         }
     }
     // debootstrap records apt as the package selection method.
-    write(&admin.join("cmethopt"), b"apt apt\n")?;
+    write(&format!("{ADMIN}/cmethopt"), b"apt apt\n", 0o644)?;
 
-    let (files, named) = trigger_interests(packages);
-    let triggers = admin.join("triggers");
     let mut file_list = String::new();
     for line in files {
         file_list.push_str(&line);
         file_list.push('\n');
     }
     if !file_list.is_empty() {
-        write(&triggers.join("File"), file_list.as_bytes())?;
+        write(
+            &format!("{ADMIN}/triggers/File"),
+            file_list.as_bytes(),
+            0o644,
+        )?;
     }
     for (trigger, holders) in named {
         let mut text = String::new();
@@ -180,9 +207,13 @@ pub fn write_database(root: &Path, packages: &[Unpacked]) -> Result<(), String> 
             text.push_str(&holder);
             text.push('\n');
         }
-        write(&triggers.join(trigger), text.as_bytes())?;
+        write(
+            &format!("{ADMIN}/triggers/{trigger}"),
+            text.as_bytes(),
+            0o644,
+        )?;
     }
-    write(&triggers.join("Unincorp"), b"")?;
+    write(&format!("{ADMIN}/triggers/Unincorp"), b"", 0o644)?;
     Ok(())
 }
 
@@ -238,7 +269,7 @@ mod tests {
             ),
             package("libx", true, "activate-noawait ldconfig\ninterest foo\n"),
         ];
-        let (files, named) = trigger_interests(&packages);
+        let (files, named) = trigger_interests(&packages).unwrap();
         assert_eq!(
             files,
             ["/usr/share/debianutils/shells.d debianutils/noawait"]
@@ -246,5 +277,12 @@ mod tests {
         assert_eq!(named["ldconfig"], ["libc-bin/noawait"]);
         assert_eq!(named["foo"], ["libx:amd64"]);
         assert_eq!(packages[2].info_name(), "libx:amd64");
+        for bad in ["../../x", "a/b", "..", "x\u{1}y"] {
+            let evil = [package("evil", false, &format!("interest {bad}\n"))];
+            let error = trigger_interests(&evil).unwrap_err();
+            assert!(error.contains("not a trigger name"), "{bad}: {error}");
+        }
+        assert!(valid_trigger_name("/usr/lib/mime/packages"));
+        assert!(!valid_trigger_name("/usr/a\u{7f}"));
     }
 }

@@ -2,64 +2,37 @@
 //!
 //! Nothing may land outside TARGET, whatever the archive says:
 //! - entry names with `..`, or absolute names, are refused;
-//! - every directory on the way to an entry is resolved *inside* TARGET:
-//!   a symlink met on the way (`bin -> usr/bin`, or a hostile
-//!   `etc -> /etc`) is followed as if TARGET were `/`, so an absolute
-//!   target stays inside TARGET and `..` stops at TARGET;
-//! - the entry itself is never followed: an existing symlink in its place
-//!   is replaced, not written through (a symlink then a file of the same
-//!   name cannot write outside);
+//! - every directory on the way to an entry is resolved *inside* TARGET
+//!   through [`Root`]: a symlink met on the way (`bin -> usr/bin`, or a
+//!   hostile `etc -> /etc`) is followed as if TARGET were `/`, so an
+//!   absolute target stays inside TARGET and `..` stops at it;
+//! - the entry itself is never followed: it is made relative to its
+//!   directory's descriptor, and an existing symlink in its place is
+//!   replaced, not written through (a symlink then a file of the same name
+//!   cannot write outside);
 //! - a relative symlink whose target climbs above the root, and a hard
 //!   link to a name with `..`, are refused;
 //! - hard links are made between two names resolved the same way.
 //!
+//! The archive is read as a stream: a file's data goes from the
+//! decompressor to the disk in pieces, whatever size its header claims.
 //! Device nodes and FIFOs are made with mknod, owners are the archive's
 //! numeric ids, modes include set-id bits (set after chown, which clears
 //! them), times are the archive's (dpkg's behaviour).
 
-use std::ffi::OsStr;
-use std::fs::{File, FileTimes, OpenOptions};
+use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{lchown, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use nix::sys::stat::{mknod, Mode, SFlag};
+use nix::fcntl::OFlag;
+use nix::sys::stat::SFlag;
 
-/// In a user namespace that maps one id only, owners other than root
-/// cannot be set on disk: with this set to `Some`, they are kept here
-/// instead (by path), for a tarball to carry them.
-pub static UNMAPPED_OWNERS: std::sync::Mutex<
-    Option<std::collections::HashMap<PathBuf, (u32, u32)>>,
-> = std::sync::Mutex::new(None);
+use crate::rooted::{Dir, Name, Root};
 
-/// `chown` through `change`; an id the namespace does not map (EINVAL)
-/// is recorded in [`UNMAPPED_OWNERS`] when that is on.
-fn set_owner(
-    path: &Path,
-    uid: u32,
-    gid: u32,
-    change: impl FnOnce() -> io::Result<()>,
-) -> Result<(), String> {
-    match change() {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            let mut owners = UNMAPPED_OWNERS.lock().unwrap_or_else(|p| p.into_inner());
-            match owners.as_mut() {
-                Some(owners) => {
-                    owners.insert(path.to_path_buf(), (uid, gid));
-                    Ok(())
-                }
-                None => Err(io_error("cannot change owner of", path, e)),
-            }
-        }
-        Err(e) => Err(io_error("cannot change owner of", path, e)),
-    }
-}
-
-/// How many symlinks a single resolution may follow (Linux's limit).
-const MAX_SYMLINKS: usize = 40;
+/// Owners that a user namespace mapping one id only cannot set on disk,
+/// by inode (device, inode number): a tarball carries them instead.
+pub type UnmappedOwners = HashMap<(u64, u64), (u32, u32)>;
 
 /// What one extraction did.
 #[derive(Debug, Default)]
@@ -68,6 +41,8 @@ pub struct Extracted {
     /// entry without a trailing slash.
     pub paths: Vec<String>,
     pub bytes: u64,
+    /// Filled only when asked for (see [`Extractor::keep_unmapped_owners`]).
+    pub unmapped_owners: UnmappedOwners,
 }
 
 /// Splits an archive name into its components, refusing `..` and
@@ -118,305 +93,323 @@ pub fn symlink_escapes(link: &[&[u8]], target: &[u8]) -> bool {
     false
 }
 
-/// Resolves `parts` under `root` as if `root` were `/`: symlinks on the
-/// way are followed inside root; the last part is followed only when
-/// `follow_last`. Missing parts are kept as they are.
-pub fn resolve_in_root(root: &Path, parts: &[&[u8]], follow_last: bool) -> Result<PathBuf, String> {
-    let mut pending: Vec<Vec<u8>> = parts.iter().rev().map(|p| p.to_vec()).collect();
-    let mut resolved: Vec<Vec<u8>> = Vec::new();
-    let mut hops = 0;
-    let mut missing = false;
-    while let Some(part) = pending.pop() {
-        match &part[..] {
-            b"" | b"." => continue,
-            b".." => {
-                resolved.pop();
-                continue;
-            }
-            _ => {}
-        }
-        if missing || (pending.is_empty() && !follow_last) {
-            resolved.push(part);
-            continue;
-        }
-        let mut here = root.to_path_buf();
-        for p in &resolved {
-            here.push(OsStr::from_bytes(p));
-        }
-        here.push(OsStr::from_bytes(&part));
-        match std::fs::symlink_metadata(&here) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                hops += 1;
-                if hops > MAX_SYMLINKS {
-                    return Err(format!(
-                        "{}: too many levels of symbolic links",
-                        here.display()
-                    ));
-                }
-                let target =
-                    std::fs::read_link(&here).map_err(|e| format!("{}: {e}", here.display()))?;
-                let target = target.as_os_str().as_bytes();
-                if target.starts_with(b"/") {
-                    resolved.clear();
-                }
-                for piece in target.split(|b| *b == b'/').rev() {
-                    pending.push(piece.to_vec());
-                }
-            }
-            Ok(meta) if meta.is_dir() => resolved.push(part),
-            Ok(_) if pending.is_empty() => resolved.push(part),
-            Ok(_) => return Err(format!("{}: not a directory", here.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                missing = true;
-                resolved.push(part);
-            }
-            Err(e) => return Err(format!("{}: {e}", here.display())),
-        }
-    }
-    let mut path = root.to_path_buf();
-    for p in &resolved {
-        path.push(OsStr::from_bytes(p));
-    }
-    Ok(path)
+fn io_error(what: &str, path: &str, error: impl std::fmt::Display) -> String {
+    format!("{what} {path}: {error}")
 }
 
-fn io_error(what: &str, path: &Path, error: impl std::fmt::Display) -> String {
-    format!("{what} {}: {error}", path.display())
+/// Extracts tarballs into one root.
+pub struct Extractor<'a> {
+    pub root: &'a Root,
+    /// In a user namespace that maps one id only: owners other than root
+    /// cannot be set on disk (EINVAL); keep them instead of failing.
+    pub keep_unmapped_owners: bool,
 }
 
-/// Removes whatever non-directory is at `path`, so a new entry replaces it.
-fn clear(path: &Path) -> Result<(), String> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(format!("{}: is a directory", path.display())),
-        Ok(_) => std::fs::remove_file(path).map_err(|e| io_error("cannot remove", path, e)),
-        Err(_) => Ok(()),
-    }
+/// The state of one archive's extraction.
+struct Run<'a> {
+    root: &'a Root,
+    keep_unmapped: bool,
+    done: Extracted,
 }
 
-fn mtime(header: &tar::Header) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(header.mtime().unwrap_or(0))
-}
-
-/// Extracts a (decompressed) data tarball into `root`. Conffiles (absolute
-/// paths) are written twice, as `NAME` and as `NAME.dpkg-new` (what dpkg
-/// unpacks; `dpkg --configure` finds the two identical).
-pub fn extract(root: &Path, data: impl Read, conffiles: &[String]) -> Result<Extracted, String> {
-    let mut done = Extracted::default();
-    let mut archive = tar::Archive::new(data);
-    let entries = archive.entries().map_err(|e| format!("data.tar: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("data.tar: {e}"))?;
-        let name = entry.path_bytes().into_owned();
-        let parts = components(&name)?;
-        let Some((last, parents)) = parts.split_last() else {
-            done.paths.push("/.".to_string());
-            continue;
+impl Extractor<'_> {
+    /// Extracts a (decompressed) data tarball. Conffiles (absolute paths)
+    /// are written twice, as `NAME` and as `NAME.dpkg-new` (what dpkg
+    /// unpacks; `dpkg --configure` finds the two identical).
+    pub fn extract(&self, data: impl Read, conffiles: &[String]) -> Result<Extracted, String> {
+        let mut run = Run {
+            root: self.root,
+            keep_unmapped: self.keep_unmapped_owners,
+            done: Extracted::default(),
         };
-        let listed = format!("/{}", String::from_utf8_lossy(&parts.join(&b'/')));
-        let header = entry.header().clone();
-        let kind = header.entry_type();
-        let parent = resolve_in_root(root, parents, true)?;
-        if !parent.is_dir() {
-            std::fs::create_dir_all(&parent)
-                .map_err(|e| io_error("cannot create directory", &parent, e))?;
-        }
-        let path = parent.join(OsStr::from_bytes(last));
-        let mode = header.mode().map_err(|e| format!("{listed}: {e}"))? & 0o7777;
-        let uid = header.uid().unwrap_or(0) as u32;
-        let gid = header.gid().unwrap_or(0) as u32;
-        match kind {
-            tar::EntryType::Directory => {
-                make_directory(root, &path, &parts, mode, uid, gid, mtime(&header))?;
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if conffiles.iter().any(|c| c == &listed) {
-                    // Both copies, as debootstrap leaves them after its tar
-                    // extraction then `dpkg --unpack`: configure finds them
-                    // identical and keeps the file, so scripts configured
-                    // before this package already see its conffiles (as
-                    // passwd's pwconv sees login's /etc/login.defs).
-                    let mut content = Vec::new();
-                    entry
-                        .read_to_end(&mut content)
-                        .map_err(|e| format!("{listed}: {e}"))?;
-                    let new = parent.join(OsStr::from_bytes(&[*last, b".dpkg-new"].concat()));
-                    for target in [&path, &new] {
-                        write_file(target, &mut &content[..], mode, uid, gid, mtime(&header))?;
+        let mut archive = tar::Archive::new(data);
+        let entries = archive.entries().map_err(|e| format!("data.tar: {e}"))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| format!("data.tar: {e}"))?;
+            let name = entry.path_bytes().into_owned();
+            let parts = components(&name)?;
+            let Some((last, parents)) = parts.split_last() else {
+                run.done.paths.push("/.".to_string());
+                continue;
+            };
+            let rel = parts.join(&b'/');
+            let listed = format!("/{}", String::from_utf8_lossy(&rel));
+            let shown = self.root.show(&rel);
+            let header = entry.header().clone();
+            let parent_rel = parents.join(&b'/');
+            let dir = self.root.create_dir_all(&parent_rel).map_err(|e| {
+                io_error("cannot create directory", &self.root.show(&parent_rel), e)
+            })?;
+            let name = Name::new(last).map_err(|e| format!("{listed}: {e}"))?;
+            let meta = Meta {
+                mode: header.mode().map_err(|e| format!("{listed}: {e}"))? & 0o7777,
+                uid: header.uid().unwrap_or(0) as u32,
+                gid: header.gid().unwrap_or(0) as u32,
+                mtime: header.mtime().unwrap_or(0).min(i64::MAX as u64) as i64,
+            };
+            let at = At {
+                dir: &dir,
+                name: &name,
+                shown: &shown,
+            };
+            match header.entry_type() {
+                tar::EntryType::Directory => run.directory(&at, &rel, &meta)?,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let file = run.regular(&at, &mut entry, &meta)?;
+                    if conffiles.iter().any(|c| c == &listed) {
+                        // Both copies, as debootstrap leaves them after its
+                        // tar extraction then `dpkg --unpack`: configure
+                        // finds them identical and keeps the file, so
+                        // scripts configured before this package already
+                        // see its conffiles (as passwd's pwconv sees
+                        // login's /etc/login.defs).
+                        let new_name = Name::new(&[*last, b".dpkg-new"].concat())
+                            .map_err(|e| format!("{listed}: {e}"))?;
+                        let new_shown = format!("{shown}.dpkg-new");
+                        let mut copy = file;
+                        io::Seek::rewind(&mut copy)
+                            .map_err(|e| io_error("cannot read", &shown, e))?;
+                        let at = At {
+                            dir: &dir,
+                            name: &new_name,
+                            shown: &new_shown,
+                        };
+                        run.regular(&at, &mut copy, &meta)?;
                     }
-                    done.bytes += content.len() as u64;
-                } else {
-                    done.bytes += write_file(&path, &mut entry, mode, uid, gid, mtime(&header))?;
+                }
+                tar::EntryType::Symlink => {
+                    let target = entry
+                        .link_name_bytes()
+                        .ok_or_else(|| format!("{listed}: symlink without a target"))?
+                        .into_owned();
+                    if symlink_escapes(&parts, &target) {
+                        return Err(format!(
+                            "symlink {listed} -> {} points outside the root",
+                            String::from_utf8_lossy(&target)
+                        ));
+                    }
+                    run.symlink(&at, &target, &meta)?;
+                }
+                tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .ok_or_else(|| format!("{listed}: hard link without a target"))?
+                        .into_owned();
+                    let target_parts = components(&target)?;
+                    if target_parts.is_empty() {
+                        return Err(format!("{listed}: hard link to the root"));
+                    }
+                    let target_rel = target_parts.join(&b'/');
+                    let (source_dir, source_name) =
+                        self.root.parent(&target_rel, false).map_err(|e| {
+                            io_error(
+                                "cannot link",
+                                &shown,
+                                format!("{}: {e}", self.root.show(&target_rel)),
+                            )
+                        })?;
+                    clear(&at)?;
+                    dir.link_from(&name, &source_dir, &source_name)
+                        .map_err(|e| {
+                            io_error(
+                                "cannot link",
+                                &shown,
+                                format!("{}: {e}", self.root.show(&target_rel)),
+                            )
+                        })?;
+                }
+                kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
+                    let flag = match kind {
+                        tar::EntryType::Char => SFlag::S_IFCHR,
+                        tar::EntryType::Block => SFlag::S_IFBLK,
+                        _ => SFlag::S_IFIFO,
+                    };
+                    let major = header.device_major().ok().flatten().unwrap_or(0);
+                    let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                    run.node(
+                        &at,
+                        flag,
+                        nix::sys::stat::makedev(major.into(), minor.into()),
+                        &meta,
+                    )?;
+                }
+                // PAX and GNU long-name headers are consumed by the tar crate.
+                other => {
+                    return Err(format!("{listed}: unsupported entry type {other:?}"));
                 }
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| format!("{listed}: symlink without a target"))?
-                    .into_owned();
-                if symlink_escapes(&parts, &target) {
-                    return Err(format!(
-                        "symlink {listed} -> {} points outside the root",
-                        String::from_utf8_lossy(&target)
-                    ));
-                }
-                clear(&path)?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
-                    .map_err(|e| io_error("cannot create symlink", &path, e))?;
-                set_owner(&path, uid, gid, || lchown(&path, Some(uid), Some(gid)))?;
-                set_symlink_time(&path, mtime(&header))?;
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| format!("{listed}: hard link without a target"))?
-                    .into_owned();
-                let target_parts = components(&target)?;
-                let Some((target_last, target_parents)) = target_parts.split_last() else {
-                    return Err(format!("{listed}: hard link to the root"));
-                };
-                let source = resolve_in_root(root, target_parents, true)?
-                    .join(OsStr::from_bytes(target_last));
-                clear(&path)?;
-                std::fs::hard_link(&source, &path).map_err(|e| {
-                    io_error("cannot link", &path, format!("{}: {e}", source.display()))
-                })?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let flag = match kind {
-                    tar::EntryType::Char => SFlag::S_IFCHR,
-                    tar::EntryType::Block => SFlag::S_IFBLK,
-                    _ => SFlag::S_IFIFO,
-                };
-                let major = header.device_major().ok().flatten().unwrap_or(0);
-                let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                clear(&path)?;
-                mknod(
-                    &path,
-                    flag,
-                    Mode::from_bits_truncate(mode),
-                    nix::sys::stat::makedev(major.into(), minor.into()),
-                )
-                .map_err(|e| io_error("cannot make node", &path, e))?;
-                finish(&path, mode, uid, gid)?;
-            }
-            // PAX and GNU long-name headers are consumed by the tar crate.
-            other => {
-                return Err(format!("{listed}: unsupported entry type {other:?}"));
-            }
+            run.done.paths.push(listed);
         }
-        done.paths.push(listed);
+        Ok(run.done)
     }
-    Ok(done)
 }
 
-fn make_directory(
-    root: &Path,
-    path: &Path,
-    parts: &[&[u8]],
+/// An entry's metadata from its header.
+struct Meta {
     mode: u32,
     uid: u32,
     gid: u32,
-    time: SystemTime,
-) -> Result<(), String> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(meta) if meta.file_type().is_symlink() => {
-            // dpkg keeps a symlink to a directory (`bin -> usr/bin`).
-            let resolved = resolve_in_root(root, parts, true)?;
-            if resolved.is_dir() {
+    mtime: i64,
+}
+
+/// Where an entry goes: its directory, its name there, and how messages
+/// show it.
+struct At<'a> {
+    dir: &'a Dir,
+    name: &'a Name,
+    shown: &'a str,
+}
+
+/// Removes whatever non-directory is at the entry's place.
+fn clear(at: &At) -> Result<(), String> {
+    match at.dir.clear(at.name) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+            Err(format!("{}: is a directory", at.shown))
+        }
+        Err(e) => Err(io_error("cannot remove", at.shown, e)),
+    }
+}
+
+impl Run<'_> {
+    /// chown; an id the namespace does not map (EINVAL) is kept for the
+    /// tarball when that is asked for.
+    fn own(
+        &mut self,
+        shown: &str,
+        meta: &Meta,
+        inode: impl FnOnce() -> io::Result<(u64, u64)>,
+        change: impl FnOnce() -> io::Result<()>,
+    ) -> Result<(), String> {
+        match change() {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && self.keep_unmapped => {
+                let inode = inode().map_err(|e| io_error("cannot stat", shown, e))?;
+                self.done
+                    .unmapped_owners
+                    .insert(inode, (meta.uid, meta.gid));
                 Ok(())
-            } else {
-                Err(format!(
-                    "{}: a symlink where a directory should be",
-                    path.display()
-                ))
             }
-        }
-        Ok(_) => Err(format!(
-            "{}: a file where a directory should be",
-            path.display()
-        )),
-        Err(_) => {
-            match std::fs::create_dir(path) {
-                Ok(()) => {}
-                // Another package made it meanwhile.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-                Err(e) => return Err(io_error("cannot create directory", path, e)),
-            }
-            finish(path, mode, uid, gid)?;
-            let dir = File::open(path).map_err(|e| io_error("cannot open", path, e))?;
-            dir.set_times(FileTimes::new().set_modified(time).set_accessed(time))
-                .map_err(|e| io_error("cannot set times of", path, e))
+            Err(e) => Err(io_error("cannot change owner of", shown, e)),
         }
     }
-}
 
-fn finish(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), String> {
-    set_owner(path, uid, gid, || lchown(path, Some(uid), Some(gid)))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error("cannot change mode of", path, e))
-}
+    fn directory(&mut self, at: &At, rel: &[u8], meta: &Meta) -> Result<(), String> {
+        match at.dir.lstat(at.name) {
+            Ok(stat) => {
+                let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+                if kind == SFlag::S_IFDIR {
+                    Ok(())
+                } else if kind == SFlag::S_IFLNK {
+                    // dpkg keeps a symlink to a directory (`bin -> usr/bin`).
+                    match self.root.dir(rel) {
+                        Ok(_) => Ok(()),
+                        Err(_) => Err(format!(
+                            "{}: a symlink where a directory should be",
+                            at.shown
+                        )),
+                    }
+                } else {
+                    Err(format!("{}: a file where a directory should be", at.shown))
+                }
+            }
+            Err(_) => {
+                match at.dir.mkdir(at.name, 0o700) {
+                    Ok(()) => {}
+                    // Made meanwhile (the parent's creation made it).
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(()),
+                    Err(e) => return Err(io_error("cannot create directory", at.shown, e)),
+                }
+                let sub = at
+                    .dir
+                    .subdir(at.name)
+                    .map_err(|e| io_error("cannot open", at.shown, e))?;
+                let file = File::from(
+                    sub.as_fd()
+                        .try_clone_to_owned()
+                        .map_err(|e| io_error("cannot open", at.shown, e))?,
+                );
+                self.finish_file(&file, at.shown, meta)
+            }
+        }
+    }
 
-fn write_file(
-    path: &Path,
-    data: &mut impl Read,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    time: SystemTime,
-) -> Result<u64, String> {
-    clear(path)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| io_error("cannot create", path, e))?;
-    let bytes = io::copy(data, &mut file).map_err(|e| io_error("cannot write", path, e))?;
-    set_owner(path, uid, gid, || {
-        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
-    })?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error("cannot change mode of", path, e))?;
-    file.set_times(FileTimes::new().set_modified(time).set_accessed(time))
-        .map_err(|e| io_error("cannot set times of", path, e))?;
-    Ok(bytes)
-}
-
-fn set_symlink_time(path: &Path, time: SystemTime) -> Result<(), String> {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let spec = libc::timespec {
-        tv_sec: since.as_secs() as libc::time_t,
-        tv_nsec: 0,
-    };
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| format!("{}: NUL in path", path.display()))?;
-    // nix's utimensat wants a directory descriptor; AT_FDCWD is simpler
-    // through libc. SAFETY: a valid C string and two timespecs.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            [spec, spec].as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
+    /// Owner, mode (after chown, which clears set-id bits), then times.
+    fn finish_file(&mut self, file: &File, shown: &str, meta: &Meta) -> Result<(), String> {
+        self.own(
+            shown,
+            meta,
+            || file.metadata().map(|m| (m.dev(), m.ino())),
+            || std::os::unix::fs::fchown(file, Some(meta.uid), Some(meta.gid)),
+        )?;
+        file.set_permissions(std::fs::Permissions::from_mode(meta.mode))
+            .map_err(|e| io_error("cannot change mode of", shown, e))?;
+        let time = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(meta.mtime.max(0) as u64);
+        file.set_times(
+            std::fs::FileTimes::new()
+                .set_modified(time)
+                .set_accessed(time),
         )
-    };
-    if rc != 0 {
-        return Err(io_error(
-            "cannot set times of",
-            path,
-            io::Error::last_os_error(),
-        ));
+        .map_err(|e| io_error("cannot set times of", shown, e))
     }
-    Ok(())
+
+    /// A regular file, streamed from `data`; returns it open for reading
+    /// (a conffile's second copy is made from it).
+    fn regular(&mut self, at: &At, data: &mut impl Read, meta: &Meta) -> Result<File, String> {
+        clear(at)?;
+        let mut file = at
+            .dir
+            .open_file(
+                at.name,
+                OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
+                0o600,
+            )
+            .map_err(|e| io_error("cannot create", at.shown, e))?;
+        let bytes = io::copy(data, &mut file).map_err(|e| io_error("cannot write", at.shown, e))?;
+        self.done.bytes += bytes;
+        self.finish_file(&file, at.shown, meta)?;
+        Ok(file)
+    }
+
+    fn symlink(&mut self, at: &At, target: &[u8], meta: &Meta) -> Result<(), String> {
+        clear(at)?;
+        at.dir
+            .symlink(at.name, target)
+            .map_err(|e| io_error("cannot create symlink", at.shown, e))?;
+        self.own(
+            at.shown,
+            meta,
+            || at.dir.lstat(at.name).map(|s| (s.st_dev, s.st_ino)),
+            || at.dir.lchown(at.name, meta.uid, meta.gid),
+        )?;
+        at.dir
+            .set_times(at.name, meta.mtime)
+            .map_err(|e| io_error("cannot set times of", at.shown, e))
+    }
+
+    fn node(&mut self, at: &At, kind: SFlag, dev: libc::dev_t, meta: &Meta) -> Result<(), String> {
+        clear(at)?;
+        at.dir
+            .mknod(at.name, kind, meta.mode, dev)
+            .map_err(|e| io_error("cannot make node", at.shown, e))?;
+        self.own(
+            at.shown,
+            meta,
+            || at.dir.lstat(at.name).map(|s| (s.st_dev, s.st_ino)),
+            || at.dir.lchown(at.name, meta.uid, meta.gid),
+        )?;
+        // mknod honours the umask; the mode must be exact.
+        at.dir
+            .set_mode(at.name, meta.mode)
+            .map_err(|e| io_error("cannot change mode of", at.shown, e))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
 
     struct Scratch(PathBuf);
     impl Drop for Scratch {
@@ -471,6 +464,15 @@ mod tests {
             builder.append(&header, data).unwrap();
         }
         builder.into_inner().unwrap()
+    }
+
+    fn extract(root: &Path, data: &[u8], conffiles: &[String]) -> Result<Extracted, String> {
+        let root = Root::open(root).unwrap();
+        let extractor = Extractor {
+            root: &root,
+            keep_unmapped_owners: false,
+        };
+        extractor.extract(data, conffiles)
     }
 
     fn run(root: &Path, entries: &[E]) -> Result<Extracted, String> {
@@ -621,16 +623,7 @@ mod tests {
     }
 
     #[test]
-    fn resolution_loops_and_escapes() {
-        let s = scratch("resolve");
-        let root = s.0.join("root");
-        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
-        assert!(resolve_in_root(&root, &[b"loop", b"x"], true).is_err());
-        std::os::unix::fs::symlink("../../../..", root.join("up")).unwrap();
-        assert_eq!(
-            resolve_in_root(&root, &[b"up", b"etc"], true).unwrap(),
-            root.join("etc")
-        );
+    fn escaping_symlink_texts() {
         assert!(symlink_escapes(&[b"a"], b".."));
         assert!(!symlink_escapes(&[b"a", b"b"], b".."));
         assert!(!symlink_escapes(&[b"a"], b"/abs"));

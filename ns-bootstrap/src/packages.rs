@@ -352,6 +352,58 @@ pub struct Package<'a> {
     pub sha256: &'a str,
 }
 
+/// The largest `.deb` accepted (Debian's largest are about 2 GB): a Size
+/// beyond it is refused before anything is allocated or added up.
+pub const MAX_PACKAGE_SIZE: u64 = 1 << 34;
+
+/// Debian policy §5.6.1: at least two characters, lower-case letters,
+/// digits, `+ - .`, starting with a letter or digit. Names become file
+/// names (`info/NAME.list`) and must never be paths.
+pub fn valid_package_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() >= 2
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+}
+
+/// Policy §5.6.12's characters (`[epoch:]upstream[-revision]`), the epoch
+/// numeric, and a digit first, as dpkg insists.
+pub fn valid_version(version: &str) -> bool {
+    let (epoch, rest) = match version.split_once(':') {
+        Some((epoch, rest)) => (Some(epoch), rest),
+        None => (None, version),
+    };
+    epoch.is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+        && rest.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+~-:".contains(&b))
+}
+
+/// dpkg's architecture names: lower-case letters, digits and `-`.
+pub fn valid_architecture(arch: &str) -> bool {
+    !arch.is_empty()
+        && !arch.starts_with('-')
+        && arch
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A Filename: relative, no empty, `.` or `..` component, nothing that a
+/// URL or a file name would read differently (spaces, controls, `?`, `#`,
+/// `%` escapes aside from the archive's `%3a`).
+pub fn valid_pool_path(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+~%-/:".contains(&b))
+}
+
 /// Below this size a Packages index is parsed on one thread.
 const SPLIT_ABOVE: usize = 64 * 1024;
 
@@ -411,6 +463,11 @@ fn parse_packages_part(text: &str, lines_before: usize) -> Result<Vec<Package<'_
                 .ok_or_else(|| error(format!("stanza without {name}")))
         };
         let name = required("Package")?;
+        if !valid_package_name(name) {
+            return Err(error(format!(
+                "'{name}' is not a valid package name (Debian's are [a-z0-9][a-z0-9+.-]+)"
+            )));
+        }
         let relations = |field: &str| {
             parse_relations(stanza.get(field).unwrap_or(""))
                 .map_err(|e| error(format!("package {name}: {field}: {e}")))
@@ -424,20 +481,42 @@ fn parse_packages_part(text: &str, lines_before: usize) -> Result<Vec<Package<'_
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
+        let version = required("Version")?;
+        if !valid_version(version) {
+            return Err(error(format!("package {name}: bad Version '{version}'")));
+        }
+        let architecture = required("Architecture")?;
+        if !valid_architecture(architecture) {
+            return Err(error(format!(
+                "package {name}: bad Architecture '{architecture}'"
+            )));
+        }
+        let filename = required("Filename")?;
+        if !valid_pool_path(filename) {
+            return Err(error(format!(
+                "package {name}: bad Filename '{filename}' (a relative path in the archive)"
+            )));
+        }
+        let size: u64 = size
+            .parse()
+            .map_err(|_| error(format!("package {name}: bad Size '{size}'")))?;
+        if size > MAX_PACKAGE_SIZE {
+            return Err(error(format!(
+                "package {name}: Size {size} is more than ns-bootstrap accepts ({MAX_PACKAGE_SIZE} bytes)"
+            )));
+        }
         out.push(Package {
             name,
-            version: required("Version")?,
-            architecture: required("Architecture")?,
+            version,
+            architecture,
             priority: stanza.get("Priority").unwrap_or("optional"),
             section: stanza.get("Section"),
             essential: stanza.get("Essential") == Some("yes"),
             pre_depends: relations("Pre-Depends")?,
             depends: relations("Depends")?,
             provides,
-            filename: required("Filename")?,
-            size: size
-                .parse()
-                .map_err(|_| error(format!("package {name}: bad Size '{size}'")))?,
+            filename,
+            size,
             sha256,
         });
     }
@@ -558,7 +637,7 @@ mod tests {
     }
 
     const PACKAGES: &str = "\
-Package: a
+Package: aa
 Version: 1.0
 Architecture: amd64
 Priority: required
@@ -597,5 +676,49 @@ Description: x
         assert!(parse_packages(&bad_size).is_err());
         let bad_dep = PACKAGES.replace("c | d", "c (>= ");
         assert!(parse_packages(&bad_dep).is_err());
+    }
+
+    #[test]
+    fn names_from_the_archive_are_data_not_paths() {
+        for (field, bad) in [
+            ("Package: aa", "Package: ../../x/p"),
+            ("Package: aa", "Package: a/b"),
+            ("Package: aa", "Package: A"),
+            ("Package: aa", "Package: .a"),
+            ("Package: aa", "Package: a"),
+            ("Version: 1.0", "Version: 1.0/../x"),
+            ("Version: 1.0", "Version: x:1"),
+            ("Version: 1.0", "Version: 1 0"),
+            ("Architecture: amd64", "Architecture: ../amd64"),
+            (
+                "Filename: pool/main/a/a_1.0_amd64.deb",
+                "Filename: ../../etc/passwd",
+            ),
+            (
+                "Filename: pool/main/a/a_1.0_amd64.deb",
+                "Filename: /etc/passwd",
+            ),
+            (
+                "Filename: pool/main/a/a_1.0_amd64.deb",
+                "Filename: pool//a.deb",
+            ),
+            (
+                "Filename: pool/main/a/a_1.0_amd64.deb",
+                "Filename: pool/a.deb?x",
+            ),
+            ("Size: 100", "Size: 18446744073709551615"),
+            ("Size: 100", "Size: 18446744073709551616"),
+        ] {
+            let text = PACKAGES.replace(field, bad);
+            assert_ne!(text, PACKAGES, "{bad}");
+            let error = parse_packages(&text).unwrap_err();
+            assert_eq!(error.line, 1, "{bad}: {error}");
+        }
+        let ok = PACKAGES.replace("Package: aa\n", "Package: g++\n");
+        assert_eq!(parse_packages(&ok).unwrap()[0].name, "g++");
+        assert!(valid_version("1:2.36-9+deb12u4~bpo1"));
+        assert!(valid_pool_path(
+            "pool/main/libx/libx11/libx11-6_2%3a1.8_amd64.deb"
+        ));
     }
 }

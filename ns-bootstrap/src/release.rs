@@ -103,6 +103,8 @@ pub struct Release {
     pub sha256: Vec<FileHash>,
     /// The `Date` field as seconds since the epoch, when it parses.
     pub date: Option<u64>,
+    /// `Valid-Until`, likewise: after it, apt refuses the file.
+    pub valid_until: Option<u64>,
 }
 
 impl Release {
@@ -166,6 +168,7 @@ pub fn parse_release(text: &str) -> Result<Release, String> {
         acquire_by_hash: stanza.get("Acquire-By-Hash") == Some("yes"),
         sha256,
         date: stanza.get("Date").and_then(parse_date),
+        valid_until: stanza.get("Valid-Until").and_then(parse_date),
     })
 }
 
@@ -215,6 +218,34 @@ pub fn parse_date(text: &str) -> Option<u64> {
     u64::try_from(seconds).ok()
 }
 
+/// Seconds since the epoch as an HTTP date (RFC 9110 §5.6.7), e.g.
+/// `Sat, 10 Jun 2023 08:57:56 GMT`.
+pub fn http_date(seconds: u64) -> String {
+    let days = (seconds / 86400) as i64;
+    let clock = seconds % 86400;
+    // The civil date from days (Howard Hinnant's algorithm, inverted).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        clock / 3600,
+        clock / 60 % 60,
+        clock % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +260,11 @@ mod tests {
         assert_eq!(parse_date("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));
         assert_eq!(parse_date("29 Feb 2024 12:00:00 UTC"), Some(1709208000));
         assert_eq!(parse_date("yesterday"), None);
+        for seconds in [0, 1686387476, 1709208000, 4102444800, 951782400] {
+            let text = http_date(seconds);
+            assert_eq!(parse_date(&text), Some(seconds), "{text}");
+        }
+        assert_eq!(http_date(1686387476), "Sat, 10 Jun 2023 08:57:56 GMT");
     }
 
     const SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n\

@@ -303,12 +303,12 @@ mod tests {
         let text = format!(
             "{}{}",
             index(),
-            stanza("x", "1", "important", "Depends: ghost\n")
+            stanza("xx", "1", "important", "Depends: ghost\n")
         );
         let packages = parse_packages(&text).unwrap();
         let resolved = resolve(&packages, &Selection::default()).unwrap();
         let got = names(&resolved);
-        assert!(got.contains(&"apt=2".to_string()) && got.contains(&"x=1".to_string()));
+        assert!(got.contains(&"apt=2".to_string()) && got.contains(&"xx=1".to_string()));
         assert!(got.contains(&"usrmerge=1".to_string()));
         assert_eq!(resolved.warnings.len(), 1);
         assert!(resolved.warnings[0].contains("ghost"));

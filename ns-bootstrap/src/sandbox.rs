@@ -20,6 +20,8 @@ use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use crate::rooted::Root;
+
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
@@ -34,8 +36,8 @@ pub struct Command {
     pub env: Vec<(String, String)>,
 }
 
-pub struct Sandbox {
-    root: PathBuf,
+pub struct Sandbox<'r> {
+    root: &'r Root,
     /// Device nodes to bind from the host onto placeholder files (a user
     /// namespace cannot mknod): paths relative to the root, e.g. `dev/null`.
     bind_devices: Vec<String>,
@@ -48,10 +50,10 @@ pub struct Io<'a> {
     pub keep_fd: Option<RawFd>,
 }
 
-impl Sandbox {
-    pub fn new(root: &Path) -> Self {
+impl<'r> Sandbox<'r> {
+    pub fn new(root: &'r Root) -> Self {
         Sandbox {
-            root: root.to_path_buf(),
+            root,
             bind_devices: Vec::new(),
         }
     }
@@ -130,6 +132,13 @@ impl Sandbox {
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         ns_mount::set_propagation(Path::new("/"), Propagation::Private, true)
             .map_err(|e| setup(format!("cannot make / private: {e}")))?;
+        // TARGET opened again, in this mount namespace: a descriptor from
+        // before unshare(2) names the old namespace's mounts, which cannot
+        // be mounted on (EINVAL) and would hide these mounts from the
+        // chrooted commands.
+        let root = Root::open(self.root.path())
+            .map_err(|e| setup(format!("cannot open {}: {e}", self.root.path().display())))?;
+        let root = &root;
         let nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         for (fstype, dir, flags, data) in [
             ("proc", "proc", nodev, None),
@@ -141,9 +150,12 @@ impl Sandbox {
                 Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
             ),
         ] {
-            let target = self.root.join(dir);
-            std::fs::create_dir_all(&target)
-                .map_err(|e| setup(format!("cannot create {}: {e}", target.display())))?;
+            // Mounted on the in-root directory through its descriptor:
+            // a planted `proc -> /` cannot send a mount elsewhere.
+            let dir_fd = root
+                .create_dir_all(dir)
+                .map_err(|e| setup(format!("cannot create {}: {e}", root.show(dir))))?;
+            let target = fd_path(dir_fd.as_fd().as_raw_fd());
             let mounted =
                 ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data);
             let mounted = match (mounted, fstype) {
@@ -170,7 +182,10 @@ impl Sandbox {
         }
         for device in &self.bind_devices {
             let host = Path::new("/").join(device);
-            let target = self.root.join(device);
+            let placeholder = root
+                .resolve_path(device)
+                .map_err(|e| setup(format!("cannot open {}: {e}", root.show(device))))?;
+            let target = fd_path(placeholder.as_raw_fd());
             ns_mount::mount(Some(&host), &target, None, MsFlags::MS_BIND, None)
                 .map_err(|e| setup(format!("cannot bind {}: {e}", host.display())))?;
         }
@@ -179,14 +194,18 @@ impl Sandbox {
         // /proc/1/root) then says "chroot", and libc6's postinst skips its
         // `telinit u; sleep 1`, meant for a booted system.
         for (index, command) in commands.iter().enumerate() {
-            run_one(&self.root, command, io)
-                .map_err(|e| (index, format!("{}: {e}", command.label)))?;
+            run_one(root, command, io).map_err(|e| (index, format!("{}: {e}", command.label)))?;
         }
         Ok(())
     }
 }
 
-fn run_one(root: &Path, command: &Command, io: &Io) -> Result<(), String> {
+/// The path through which the kernel reaches an open descriptor's file.
+fn fd_path(fd: RawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{fd}"))
+}
+
+fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), String> {
     let log: OwnedFd = io.log.try_clone().map_err(|e| format!("log: {e}"))?.into();
     // SAFETY: this process is single-threaded (the sandbox child).
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -196,8 +215,12 @@ fn run_one(root: &Path, command: &Command, io: &Io) -> Result<(), String> {
                 libc::dup2(log.as_raw_fd(), 1);
                 libc::dup2(log.as_raw_fd(), 2);
             }
-            if let Err(e) = nix::unistd::chroot(root).and_then(|()| nix::unistd::chdir("/")) {
-                eprintln!("cannot chroot to {}: {e}", root.display());
+            // Into TARGET through its descriptor, not its path again.
+            let entered = nix::unistd::fchdir(root.fd())
+                .and_then(|()| nix::unistd::chroot("."))
+                .and_then(|()| nix::unistd::chdir("/"));
+            if let Err(e) = entered {
+                eprintln!("cannot chroot to {}: {e}", root.path().display());
                 // SAFETY: see Sandbox::run.
                 unsafe { libc::_exit(127) }
             }

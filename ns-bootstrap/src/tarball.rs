@@ -12,7 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::cli::Compression;
+use crate::compression::Compression;
+use crate::extract::UnmappedOwners;
 
 /// A character device to put in the archive whatever the disk holds.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +84,7 @@ pub fn write(
     compression: Compression,
     clamp: Option<u64>,
     devices: &[Device],
+    owners: &UnmappedOwners,
 ) -> Result<(), String> {
     let entries = collect(root, devices)?;
     let name = match sink {
@@ -97,17 +99,21 @@ pub fn write(
     let out = BufWriter::with_capacity(1 << 20, out);
     match compression {
         Compression::None => {
-            let out = archive(root, &entries, clamp, out)?;
+            let out = archive(root, &entries, clamp, owners, out)?;
             finish(out).map_err(fail)
         }
         Compression::Gzip => {
             let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-            let out = archive(root, &entries, clamp, gz)?.finish().map_err(fail)?;
+            let out = archive(root, &entries, clamp, owners, gz)?
+                .finish()
+                .map_err(fail)?;
             finish(out).map_err(fail)
         }
         Compression::Xz => {
             let xz = liblzma::write::XzEncoder::new(out, 6);
-            let out = archive(root, &entries, clamp, xz)?.finish().map_err(fail)?;
+            let out = archive(root, &entries, clamp, owners, xz)?
+                .finish()
+                .map_err(fail)?;
             finish(out).map_err(fail)
         }
         Compression::Zstd => {
@@ -118,7 +124,7 @@ pub fn write(
             let written = std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
                     let pipe = BufWriter::with_capacity(1 << 20, File::from(write));
-                    archive(root, &entries, clamp, pipe)
+                    archive(root, &entries, clamp, owners, pipe)
                         .and_then(|pipe| finish(pipe).map_err(|e| format!("pipe: {e}")))
                 });
                 ruzstd::encoding::compress(
@@ -169,13 +175,9 @@ fn archive<W: Write>(
     root: &Path,
     entries: &[Entry],
     clamp: Option<u64>,
+    owners: &UnmappedOwners,
     out: W,
 ) -> Result<W, String> {
-    let owners = crate::extract::UNMAPPED_OWNERS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_default();
     let mut builder = tar::Builder::new(out);
     let fail = |path: &Path, e: io::Error| format!("cannot archive {}: {e}", path.display());
     let time = |t: i64| {
@@ -219,7 +221,7 @@ fn archive<W: Write>(
             Node::Disk(meta) => meta,
         };
         fill(&mut header, meta, time(meta.mtime()));
-        if let Some((uid, gid)) = owners.get(&path) {
+        if let Some((uid, gid)) = owners.get(&(meta.dev(), meta.ino())) {
             header.set_uid((*uid).into());
             header.set_gid((*gid).into());
         }
@@ -307,6 +309,7 @@ mod tests {
             Compression::None,
             Some(1000),
             &devices,
+            &UnmappedOwners::new(),
         )
         .unwrap();
         let first = std::fs::read(&out).unwrap();
@@ -337,6 +340,7 @@ mod tests {
             Compression::None,
             Some(1000),
             &devices,
+            &UnmappedOwners::new(),
         )
         .unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), first);
@@ -348,19 +352,13 @@ mod tests {
                 compression,
                 Some(1000),
                 &devices,
+                &UnmappedOwners::new(),
             )
             .unwrap();
             let data = std::fs::read(&packed).unwrap();
-            let member = crate::deb::Member {
-                name: match compression {
-                    Compression::Gzip => "x.tar.gz",
-                    Compression::Xz => "x.tar.xz",
-                    _ => "x.tar.zst",
-                },
-                data: &data,
-            };
             let mut plain = Vec::new();
-            crate::deb::decompressor(&member)
+            compression
+                .decoder(&data[..])
                 .unwrap()
                 .read_to_end(&mut plain)
                 .unwrap();

@@ -2,6 +2,8 @@
 //! reference tool) and capture what it did, make throwaway directories and
 //! small root filesystems, and compare two runs.
 
+pub mod mirror;
+
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::Write;
@@ -45,6 +47,9 @@ pub struct TestCommand {
     command: Command,
     stdin: Vec<u8>,
     shown: String,
+    /// Killed (SIGKILL) when it runs longer: a hang is a failure, not a
+    /// stuck test run.
+    timeout: Option<std::time::Duration>,
 }
 
 impl TestCommand {
@@ -54,6 +59,7 @@ impl TestCommand {
             command: Command::new(program),
             stdin: Vec::new(),
             shown,
+            timeout: None,
         }
     }
 
@@ -97,6 +103,11 @@ impl TestCommand {
         self
     }
 
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// Drops to an unprivileged user (std clears supplementary groups too).
     pub fn unprivileged(mut self) -> Self {
         self.command.uid(UNPRIVILEGED.0).gid(UNPRIVILEGED.1);
@@ -110,6 +121,9 @@ impl TestCommand {
         self.command
     }
 
+    // The child is reaped by wait4(2) in wait_measured, which std's Child
+    // does not see.
+    #[allow(clippy::zombie_processes)]
     pub fn run(mut self) -> Outcome {
         let mut child = self
             .command
@@ -119,17 +133,64 @@ impl TestCommand {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
         let mut stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = pipe.read_to_end(&mut out);
+                out
+            })
+        };
+        let (stdout, stderr) = (read_all(Box::new(stdout)), read_all(Box::new(stderr)));
         // A child that exits without reading its input is not an error.
         let _ = stdin.write_all(&self.stdin);
         drop(stdin);
-        let output = child.wait_with_output().expect("wait for child");
+        let (status, max_rss_kib, timed_out) = wait_measured(child.id() as i32, self.timeout);
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        let status = std::process::ExitStatus::from_raw(status);
         Outcome {
             command: self.shown,
-            code: output.status.code(),
-            signal: output.status.signal(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: status.code(),
+            signal: status.signal(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            max_rss_kib,
+            timed_out,
         }
+    }
+}
+
+/// Waits for `pid` with wait4(2) for its resource use: (wait status,
+/// peak resident set in KiB, whether it was killed for running past
+/// `timeout`).
+fn wait_measured(pid: i32, timeout: Option<std::time::Duration>) -> (i32, u64, bool) {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut timed_out = false;
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be filled in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if deadline.is_some() && !timed_out {
+            libc::WNOHANG
+        } else {
+            0
+        };
+        // SAFETY: wait4 on our own child, with valid out-pointers.
+        let rc = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if rc == pid {
+            return (status, usage.ru_maxrss.max(0) as u64, timed_out);
+        }
+        if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            panic!("wait4({pid}): {}", std::io::Error::last_os_error());
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) && !timed_out {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            timed_out = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -141,14 +202,23 @@ pub struct Outcome {
     pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The process's peak resident set (KiB; its children not counted).
+    pub max_rss_kib: u64,
+    /// Killed for running past its [`TestCommand::timeout`].
+    pub timed_out: bool,
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}`: code {:?}, signal {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.command, self.code, self.signal, self.stdout, self.stderr
+            "`{}`: code {:?}, signal {:?}{}\n--- stdout\n{}--- stderr\n{}",
+            self.command,
+            self.code,
+            self.signal,
+            if self.timed_out { " (timed out)" } else { "" },
+            self.stdout,
+            self.stderr
         )
     }
 }

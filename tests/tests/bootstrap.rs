@@ -8,45 +8,14 @@
 //! Downloads go to ns-bootstrap's default cache, kept between runs.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
+use nstools_tests::mirror::{
+    host_mirror, hostile_deb, make_key, minbase_mirror, mounts_under, LocalMirror, TarEntry, SUITE,
+};
 use nstools_tests::{bin, require_root, TempDir, TestCommand};
-
-const SUITE: &str = "bookworm";
-
-/// The first main-archive `deb` URI of the host's deb822 apt sources.
-fn host_mirror() -> String {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for file in files {
-        if file.extension().and_then(|e| e.to_str()) != Some("sources") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        for stanza in text.split("\n\n") {
-            let field = |name: &str| {
-                stanza
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            };
-            let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) else {
-                continue;
-            };
-            if suites.split_whitespace().any(|s| !s.contains('-')) {
-                if let Some(uri) = uris.split_whitespace().next() {
-                    return uri.trim_end_matches('/').to_string();
-                }
-            }
-        }
-    }
-    panic!("no Debian mirror in /etc/apt/sources.list.d/*.sources");
-}
 
 fn ns_bootstrap() -> PathBuf {
     bin("ns-bootstrap")
@@ -63,16 +32,6 @@ fn in_root(root: &Path, script: &str) -> (bool, String) {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
-}
-
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let dir = dir.to_string_lossy();
-    table
-        .lines()
-        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&*dir)))
-        .map(str::to_string)
-        .collect()
 }
 
 /// The checks every finished bootstrap must pass; problems are collected.
@@ -419,288 +378,6 @@ fn interrupted_bootstrap_leaves_no_mount_and_no_process() {
 // ---------------------------------------------------------------------------
 // The local mirror.
 
-/// Serves files under `root` over HTTP/1.1 on 127.0.0.1, one request per
-/// connection; stops with the test process.
-fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-    let address = listener.local_addr().unwrap();
-    let root = Arc::new(root);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = Arc::clone(&root);
-            std::thread::spawn(move || answer(&root, stream));
-        }
-    });
-    format!("http://{address}/debian")
-}
-
-fn answer(root: &Path, mut stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-            break;
-        }
-    }
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let relative = path.trim_start_matches("/debian/");
-    let body = if relative.split('/').any(|p| p == "..") {
-        None
-    } else {
-        std::fs::read(root.join(relative)).ok()
-    };
-    let _ = match body {
-        Some(body) => stream
-            .write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .as_bytes(),
-            )
-            .and_then(|()| stream.write_all(&body)),
-        None => stream
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-    };
-}
-
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// A signing key in its own GNUPGHOME, and its public keyring.
-struct Key {
-    home: PathBuf,
-    keyring: PathBuf,
-}
-
-fn make_key(dir: &Path, name: &str) -> Key {
-    let home = dir.join(format!("gnupg-{name}"));
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        let out = Command::new("gpg")
-            .env("GNUPGHOME", &home)
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()
-            .expect("run gpg");
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    gpg(&[
-        "--quick-gen-key",
-        &format!("{name} <{name}@test.invalid>"),
-        "ed25519",
-        "sign",
-        "never",
-    ]);
-    let keyring = dir.join(format!("{name}.gpg"));
-    std::fs::write(&keyring, gpg(&["--export"])).unwrap();
-    Key { home, keyring }
-}
-
-fn clearsign(key: &Key, text: &str, to: &Path) {
-    let input = to.with_extension("unsigned");
-    std::fs::write(&input, text).unwrap();
-    let status = Command::new("gpg")
-        .env("GNUPGHOME", &key.home)
-        .args(["--batch", "--yes", "--clearsign", "-o"])
-        .arg(to)
-        .arg(&input)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::remove_file(input).unwrap();
-}
-
-/// Minimal ustar writer for the hostile packages (dpkg-deb refuses to
-/// build them).
-fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, link: &str, data: &[u8]) {
-    let mut header = [0u8; 512];
-    assert!(
-        name.len() < 100 && link.len() < 100,
-        "ustar names are short"
-    );
-    header[..name.len()].copy_from_slice(name.as_bytes());
-    header[100..107].copy_from_slice(b"0000644");
-    header[108..115].copy_from_slice(b"0000000");
-    header[116..123].copy_from_slice(b"0000000");
-    header[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
-    header[136..147].copy_from_slice(b"00000000000");
-    header[156] = kind;
-    header[157..157 + link.len()].copy_from_slice(link.as_bytes());
-    header[257..263].copy_from_slice(b"ustar\0");
-    header[263..265].copy_from_slice(b"00");
-    header[148..156].copy_from_slice(b"        ");
-    let sum: u32 = header.iter().map(|b| *b as u32).sum();
-    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
-
-fn ar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut out = b"!<arch>\n".to_vec();
-    for (name, data) in members {
-        out.extend_from_slice(
-            format!(
-                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-                name,
-                0,
-                0,
-                0,
-                100644,
-                data.len()
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-/// A data tarball entry: name, ustar type, link target.
-type TarEntry<'a> = (&'a str, u8, &'a str);
-
-/// A package whose data holds `entries` (name, type, link target).
-fn hostile_deb(name: &str, entries: &[TarEntry]) -> Vec<u8> {
-    let mut control = Vec::new();
-    let text = format!(
-        "Package: {name}\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\n\
-         Description: hostile test package\n"
-    );
-    tar_entry(&mut control, "./control", b'0', "", text.as_bytes());
-    control.extend_from_slice(&[0u8; 1024]);
-    let mut data = Vec::new();
-    for (path, kind, link) in entries {
-        let content: &[u8] = if *kind == b'0' { b"owned\n" } else { b"" };
-        tar_entry(&mut data, path, *kind, link, content);
-    }
-    data.extend_from_slice(&[0u8; 1024]);
-    ar(&[
-        ("debian-binary", b"2.0\n".to_vec()),
-        ("control.tar", control),
-        ("data.tar", data),
-    ])
-}
-
-struct LocalMirror {
-    dir: PathBuf,
-    url: String,
-    key: Key,
-    stanzas: BTreeMap<String, String>,
-}
-
-impl LocalMirror {
-    /// Rewrites Packages and the signed InRelease from the stanzas.
-    fn publish(&self) {
-        let packages: String = self.stanzas.values().cloned().collect();
-        let list = self.dir.join("dists/stable/main/binary-amd64");
-        std::fs::create_dir_all(&list).unwrap();
-        std::fs::write(list.join("Packages"), &packages).unwrap();
-        let release = format!(
-            "Origin: Test\nSuite: stable\nCodename: {SUITE}\nArchitectures: amd64\n\
-             Components: main\nSHA256:\n {} {} main/binary-amd64/Packages\n",
-            sha256(&list.join("Packages")),
-            packages.len()
-        );
-        clearsign(
-            &self.key,
-            &release,
-            &self.dir.join("dists/stable/InRelease"),
-        );
-    }
-
-    fn add_deb(&mut self, name: &str, file: &str, bytes: &[u8]) {
-        let path = self.dir.join("pool").join(file);
-        std::fs::write(&path, bytes).unwrap();
-        self.stanzas.insert(
-            name.to_string(),
-            format!(
-                "Package: {name}\nVersion: 1\nArchitecture: all\nPriority: optional\n\
-                 Filename: pool/{file}\nSize: {}\nSHA256: {}\n\n",
-                bytes.len(),
-                sha256(&path)
-            ),
-        );
-    }
-}
-
-/// The minbase packages, fetched (or taken from the cache) with
-/// --download-only from the host's mirror, re-published locally under a
-/// test key; every package marked required so minbase takes them all.
-fn local_mirror(dir: &Path) -> LocalMirror {
-    let fetch = dir.join("fetch");
-    TestCommand::new(ns_bootstrap())
-        .args(["--download-only", "--variant=minbase", SUITE])
-        .arg(&fetch)
-        .arg(host_mirror())
-        .run()
-        .expect_code(0);
-    let mirror_dir = dir.join("mirror");
-    std::fs::create_dir_all(mirror_dir.join("pool")).unwrap();
-    let mut stanzas = BTreeMap::new();
-    for entry in std::fs::read_dir(fetch.join("var/cache/apt/archives")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("deb") {
-            continue;
-        }
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let to = mirror_dir.join("pool").join(&file);
-        std::fs::copy(&path, &to).unwrap();
-        let control = Command::new("dpkg-deb")
-            .arg("-f")
-            .arg(&to)
-            .output()
-            .unwrap();
-        let control = String::from_utf8_lossy(&control.stdout).into_owned();
-        let mut stanza = String::new();
-        let mut name = String::new();
-        for line in control.lines() {
-            if let Some(n) = line.strip_prefix("Package: ") {
-                name = n.to_string();
-            }
-            if line.starts_with("Priority:") {
-                continue;
-            }
-            stanza.push_str(line);
-            stanza.push('\n');
-        }
-        stanza.push_str(&format!(
-            "Priority: required\nFilename: pool/{file}\nSize: {}\nSHA256: {}\n\n",
-            std::fs::metadata(&to).unwrap().len(),
-            sha256(&to)
-        ));
-        stanzas.insert(name, stanza);
-    }
-    let key = make_key(dir, "archive");
-    let mirror = LocalMirror {
-        url: serve(mirror_dir.clone()),
-        dir: mirror_dir,
-        key,
-        stanzas,
-    };
-    mirror.publish();
-    mirror
-}
-
 fn bootstrap_from(
     mirror: &LocalMirror,
     keyring: &Path,
@@ -723,7 +400,7 @@ fn bootstrap_from(
 fn local_mirror_bootstrap_and_refusals() {
     require_root();
     let dir = TempDir::new("bootstrap-local");
-    let mut mirror = local_mirror(dir.path());
+    let mut mirror = minbase_mirror(dir.path(), &ns_bootstrap());
     let mut problems = Vec::new();
 
     // A signed local mirror: the bootstrap succeeds.
@@ -804,6 +481,7 @@ fn local_mirror_bootstrap_and_refusals() {
             name,
             &format!("{name}_1_all.deb"),
             &hostile_deb(name, &entries),
+            "",
         );
         mirror.publish();
         let target = dir.path().join(name);

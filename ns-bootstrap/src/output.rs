@@ -1,0 +1,188 @@
+//! Where a build ends up: a directory (TARGET itself) or a tarball
+//! written from a private build directory that is removed on every exit
+//! path, Ctrl-C included; and debootstrap's log, kept in TARGET only when
+//! the build fails.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::compression::Compression;
+use crate::progress::Reporter;
+use crate::rooted::{self, Root};
+use crate::{configure, tarball, Error};
+
+/// Where debootstrap keeps its log while it works, relative to TARGET.
+pub const LOG: &str = "debootstrap/debootstrap.log";
+
+/// A tarball's build directory: a fresh, private (0700, unguessable name)
+/// directory beside the tarball, or in TMPDIR for standard output; never
+/// one that existed before. Removed when dropped.
+pub struct BuildDir(PathBuf);
+
+impl BuildDir {
+    pub fn new(target: &Path) -> Result<BuildDir, Error> {
+        let parent = if target.as_os_str() == "-" {
+            std::env::temp_dir()
+        } else {
+            match target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            }
+        };
+        rooted::make_private_dir(&parent, ".ns-bootstrap-build-")
+            .map(BuildDir)
+            .map_err(|e| {
+                Error::failed(
+                    format_args!("cannot create a build directory in {}", parent.display()),
+                    e,
+                )
+            })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The build's process, for the parent to pass signals on to.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn pass_on(signal: libc::c_int) {
+    let child = CHILD.load(Ordering::Relaxed);
+    if child > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, signal) };
+    }
+}
+
+/// A tarball's build directory goes also when the build is killed (Ctrl-C
+/// kills the whole process group): the build continues in a child (the
+/// caller goes on when this returns `None`), and this process waits,
+/// passes signals on, removes `dir`, then ends as the child did. In
+/// --mode=unshare both are in the user namespace, so files of any owner
+/// can be removed. Must be called while single-threaded.
+pub fn clean_after_child(dir: &BuildDir) -> Result<Option<Result<(), Error>>, Error> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    use nix::sys::wait::{waitpid, WaitStatus};
+    // SAFETY: no other thread runs yet.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Failed(format!("fork: {e}")))? {
+        nix::unistd::ForkResult::Child => Ok(None),
+        nix::unistd::ForkResult::Parent { child } => {
+            CHILD.store(child.as_raw(), Ordering::Relaxed);
+            let signals = [
+                Signal::SIGINT,
+                Signal::SIGTERM,
+                Signal::SIGHUP,
+                Signal::SIGQUIT,
+            ];
+            for sig in signals {
+                // SAFETY: the handler only calls kill(2).
+                let _ = unsafe { signal(sig, SigHandler::Handler(pass_on)) };
+            }
+            let status = loop {
+                match waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => break other,
+                }
+            };
+            let _ = std::fs::remove_dir_all(dir.path());
+            match status {
+                Ok(WaitStatus::Exited(_, 0)) => Ok(Some(Ok(()))),
+                // The child said why.
+                Ok(WaitStatus::Exited(_, _)) => Ok(Some(Err(Error::Reported(String::new())))),
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    // SAFETY: back to the default action, then die of it.
+                    unsafe {
+                        let _ = signal(sig, SigHandler::SigDfl);
+                    }
+                    let _ = nix::sys::signal::raise(sig);
+                    std::process::exit(128 + sig as i32)
+                }
+                other => Err(Error::Failed(format!("the build process: {other:?}"))),
+            }
+        }
+    }
+}
+
+/// Writes the tree at `dir` to TARGET (a file, or `-` for stdout).
+pub fn write_tarball(
+    dir: &Path,
+    target: &Path,
+    compression: Compression,
+    epoch: Option<u64>,
+    owners: &crate::extract::UnmappedOwners,
+    reporter: &Reporter,
+) -> Result<(), Error> {
+    let sink = if target.as_os_str() == "-" {
+        tarball::Sink::Stdout
+    } else {
+        tarball::Sink::File(target.to_path_buf())
+    };
+    reporter.info(&format!(
+        "Writing {}",
+        match &sink {
+            tarball::Sink::Stdout => "the tarball to standard output".to_string(),
+            tarball::Sink::File(path) => path.display().to_string(),
+        }
+    ));
+    tarball::write(
+        dir,
+        &sink,
+        compression,
+        epoch,
+        &configure::tar_devices(),
+        owners,
+    )
+    .map_err(Error::Failed)?;
+    reporter.info(&format!(
+        "Tarball written ({:.1} s).",
+        reporter.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// After a failure: the messages so far appended to TARGET's log (a
+/// tarball's build directory goes, so its log is copied to a private file
+/// in TMPDIR first); says where the log is.
+pub fn keep_failure_log(root: Option<&Root>, in_build_dir: bool, reporter: &Reporter) {
+    let Some(root) = root else { return };
+    let kept = if in_build_dir {
+        let earlier = root.read(LOG).unwrap_or_default();
+        match rooted::make_private_file(&std::env::temp_dir(), "ns-bootstrap-", ".log") {
+            Ok((path, mut file)) => file
+                .write_all(&earlier)
+                .and_then(|()| file.write_all(reporter.log_text().as_bytes()))
+                .ok()
+                .map(|()| path),
+            Err(_) => None,
+        }
+    } else {
+        root.append(LOG)
+            .and_then(|mut file| file.write_all(reporter.log_text().as_bytes()))
+            .ok()
+            .map(|()| root.path().join(LOG))
+    };
+    if let Some(path) = kept {
+        eprintln!("I: the log is in {}", path.display());
+    }
+}
+
+/// After a good run into a directory: as debootstrap, the log becomes the
+/// target's /var/log/bootstrap.log (not in a reproducible build, whose
+/// content must not vary), and /debootstrap goes.
+pub fn finish_log(root: &Root, keep: bool, reporter: &Reporter) {
+    if keep {
+        if let Ok(mut file) = root.append(LOG) {
+            let _ = file.write_all(reporter.log_text().as_bytes());
+        }
+        let _ = root.rename(LOG, "var/log/bootstrap.log");
+    }
+    let _ = root.remove_all("debootstrap");
+}
