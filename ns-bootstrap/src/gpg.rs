@@ -6,6 +6,12 @@
 //! whole-key checks reject: here a signing subkey counts when its own
 //! binding signature from its primary key verifies.
 //!
+//! Key usage as gpgv decides it: a primary key signs only when its newest
+//! valid self-signature allows it (key flags with "sign", or no flags);
+//! a signing subkey only with a valid back-signature (RFC 4880 §5.2.1,
+//! 0x19, embedded in its binding signature); a signature carrying a
+//! critical hashed subpacket gpg does not know is refused.
+//!
 //! Not checked (as debootstrap's `gpgv` use ignores time conflicts):
 //! signature and key expiry times, revocations.
 
@@ -53,13 +59,35 @@ struct Signature {
     issuer: Option<[u8; 8]>,
     issuer_fingerprint: Option<[u8; 20]>,
     key_flags: Option<u8>,
+    /// The signature creation time (seconds), from the hashed area.
+    created: u32,
+    /// An embedded signature (a subkey's back-signature), as a packet body.
+    embedded: Option<Vec<u8>>,
+    /// A critical hashed subpacket of a type gpg does not handle.
+    unknown_critical: Option<u8>,
     left16: [u8; 2],
     mpis: Vec<Vec<u8>>,
 }
 
 const TAG_SIGNATURE: u8 = 2;
 const TAG_PUBLIC_KEY: u8 = 6;
+const TAG_USER_ID: u8 = 13;
 const TAG_PUBLIC_SUBKEY: u8 = 14;
+const TAG_USER_ATTRIBUTE: u8 = 17;
+
+/// The key flag that allows signing data.
+const FLAG_SIGN: u8 = 0x02;
+
+/// Subpacket types gpg accepts with the critical bit (its
+/// `can_handle_critical`): creation and expiry times, exportable,
+/// revocable, revocation key, issuer and issuer fingerprint, preferences,
+/// key flags, primary user ID, features, trust, regular expression,
+/// policy URI, preferred key server, revocation reason, embedded
+/// signature, attested certifications, key block. A critical notation is
+/// refused (gpg knows two notation names; neither concerns an archive).
+const HANDLED_CRITICAL: &[u8] = &[
+    2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 21, 22, 24, 25, 26, 27, 29, 30, 32, 33, 37, 38,
+];
 
 /// Splits binary OpenPGP data into (tag, body) packets.
 fn packets(mut data: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
@@ -204,18 +232,29 @@ fn parse_signature(body: &[u8]) -> Result<Signature, String> {
         issuer: None,
         issuer_fingerprint: None,
         key_flags: None,
+        created: 0,
+        embedded: None,
+        unknown_critical: None,
         left16: [left16[0], left16[1]],
         mpis: Vec::new(),
     };
     for (area, hashed) in [(hashed_area, true), (unhashed_area, false)] {
         for (kind, data) in subpackets(area)? {
-            match kind & 0x7f {
+            let critical = kind & 0x80 != 0;
+            let kind = kind & 0x7f;
+            if hashed && critical && !HANDLED_CRITICAL.contains(&kind) {
+                sig.unknown_critical.get_or_insert(kind);
+            }
+            match kind {
+                2 if hashed && data.len() == 4 => sig.created = be_u32(data),
                 16 if data.len() == 8 => sig.issuer = Some(data.try_into().expect("8 bytes")),
                 33 if data.len() == 21 && data[0] == 4 => {
                     sig.issuer_fingerprint = Some(data[1..].try_into().expect("20 bytes"))
                 }
                 // Key flags only count when signed.
                 27 if hashed && !data.is_empty() => sig.key_flags = Some(data[0]),
+                // A back-signature is itself signed: either area will do.
+                32 => sig.embedded = Some(data.to_vec()),
                 _ => {}
             }
         }
@@ -291,8 +330,10 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, String> {
 
 impl Keyring {
     /// Reads a keyring: binary packets (`.gpg`) or armored (`.asc`). Keys
-    /// and subkeys this code cannot use are skipped; a subkey whose binding
-    /// signature does not verify is dropped.
+    /// and subkeys this code cannot use are skipped; a primary key counts
+    /// as a signer when its newest valid self-signature allows signing, a
+    /// subkey when its binding signature allows signing and carries a
+    /// valid back-signature.
     pub fn parse(data: &[u8]) -> Result<Keyring, String> {
         let binary;
         let data = if data.starts_with(b"-----BEGIN PGP") {
@@ -302,49 +343,63 @@ impl Keyring {
             data
         };
         let mut signers = Vec::new();
-        let mut primary: Option<Key> = None;
-        let mut subkey: Option<Key> = None;
-        let mut subkey_bound = false;
-        let flush = |signers: &mut Vec<Key>, subkey: &mut Option<Key>, bound: &mut bool| {
-            if let Some(key) = subkey.take() {
-                if *bound {
-                    signers.push(key);
-                }
+        let mut primary: Option<Primary> = None;
+        let mut subkey: Option<(Key, bool)> = None;
+        let mut user_id: Option<Vec<u8>> = None;
+        let flush_subkey = |signers: &mut Vec<Key>, subkey: &mut Option<(Key, bool)>| {
+            if let Some((key, true)) = subkey.take() {
+                signers.push(key);
             }
-            *bound = false;
         };
         for (tag, body) in packets(data)? {
             match tag {
                 TAG_PUBLIC_KEY => {
-                    flush(&mut signers, &mut subkey, &mut subkey_bound);
-                    let key = parse_key(body).ok();
-                    if let Some(key) = &key {
-                        signers.push(key.clone());
+                    flush_subkey(&mut signers, &mut subkey);
+                    if let Some(done) = primary.take() {
+                        done.flush(&mut signers);
                     }
-                    primary = key;
+                    primary = parse_key(body).ok().map(|key| Primary {
+                        key,
+                        self_signature: None,
+                    });
+                    user_id = None;
                 }
+                TAG_USER_ID => user_id = Some(body.to_vec()),
+                TAG_USER_ATTRIBUTE => user_id = None,
                 TAG_PUBLIC_SUBKEY => {
-                    flush(&mut signers, &mut subkey, &mut subkey_bound);
-                    subkey = parse_key(body).ok();
+                    flush_subkey(&mut signers, &mut subkey);
+                    user_id = None;
+                    subkey = parse_key(body).ok().map(|key| (key, false));
                 }
                 TAG_SIGNATURE => {
-                    let (Some(primary), Some(sub)) = (&primary, &subkey) else {
+                    let Some(primary) = &mut primary else {
                         continue;
                     };
                     let Ok(sig) = parse_signature(body) else {
                         continue;
                     };
-                    if sig.sig_type == 0x18
-                        && !matches!(sig.key_flags, Some(flags) if flags & 0x02 == 0)
-                        && verify_binding(primary, sub, &sig)
-                    {
-                        subkey_bound = true;
+                    if sig.unknown_critical.is_some() {
+                        continue;
+                    }
+                    match &mut subkey {
+                        Some((sub, bound)) => {
+                            if sig.sig_type == 0x18
+                                && verify_binding(&primary.key, sub, &sig)
+                                && signing_subkey(&primary.key, sub, &sig)
+                            {
+                                *bound = true;
+                            }
+                        }
+                        None => primary.consider(&sig, user_id.as_deref()),
                     }
                 }
                 _ => {}
             }
         }
-        flush(&mut signers, &mut subkey, &mut subkey_bound);
+        flush_subkey(&mut signers, &mut subkey);
+        if let Some(done) = primary.take() {
+            done.flush(&mut signers);
+        }
         if signers.is_empty() {
             return Err("no usable public key".to_string());
         }
@@ -373,6 +428,12 @@ impl Keyring {
                 problems.push(format!(
                     "signature type {:#x} is not a document signature",
                     sig.sig_type
+                ));
+                continue;
+            }
+            if let Some(kind) = sig.unknown_critical {
+                problems.push(format!(
+                    "signature with an unknown critical subpacket ({kind})"
                 ));
                 continue;
             }
@@ -419,19 +480,98 @@ impl Keyring {
     }
 }
 
+/// A primary key and what its self-signatures say about signing.
+struct Primary {
+    key: Key,
+    /// The newest valid self-signature's (creation time, key flags).
+    self_signature: Option<(u32, Option<u8>)>,
+}
+
+impl Primary {
+    /// A certification of a user ID (0x10–0x13) or a direct-key signature
+    /// (0x1F) by the key itself: kept when valid and newer.
+    fn consider(&mut self, sig: &Signature, user_id: Option<&[u8]>) {
+        let framed_key = framed(&self.key);
+        let uid_frame;
+        let parts: Vec<&[u8]> = match (sig.sig_type, user_id) {
+            (0x10..=0x13, Some(uid)) => {
+                uid_frame = [&[0xb4][..], &(uid.len() as u32).to_be_bytes(), uid].concat();
+                vec![&framed_key, &uid_frame]
+            }
+            (0x1f, _) => vec![&framed_key],
+            _ => return,
+        };
+        let by_self = match (sig.issuer_fingerprint, sig.issuer) {
+            (Some(fpr), _) => fpr == self.key.fingerprint,
+            (None, Some(id)) => id == self.key.key_id(),
+            (None, None) => true,
+        };
+        if !by_self || sig.hash_algo == 2 {
+            return;
+        }
+        let valid = digest(sig.hash_algo, &parts, &sig.hashed)
+            .is_some_and(|digest| check(&self.key, sig, &digest));
+        if valid
+            && self
+                .self_signature
+                .is_none_or(|(created, _)| sig.created >= created)
+        {
+            self.self_signature = Some((sig.created, sig.key_flags));
+        }
+    }
+
+    /// Into the signers when its newest self-signature lets it sign (no
+    /// valid self-signature: gpg does not use the key at all).
+    fn flush(self, signers: &mut Vec<Key>) {
+        if let Some((_, flags)) = self.self_signature {
+            if flags.is_none_or(|f| f & FLAG_SIGN != 0) {
+                signers.push(self.key);
+            }
+        }
+    }
+}
+
+/// A key packet as it is hashed into key signatures.
+fn framed(key: &Key) -> Vec<u8> {
+    let mut out = vec![0x99];
+    out.extend_from_slice(&(key.body.len() as u16).to_be_bytes());
+    out.extend_from_slice(&key.body);
+    out
+}
+
+/// A subkey binding (0x18) by the primary key, or a primary key binding
+/// (0x19, a back-signature) by the subkey: both sign the two keys.
 fn verify_binding(primary: &Key, subkey: &Key, sig: &Signature) -> bool {
-    let framed = |key: &Key| {
-        let mut out = vec![0x99];
-        out.extend_from_slice(&(key.body.len() as u16).to_be_bytes());
-        out.extend_from_slice(&key.body);
-        out
-    };
     let parts = [framed(primary), framed(subkey)];
     let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let signer = if sig.sig_type == 0x19 {
+        subkey
+    } else {
+        primary
+    };
     match digest(sig.hash_algo, &parts, &sig.hashed) {
-        Some(digest) => check(primary, sig, &digest),
+        Some(digest) => check(signer, sig, &digest),
         None => false,
     }
+}
+
+/// Whether a bound subkey may sign: its binding allows signing (key
+/// flags with "sign", or none, when the algorithm decides) and it proved,
+/// with a valid back-signature, that it agrees to be bound (else anyone
+/// could bind another's signing key to their own).
+fn signing_subkey(primary: &Key, subkey: &Key, binding: &Signature) -> bool {
+    if binding.key_flags.is_some_and(|f| f & FLAG_SIGN == 0) {
+        return false;
+    }
+    binding
+        .embedded
+        .as_deref()
+        .and_then(|body| parse_signature(body).ok())
+        .is_some_and(|back| {
+            back.sig_type == 0x19
+                && back.unknown_critical.is_none()
+                && verify_binding(primary, subkey, &back)
+        })
 }
 
 /// Hash of the data, the hashed part of the signature and the v4 trailer.
@@ -561,6 +701,324 @@ mod tests {
         for cut in [1, 10, 50, 100, 300] {
             let truncated = &KEYRING[..cut.min(KEYRING.len())];
             let _ = Keyring::parse(truncated);
+        }
+    }
+
+    // Hand-built keys and signatures (Ed25519, fixed seeds), each case
+    // also given to gpgv: the verdicts must agree.
+    mod crafted {
+        use super::super::*;
+        use ed25519_dalek::{Signer, SigningKey};
+
+        const CREATED: u32 = 1_600_000_000;
+
+        fn packet(tag: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = vec![0xc0 | tag];
+            match body.len() {
+                n @ 0..=191 => out.push(n as u8),
+                n @ 192..=8383 => {
+                    let n = n - 192;
+                    out.push((n >> 8) as u8 + 192);
+                    out.push(n as u8);
+                }
+                n => {
+                    out.push(255);
+                    out.extend_from_slice(&(n as u32).to_be_bytes());
+                }
+            }
+            out.extend_from_slice(body);
+            out
+        }
+
+        fn mpi(bytes: &[u8]) -> Vec<u8> {
+            let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+            let bytes = &bytes[start..];
+            let bits = match bytes.first() {
+                Some(b) => (bytes.len() - 1) * 8 + (8 - b.leading_zeros() as usize),
+                None => 0,
+            };
+            let mut out = (bits as u16).to_be_bytes().to_vec();
+            out.extend_from_slice(bytes);
+            out
+        }
+
+        fn signing_key(seed: u8) -> SigningKey {
+            SigningKey::from_bytes(&[seed; 32])
+        }
+
+        /// A v4 EdDSA public key packet body.
+        fn key_body(key: &SigningKey) -> Vec<u8> {
+            let mut body = vec![4];
+            body.extend_from_slice(&CREATED.to_be_bytes());
+            body.push(22);
+            body.push(ED25519_OID.len() as u8);
+            body.extend_from_slice(ED25519_OID);
+            let mut point = vec![0x40];
+            point.extend_from_slice(key.verifying_key().as_bytes());
+            body.extend_from_slice(&mpi(&point));
+            body
+        }
+
+        fn key_of(key: &SigningKey) -> Key {
+            parse_key(&key_body(key)).unwrap()
+        }
+
+        fn subpacket(kind: u8, data: &[u8]) -> Vec<u8> {
+            let mut out = vec![data.len() as u8 + 1, kind];
+            out.extend_from_slice(data);
+            out
+        }
+
+        fn created() -> Vec<u8> {
+            subpacket(2, &(CREATED + 100).to_be_bytes())
+        }
+
+        /// The issuer's fingerprint and key ID, as gpg writes both.
+        fn issuer(key: &SigningKey) -> Vec<u8> {
+            let mut fpr = vec![4];
+            fpr.extend_from_slice(&key_of(key).fingerprint);
+            let mut out = subpacket(33, &fpr);
+            out.extend(subpacket(16, &key_of(key).key_id()));
+            out
+        }
+
+        /// A v4 SHA-256 EdDSA signature body over `parts`.
+        fn sign(
+            signer: &SigningKey,
+            sig_type: u8,
+            parts: &[&[u8]],
+            hashed: &[u8],
+            unhashed: &[u8],
+        ) -> Vec<u8> {
+            let mut head = vec![4, sig_type, 22, 8];
+            head.extend_from_slice(&(hashed.len() as u16).to_be_bytes());
+            head.extend_from_slice(hashed);
+            let (_, digest) = digest(8, parts, &head).unwrap();
+            let signature = signer.sign(&digest).to_bytes();
+            let mut body = head;
+            body.extend_from_slice(&(unhashed.len() as u16).to_be_bytes());
+            body.extend_from_slice(unhashed);
+            body.extend_from_slice(&digest[..2]);
+            body.extend_from_slice(&mpi(&signature[..32]));
+            body.extend_from_slice(&mpi(&signature[32..]));
+            body
+        }
+
+        const USER_ID: &[u8] = b"Test Archive <archive@test.invalid>";
+
+        /// A primary key with a user ID self-signature carrying `flags`
+        /// (`None`: no key flags subpacket, or no self-signature at all
+        /// with `self_sig` false).
+        fn primary(key: &SigningKey, flags: Option<u8>, self_sig: bool) -> Vec<u8> {
+            let body = key_body(key);
+            let mut out = packet(TAG_PUBLIC_KEY, &body);
+            out.extend(packet(TAG_USER_ID, USER_ID));
+            if self_sig {
+                let uid = [&[0xb4][..], &(USER_ID.len() as u32).to_be_bytes(), USER_ID].concat();
+                let mut hashed = created();
+                if let Some(flags) = flags {
+                    hashed.extend(subpacket(27, &[flags]));
+                }
+                hashed.extend(issuer(key));
+                let framed = framed(&key_of(key));
+                out.extend(packet(
+                    TAG_SIGNATURE,
+                    &sign(key, 0x13, &[&framed, &uid], &hashed, &[]),
+                ));
+            }
+            out
+        }
+
+        /// A subkey bound by `primary` with `flags`; with a back-signature
+        /// made by `back_signer` when given.
+        fn subkey(
+            primary: &SigningKey,
+            sub: &SigningKey,
+            flags: Option<u8>,
+            back_signer: Option<&SigningKey>,
+        ) -> Vec<u8> {
+            let parts = [framed(&key_of(primary)), framed(&key_of(sub))];
+            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let mut hashed = created();
+            if let Some(flags) = flags {
+                hashed.extend(subpacket(27, &[flags]));
+            }
+            hashed.extend(issuer(primary));
+            if let Some(back_signer) = back_signer {
+                let mut back_hashed = created();
+                back_hashed.extend(issuer(sub));
+                let back = sign(back_signer, 0x19, &parts, &back_hashed, &[]);
+                let mut embedded = vec![back.len() as u8 + 1, 32];
+                assert!(back.len() < 191);
+                embedded.extend_from_slice(&back);
+                hashed.extend(embedded);
+            }
+            let mut out = packet(TAG_PUBLIC_SUBKEY, &key_body(sub));
+            out.extend(packet(
+                TAG_SIGNATURE,
+                &sign(primary, 0x18, &parts, &hashed, &[]),
+            ));
+            out
+        }
+
+        const TEXT: &[u8] = b"Origin: Test\r\nSuite: stable";
+
+        fn document(signer: &SigningKey, extra_hashed: &[u8]) -> Vec<u8> {
+            let mut hashed = created();
+            hashed.extend_from_slice(extra_hashed);
+            hashed.extend(issuer(signer));
+            packet(TAG_SIGNATURE, &sign(signer, 0x01, &[TEXT], &hashed, &[]))
+        }
+
+        fn armor(binary: &[u8]) -> String {
+            format!(
+                "-----BEGIN PGP SIGNATURE-----\n\n{}\n-----END PGP SIGNATURE-----\n",
+                base64::engine::general_purpose::STANDARD.encode(binary)
+            )
+        }
+
+        fn ours(keyring: &[u8], signature: &[u8]) -> bool {
+            Keyring::parse(keyring)
+                .and_then(|k| k.verify(TEXT, &armor(signature)))
+                .is_ok()
+        }
+
+        /// gpgv's verdict on the same keyring, signature and text, and
+        /// what it said.
+        fn gpgv(keyring: &[u8], signature: &[u8]) -> (bool, String) {
+            let dir = crate::rooted::make_private_dir(&std::env::temp_dir(), "ns-bootstrap-gpgv-")
+                .unwrap();
+            let path = |name: &str| dir.join(name);
+            std::fs::write(path("keyring.gpg"), keyring).unwrap();
+            std::fs::write(path("sig"), signature).unwrap();
+            std::fs::write(path("text"), TEXT).unwrap();
+            let output = std::process::Command::new("gpgv")
+                .arg("--homedir")
+                .arg(&dir)
+                .arg("--keyring")
+                .arg(path("keyring.gpg"))
+                .arg(path("sig"))
+                .arg(path("text"))
+                .output()
+                .expect("gpgv runs (package gpgv, which apt depends on)");
+            if std::env::var_os("KEEP_GPGV").is_some() {
+                eprintln!("kept {}", dir.display());
+            } else {
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+
+        #[test]
+        fn key_usage_and_critical_subpackets_as_gpgv() {
+            let (p, s, other) = (signing_key(1), signing_key(2), signing_key(3));
+            let unknown_critical = subpacket(0x80 | 100, b"x");
+            let unknown = subpacket(100, b"x");
+            let critical_created = subpacket(0x80 | 2, &(CREATED + 50).to_be_bytes());
+            let cases: Vec<(&str, Vec<u8>, Vec<u8>, bool)> = vec![
+                (
+                    "primary, flags SC",
+                    primary(&p, Some(0x03), true),
+                    document(&p, &[]),
+                    true,
+                ),
+                (
+                    "primary, no flags",
+                    primary(&p, None, true),
+                    document(&p, &[]),
+                    true,
+                ),
+                (
+                    "primary, flags C only",
+                    primary(&p, Some(0x01), true),
+                    document(&p, &[]),
+                    false,
+                ),
+                (
+                    "primary, no self-signature",
+                    primary(&p, None, false),
+                    document(&p, &[]),
+                    false,
+                ),
+                (
+                    "subkey with a back-signature",
+                    [
+                        primary(&p, Some(0x01), true),
+                        subkey(&p, &s, Some(0x02), Some(&s)),
+                    ]
+                    .concat(),
+                    document(&s, &[]),
+                    true,
+                ),
+                (
+                    "subkey without a back-signature",
+                    [
+                        primary(&p, Some(0x01), true),
+                        subkey(&p, &s, Some(0x02), None),
+                    ]
+                    .concat(),
+                    document(&s, &[]),
+                    false,
+                ),
+                (
+                    "subkey without flags nor back-signature",
+                    [primary(&p, Some(0x01), true), subkey(&p, &s, None, None)].concat(),
+                    document(&s, &[]),
+                    false,
+                ),
+                (
+                    "subkey whose back-signature another key made",
+                    [
+                        primary(&p, Some(0x01), true),
+                        subkey(&p, &s, Some(0x02), Some(&other)),
+                    ]
+                    .concat(),
+                    document(&s, &[]),
+                    false,
+                ),
+                (
+                    "subkey bound for encryption only",
+                    [
+                        primary(&p, Some(0x01), true),
+                        subkey(&p, &s, Some(0x0c), Some(&s)),
+                    ]
+                    .concat(),
+                    document(&s, &[]),
+                    false,
+                ),
+                (
+                    "unknown critical subpacket",
+                    primary(&p, Some(0x03), true),
+                    document(&p, &unknown_critical),
+                    false,
+                ),
+                (
+                    "unknown subpacket, not critical",
+                    primary(&p, Some(0x03), true),
+                    document(&p, &unknown),
+                    true,
+                ),
+                (
+                    "critical creation time",
+                    primary(&p, Some(0x03), true),
+                    document(&p, &critical_created),
+                    true,
+                ),
+            ];
+            let mut problems = Vec::new();
+            for (name, keyring, signature, want) in cases {
+                let (got, (reference, said)) =
+                    (ours(&keyring, &signature), gpgv(&keyring, &signature));
+                if got != want || reference != want {
+                    problems.push(format!(
+                        "{name}: ours {got}, gpgv {reference}, wanted {want}\n{said}"
+                    ));
+                }
+            }
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
         }
     }
 }
