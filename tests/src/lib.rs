@@ -121,8 +121,8 @@ impl TestCommand {
         self.command
     }
 
-    // The child is reaped by wait4(2) in wait_measured, which std's Child
-    // does not see.
+    // The child is reaped by waitpid(2) in wait_measured, which std's
+    // Child does not see.
     #[allow(clippy::zombie_processes)]
     pub fn run(mut self) -> Outcome {
         let mut child = self
@@ -162,28 +162,25 @@ impl TestCommand {
     }
 }
 
-/// Waits for `pid` with wait4(2) for its resource use: (wait status,
-/// peak resident set in KiB, whether it was killed for running past
-/// `timeout`).
+/// Waits for `pid`, polling the peak resident memory of it and its
+/// descendants: (wait status, peak in KiB, whether it was killed for
+/// running past `timeout`). The peak is read from `/proc/PID/status`
+/// (VmHWM) while they run, because the rusage of a process started by
+/// vfork counts its parent's memory as its own.
 fn wait_measured(pid: i32, timeout: Option<std::time::Duration>) -> (i32, u64, bool) {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let mut timed_out = false;
+    let mut peak = 0;
     loop {
+        peak = peak.max(tree_peak_kib(pid));
         let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value to be filled in.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let flags = if deadline.is_some() && !timed_out {
-            libc::WNOHANG
-        } else {
-            0
-        };
-        // SAFETY: wait4 on our own child, with valid out-pointers.
-        let rc = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        // SAFETY: waitpid on our own child, with a valid out-pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
         if rc == pid {
-            return (status, usage.ru_maxrss.max(0) as u64, timed_out);
+            return (status, peak, timed_out);
         }
         if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            panic!("wait4({pid}): {}", std::io::Error::last_os_error());
+            panic!("waitpid({pid}): {}", std::io::Error::last_os_error());
         }
         if deadline.is_some_and(|d| std::time::Instant::now() > d) && !timed_out {
             // SAFETY: kill(2) on our own child.
@@ -194,6 +191,27 @@ fn wait_measured(pid: i32, timeout: Option<std::time::Duration>) -> (i32, u64, b
     }
 }
 
+/// The largest VmHWM among `pid` and its descendants (KiB).
+fn tree_peak_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let own = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let mut peak = own;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default();
+    for task in tasks {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            peak = peak.max(tree_peak_kib(child));
+        }
+    }
+    peak
+}
+
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -202,7 +220,8 @@ pub struct Outcome {
     pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
-    /// The process's peak resident set (KiB; its children not counted).
+    /// The peak resident set of the process and its descendants (KiB), as
+    /// polled while they ran.
     pub max_rss_kib: u64,
     /// Killed for running past its [`TestCommand::timeout`].
     pub timed_out: bool,
