@@ -56,7 +56,7 @@ _ns_bootstrap()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --cache-dir --make-tarball --unpack-tarball --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
+			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --check-valid-until --cache-dir --make-tarball --unpack-tarball --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
 			return 0
 			;;
 	esac

@@ -171,6 +171,9 @@ default cache /var/cache/ns-bootstrap (for a normal user
 ~/.cache/ns-bootstrap). --foreign leaves /debootstrap/debootstrap, to run
 as `/debootstrap/debootstrap --second-stage` inside TARGET. buildd adds
 build-essential to minbase; default takes Priority required and important.
+A Release past its Valid-Until is used with a warning, as debootstrap does;
+--check-valid-until refuses it, as apt does. A Release older than the one
+already verified in the cache is refused.
 
 Exit status: 0 when TARGET is a configured system, 1 on any failure (the
 log is then in TARGET/debootstrap/debootstrap.log).",

@@ -322,7 +322,7 @@ fn openat2_in_root(root: BorrowedFd, rel: &[u8], extra: OFlag) -> io::Result<Own
     }
 }
 
-/// The same resolution as [`openat2_in_root`] without `openat2(2)`: one
+/// The same resolution as `openat2_in_root` without `openat2(2)`: one
 /// component at a time, each opened `O_PATH | O_NOFOLLOW`; a symlink's
 /// text is spliced in (an absolute one restarting at the root), `..` pops
 /// to the directory before (never above the root). Each step holds the

@@ -5,7 +5,7 @@
 //!
 //! Memory stays bounded whatever the packages hold: a decoder thread
 //! hands a package's data to the writer in pieces through a small bounded
-//! channel (at most [`PIECES`] × [`PIECE`] bytes in flight per package, and
+//! channel (at most `PIECES` × `PIECE` bytes in flight per package, and
 //! one package per decoder), never as a whole member.
 
 use std::collections::HashMap;

@@ -774,7 +774,9 @@ fn memory_is_bounded_whatever_the_input() {
     let target = dir.path().join("bomb");
     let outcome = run(&mirror, &target, &cache, &["--foreign"]);
     expect_success("xz bomb", &outcome, &target, &mut problems);
-    let written = std::fs::metadata(target.join("zeros")).map(|m| m.len()).ok();
+    let written = std::fs::metadata(target.join("zeros"))
+        .map(|m| m.len())
+        .ok();
     if written != Some(size) {
         problems.push(format!("xz bomb: zeros has {written:?} bytes"));
     }

@@ -5,7 +5,9 @@
 //! (said in the output), not the 30 of the fast tools. Wall time and CPU
 //! time (user + system of the whole process tree, from
 //! `getrusage(RUSAGE_CHILDREN)`) are both reported, as medians and as the
-//! median of the per-pair ratios.
+//! median of the per-pair ratios; so is the peak resident memory (the
+//! largest process of the tree, from wait4(2)'s `ru_maxrss`), the bound
+//! ns-bootstrap keeps by design.
 //!
 //! Warm cache: ns-bootstrap's cache dir, and for mmdebstrap its documented
 //! `sync-in`/`sync-out` hooks over a cache directory of `.deb`s (it still
@@ -87,8 +89,40 @@ fn children_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// One run into a fresh target: (wall, CPU).
-fn run_once(tool: &Tool, target: &Path, cold: bool) -> Result<(Duration, Duration), String> {
+/// What one run took.
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+    /// The largest resident set of any process of the run (KiB).
+    peak_kib: u64,
+}
+
+/// Waits for `child` with wait4(2): its status and peak resident set.
+fn wait_with_peak(child: std::process::Child) -> Result<(std::process::ExitStatus, u64), String> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be filled in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child with valid out-pointers; std's
+        // Child is not waited on afterwards.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            return Ok((
+                std::process::ExitStatus::from_raw(status),
+                usage.ru_maxrss.max(0) as u64,
+            ));
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("wait4: {error}"));
+        }
+    }
+}
+
+/// One run into a fresh target.
+fn run_once(tool: &Tool, target: &Path, cold: bool) -> Result<Took, String> {
     sh(&format!("rm -rf {}", target.display()))?;
     if cold {
         sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
@@ -99,20 +133,25 @@ fn run_once(tool: &Tool, target: &Path, cold: bool) -> Result<(Duration, Duratio
     }
     let cpu_before = children_cpu();
     let start = Instant::now();
-    let status = Command::new(&argv[0])
+    let child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    let (status, peak_kib) = wait_with_peak(child)?;
     let wall = start.elapsed();
     let cpu = children_cpu() - cpu_before;
     if !status.success() {
         return Err(format!("`{}` failed ({status})", argv.join(" ")));
     }
     sh(&format!("rm -rf {}", target.display()))?;
-    Ok((wall, cpu))
+    Ok(Took {
+        wall,
+        cpu,
+        peak_kib,
+    })
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -182,25 +221,30 @@ fn compare(
 ) -> Result<(), String> {
     let (mut ow, mut rw, mut oc, mut rc, mut wall_ratio, mut cpu_ratio) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut ours_peak, mut ref_peak) = (0, 0);
     for _ in 0..pairs {
-        let (w1, c1) = run_once(ours.0, ours.1, cold)?;
-        let (w2, c2) = run_once(reference.0, reference.1, cold)?;
-        ow.push(w1.as_secs_f64());
-        rw.push(w2.as_secs_f64());
-        oc.push(c1.as_secs_f64());
-        rc.push(c2.as_secs_f64());
-        wall_ratio.push(w1.as_secs_f64() / w2.as_secs_f64());
-        cpu_ratio.push(c1.as_secs_f64() / c2.as_secs_f64());
+        let a = run_once(ours.0, ours.1, cold)?;
+        let b = run_once(reference.0, reference.1, cold)?;
+        ow.push(a.wall.as_secs_f64());
+        rw.push(b.wall.as_secs_f64());
+        oc.push(a.cpu.as_secs_f64());
+        rc.push(b.cpu.as_secs_f64());
+        wall_ratio.push(a.wall.as_secs_f64() / b.wall.as_secs_f64());
+        cpu_ratio.push(a.cpu.as_secs_f64() / b.cpu.as_secs_f64());
+        ours_peak = ours_peak.max(a.peak_kib);
+        ref_peak = ref_peak.max(b.peak_kib);
     }
     println!(
-        "{:<40} {:>9.2} {:>9.2} {:>8.3} {:>9.2} {:>9.2} {:>8.3}",
+        "{:<40} {:>9.2} {:>9.2} {:>8.3} {:>9.2} {:>9.2} {:>8.3} {:>8.1} {:>8.1}",
         name,
         median(&mut ow),
         median(&mut rw),
         median(&mut wall_ratio),
         median(&mut oc),
         median(&mut rc),
-        median(&mut cpu_ratio)
+        median(&mut cpu_ratio),
+        ours_peak as f64 / 1024.0,
+        ref_peak as f64 / 1024.0
     );
     Ok(())
 }
@@ -340,8 +384,8 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
          alternating pairs per reference (after one untimed warm-up run of each)"
     );
     println!(
-        "{:<40} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}",
-        "case", "ours s", "ref s", "wall", "ours cpu", "ref cpu", "cpu"
+        "{:<40} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "case", "ours s", "ref s", "wall", "ours cpu", "ref cpu", "cpu", "ours MiB", "ref MiB"
     );
     // Fill the warm caches.
     run_once(&ours, &work.join("t-ours"), false)?;
