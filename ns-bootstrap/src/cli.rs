@@ -8,6 +8,8 @@ use lexopt::Arg::{Long, Short, Value};
 use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::compression::Compression;
+pub use crate::index::GpgCheck;
+pub use crate::resolve::Variant;
 use crate::Error;
 
 /// The option table: parsing and `--help` come from it. Options are in
@@ -180,29 +182,6 @@ log is then in TARGET/debootstrap/debootstrap.log).",
     operands: Complete::Dirs,
     style: Style::Coreutils,
 };
-
-/// Which base set is installed (debootstrap's `--variant`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Variant {
-    /// Priority required plus important.
-    #[default]
-    Default,
-    /// Priority required plus apt.
-    Minbase,
-    /// Priority required plus apt and build-essential.
-    Buildd,
-}
-
-/// Whether the InRelease signature is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GpgCheck {
-    /// Checked; debootstrap would skip an unreadable keyring with a
-    /// warning, we refuse instead (a bootstrap must be verified).
-    #[default]
-    Check,
-    Skip,
-    Force,
-}
 
 /// Who builds: root itself, or a user namespace (`--mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -44,12 +44,33 @@ const DEV_LINKS: &[(&str, &str)] = &[
     ("stderr", "/proc/self/fd/2"),
 ];
 
-fn io(what: &str, root: &Root, rel: &str, e: impl std::fmt::Display) -> String {
-    format!("{what} {}: {e}", root.show(rel))
+/// Why the configure step (or what prepares it) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("pipe: {0}")]
+    Pipe(nix::errno::Errno),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::Error),
+    #[error("{0}: no second stage here (made by --foreign)")]
+    NoSecondStage(String),
+}
+
+fn io(what: &'static str, root: &Root, rel: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        what,
+        path: root.show(rel),
+        source,
+    }
 }
 
 /// `dev`, `dev/pts` and `dev/shm`, in-root; returns `dev`.
-fn dev_dirs(root: &Root) -> Result<crate::rooted::Dir, String> {
+fn dev_dirs(root: &Root) -> Result<crate::rooted::Dir, Error> {
     for rel in ["dev/pts", "dev/shm"] {
         root.create_dir_all(rel)
             .map_err(|e| io("cannot create", root, rel, e))?;
@@ -63,7 +84,7 @@ fn name(text: &str) -> Name {
 }
 
 /// debootstrap's `/dev`: its nodes (made where missing) and links.
-pub fn make_devices(root: &Root) -> Result<(), String> {
+pub fn make_devices(root: &Root) -> Result<(), Error> {
     let dev = dev_dirs(root)?;
     for (node, major, minor, mode) in DEVICES {
         let rel = format!("dev/{node}");
@@ -84,7 +105,7 @@ pub fn make_devices(root: &Root) -> Result<(), String> {
     make_dev_links(root, &dev)
 }
 
-fn make_dev_links(root: &Root, dev: &crate::rooted::Dir) -> Result<(), String> {
+fn make_dev_links(root: &Root, dev: &crate::rooted::Dir) -> Result<(), Error> {
     for (link, target) in DEV_LINKS {
         if dev.lstat(&name(link)).is_err() {
             dev.symlink(&name(link), target.as_bytes())
@@ -119,7 +140,7 @@ pub fn tar_devices() -> Vec<crate::tarball::Device> {
 /// In a user namespace: /dev's directories and links, and an empty file
 /// in place of each node for the sandbox to bind the host's onto.
 /// Returns the placeholders (relative to root).
-pub fn make_placeholders(root: &Root) -> Result<Vec<String>, String> {
+pub fn make_placeholders(root: &Root) -> Result<Vec<String>, Error> {
     let dev = dev_dirs(root)?;
     let mut made = Vec::new();
     for (node, ..) in DEVICES {
@@ -149,7 +170,7 @@ const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
 const START_STOP_DAEMON: &str = "usr/sbin/start-stop-daemon";
 
 /// Puts the service blockers in place; returns what to undo.
-pub fn block_services(root: &Root) -> Result<bool, String> {
+pub fn block_services(root: &Root) -> Result<bool, Error> {
     root.write(POLICY_RC_D, b"#!/bin/sh\nexit 101\n", 0o755)
         .map_err(|e| io("cannot write", root, POLICY_RC_D, e))?;
     let real = format!("{START_STOP_DAEMON}.REAL");
@@ -169,7 +190,7 @@ pub fn block_services(root: &Root) -> Result<bool, String> {
 
 /// Undoes [`block_services`]; package code has run in TARGET meanwhile,
 /// so this too is in-root.
-fn unblock_services(root: &Root, moved: bool) -> Result<(), String> {
+fn unblock_services(root: &Root, moved: bool) -> Result<(), Error> {
     root.remove_file(POLICY_RC_D)
         .map_err(|e| io("cannot remove", root, POLICY_RC_D, e))?;
     if moved {
@@ -301,7 +322,7 @@ pub fn leave_second_stage(
     env: &[(String, String)],
     arch: &str,
     devices: bool,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if devices {
         make_devices(root)?;
     }
@@ -318,34 +339,24 @@ pub fn leave_second_stage(
 
 /// `--second-stage`: runs the script `--foreign` left in TARGET (`/`
 /// when run inside it) in the sandbox.
-pub fn second_stage(
-    target: &std::path::Path,
-    userns: bool,
-    r: &Reporter,
-) -> Result<(), crate::Error> {
-    use crate::Error;
-    let root = Root::open(target)
-        .map_err(|e| Error::failed(format_args!("cannot open {}", target.display()), e))?;
+pub fn second_stage(target: &std::path::Path, userns: bool, r: &Reporter) -> Result<(), Error> {
+    let root = Root::open(target).map_err(|source| Error::Io {
+        what: "cannot open",
+        path: target.display().to_string(),
+        source,
+    })?;
     match root.lstat(SECOND_STAGE) {
         Ok(stat) if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
-        _ => {
-            return Err(Error::Failed(format!(
-                "{}: no second stage here (made by --foreign)",
-                root.show(SECOND_STAGE)
-            )))
-        }
+        _ => return Err(Error::NoSecondStage(root.show(SECOND_STAGE))),
     }
-    let log = root.append(crate::output::LOG).map_err(|e| {
-        Error::failed(
-            format_args!("cannot open {}", root.show(crate::output::LOG)),
-            e,
-        )
-    })?;
+    let log = root
+        .append(crate::output::LOG)
+        .map_err(|e| io("cannot open", &root, crate::output::LOG, e))?;
     r.info("Running the second stage...");
     let placeholders = if userns {
-        make_placeholders(&root).map_err(Error::Failed)?
+        make_placeholders(&root)?
     } else {
-        make_devices(&root).map_err(Error::Failed)?;
+        make_devices(&root)?;
         Vec::new()
     };
     let commands = [Command {
@@ -373,7 +384,7 @@ pub fn second_stage(
     remove_placeholders(&root, &placeholders);
     if let Err(e) = result {
         eprintln!("I: the log is in {}", root.show(crate::output::LOG));
-        return Err(Error::Failed(e));
+        return Err(e.into());
     }
     r.info("Base system installed successfully.");
     Ok(())
@@ -396,7 +407,7 @@ pub fn configure(
     log: &std::fs::File,
     reporter: &Reporter,
     settings: &Settings,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let placeholders = if settings.userns {
         make_placeholders(root)?
     } else {
@@ -404,7 +415,7 @@ pub fn configure(
         Vec::new()
     };
     let moved = block_services(root)?;
-    let (read, write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (read, write) = nix::unistd::pipe().map_err(Error::Pipe)?;
     let commands = commands(packages, Some(write.as_raw_fd()), &settings.env);
     let sandbox = Sandbox::new(root).bind_devices(placeholders.clone());
     let running = sandbox.spawn(

@@ -19,6 +19,39 @@ pub type ControlFiles = BTreeMap<String, (u32, Vec<u8>)>;
 /// bounds memory.
 pub const MAX_CONTROL: u64 = 64 << 20;
 
+/// Why a `.deb` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not an ar archive (bad magic)")]
+    NotAr,
+    #[error("not a Debian binary package (no debian-binary 2.x)")]
+    NotDebian,
+    #[error("ar archive: {0}")]
+    Read(io::Error),
+    #[error("bad ar member header")]
+    BadHeader,
+    #[error("truncated ar member header")]
+    TruncatedHeader,
+    #[error("ar member {name} of {size} bytes is too large")]
+    TooLarge { name: String, size: u64 },
+    #[error("truncated ar member {0}")]
+    Truncated(String),
+    #[error("unexpected ar member '{0}'")]
+    Unexpected(String),
+    #[error("{0}: unsupported compression")]
+    Compression(String),
+    #[error("{member}: {source}")]
+    Member { member: String, source: io::Error },
+    #[error("{member}: '{name}' is not a control file name")]
+    ControlName { member: String, name: String },
+    #[error("control.tar has no control file")]
+    NoControlFile,
+    #[error("no control.tar member")]
+    NoControl,
+    #[error("no data.tar member")]
+    NoData,
+}
+
 /// A `.deb` being read: its control files, and its data tarball still to
 /// be streamed.
 pub struct Deb<'a> {
@@ -27,7 +60,7 @@ pub struct Deb<'a> {
 }
 
 /// One ar member header: its name and size.
-fn member_header(input: &mut impl Read) -> Result<Option<(String, u64)>, String> {
+fn member_header(input: &mut impl Read) -> Result<Option<(String, u64)>, Error> {
     let mut header = [0u8; 60];
     let mut got = 0;
     while got < header.len() {
@@ -35,57 +68,56 @@ fn member_header(input: &mut impl Read) -> Result<Option<(String, u64)>, String>
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("ar archive: {e}")),
+            Err(e) => return Err(Error::Read(e)),
         }
     }
     match got {
         0 => return Ok(None),
         60 => {}
-        _ => return Err("truncated ar member header".to_string()),
+        _ => return Err(Error::TruncatedHeader),
     }
     if &header[58..60] != b"`\n" {
-        return Err("bad ar member header".to_string());
+        return Err(Error::BadHeader);
     }
     let name = std::str::from_utf8(&header[..16])
-        .map_err(|_| "ar member name is not text")?
+        .map_err(|_| Error::BadHeader)?
         .trim_end()
         .trim_end_matches('/')
         .to_string();
     let size: u64 = std::str::from_utf8(&header[48..58])
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .ok_or("bad ar member size")?;
+        .ok_or(Error::BadHeader)?;
     Ok(Some((name, size)))
 }
 
 /// Reads exactly `size` bytes (at most `limit`) of a member.
-fn member_body(
-    input: &mut impl Read,
-    name: &str,
-    size: u64,
-    limit: u64,
-) -> Result<Vec<u8>, String> {
+fn member_body(input: &mut impl Read, name: &str, size: u64, limit: u64) -> Result<Vec<u8>, Error> {
     if size > limit {
-        return Err(format!("ar member {name} of {size} bytes is too large"));
+        return Err(Error::TooLarge {
+            name: name.to_string(),
+            size,
+        });
     }
     let mut body = Vec::with_capacity(size as usize);
     input
         .take(size)
         .read_to_end(&mut body)
-        .map_err(|e| format!("ar member {name}: {e}"))?;
+        .map_err(|e| Error::Member {
+            member: name.to_string(),
+            source: e,
+        })?;
     if body.len() as u64 != size {
-        return Err(format!("truncated ar member {name}"));
+        return Err(Error::Truncated(name.to_string()));
     }
     Ok(body)
 }
 
 /// Members are aligned to even offsets.
-fn skip_padding(input: &mut impl Read, size: u64) -> Result<(), String> {
+fn skip_padding(input: &mut impl Read, size: u64) -> Result<(), Error> {
     if size % 2 == 1 {
         let mut pad = [0u8; 1];
-        input
-            .read_exact(&mut pad)
-            .map_err(|e| format!("ar archive: {e}"))?;
+        input.read_exact(&mut pad).map_err(Error::Read)?;
     }
     Ok(())
 }
@@ -100,16 +132,21 @@ pub fn valid_control_name(name: &str) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
 }
 
-fn control_files(name: &str, body: &[u8]) -> Result<ControlFiles, String> {
-    let compression = Compression::from_member_name(name)
-        .ok_or_else(|| format!("{name}: unsupported compression"))?;
-    let reader = compression
-        .decoder(body)
-        .map_err(|e| format!("{name}: {e}"))?;
+fn member_error(name: &str) -> impl Fn(io::Error) -> Error + '_ {
+    move |source| Error::Member {
+        member: name.to_string(),
+        source,
+    }
+}
+
+fn control_files(name: &str, body: &[u8]) -> Result<ControlFiles, Error> {
+    let compression =
+        Compression::from_member_name(name).ok_or_else(|| Error::Compression(name.to_string()))?;
+    let reader = compression.decoder(body).map_err(member_error(name))?;
     let mut archive = tar::Archive::new(Limited::new(reader, MAX_CONTROL));
     let mut control = ControlFiles::new();
-    for entry in archive.entries().map_err(|e| format!("{name}: {e}"))? {
-        let mut entry = entry.map_err(|e| format!("{name}: {e}"))?;
+    for entry in archive.entries().map_err(member_error(name))? {
+        let mut entry = entry.map_err(member_error(name))?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
@@ -117,17 +154,20 @@ fn control_files(name: &str, body: &[u8]) -> Result<ControlFiles, String> {
         let file = String::from_utf8_lossy(&raw);
         let file = file.trim_start_matches("./");
         if !valid_control_name(file) {
-            return Err(format!("{name}: '{file}' is not a control file name"));
+            return Err(Error::ControlName {
+                member: name.to_string(),
+                name: file.to_string(),
+            });
         }
         let mode = entry.header().mode().unwrap_or(0o644);
         let mut content = Vec::new();
         entry
             .read_to_end(&mut content)
-            .map_err(|e| format!("{name}: {file}: {e}"))?;
+            .map_err(member_error(name))?;
         control.insert(file.to_string(), (mode, content));
     }
     if !control.contains_key("control") {
-        return Err("control.tar has no control file".to_string());
+        return Err(Error::NoControlFile);
     }
     Ok(control)
 }
@@ -135,46 +175,42 @@ fn control_files(name: &str, body: &[u8]) -> Result<ControlFiles, String> {
 /// Reads a `.deb` up to its data tarball: `debian-binary` first, then the
 /// control tarball, then the data tarball (dpkg's order); members named
 /// `_…` (signatures) are skipped, any other is refused.
-pub fn read<'a>(mut input: impl Read + 'a) -> Result<Deb<'a>, String> {
+pub fn read<'a>(mut input: impl Read + 'a) -> Result<Deb<'a>, Error> {
     let mut magic = [0u8; 8];
-    input
-        .read_exact(&mut magic)
-        .map_err(|_| "not an ar archive (bad magic)".to_string())?;
+    input.read_exact(&mut magic).map_err(|_| Error::NotAr)?;
     if &magic != b"!<arch>\n" {
-        return Err("not an ar archive (bad magic)".to_string());
+        return Err(Error::NotAr);
     }
     let mut seen_binary = false;
     let mut control = None;
     while let Some((name, size)) = member_header(&mut input)? {
         if !seen_binary {
-            let body = member_body(&mut input, &name, size, 64)
-                .map_err(|_| "not a Debian binary package (no debian-binary 2.x)".to_string())?;
+            let body = member_body(&mut input, &name, size, 64).map_err(|_| Error::NotDebian)?;
             if name != "debian-binary" || !body.starts_with(b"2.") {
-                return Err("not a Debian binary package (no debian-binary 2.x)".to_string());
+                return Err(Error::NotDebian);
             }
             seen_binary = true;
         } else if name.starts_with("control.tar") && control.is_none() {
             let body = member_body(&mut input, &name, size, MAX_CONTROL)?;
             control = Some(control_files(&name, &body)?);
         } else if name.starts_with("data.tar") {
-            let control = control.ok_or("no control.tar member before data.tar")?;
+            let control = control.ok_or(Error::NoControl)?;
             let compression = Compression::from_member_name(&name)
-                .ok_or_else(|| format!("{name}: unsupported compression"))?;
+                .ok_or_else(|| Error::Compression(name.clone()))?;
             let data = compression
                 .decoder(input.take(size))
-                .map_err(|e| format!("{name}: {e}"))?;
+                .map_err(member_error(&name))?;
             return Ok(Deb { control, data });
         } else if name.starts_with('_') {
-            io::copy(&mut (&mut input).take(size), &mut io::sink())
-                .map_err(|e| format!("ar member {name}: {e}"))?;
+            io::copy(&mut (&mut input).take(size), &mut io::sink()).map_err(member_error(&name))?;
         } else {
-            return Err(format!("unexpected ar member '{name}'"));
+            return Err(Error::Unexpected(name));
         }
         skip_padding(&mut input, size)?;
     }
     Err(match control {
-        None => "no control.tar member".to_string(),
-        Some(_) => "no data.tar member".to_string(),
+        None => Error::NoControl,
+        Some(_) => Error::NoData,
     })
 }
 
@@ -308,7 +344,7 @@ mod tests {
             ),
         ];
         for (bytes, want) in cases {
-            let error = read(&bytes[..]).err().expect(want);
+            let error = read(&bytes[..]).err().expect(want).to_string();
             assert!(error.contains(want), "{want}: {error}");
         }
         let mut truncated = ar(&[("debian-binary", b"2.0\n"), ("control.tar", &control)]);
@@ -321,7 +357,11 @@ mod tests {
         let mut huge = ar(&[("debian-binary", b"2.0\n"), ("control.tar", &control)]);
         let at = huge.windows(11).position(|w| w == b"control.tar").unwrap();
         huge[at + 48..at + 58].copy_from_slice(b"9999999999");
-        assert!(read(&huge[..]).err().unwrap().contains("too large"));
+        assert!(read(&huge[..])
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("too large"));
     }
 
     #[test]

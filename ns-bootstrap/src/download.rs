@@ -21,6 +21,53 @@ use sha2::{Digest, Sha256};
 
 use crate::compression::Limited;
 
+/// Why a file is not what was wanted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("size {got} where {want} was expected")]
+    Size { got: u64, want: u64 },
+    #[error("SHA256 {got} differs from the index's {want}")]
+    Sha256 { got: String, want: String },
+}
+
+/// Why a download failed; each names its URL.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{url}: HTTP {code} {text}")]
+    Status {
+        url: String,
+        code: u16,
+        text: String,
+    },
+    /// ureq's transport errors name the URL themselves.
+    #[error("{0}")]
+    Transport(Box<ureq::Error>),
+    #[error("{url}: size {size} where at most {limit} was expected")]
+    TooLarge { url: String, size: u64, limit: u64 },
+    #[error("{url}: {source}")]
+    Read { url: String, source: std::io::Error },
+    #[error("{url}: {mismatch}")]
+    Mismatch { url: String, mismatch: Mismatch },
+    #[error("{url}: 304 Not Modified to a request that was not conditional")]
+    Unexpected304 { url: String },
+    #[error("cannot {what} {path}: {source}")]
+    Cache {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The HTTP status the mirror answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
 /// Parallel downloads: enough to hide latency, few enough to be polite to
 /// a mirror (apt uses one connection per host; mmdebstrap the same).
 pub const WORKERS: usize = 6;
@@ -52,18 +99,19 @@ impl Http {
         Http { agent }
     }
 
-    fn request(&self, url: &str, since: Option<&str>) -> Result<ureq::Response, String> {
+    fn request(&self, url: &str, since: Option<&str>) -> Result<ureq::Response, Error> {
         let mut request = self.agent.get(url);
         if let Some(since) = since {
             request = request.set("If-Modified-Since", since);
         }
         match request.call() {
             Ok(response) => Ok(response),
-            Err(ureq::Error::Status(code, response)) => {
-                Err(format!("{url}: HTTP {code} {}", response.status_text()))
-            }
-            // ureq's transport errors name the URL themselves.
-            Err(error) => Err(error.to_string()),
+            Err(ureq::Error::Status(code, response)) => Err(Error::Status {
+                url: url.to_string(),
+                code,
+                text: response.status_text().to_string(),
+            }),
+            Err(error) => Err(Error::Transport(Box::new(error))),
         }
     }
 
@@ -75,7 +123,7 @@ impl Http {
         url: &str,
         since: Option<&str>,
         limit: u64,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, Error> {
         let response = self.request(url, since)?;
         if response.status() == 304 {
             return Ok(Fetched::NotModified);
@@ -87,15 +135,20 @@ impl Http {
             .and_then(|l| l.trim().parse::<u64>().ok())
         {
             if length > limit {
-                return Err(format!(
-                    "{url}: size {length} where at most {limit} was expected"
-                ));
+                return Err(Error::TooLarge {
+                    url: url.to_string(),
+                    size: length,
+                    limit,
+                });
             }
         }
         let mut data = Vec::new();
         Limited::new(response.into_reader(), limit)
             .read_to_end(&mut data)
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|source| Error::Read {
+                url: url.to_string(),
+                source,
+            })?;
         Ok(Fetched::Body(data))
     }
 
@@ -109,32 +162,47 @@ impl Http {
         size: u64,
         sha256: &str,
         progress: &AtomicU64,
-    ) -> Result<(PathBuf, File), String> {
+    ) -> Result<(PathBuf, File), Error> {
         let response = self.request(url, None)?;
-        let (partial, mut file) = crate::rooted::make_private_file(dir, ".partial-", "")
-            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        let (partial, mut file) =
+            crate::rooted::make_private_file(dir, ".partial-", "").map_err(|source| {
+                Error::Cache {
+                    what: "create a file in",
+                    path: dir.to_path_buf(),
+                    source,
+                }
+            })?;
+        let cache_error = |what, source| Error::Cache {
+            what,
+            path: partial.clone(),
+            source,
+        };
         let written = (|| {
             let mut reader = response.into_reader().take(size.saturating_add(1));
             let mut hasher = Sha256::new();
             let mut buffer = vec![0u8; 256 * 1024];
             let mut total = 0u64;
             loop {
-                let n = reader
-                    .read(&mut buffer)
-                    .map_err(|e| format!("{url}: {e}"))?;
+                let n = reader.read(&mut buffer).map_err(|source| Error::Read {
+                    url: url.to_string(),
+                    source,
+                })?;
                 if n == 0 {
                     break;
                 }
                 hasher.update(&buffer[..n]);
                 file.write_all(&buffer[..n])
-                    .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+                    .map_err(|e| cache_error("write", e))?;
                 total += n as u64;
                 progress.fetch_add(n as u64, Ordering::Relaxed);
             }
-            check_digest(total, &hex(&hasher.finalize()), size, sha256)
-                .map_err(|problem| format!("{url}: {problem}"))?;
-            file.rewind()
-                .map_err(|e| format!("cannot read {}: {e}", partial.display()))
+            check_digest(total, &hex(&hasher.finalize()), size, sha256).map_err(|mismatch| {
+                Error::Mismatch {
+                    url: url.to_string(),
+                    mismatch,
+                }
+            })?;
+            file.rewind().map_err(|e| cache_error("read", e))
         })();
         match written {
             Ok(()) => Ok((partial, file)),
@@ -189,14 +257,18 @@ pub fn check_digest(
     sha256: &str,
     want_size: u64,
     want_sha256: &str,
-) -> Result<(), String> {
+) -> Result<(), Mismatch> {
     if size != want_size {
-        return Err(format!("size {size} where {want_size} was expected"));
+        return Err(Mismatch::Size {
+            got: size,
+            want: want_size,
+        });
     }
     if !sha256.eq_ignore_ascii_case(want_sha256) {
-        return Err(format!(
-            "SHA256 {sha256} differs from the index's {want_sha256}"
-        ));
+        return Err(Mismatch::Sha256 {
+            got: sha256.to_string(),
+            want: want_sha256.to_string(),
+        });
     }
     Ok(())
 }
@@ -255,12 +327,27 @@ impl Job {
     }
 }
 
+/// A chosen package and its verified bytes, open: what the fetch stage
+/// hands to unpacking (or to --download-only and --make-tarball).
+pub struct Verified<'a> {
+    pub package: &'a crate::packages::Package<'a>,
+    pub file: File,
+}
+
 /// Counters a progress display reads.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub bytes: AtomicU64,
     pub files_done: AtomicUsize,
     pub files_fetched: AtomicUsize,
+}
+
+/// A package that could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[error("package {package}: download: {source}")]
+pub struct Failed {
+    pub package: String,
+    pub source: Error,
 }
 
 /// Makes every job's file present and verified: a verified cached copy is
@@ -271,7 +358,7 @@ pub fn fetch_all(
     jobs: &[Job],
     counters: &Counters,
     on_fetch: &(dyn Fn(&Job) + Sync),
-) -> Result<Vec<File>, Vec<String>> {
+) -> Result<Vec<File>, Vec<Failed>> {
     let next = AtomicUsize::new(0);
     let errors = Mutex::new(Vec::new());
     let files: Vec<Mutex<Option<File>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
@@ -293,27 +380,30 @@ pub fn fetch_all(
                             .and_then(|(partial, file)| {
                                 // Another run may have put the same bytes
                                 // there meanwhile: either copy will do.
-                                std::fs::rename(&partial, &job.dest)
-                                    .map(|()| file)
-                                    .map_err(|e| {
+                                std::fs::rename(&partial, &job.dest).map(|()| file).map_err(
+                                    |source| {
                                         let _ = std::fs::remove_file(&partial);
-                                        format!(
-                                            "cannot rename {} to {}: {e}",
-                                            partial.display(),
-                                            job.dest.display()
-                                        )
-                                    })
+                                        Error::Cache {
+                                            what: "rename into",
+                                            path: job.dest.clone(),
+                                            source,
+                                        }
+                                    },
+                                )
                             });
                         match result {
                             Ok(file) => {
                                 counters.files_fetched.fetch_add(1, Ordering::Relaxed);
                                 file
                             }
-                            Err(error) => {
+                            Err(source) => {
                                 errors
                                     .lock()
                                     .unwrap_or_else(|p| p.into_inner())
-                                    .push(format!("package {}: download: {error}", job.label));
+                                    .push(Failed {
+                                        package: job.label.clone(),
+                                        source,
+                                    });
                                 continue;
                             }
                         }
@@ -350,11 +440,13 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(check_digest(3, &hash, 3, &hash.to_uppercase()).is_ok());
-        assert!(check_digest(4, &hash, 3, &hash)
-            .unwrap_err()
-            .contains("size"));
+        assert_eq!(
+            check_digest(4, &hash, 3, &hash),
+            Err(Mismatch::Size { got: 4, want: 3 })
+        );
         assert!(check_digest(3, &hash, 3, &"0".repeat(64))
             .unwrap_err()
+            .to_string()
             .contains("SHA256"));
     }
 

@@ -25,6 +25,26 @@ use std::fmt::Write as _;
 use crate::packages::parse_stanzas;
 use crate::rooted::Root;
 
+/// Why the database could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("package {package}: control: {source}")]
+    Control {
+        package: String,
+        source: crate::packages::ParseError,
+    },
+    #[error("package {0}: empty control file")]
+    EmptyControl(String),
+    #[error("package {package}: triggers: '{trigger}' is not a trigger name")]
+    Trigger { package: String, trigger: String },
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 /// One unpacked package, as the database needs it.
 #[derive(Debug, Clone)]
 pub struct Unpacked {
@@ -56,12 +76,14 @@ impl Unpacked {
 }
 
 /// The status stanza for an unpacked package.
-pub fn status_stanza(package: &Unpacked) -> Result<String, String> {
-    let stanzas = parse_stanzas(&package.control)
-        .map_err(|e| format!("package {}: control: {e}", package.name))?;
+pub fn status_stanza(package: &Unpacked) -> Result<String, Error> {
+    let stanzas = parse_stanzas(&package.control).map_err(|source| Error::Control {
+        package: package.name.clone(),
+        source,
+    })?;
     let stanza = stanzas
         .first()
-        .ok_or_else(|| format!("package {}: empty control file", package.name))?;
+        .ok_or_else(|| Error::EmptyControl(package.name.clone()))?;
     let mut out = String::new();
     for (name, value) in &stanza.fields {
         let value = package
@@ -105,7 +127,7 @@ pub type Interests = (Vec<String>, BTreeMap<String, Vec<String>>);
 /// Interests from the `triggers` control files: (file triggers, explicit
 /// triggers by name), each with the interested packages. A name dpkg
 /// would refuse is an error naming the package.
-pub fn trigger_interests(packages: &[Unpacked]) -> Result<Interests, String> {
+pub fn trigger_interests(packages: &[Unpacked]) -> Result<Interests, Error> {
     let mut files = Vec::new();
     let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for package in packages {
@@ -124,10 +146,10 @@ pub fn trigger_interests(packages: &[Unpacked]) -> Result<Interests, String> {
                 _ => continue,
             };
             if !valid_trigger_name(trigger) {
-                return Err(format!(
-                    "package {}: triggers: '{trigger}' is not a trigger name",
-                    package.name
-                ));
+                return Err(Error::Trigger {
+                    package: package.name.clone(),
+                    trigger: trigger.to_string(),
+                });
             }
             let holder = format!("{}{noawait}", package.info_name());
             if trigger.starts_with('/') {
@@ -144,15 +166,16 @@ pub fn trigger_interests(packages: &[Unpacked]) -> Result<Interests, String> {
 const ADMIN: &str = "var/lib/dpkg";
 
 /// Writes the database under `root/var/lib/dpkg`, every file in-root.
-pub fn write_database(root: &Root, packages: &[Unpacked]) -> Result<(), String> {
-    let write = |rel: &str, data: &[u8], mode: u32| {
-        root.write(rel, data, mode)
-            .map_err(|e| format!("cannot write {}: {e}", root.show(rel)))
+pub fn write_database(root: &Root, packages: &[Unpacked]) -> Result<(), Error> {
+    let io = |what, rel: &str| {
+        let path = root.show(rel);
+        move |source| Error::Io { what, path, source }
     };
+    let write =
+        |rel: &str, data: &[u8], mode: u32| root.write(rel, data, mode).map_err(io("write", rel));
     for dir in ["", "/info", "/updates", "/triggers"] {
         let rel = format!("{ADMIN}{dir}");
-        root.create_dir_all(&rel)
-            .map_err(|e| format!("cannot create {}: {e}", root.show(&rel)))?;
+        root.create_dir_all(&rel).map_err(io("create", &rel))?;
     }
     // Checked before anything is written: a name from the archive never
     // becomes a path.
@@ -279,7 +302,7 @@ mod tests {
         assert_eq!(packages[2].info_name(), "libx:amd64");
         for bad in ["../../x", "a/b", "..", "x\u{1}y"] {
             let evil = [package("evil", false, &format!("interest {bad}\n"))];
-            let error = trigger_interests(&evil).unwrap_err();
+            let error = trigger_interests(&evil).unwrap_err().to_string();
             assert!(error.contains("not a trigger name"), "{bad}: {error}");
         }
         assert!(valid_trigger_name("/usr/lib/mime/packages"));

@@ -30,6 +30,44 @@ use nix::sys::stat::SFlag;
 
 use crate::rooted::{Dir, Name, Root};
 
+/// Why an archive was not extracted. Paths are as the archive names them
+/// (`/usr/bin/x`) or, for file system errors, under TARGET.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("data.tar: {0}")]
+    Archive(io::Error),
+    #[error("absolute path '{0}' in archive")]
+    Absolute(String),
+    #[error("path '{0}' leaves the root ('..')")]
+    LeavesRoot(String),
+    #[error("newline in the name '{0}' (dpkg refuses it)")]
+    Newline(String),
+    #[error("{0}: not a file name")]
+    BadName(String),
+    #[error("{0}: bad header: {1}")]
+    Header(String, io::Error),
+    #[error("symlink {link} -> {target} points outside the root")]
+    SymlinkEscapes { link: String, target: String },
+    #[error("{0}: link without a target")]
+    NoTarget(String),
+    #[error("{0}: hard link to the root")]
+    HardLinkToRoot(String),
+    #[error("{path}: unsupported entry type {kind:?}")]
+    Unsupported { path: String, kind: tar::EntryType },
+    #[error("{0}: is a directory")]
+    IsADirectory(String),
+    #[error("{0}: a symlink where a directory should be")]
+    SymlinkForDirectory(String),
+    #[error("{0}: a file where a directory should be")]
+    FileForDirectory(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: io::Error,
+    },
+}
+
 /// Owners that a user namespace mapping one id only cannot set on disk,
 /// by inode (device, inode number): a tarball carries them instead.
 pub type UnmappedOwners = HashMap<(u64, u64), (u32, u32)>;
@@ -47,23 +85,20 @@ pub struct Extracted {
 
 /// Splits an archive name into its components, refusing `..` and
 /// absolute names. `./` and empty components are dropped.
-pub fn components(name: &[u8]) -> Result<Vec<&[u8]>, String> {
+pub fn components(name: &[u8]) -> Result<Vec<&[u8]>, Error> {
+    let shown = || String::from_utf8_lossy(name).into_owned();
     if name.starts_with(b"/") {
-        return Err(format!(
-            "absolute path '{}' in archive",
-            String::from_utf8_lossy(name)
-        ));
+        return Err(Error::Absolute(shown()));
+    }
+    // A newline would split the name's line in dpkg's file lists.
+    if name.contains(&b'\n') {
+        return Err(Error::Newline(shown()));
     }
     let mut out = Vec::new();
     for part in name.split(|b| *b == b'/') {
         match part {
             b"" | b"." => {}
-            b".." => {
-                return Err(format!(
-                    "path '{}' leaves the root ('..')",
-                    String::from_utf8_lossy(name)
-                ))
-            }
+            b".." => return Err(Error::LeavesRoot(shown())),
             other => out.push(other),
         }
     }
@@ -93,8 +128,12 @@ pub fn symlink_escapes(link: &[&[u8]], target: &[u8]) -> bool {
     false
 }
 
-fn io_error(what: &str, path: &str, error: impl std::fmt::Display) -> String {
-    format!("{what} {path}: {error}")
+fn io_error(what: &'static str, path: &str, source: io::Error) -> Error {
+    Error::Io {
+        what,
+        path: path.to_string(),
+        source,
+    }
 }
 
 /// Extracts tarballs into one root.
@@ -116,16 +155,16 @@ impl Extractor<'_> {
     /// Extracts a (decompressed) data tarball. Conffiles (absolute paths)
     /// are written twice, as `NAME` and as `NAME.dpkg-new` (what dpkg
     /// unpacks; `dpkg --configure` finds the two identical).
-    pub fn extract(&self, data: impl Read, conffiles: &[String]) -> Result<Extracted, String> {
+    pub fn extract(&self, data: impl Read, conffiles: &[String]) -> Result<Extracted, Error> {
         let mut run = Run {
             root: self.root,
             keep_unmapped: self.keep_unmapped_owners,
             done: Extracted::default(),
         };
         let mut archive = tar::Archive::new(data);
-        let entries = archive.entries().map_err(|e| format!("data.tar: {e}"))?;
+        let entries = archive.entries().map_err(Error::Archive)?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| format!("data.tar: {e}"))?;
+            let mut entry = entry.map_err(Error::Archive)?;
             let name = entry.path_bytes().into_owned();
             let parts = components(&name)?;
             let Some((last, parents)) = parts.split_last() else {
@@ -140,9 +179,12 @@ impl Extractor<'_> {
             let dir = self.root.create_dir_all(&parent_rel).map_err(|e| {
                 io_error("cannot create directory", &self.root.show(&parent_rel), e)
             })?;
-            let name = Name::new(last).map_err(|e| format!("{listed}: {e}"))?;
+            let name = Name::new(last).map_err(|_| Error::BadName(listed.clone()))?;
             let meta = Meta {
-                mode: header.mode().map_err(|e| format!("{listed}: {e}"))? & 0o7777,
+                mode: header
+                    .mode()
+                    .map_err(|e| Error::Header(listed.clone(), e))?
+                    & 0o7777,
                 uid: header.uid().unwrap_or(0) as u32,
                 gid: header.gid().unwrap_or(0) as u32,
                 mtime: header.mtime().unwrap_or(0).min(i64::MAX as u64) as i64,
@@ -164,7 +206,7 @@ impl Extractor<'_> {
                         // see its conffiles (as passwd's pwconv sees
                         // login's /etc/login.defs).
                         let new_name = Name::new(&[*last, b".dpkg-new"].concat())
-                            .map_err(|e| format!("{listed}: {e}"))?;
+                            .map_err(|_| Error::BadName(listed.clone()))?;
                         let new_shown = format!("{shown}.dpkg-new");
                         let mut copy = file;
                         io::Seek::rewind(&mut copy)
@@ -180,43 +222,35 @@ impl Extractor<'_> {
                 tar::EntryType::Symlink => {
                     let target = entry
                         .link_name_bytes()
-                        .ok_or_else(|| format!("{listed}: symlink without a target"))?
+                        .ok_or_else(|| Error::NoTarget(listed.clone()))?
                         .into_owned();
                     if symlink_escapes(&parts, &target) {
-                        return Err(format!(
-                            "symlink {listed} -> {} points outside the root",
-                            String::from_utf8_lossy(&target)
-                        ));
+                        return Err(Error::SymlinkEscapes {
+                            link: listed,
+                            target: String::from_utf8_lossy(&target).into_owned(),
+                        });
                     }
                     run.symlink(&at, &target, &meta)?;
                 }
                 tar::EntryType::Link => {
                     let target = entry
                         .link_name_bytes()
-                        .ok_or_else(|| format!("{listed}: hard link without a target"))?
+                        .ok_or_else(|| Error::NoTarget(listed.clone()))?
                         .into_owned();
                     let target_parts = components(&target)?;
                     if target_parts.is_empty() {
-                        return Err(format!("{listed}: hard link to the root"));
+                        return Err(Error::HardLinkToRoot(listed));
                     }
                     let target_rel = target_parts.join(&b'/');
-                    let (source_dir, source_name) =
-                        self.root.parent(&target_rel, false).map_err(|e| {
-                            io_error(
-                                "cannot link",
-                                &shown,
-                                format!("{}: {e}", self.root.show(&target_rel)),
-                            )
-                        })?;
+                    // Named in the message: the link and what it would link to.
+                    let linking = format!("{shown} to {}", self.root.show(&target_rel));
+                    let (source_dir, source_name) = self
+                        .root
+                        .parent(&target_rel, false)
+                        .map_err(|e| io_error("cannot link", &linking, e))?;
                     clear(&at)?;
                     dir.link_from(&name, &source_dir, &source_name)
-                        .map_err(|e| {
-                            io_error(
-                                "cannot link",
-                                &shown,
-                                format!("{}: {e}", self.root.show(&target_rel)),
-                            )
-                        })?;
+                        .map_err(|e| io_error("cannot link", &linking, e))?;
                 }
                 kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
                     let flag = match kind {
@@ -234,9 +268,7 @@ impl Extractor<'_> {
                     )?;
                 }
                 // PAX and GNU long-name headers are consumed by the tar crate.
-                other => {
-                    return Err(format!("{listed}: unsupported entry type {other:?}"));
-                }
+                kind => return Err(Error::Unsupported { path: listed, kind }),
             }
             run.done.paths.push(listed);
         }
@@ -261,11 +293,11 @@ struct At<'a> {
 }
 
 /// Removes whatever non-directory is at the entry's place.
-fn clear(at: &At) -> Result<(), String> {
+fn clear(at: &At) -> Result<(), Error> {
     match at.dir.clear(at.name) {
         Ok(_) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
-            Err(format!("{}: is a directory", at.shown))
+            Err(Error::IsADirectory(at.shown.to_string()))
         }
         Err(e) => Err(io_error("cannot remove", at.shown, e)),
     }
@@ -280,7 +312,7 @@ impl Run<'_> {
         meta: &Meta,
         inode: impl FnOnce() -> io::Result<(u64, u64)>,
         change: impl FnOnce() -> io::Result<()>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         match change() {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && self.keep_unmapped => {
@@ -294,7 +326,7 @@ impl Run<'_> {
         }
     }
 
-    fn directory(&mut self, at: &At, rel: &[u8], meta: &Meta) -> Result<(), String> {
+    fn directory(&mut self, at: &At, rel: &[u8], meta: &Meta) -> Result<(), Error> {
         match at.dir.lstat(at.name) {
             Ok(stat) => {
                 let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
@@ -304,13 +336,10 @@ impl Run<'_> {
                     // dpkg keeps a symlink to a directory (`bin -> usr/bin`).
                     match self.root.dir(rel) {
                         Ok(_) => Ok(()),
-                        Err(_) => Err(format!(
-                            "{}: a symlink where a directory should be",
-                            at.shown
-                        )),
+                        Err(_) => Err(Error::SymlinkForDirectory(at.shown.to_string())),
                     }
                 } else {
-                    Err(format!("{}: a file where a directory should be", at.shown))
+                    Err(Error::FileForDirectory(at.shown.to_string()))
                 }
             }
             Err(_) => {
@@ -335,7 +364,7 @@ impl Run<'_> {
     }
 
     /// Owner, mode (after chown, which clears set-id bits), then times.
-    fn finish_file(&mut self, file: &File, shown: &str, meta: &Meta) -> Result<(), String> {
+    fn finish_file(&mut self, file: &File, shown: &str, meta: &Meta) -> Result<(), Error> {
         self.own(
             shown,
             meta,
@@ -356,7 +385,7 @@ impl Run<'_> {
 
     /// A regular file, streamed from `data`; returns it open for reading
     /// (a conffile's second copy is made from it).
-    fn regular(&mut self, at: &At, data: &mut impl Read, meta: &Meta) -> Result<File, String> {
+    fn regular(&mut self, at: &At, data: &mut impl Read, meta: &Meta) -> Result<File, Error> {
         clear(at)?;
         let mut file = at
             .dir
@@ -372,7 +401,7 @@ impl Run<'_> {
         Ok(file)
     }
 
-    fn symlink(&mut self, at: &At, target: &[u8], meta: &Meta) -> Result<(), String> {
+    fn symlink(&mut self, at: &At, target: &[u8], meta: &Meta) -> Result<(), Error> {
         clear(at)?;
         at.dir
             .symlink(at.name, target)
@@ -388,7 +417,7 @@ impl Run<'_> {
             .map_err(|e| io_error("cannot set times of", at.shown, e))
     }
 
-    fn node(&mut self, at: &At, kind: SFlag, dev: libc::dev_t, meta: &Meta) -> Result<(), String> {
+    fn node(&mut self, at: &At, kind: SFlag, dev: libc::dev_t, meta: &Meta) -> Result<(), Error> {
         clear(at)?;
         at.dir
             .mknod(at.name, kind, meta.mode, dev)
@@ -472,7 +501,9 @@ mod tests {
             root: &root,
             keep_unmapped_owners: false,
         };
-        extractor.extract(data, conffiles)
+        extractor
+            .extract(data, conffiles)
+            .map_err(|e| e.to_string())
     }
 
     fn run(root: &Path, entries: &[E]) -> Result<Extracted, String> {

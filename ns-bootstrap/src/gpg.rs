@@ -69,6 +69,53 @@ struct Signature {
     mpis: Vec<Vec<u8>>,
 }
 
+/// Why a keyring or a signature could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Packets that do not parse: what was cut short or is wrong.
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("key version {0} is not supported")]
+    KeyVersion(u8),
+    #[error("signature version {0} is not supported")]
+    SignatureVersion(u8),
+    #[error("bad armor: {0}")]
+    Armor(String),
+    #[error("no usable public key")]
+    NoUsableKey,
+    /// No good signature: what was wrong with each one found.
+    #[error("{}", problems(.0))]
+    NotVerified(Vec<Problem>),
+}
+
+/// What was wrong with one signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("{0}")]
+    Unparsable(Box<Error>),
+    #[error("signature type {0:#x} is not a document signature")]
+    NotADocument(u8),
+    #[error("signature with an unknown critical subpacket ({0})")]
+    UnknownCritical(u8),
+    #[error("unknown key {}", hex(.0))]
+    UnknownKey([u8; 8]),
+    #[error("SHA-1 document signature refused")]
+    Sha1,
+    #[error("unsupported digest algorithm {0}")]
+    Digest(u8),
+    #[error("bad signature from key {}", hex(.0))]
+    Bad([u8; 8]),
+    #[error("no signature found")]
+    NoSignature,
+}
+
+fn problems(list: &[Problem]) -> String {
+    list.iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 const TAG_SIGNATURE: u8 = 2;
 const TAG_PUBLIC_KEY: u8 = 6;
 const TAG_USER_ID: u8 = 13;
@@ -90,47 +137,56 @@ const HANDLED_CRITICAL: &[u8] = &[
 ];
 
 /// Splits binary OpenPGP data into (tag, body) packets.
-fn packets(mut data: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
+fn packets(mut data: &[u8]) -> Result<Vec<(u8, &[u8])>, Error> {
     let mut out = Vec::new();
     while let Some(&first) = data.first() {
         if first & 0x80 == 0 {
-            return Err("not an OpenPGP packet".to_string());
+            return Err(Error::Malformed("not an OpenPGP packet"));
         }
         let (tag, header, length) = if first & 0x40 != 0 {
             let tag = first & 0x3f;
-            match *data.get(1).ok_or("truncated packet header")? {
+            match *data
+                .get(1)
+                .ok_or(Error::Malformed("truncated packet header"))?
+            {
                 o @ 0..=191 => (tag, 2, o as usize),
                 o @ 192..=223 => {
-                    let o2 = *data.get(2).ok_or("truncated packet header")?;
+                    let o2 = *data
+                        .get(2)
+                        .ok_or(Error::Malformed("truncated packet header"))?;
                     (tag, 3, ((o as usize - 192) << 8) + o2 as usize + 192)
                 }
                 255 => (
                     tag,
                     6,
-                    be_u32(data.get(2..6).ok_or("truncated packet")?) as usize,
+                    be_u32(data.get(2..6).ok_or(Error::Malformed("truncated packet"))?) as usize,
                 ),
-                _ => return Err("partial body lengths are not supported".to_string()),
+                _ => return Err(Error::Malformed("partial body lengths are not supported")),
             }
         } else {
             let tag = (first >> 2) & 0x0f;
             match first & 3 {
-                0 => (tag, 2, *data.get(1).ok_or("truncated packet")? as usize),
+                0 => (
+                    tag,
+                    2,
+                    *data.get(1).ok_or(Error::Malformed("truncated packet"))? as usize,
+                ),
                 1 => (
                     tag,
                     3,
-                    be_u16(data.get(1..3).ok_or("truncated packet")?) as usize,
+                    be_u16(data.get(1..3).ok_or(Error::Malformed("truncated packet"))?) as usize,
                 ),
                 2 => (
                     tag,
                     5,
-                    be_u32(data.get(1..5).ok_or("truncated packet")?) as usize,
+                    be_u32(data.get(1..5).ok_or(Error::Malformed("truncated packet"))?) as usize,
                 ),
                 _ => (tag, 1, data.len() - 1),
             }
         };
         let body = data
             .get(header..header + length)
-            .ok_or("truncated packet body")?;
+            .ok_or(Error::Malformed("truncated packet body"))?;
         out.push((tag, body));
         data = &data[header + length..];
     }
@@ -146,24 +202,23 @@ fn be_u32(b: &[u8]) -> u32 {
 }
 
 /// Reads one MPI; returns its value bytes (no leading zeros) and the rest.
-fn mpi(data: &[u8]) -> Result<(Vec<u8>, &[u8]), String> {
-    let bits = be_u16(data.get(..2).ok_or("truncated MPI")?) as usize;
+fn mpi(data: &[u8]) -> Result<(Vec<u8>, &[u8]), Error> {
+    let bits = be_u16(data.get(..2).ok_or(Error::Malformed("truncated MPI"))?) as usize;
     let len = bits.div_ceil(8);
-    let value = data.get(2..2 + len).ok_or("truncated MPI")?;
+    let value = data
+        .get(2..2 + len)
+        .ok_or(Error::Malformed("truncated MPI"))?;
     let start = value.iter().position(|b| *b != 0).unwrap_or(value.len());
     Ok((value[start..].to_vec(), &data[2 + len..]))
 }
 
 const ED25519_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01];
 
-fn parse_key(body: &[u8]) -> Result<Key, String> {
+fn parse_key(body: &[u8]) -> Result<Key, Error> {
     if body.first() != Some(&4) {
-        return Err(format!(
-            "key version {} is not supported",
-            body.first().copied().unwrap_or(0)
-        ));
+        return Err(Error::KeyVersion(body.first().copied().unwrap_or(0)));
     }
-    let algo = *body.get(5).ok_or("truncated key")?;
+    let algo = *body.get(5).ok_or(Error::Malformed("truncated key"))?;
     let rest = &body[6..];
     let material = match algo {
         1..=3 => {
@@ -172,8 +227,10 @@ fn parse_key(body: &[u8]) -> Result<Key, String> {
             KeyMaterial::Rsa { n, e }
         }
         22 => {
-            let oid_len = *rest.first().ok_or("truncated key")? as usize;
-            let oid = rest.get(1..1 + oid_len).ok_or("truncated key")?;
+            let oid_len = *rest.first().ok_or(Error::Malformed("truncated key"))? as usize;
+            let oid = rest
+                .get(1..1 + oid_len)
+                .ok_or(Error::Malformed("truncated key"))?;
             let (point, _) = mpi(&rest[1 + oid_len..])?;
             // The point is 0x40 followed by the 32-byte key.
             match (oid == ED25519_OID, point.split_first()) {
@@ -185,7 +242,7 @@ fn parse_key(body: &[u8]) -> Result<Key, String> {
         }
         27 => KeyMaterial::Ed25519(
             rest.get(..32)
-                .ok_or("truncated key")?
+                .ok_or(Error::Malformed("truncated key"))?
                 .try_into()
                 .expect("32 bytes"),
         ),
@@ -202,28 +259,29 @@ fn parse_key(body: &[u8]) -> Result<Key, String> {
     })
 }
 
-fn parse_signature(body: &[u8]) -> Result<Signature, String> {
+fn parse_signature(body: &[u8]) -> Result<Signature, Error> {
     if body.first() != Some(&4) {
-        return Err(format!(
-            "signature version {} is not supported",
-            body.first().copied().unwrap_or(0)
-        ));
+        return Err(Error::SignatureVersion(body.first().copied().unwrap_or(0)));
     }
-    let header = body.get(..6).ok_or("truncated signature")?;
+    let header = body
+        .get(..6)
+        .ok_or(Error::Malformed("truncated signature"))?;
     let hashed_len = be_u16(&header[4..6]) as usize;
     let hashed_end = 6 + hashed_len;
-    let hashed_area = body.get(6..hashed_end).ok_or("truncated signature")?;
+    let hashed_area = body
+        .get(6..hashed_end)
+        .ok_or(Error::Malformed("truncated signature"))?;
     let unhashed_len = be_u16(
         body.get(hashed_end..hashed_end + 2)
-            .ok_or("truncated signature")?,
+            .ok_or(Error::Malformed("truncated signature"))?,
     ) as usize;
     let unhashed_end = hashed_end + 2 + unhashed_len;
     let unhashed_area = body
         .get(hashed_end + 2..unhashed_end)
-        .ok_or("truncated signature")?;
+        .ok_or(Error::Malformed("truncated signature"))?;
     let left16 = body
         .get(unhashed_end..unhashed_end + 2)
-        .ok_or("truncated signature")?;
+        .ok_or(Error::Malformed("truncated signature"))?;
     let mut sig = Signature {
         sig_type: header[1],
         pk_algo: header[2],
@@ -268,7 +326,7 @@ fn parse_signature(body: &[u8]) -> Result<Signature, String> {
     Ok(sig)
 }
 
-fn subpackets(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
+fn subpackets(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, Error> {
     let mut out = Vec::new();
     while let Some(&first) = area.first() {
         let (header, length) = match first {
@@ -276,18 +334,21 @@ fn subpackets(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
             192..=254 => (
                 2,
                 ((first as usize - 192) << 8)
-                    + *area.get(1).ok_or("truncated subpacket")? as usize
+                    + *area.get(1).ok_or(Error::Malformed("truncated subpacket"))? as usize
                     + 192,
             ),
             255 => (
                 5,
-                be_u32(area.get(1..5).ok_or("truncated subpacket")?) as usize,
+                be_u32(
+                    area.get(1..5)
+                        .ok_or(Error::Malformed("truncated subpacket"))?,
+                ) as usize,
             ),
         };
         let packet = area
             .get(header..header + length)
             .filter(|p| !p.is_empty())
-            .ok_or("truncated subpacket")?;
+            .ok_or(Error::Malformed("truncated subpacket"))?;
         out.push((packet[0], &packet[1..]));
         area = &area[header + length..];
     }
@@ -295,11 +356,11 @@ fn subpackets(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
 }
 
 /// Decodes ASCII armor (any block type) to binary.
-pub fn dearmor(text: &str) -> Result<Vec<u8>, String> {
+pub fn dearmor(text: &str) -> Result<Vec<u8>, Error> {
     let mut lines = text
         .lines()
         .skip_while(|l| !l.starts_with("-----BEGIN PGP"));
-    lines.next().ok_or("no armor header")?;
+    lines.next().ok_or(Error::Malformed("no armor header"))?;
     // Armor headers end at the first blank line.
     for line in lines.by_ref() {
         if line.trim().is_empty() {
@@ -321,11 +382,11 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, String> {
         body.push_str(line);
     }
     if !ended {
-        return Err("armor without an end line".to_string());
+        return Err(Error::Malformed("armor without an end line"));
     }
     base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|e| format!("bad armor: {e}"))
+        .map_err(|e| Error::Armor(e.to_string()))
 }
 
 impl Keyring {
@@ -334,7 +395,7 @@ impl Keyring {
     /// as a signer when its newest valid self-signature allows signing, a
     /// subkey when its binding signature allows signing and carries a
     /// valid back-signature.
-    pub fn parse(data: &[u8]) -> Result<Keyring, String> {
+    pub fn parse(data: &[u8]) -> Result<Keyring, Error> {
         let binary;
         let data = if data.starts_with(b"-----BEGIN PGP") {
             binary = dearmor(&String::from_utf8_lossy(data))?;
@@ -401,7 +462,7 @@ impl Keyring {
             done.flush(&mut signers);
         }
         if signers.is_empty() {
-            return Err("no usable public key".to_string());
+            return Err(Error::NoUsableKey);
         }
         Ok(Keyring { signers })
     }
@@ -410,7 +471,7 @@ impl Keyring {
     /// fingerprint of the key that made the first good signature. A
     /// signature by a key not in the keyring, or a bad one, does not count;
     /// at least one good signature is required.
-    pub fn verify(&self, data: &[u8], signature_armor: &str) -> Result<[u8; 20], String> {
+    pub fn verify(&self, data: &[u8], signature_armor: &str) -> Result<[u8; 20], Error> {
         let binary = dearmor(signature_armor)?;
         let mut problems = Vec::new();
         for (tag, body) in packets(&binary)? {
@@ -420,21 +481,16 @@ impl Keyring {
             let sig = match parse_signature(body) {
                 Ok(sig) => sig,
                 Err(e) => {
-                    problems.push(e);
+                    problems.push(Problem::Unparsable(Box::new(e)));
                     continue;
                 }
             };
             if sig.sig_type > 0x01 {
-                problems.push(format!(
-                    "signature type {:#x} is not a document signature",
-                    sig.sig_type
-                ));
+                problems.push(Problem::NotADocument(sig.sig_type));
                 continue;
             }
             if let Some(kind) = sig.unknown_critical {
-                problems.push(format!(
-                    "signature with an unknown critical subpacket ({kind})"
-                ));
+                problems.push(Problem::UnknownCritical(kind));
                 continue;
             }
             let candidates: Vec<&Key> = self
@@ -447,36 +503,27 @@ impl Keyring {
                 })
                 .collect();
             if candidates.is_empty() {
-                problems.push(format!(
-                    "unknown key {}",
-                    hex(&sig.issuer.unwrap_or_default())
-                ));
+                problems.push(Problem::UnknownKey(sig.issuer.unwrap_or_default()));
                 continue;
             }
             // SHA-1 is broken for collisions: not accepted for documents.
             if sig.hash_algo == 2 {
-                problems.push("SHA-1 document signature refused".to_string());
+                problems.push(Problem::Sha1);
                 continue;
             }
-            let digest = match digest(sig.hash_algo, &[data], &sig.hashed) {
-                Some(digest) => digest,
-                None => {
-                    problems.push(format!("unsupported digest algorithm {}", sig.hash_algo));
-                    continue;
-                }
+            let Some(digest) = digest(sig.hash_algo, &[data], &sig.hashed) else {
+                problems.push(Problem::Digest(sig.hash_algo));
+                continue;
             };
             match candidates.iter().find(|key| check(key, &sig, &digest)) {
                 Some(key) => return Ok(key.fingerprint),
-                None => problems.push(format!(
-                    "bad signature from key {}",
-                    hex(&candidates[0].key_id())
-                )),
+                None => problems.push(Problem::Bad(candidates[0].key_id())),
             }
         }
         if problems.is_empty() {
-            problems.push("no signature found".to_string());
+            problems.push(Problem::NoSignature);
         }
-        Err(problems.join("; "))
+        Err(Error::NotVerified(problems))
     }
 }
 
@@ -664,9 +711,11 @@ mod tests {
     const SIGNED_PRIMARY: &str = include_str!("../testdata/signed-by-primary.txt");
 
     fn verify(keyring: &[u8], message: &str) -> Result<[u8; 20], String> {
-        let keyring = Keyring::parse(keyring)?;
-        let signed = split_clearsigned(message)?;
-        keyring.verify(&signed.canonical, &signed.signature_armor)
+        let keyring = Keyring::parse(keyring).map_err(|e| e.to_string())?;
+        let signed = split_clearsigned(message).map_err(|e| e.to_string())?;
+        keyring
+            .verify(&signed.canonical, &signed.signature_armor)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -24,12 +24,87 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::cli::GpgCheck;
 use crate::compression::{Compression, Limited};
-use crate::download::{self, Fetched, Http};
+use crate::download::{self, Fetched, Http, Mismatch};
+use crate::gpg;
 use crate::progress::Reporter;
 use crate::release::{self, Release};
-use crate::{gpg, Error};
+
+/// Why the indexes were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no suite '{suite}' on {mirror}: {source}")]
+    NoSuite {
+        suite: String,
+        mirror: String,
+        source: download::Error,
+    },
+    #[error("{0}")]
+    Download(#[from] download::Error),
+    #[error("{url}: InRelease is not text")]
+    NotText { url: String },
+    #[error("{url}: {source}")]
+    ClearSigned { url: String, source: release::Error },
+    #[error("cannot read keyring {path}: {source}")]
+    KeyringRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("keyring {path}: {source}")]
+    Keyring { path: PathBuf, source: gpg::Error },
+    #[error("Release signature of {suite}: {source}")]
+    Signature { suite: String, source: gpg::Error },
+    #[error("{0}")]
+    Release(#[from] release::Error),
+    #[error("the Release file is for {codename} ({suite}), not {asked}")]
+    WrongSuite {
+        codename: String,
+        suite: String,
+        asked: String,
+    },
+    #[error("{suite} has no architecture {arch} (it has {have})")]
+    NoArchitecture {
+        suite: String,
+        arch: String,
+        have: String,
+    },
+    #[error(
+        "{url}: the Release is dated {new}, older than the one already verified ({old}): \
+         refused, as apt refuses a Release older than the one it has (remove {} to accept it)",
+        cache.display()
+    )]
+    Older {
+        url: String,
+        new: String,
+        old: String,
+        cache: PathBuf,
+    },
+    #[error("the Release file of {suite} expired on {until} (Valid-Until): refused (--check-valid-until)")]
+    Expired { suite: String, until: String },
+    #[error("the Release file of {suite} does not list {path}")]
+    NotListed { suite: String, path: String },
+    #[error("{path}: {size} bytes, more than ns-bootstrap accepts for an index ({MAX_INDEX})")]
+    TooLarge { path: String, size: u64 },
+    #[error("{path}: {source}")]
+    Fetch {
+        path: String,
+        source: download::Error,
+    },
+    #[error("{path}: {mismatch}")]
+    Mismatch { path: String, mismatch: Mismatch },
+    #[error("{path}: {source}")]
+    Decompress {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not text")]
+    PackagesNotText { path: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// apt's limit for an InRelease file.
 pub const MAX_INRELEASE: u64 = 10 << 20;
@@ -38,6 +113,17 @@ pub const MAX_INRELEASE: u64 = 10 << 20;
 /// largest, sid's amd64 main, is under 100 MB): a bound on memory that no
 /// Release, signed or not, can raise.
 pub const MAX_INDEX: u64 = 256 << 20;
+
+/// Whether the InRelease signature is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpgCheck {
+    /// Checked; debootstrap would skip an unreadable keyring with a
+    /// warning, we refuse instead (a bootstrap must be verified).
+    #[default]
+    Check,
+    Skip,
+    Force,
+}
 
 /// Where the indexes come from and how they are checked.
 pub struct Source<'a> {
@@ -137,12 +223,13 @@ impl Source<'_> {
         let fetched = self
             .http
             .get_if_modified(&url, since.as_deref(), MAX_INRELEASE)
-            .map_err(|e| {
-                if e.contains("HTTP 404") {
-                    Error::Failed(format!("no suite '{}' on {}: {e}", self.suite, self.mirror))
-                } else {
-                    Error::Failed(e)
-                }
+            .map_err(|e| match e.status() {
+                Some(404) => Error::NoSuite {
+                    suite: self.suite.to_string(),
+                    mirror: self.mirror.to_string(),
+                    source: e,
+                },
+                _ => Error::Download(e),
             })?;
         match (fetched, cached) {
             (Fetched::NotModified, Some((_, data))) => {
@@ -150,22 +237,18 @@ impl Source<'_> {
                 let release = self.check(&url, &data, true)?;
                 Ok((release, data))
             }
-            (Fetched::NotModified, None) => Err(Error::Failed(format!(
-                "{url}: 304 Not Modified to a request that was not conditional"
-            ))),
+            (Fetched::NotModified, None) => Err(download::Error::Unexpected304 { url }.into()),
             (Fetched::Body(data), cached) => {
                 let release = self.check(&url, &data, true)?;
                 if let Some((held, _)) = &cached {
                     if let (Some(old), Some(new)) = (held.date, release.date) {
                         if new < old {
-                            return Err(Error::Failed(format!(
-                                "{url}: the Release is dated {}, older than the one already \
-                                 verified ({}): refused, as apt refuses a Release older than \
-                                 the one it has (remove {} to accept it)",
-                                release::http_date(new),
-                                release::http_date(old),
-                                cache_path.display()
-                            )));
+                            return Err(Error::Older {
+                                url,
+                                new: release::http_date(new),
+                                old: release::http_date(old),
+                                cache: cache_path,
+                            });
                         }
                     }
                 }
@@ -181,10 +264,13 @@ impl Source<'_> {
     /// whether this is the copy the run uses (its messages are shown).
     fn check(&self, url: &str, data: &[u8], report: bool) -> Result<Release, Error> {
         let r = self.reporter;
-        let text = std::str::from_utf8(data)
-            .map_err(|_| Error::Failed(format!("{url}: InRelease is not text")))?;
-        let signed =
-            release::split_clearsigned(text).map_err(|e| Error::Failed(format!("{url}: {e}")))?;
+        let text = std::str::from_utf8(data).map_err(|_| Error::NotText {
+            url: url.to_string(),
+        })?;
+        let signed = release::split_clearsigned(text).map_err(|source| Error::ClearSigned {
+            url: url.to_string(),
+            source,
+        })?;
         if self.gpg == GpgCheck::Skip {
             if report {
                 r.warn("Not checking the Release signature (--no-check-gpg)");
@@ -193,17 +279,21 @@ impl Source<'_> {
             if report {
                 r.info("Checking Release signature");
             }
-            let keyring_data = std::fs::read(self.keyring).map_err(|e| {
-                Error::failed(
-                    format_args!("cannot read keyring {}", self.keyring.display()),
-                    e,
-                )
+            let keyring_data =
+                std::fs::read(self.keyring).map_err(|source| Error::KeyringRead {
+                    path: self.keyring.to_path_buf(),
+                    source,
+                })?;
+            let keyring = gpg::Keyring::parse(&keyring_data).map_err(|source| Error::Keyring {
+                path: self.keyring.to_path_buf(),
+                source,
             })?;
-            let keyring = gpg::Keyring::parse(&keyring_data)
-                .map_err(|e| Error::Failed(format!("keyring {}: {e}", self.keyring.display())))?;
             let fingerprint = keyring
                 .verify(&signed.canonical, &signed.signature_armor)
-                .map_err(|e| Error::Failed(format!("Release signature of {}: {e}", self.suite)))?;
+                .map_err(|source| Error::Signature {
+                    suite: self.suite.to_string(),
+                    source,
+                })?;
             if report {
                 r.info(&format!(
                     "Valid Release signature (key id {})",
@@ -211,22 +301,22 @@ impl Source<'_> {
                 ));
             }
         }
-        let release = release::parse_release(&signed.text).map_err(Error::Failed)?;
+        let release = release::parse_release(&signed.text)?;
         if !release.answers_to(self.suite) {
-            return Err(Error::Failed(format!(
-                "the Release file is for {} ({}), not {}",
-                release.codename, release.suite, self.suite
-            )));
+            return Err(Error::WrongSuite {
+                codename: release.codename,
+                suite: release.suite,
+                asked: self.suite.to_string(),
+            });
         }
         if !release.architectures.is_empty()
             && !release.architectures.iter().any(|a| a == self.arch)
         {
-            return Err(Error::Failed(format!(
-                "{} has no architecture {} (it has {})",
-                self.suite,
-                self.arch,
-                release.architectures.join(" ")
-            )));
+            return Err(Error::NoArchitecture {
+                suite: self.suite.to_string(),
+                arch: self.arch.to_string(),
+                have: release.architectures.join(" "),
+            });
         }
         if report {
             self.check_valid_until(&release)?;
@@ -250,9 +340,10 @@ impl Source<'_> {
             release::http_date(until)
         );
         if self.check_valid_until {
-            Err(Error::Failed(format!(
-                "{expired}: refused (--check-valid-until)"
-            )))
+            Err(Error::Expired {
+                suite: self.suite.to_string(),
+                until: release::http_date(until),
+            })
         } else {
             self.reporter.warn(&format!(
                 "{expired}; used anyway, as debootstrap does (--check-valid-until refuses it)"
@@ -268,10 +359,9 @@ impl Source<'_> {
         let r = self.reporter;
         let suite = self.suite;
         let plain_path = format!("{component}/binary-{}/Packages", self.arch);
-        let plain = release.file(&plain_path).ok_or_else(|| {
-            Error::Failed(format!(
-                "the Release file of {suite} does not list {plain_path}"
-            ))
+        let plain = release.file(&plain_path).ok_or_else(|| Error::NotListed {
+            suite: suite.to_string(),
+            path: plain_path.clone(),
         })?;
         check_size(&plain_path, plain.size)?;
         let name = format!("{}.Packages", plain.sha256);
@@ -307,13 +397,19 @@ impl Source<'_> {
         } else {
             format!("{}/dists/{suite}/{}", self.mirror, compressed.path)
         };
+        let fetch_error = |source| Error::Fetch {
+            path: compressed.path.clone(),
+            source,
+        };
         let data = match self
             .http
             .get_if_modified(&url, None, compressed.size)
-            .map_err(|e| Error::Failed(format!("{}: {e}", compressed.path)))?
+            .map_err(fetch_error)?
         {
             Fetched::Body(data) => data,
-            Fetched::NotModified => return Err(Error::Failed(format!("{url}: unexpected 304"))),
+            Fetched::NotModified => {
+                return Err(fetch_error(download::Error::Unexpected304 { url }))
+            }
         };
         r.info(&format!("Validating {}", compressed.path));
         download::check_digest(
@@ -322,21 +418,29 @@ impl Source<'_> {
             compressed.size,
             &compressed.sha256,
         )
-        .map_err(|e| Error::Failed(format!("{}: {e}", compressed.path)))?;
+        .map_err(|mismatch| Error::Mismatch {
+            path: compressed.path.clone(),
+            mismatch,
+        })?;
+        let decompress_error = |source| Error::Decompress {
+            path: compressed.path.clone(),
+            source,
+        };
         let mut plain_data = Vec::with_capacity(plain.size as usize);
-        let decoder = compression
-            .decoder(&data[..])
-            .map_err(|e| Error::Failed(format!("{}: {e}", compressed.path)))?;
+        let decoder = compression.decoder(&data[..]).map_err(decompress_error)?;
         Limited::new(decoder, plain.size)
             .read_to_end(&mut plain_data)
-            .map_err(|e| Error::Failed(format!("{}: {e}", compressed.path)))?;
+            .map_err(decompress_error)?;
         download::check_digest(
             plain_data.len() as u64,
             &download::sha256_hex(&plain_data),
             plain.size,
             &plain.sha256,
         )
-        .map_err(|e| Error::Failed(format!("{plain_path}: {e}")))?;
+        .map_err(|mismatch| Error::Mismatch {
+            path: plain_path.clone(),
+            mismatch,
+        })?;
         download::cache_write(&cached, &plain_data);
         text(&plain_path, plain_data).map(|text| (name, text))
     }
@@ -345,20 +449,26 @@ impl Source<'_> {
 /// A size from the Release, bounded before anything is allocated for it.
 fn check_size(path: &str, size: u64) -> Result<(), Error> {
     if size > MAX_INDEX {
-        return Err(Error::Failed(format!(
-            "{path}: {size} bytes, more than ns-bootstrap accepts for an index ({MAX_INDEX})"
-        )));
+        return Err(Error::TooLarge {
+            path: path.to_string(),
+            size,
+        });
     }
     Ok(())
 }
 
 fn text(path: &str, data: Vec<u8>) -> Result<String, Error> {
-    String::from_utf8(data).map_err(|_| Error::Failed(format!("{path}: not text")))
+    String::from_utf8(data).map_err(|_| Error::PackagesNotText {
+        path: path.to_string(),
+    })
 }
 
 /// A whole file of at most `limit` bytes.
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
-    let fail = |e: std::io::Error| Error::failed(format_args!("cannot read {}", path.display()), e);
+    let fail = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut data = Vec::new();
     Limited::new(file, limit)

@@ -84,7 +84,7 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))
+        .map_err(|error| Error::failed("write error", error))
 }
 
 /// What the run is for: the flags of debootstrap's command line, as one
@@ -184,7 +184,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         other => other,
     };
     if mode == cli::Mode::Root && !real_root {
-        return Err(Error::Failed(
+        return Err(Error::Refused(
             "--mode=root needs root: as a normal user use --mode=unshare".to_string(),
         ));
     }
@@ -217,7 +217,11 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         );
     }
     if b.second_stage {
-        return configure::second_stage(&b.target, mapping.is_some(), &reporter);
+        return Ok(configure::second_stage(
+            &b.target,
+            mapping.is_some(),
+            &reporter,
+        )?);
     }
     if mapping.is_some() && b.format() == Format::Directory && goal.builds() {
         reporter.warn(
@@ -232,7 +236,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         ));
     }
     if goal == Goal::Install && !single && !suite::can_run(&arch) {
-        return Err(Error::Failed(format!(
+        return Err(Error::Refused(format!(
             "this machine cannot run {arch} binaries (no enabled binfmt_misc entry \
              qemu-{}): use --foreign, then --second-stage where they run",
             suite::qemu_name(&arch)
@@ -459,7 +463,7 @@ impl<'a> Build<'a> {
         let epoch = match self.epoch {
             Some(epoch) => Some(epoch),
             None if b.reproducible => Some(release.date.ok_or_else(|| {
-                Error::Failed(
+                Error::Refused(
                     "--reproducible: the Release file has no Date; set SOURCE_DATE_EPOCH"
                         .to_string(),
                 )
@@ -468,8 +472,10 @@ impl<'a> Build<'a> {
         };
         let mut index = Vec::new();
         for (component, text) in &indexes.texts {
-            let packages = packages::parse_packages(text)
-                .map_err(|e| Error::Failed(format!("Packages of {component}: {e}")))?;
+            let packages = packages::parse_packages(text).map_err(|source| Error::Packages {
+                component: component.clone(),
+                source,
+            })?;
             index.extend(packages);
         }
         // debootstrap: merged from bookworm on, except buildd up to
@@ -488,7 +494,7 @@ impl<'a> Build<'a> {
             no_usrmerge: suite::merged_usr_by_default(&release.codename),
         };
         r.info("Resolving dependencies of required and base packages...");
-        let resolved = resolve::resolve(&index, &selection).map_err(Error::Failed)?;
+        let resolved = resolve::resolve(&index, &selection)?;
         for warning in &resolved.warnings {
             r.warn(warning);
         }
@@ -505,32 +511,18 @@ impl<'a> Build<'a> {
                 unmapped_owners: Default::default(),
             });
         }
-        let jobs: Vec<download::Job> = packages
-            .iter()
-            .map(|p| {
-                download::Job::package(
-                    &self.mirror,
-                    &self.cache,
-                    p.filename,
-                    p.size,
-                    p.sha256,
-                    p.name,
-                )
-            })
-            .collect();
-        let files = self.fetch(&jobs)?;
+        let verified = self.fetch(&packages)?;
         let root = self.root();
         match self.goal {
             Goal::MakeTarball(file) => {
-                offline::make_tarball(root, file, &indexes.files, &self.mirror, &jobs, &files, r)?;
+                offline::make_tarball(root, file, &indexes.files, &self.mirror, &verified, r)?;
                 return Ok(Outcome {
                     epoch,
                     unmapped_owners: Default::default(),
                 });
             }
             Goal::DownloadOnly => {
-                let filenames: Vec<&str> = packages.iter().map(|p| p.filename).collect();
-                offline::place_debs(root, &jobs, &filenames, &files, r)?;
+                offline::place_debs(root, &verified, r)?;
                 return Ok(Outcome {
                     epoch,
                     unmapped_owners: Default::default(),
@@ -553,11 +545,9 @@ impl<'a> Build<'a> {
         r.info("Extracting and unpacking packages...");
         r.set_phase("unpack");
         let single = self.mapping == Some(userns::Mapping::Single);
-        let unpacking = r
-            .with_status(|| unpack::unpack_all(root, files, &packages, single, r))
-            .map_err(Error::Failed)?;
+        let unpacking = r.with_status(|| unpack::unpack_all(root, verified, single, r))?;
         r.clear();
-        dpkgdb::write_database(root, &unpacking.unpacked).map_err(Error::Failed)?;
+        dpkgdb::write_database(root, &unpacking.unpacked)?;
         let components = components.join(" ");
         skeleton::write_etc(
             root,
@@ -590,8 +580,7 @@ impl<'a> Build<'a> {
             userns: self.mapping.is_some(),
             env,
         };
-        configure::configure(root, &unpacking.unpacked, &log, r, &settings)
-            .map_err(|e| Error::Failed(format!("configure: {e}")))?;
+        configure::configure(root, &unpacking.unpacked, &log, r, &settings)?;
         if epoch.is_some() {
             skeleton::remove_varying(root)?;
         }
@@ -602,9 +591,27 @@ impl<'a> Build<'a> {
         Ok(outcome)
     }
 
-    /// The downloads, with a progress line; every package's verified file.
-    fn fetch(&self, jobs: &[download::Job]) -> Result<Vec<std::fs::File>, Error> {
+    /// The downloads, with a progress line; every package with its
+    /// verified file.
+    fn fetch<'p>(
+        &self,
+        packages: &[&'p packages::Package<'p>],
+    ) -> Result<Vec<download::Verified<'p>>, Error> {
         let r = self.reporter;
+        let jobs: Vec<download::Job> = packages
+            .iter()
+            .map(|p| {
+                download::Job::package(
+                    &self.mirror,
+                    &self.cache,
+                    p.filename,
+                    p.size,
+                    p.sha256,
+                    p.name,
+                )
+            })
+            .collect();
+        let jobs = &jobs[..];
         let total: u64 = jobs.iter().map(|j| j.size).sum();
         r.counts.packages.store(jobs.len(), Ordering::Relaxed);
         r.counts.download_total.store(total, Ordering::Relaxed);
@@ -640,9 +647,9 @@ impl<'a> Build<'a> {
             Ok(files) => files,
             Err(errors) => {
                 for error in &errors[..errors.len() - 1] {
-                    r.error(error);
+                    r.error(&error.to_string());
                 }
-                return Err(Error::Failed(errors[errors.len() - 1].clone()));
+                return Err(Error::Download(errors));
             }
         };
         r.counts.downloaded.store(total, Ordering::Relaxed);
@@ -652,7 +659,11 @@ impl<'a> Build<'a> {
             jobs.len(),
             jobs.len() - fetched
         ));
-        Ok(files)
+        Ok(packages
+            .iter()
+            .zip(files)
+            .map(|(package, file)| download::Verified { package, file })
+            .collect())
     }
 
     /// --foreign: what the second stage needs, in TARGET/debootstrap.
@@ -662,8 +673,7 @@ impl<'a> Build<'a> {
         env: &[(String, String)],
     ) -> Result<(), Error> {
         let root = self.root();
-        configure::leave_second_stage(root, unpacked, env, &self.arch, self.mapping.is_none())
-            .map_err(Error::Failed)?;
+        configure::leave_second_stage(root, unpacked, env, &self.arch, self.mapping.is_none())?;
         let (before, dir) = if root.path() == self.b.target {
             (String::new(), root.path().display().to_string())
         } else {

@@ -8,7 +8,7 @@ use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 use crate::compression::Compression;
-use crate::download::Job;
+use crate::download::Verified;
 use crate::extract::{Extractor, UnmappedOwners};
 use crate::progress::Reporter;
 use crate::rooted::Root;
@@ -19,7 +19,7 @@ use crate::{tarball, Error};
 /// `lists/SHA256.Packages`, `debs/SHA256.deb`, `mirror`).
 pub const OFFLINE_DIR: &str = "debootstrap/offline";
 
-fn failed(what: &str, root: &Root, rel: &str, e: impl std::fmt::Display) -> Error {
+fn failed(what: &str, root: &Root, rel: &str, e: std::io::Error) -> Error {
     Error::failed(format_args!("{what} {}", root.show(rel)), e)
 }
 
@@ -49,18 +49,21 @@ pub fn unpack_tarball(file: &Path, root: &Root) -> Result<PathBuf, Error> {
         Compression::from_tarball_name(&file.to_string_lossy()).unwrap_or(Compression::None);
     let reader = compression
         .decoder(std::io::BufReader::new(input))
-        .map_err(|e| Error::Failed(format!("--unpack-tarball {}: {e}", file.display())))?;
+        .map_err(|e| Error::failed(format_args!("--unpack-tarball {}", file.display()), e))?;
     let extractor = Extractor {
         root,
         keep_unmapped_owners: false,
     };
     extractor
         .extract(reader, &[])
-        .map_err(|e| Error::Failed(format!("--unpack-tarball {}: {e}", file.display())))?;
+        .map_err(|source| Error::Extract {
+            what: format!("--unpack-tarball {}", file.display()),
+            source: Box::new(source),
+        })?;
     // The cache is then read by path: every directory on the way must be
     // a real one, not a link the tarball planted.
     let not_ours = |what: &str| {
-        Error::Failed(format!(
+        Error::Refused(format!(
             "{}: not a tarball made by --make-tarball ({what})",
             file.display()
         ))
@@ -87,8 +90,7 @@ pub fn make_tarball(
     file: &Path,
     index_files: &[(String, Vec<u8>)],
     mirror: &str,
-    jobs: &[Job],
-    files: &[File],
+    packages: &[Verified],
     reporter: &Reporter,
 ) -> Result<(), Error> {
     // Only the offline cache goes in, whatever else is in TARGET.
@@ -102,8 +104,9 @@ pub fn make_tarball(
     let rel = format!("{work}/mirror");
     root.write(&rel, format!("{mirror}\n").as_bytes(), 0o644)
         .map_err(|e| failed("cannot write", root, &rel, e))?;
-    for (job, file) in jobs.iter().zip(files) {
-        copy_into(root, &format!("{work}/debs/{}.deb", job.sha256), file)?;
+    for verified in packages {
+        let sha256 = verified.package.sha256.to_ascii_lowercase();
+        copy_into(root, &format!("{work}/debs/{sha256}.deb"), &verified.file)?;
     }
     let compression =
         Compression::from_tarball_name(&file.to_string_lossy()).unwrap_or(Compression::None);
@@ -116,10 +119,10 @@ pub fn make_tarball(
         &UnmappedOwners::new(),
     );
     let _ = root.remove_all(staging);
-    written.map_err(Error::Failed)?;
+    written?;
     reporter.info(&format!(
         "Tarball of {} packages written to {}",
-        jobs.len(),
+        packages.len(),
         file.display()
     ));
     Ok(())
@@ -127,20 +130,15 @@ pub fn make_tarball(
 
 /// --download-only: the verified packages in TARGET's apt cache under
 /// their archive names, as debootstrap leaves them.
-pub fn place_debs(
-    root: &Root,
-    jobs: &[Job],
-    filenames: &[&str],
-    files: &[File],
-    reporter: &Reporter,
-) -> Result<(), Error> {
+pub fn place_debs(root: &Root, packages: &[Verified], reporter: &Reporter) -> Result<(), Error> {
     let archives = "var/cache/apt/archives";
     root.create_dir_all(format!("{archives}/partial"))
         .map_err(|e| failed("cannot create", root, archives, e))?;
-    for ((_, filename), file) in jobs.iter().zip(filenames).zip(files) {
+    for verified in packages {
         // A validated pool path: its last component is a plain name.
+        let filename = verified.package.filename;
         let base = filename.rsplit('/').next().unwrap_or(filename);
-        copy_into(root, &format!("{archives}/{base}"), file)?;
+        copy_into(root, &format!("{archives}/{base}"), &verified.file)?;
     }
     reporter.info(&format!(
         "Download complete: the packages are in {}",

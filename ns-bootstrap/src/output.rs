@@ -72,7 +72,7 @@ pub fn clean_after_child(dir: &BuildDir) -> Result<Option<Result<(), Error>>, Er
     use nix::sys::signal::{signal, SigHandler, Signal};
     use nix::sys::wait::{waitpid, WaitStatus};
     // SAFETY: no other thread runs yet.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Failed(format!("fork: {e}")))? {
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::failed("fork", e.into()))? {
         nix::unistd::ForkResult::Child => Ok(None),
         nix::unistd::ForkResult::Parent { child } => {
             CHILD.store(child.as_raw(), Ordering::Relaxed);
@@ -105,7 +105,9 @@ pub fn clean_after_child(dir: &BuildDir) -> Result<Option<Result<(), Error>>, Er
                     let _ = nix::sys::signal::raise(sig);
                     std::process::exit(128 + sig as i32)
                 }
-                other => Err(Error::Failed(format!("the build process: {other:?}"))),
+                other => Err(Error::Refused(format!(
+                    "the build process ended: {other:?}"
+                ))),
             }
         }
     }
@@ -139,8 +141,7 @@ pub fn write_tarball(
         epoch,
         &configure::tar_devices(),
         owners,
-    )
-    .map_err(Error::Failed)?;
+    )?;
     reporter.info(&format!(
         "Tarball written ({:.1} s).",
         reporter.elapsed().as_secs_f64()

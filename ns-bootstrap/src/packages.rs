@@ -30,6 +30,8 @@ pub struct ParseError {
     pub message: String,
 }
 
+impl std::error::Error for ParseError {}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {}", self.line, self.message)
@@ -171,8 +173,23 @@ pub struct Relation<'a> {
 /// `a | b (>= 1)`: any one satisfies.
 pub type Alternatives<'a> = Vec<Relation<'a>>;
 
+/// Why a relation field does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelationError {
+    #[error("unbalanced parenthesis in '{0}'")]
+    Parenthesis(String),
+    #[error("unexpected text after ')' in '{0}'")]
+    After(String),
+    #[error("bad version relation '({0})'")]
+    Operator(String),
+    #[error("bad version in '({0})'")]
+    Version(String),
+    #[error("bad package name '{0}'")]
+    Name(String),
+}
+
 /// Parses a Depends-like field: `a (>= 1) | b:any, c [amd64] <!nocheck>`.
-pub fn parse_relations(text: &str) -> Result<Vec<Alternatives<'_>>, String> {
+pub fn parse_relations(text: &str) -> Result<Vec<Alternatives<'_>>, RelationError> {
     let mut out = Vec::new();
     for group in text.split(',') {
         if group.trim().is_empty() {
@@ -188,7 +205,7 @@ pub fn parse_relations(text: &str) -> Result<Vec<Alternatives<'_>>, String> {
     Ok(out)
 }
 
-fn parse_relation(text: &str) -> Result<Relation<'_>, String> {
+fn parse_relation(text: &str) -> Result<Relation<'_>, RelationError> {
     // Architecture lists (`[amd64]`) and build profiles (`<!nocheck>`)
     // follow the name and version; they only appear in source packages.
     let text = text.trim();
@@ -202,16 +219,16 @@ fn parse_relation(text: &str) -> Result<Relation<'_>, String> {
     let (name, rest) = text.split_at(paren);
     let close = rest
         .find(')')
-        .ok_or_else(|| format!("unbalanced parenthesis in '{text}'"))?;
+        .ok_or_else(|| RelationError::Parenthesis(text.to_string()))?;
     let after = rest[close + 1..].trim_start();
     if !(after.is_empty() || after.starts_with(['[', '<'])) {
-        return Err(format!("unexpected text after ')' in '{text}'"));
+        return Err(RelationError::After(text.to_string()));
     }
     let inner = rest[1..close].trim();
     let (op, version) =
-        split_op(inner).ok_or_else(|| format!("bad version relation '({inner})'"))?;
+        split_op(inner).ok_or_else(|| RelationError::Operator(inner.to_string()))?;
     if version.is_empty() || version.contains(char::is_whitespace) {
-        return Err(format!("bad version in '({inner})'"));
+        return Err(RelationError::Version(inner.to_string()));
     }
     Ok(Relation {
         name: package_name(name)?,
@@ -237,7 +254,7 @@ fn split_op(text: &str) -> Option<(Op, &str)> {
     None
 }
 
-fn package_name(text: &str) -> Result<&str, String> {
+fn package_name(text: &str) -> Result<&str, RelationError> {
     let name = text.trim();
     let name = name.split(':').next().unwrap_or("");
     if name.is_empty()
@@ -245,7 +262,7 @@ fn package_name(text: &str) -> Result<&str, String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
     {
-        return Err(format!("bad package name '{}'", text.trim()));
+        return Err(RelationError::Name(text.trim().to_string()));
     }
     Ok(name)
 }

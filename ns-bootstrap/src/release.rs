@@ -1,7 +1,38 @@
 //! InRelease: the clear-signed Release file. Splits the signed text from
 //! its signature (RFC 4880 §7) and reads the fields ns-bootstrap needs.
 
-use crate::packages::{parse_stanzas, Stanza};
+use crate::packages::{parse_stanzas, ParseError, Stanza};
+
+/// Why an InRelease or its Release text is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("not a clear-signed message (no signed-message header)")]
+    NotClearSigned,
+    #[error("unexpected armor header '{0}'")]
+    ArmorHeader(String),
+    #[error("bad dash-escaped line '{0}'")]
+    DashEscape(String),
+    #[error("clear-signed message without a signature")]
+    NoSignature,
+    #[error("signature without an end line")]
+    NoEnd,
+    #[error("text after the signature")]
+    TextAfter,
+    #[error("Release: {0}")]
+    Stanza(ParseError),
+    #[error("Release: empty")]
+    Empty,
+    #[error("Release: no SHA256 list")]
+    NoSha256,
+    #[error("Release: bad SHA256 line '{0}'")]
+    Sha256Line(String),
+    #[error("Release: bad SHA256 hash '{0}'")]
+    Hash(String),
+    #[error("Release: bad size '{size}' for {path}")]
+    Size { size: String, path: String },
+    #[error("Release: neither Suite nor Codename")]
+    NoSuite,
+}
 
 /// A clear-signed message: the text as signed, and the armored signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,19 +48,19 @@ pub struct ClearSigned {
 const BEGIN_SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
 const BEGIN_SIGNATURE: &str = "-----BEGIN PGP SIGNATURE-----";
 
-pub fn split_clearsigned(input: &str) -> Result<ClearSigned, String> {
+pub fn split_clearsigned(input: &str) -> Result<ClearSigned, Error> {
     let mut lines = input.lines();
     // Anything before the header is not signed: refuse it rather than
     // let it be mistaken for Release fields.
     if lines.next().map(str::trim_end) != Some(BEGIN_SIGNED) {
-        return Err("not a clear-signed message (no signed-message header)".to_string());
+        return Err(Error::NotClearSigned);
     }
     for line in lines.by_ref() {
         if line.trim().is_empty() {
             break;
         }
         if !line.starts_with("Hash:") {
-            return Err(format!("unexpected armor header '{line}'"));
+            return Err(Error::ArmorHeader(line.to_string()));
         }
     }
     let mut signed: Vec<&str> = Vec::new();
@@ -42,14 +73,14 @@ pub fn split_clearsigned(input: &str) -> Result<ClearSigned, String> {
         if line.starts_with('-') {
             match line.strip_prefix("- ") {
                 Some(unescaped) => signed.push(unescaped),
-                None => return Err(format!("bad dash-escaped line '{line}'")),
+                None => return Err(Error::DashEscape(line.to_string())),
             }
         } else {
             signed.push(line);
         }
     }
     if !found_signature {
-        return Err("clear-signed message without a signature".to_string());
+        return Err(Error::NoSignature);
     }
     let mut signature_armor = String::from(BEGIN_SIGNATURE);
     signature_armor.push('\n');
@@ -63,10 +94,10 @@ pub fn split_clearsigned(input: &str) -> Result<ClearSigned, String> {
         }
     }
     if !ended {
-        return Err("signature without an end line".to_string());
+        return Err(Error::NoEnd);
     }
     if lines.any(|line| !line.trim().is_empty()) {
-        return Err("text after the signature".to_string());
+        return Err(Error::TextAfter);
     }
     let mut text = String::new();
     let mut canonical = Vec::new();
@@ -118,9 +149,9 @@ impl Release {
     }
 }
 
-pub fn parse_release(text: &str) -> Result<Release, String> {
-    let stanzas = parse_stanzas(text).map_err(|e| format!("Release: {e}"))?;
-    let stanza: &Stanza = stanzas.first().ok_or("Release: empty")?;
+pub fn parse_release(text: &str) -> Result<Release, Error> {
+    let stanzas = parse_stanzas(text).map_err(Error::Stanza)?;
+    let stanza: &Stanza = stanzas.first().ok_or(Error::Empty)?;
     let words = |name: &str| -> Vec<String> {
         stanza
             .get(name)
@@ -130,25 +161,22 @@ pub fn parse_release(text: &str) -> Result<Release, String> {
             .collect()
     };
     let mut sha256 = Vec::new();
-    for line in stanza
-        .get("SHA256")
-        .ok_or("Release: no SHA256 list")?
-        .lines()
-    {
+    for line in stanza.get("SHA256").ok_or(Error::NoSha256)?.lines() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
         let [hash, size, path] = parts[..] else {
-            return Err(format!("Release: bad SHA256 line '{line}'"));
+            return Err(Error::Sha256Line(line.to_string()));
         };
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("Release: bad SHA256 hash '{hash}'"));
+            return Err(Error::Hash(hash.to_string()));
         }
-        let size = size
-            .parse()
-            .map_err(|_| format!("Release: bad size '{size}' for {path}"))?;
+        let size = size.parse().map_err(|_| Error::Size {
+            size: size.to_string(),
+            path: path.to_string(),
+        })?;
         sha256.push(FileHash {
             sha256: hash.to_ascii_lowercase(),
             size,
@@ -158,7 +186,7 @@ pub fn parse_release(text: &str) -> Result<Release, String> {
     let suite = stanza.get("Suite").unwrap_or("").to_string();
     let codename = stanza.get("Codename").unwrap_or("").to_string();
     if suite.is_empty() && codename.is_empty() {
-        return Err("Release: neither Suite nor Codename".to_string());
+        return Err(Error::NoSuite);
     }
     Ok(Release {
         suite,

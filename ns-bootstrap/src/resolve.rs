@@ -6,8 +6,19 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::cli::Variant;
 use crate::packages::{compare_versions, Package, Relation};
+
+/// Which base set is installed (debootstrap's `--variant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// Priority required plus important.
+    #[default]
+    Default,
+    /// Priority required plus apt.
+    Minbase,
+    /// Priority required plus apt and build-essential.
+    Buildd,
+}
 
 /// What to start from.
 #[derive(Debug, Clone, Default)]
@@ -105,10 +116,17 @@ fn version_ok(relation: &Relation, version: Option<&str>) -> bool {
     }
 }
 
+/// Why no package set could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("package {0} (from --include) is not in the index")]
+    Included(String),
+}
+
 pub fn resolve<'a>(
     packages: &'a [Package<'a>],
     selection: &Selection,
-) -> Result<Resolved<'a>, String> {
+) -> Result<Resolved<'a>, Error> {
     let index = Index::new(packages);
     let mut excluded: BTreeSet<&str> = selection.exclude.iter().map(String::as_str).collect();
     if selection.no_usrmerge {
@@ -125,9 +143,7 @@ pub fn resolve<'a>(
                 queue.push_back(package);
             }
             None if selection.include.contains(&name) => {
-                return Err(format!(
-                    "package {name} (from --include) is not in the index"
-                ));
+                return Err(Error::Included(name));
             }
             None => warnings.push(format!("package {name} is not in the index")),
         }
@@ -322,6 +338,9 @@ mod tests {
             include: vec!["nope".into()],
             ..Selection::default()
         };
-        assert!(resolve(&packages, &selection).unwrap_err().contains("nope"));
+        assert_eq!(
+            resolve(&packages, &selection).unwrap_err(),
+            Error::Included("nope".to_string())
+        );
     }
 }

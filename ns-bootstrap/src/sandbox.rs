@@ -1,8 +1,11 @@
 //! Where the configure step runs: a child process with a private mount
 //! namespace and its own PID namespace, proc, sysfs and a devpts instance
 //! mounted inside TARGET,
-//! and TARGET as its root. The small API is [`Sandbox::run`]: a list of
-//! commands run one after the other in that child.
+//! and TARGET as its root. The small API is [`Sandbox::spawn`]: a list of
+//! commands run one after the other in that child, and [`Running::wait`]:
+//! what happened, as the child reports it over a pipe (which command
+//! failed and how, or which step of the set-up), never guessed from an
+//! exit status.
 //!
 //! Nothing can stay mounted: the mounts exist only in the child's
 //! namespace, which the kernel tears down when the child exits — after
@@ -17,6 +20,7 @@
 //! call-level API for it); the `execvp` is ns-chroot's (the POSIX one).
 
 use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -67,47 +71,49 @@ impl<'r> Sandbox<'r> {
     /// Starts running `commands` in order; the child stops at the first
     /// failure, which [`Running::wait`] names. Must be called while this
     /// process has one thread (it forks); threads may start afterwards.
-    pub fn spawn<'c>(&self, commands: &'c [Command], io: Io) -> Result<Running<'c>, String> {
+    pub fn spawn<'c>(&self, commands: &'c [Command], io: Io) -> Result<Running<'c>, Error> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
         // SAFETY: the caller runs no other thread now (the download and
         // extraction threads are joined), so the child may allocate.
-        match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        match unsafe { fork() }.map_err(Error::Fork)? {
             ForkResult::Child => {
-                let code = match self.child(commands, &io) {
+                drop(read);
+                let code = match self.child(commands, &io, &write) {
                     Ok(()) => 0,
-                    Err((index, message)) => {
-                        use std::io::Write;
-                        let mut log = io.log;
-                        let _ = writeln!(log, "E: {message}");
-                        index.saturating_add(1).min(250) as i32
+                    Err(report) => {
+                        report.send(&write, &io);
+                        1
                     }
                 };
                 // SAFETY: leaving the forked child without running the
                 // parent's exit handlers or flushing its buffers twice.
                 unsafe { libc::_exit(code) }
             }
-            ForkResult::Parent { child } => Ok(Running { child, commands }),
+            ForkResult::Parent { child } => Ok(Running {
+                child,
+                commands,
+                reports: read,
+            }),
         }
     }
 
-    fn child(&self, commands: &[Command], io: &Io) -> Result<(), (usize, String)> {
-        let setup = |e: String| (usize::MAX - 1, e);
+    fn child(&self, commands: &[Command], io: &Io, reports: &OwnedFd) -> Result<(), Report> {
         // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         // A PID namespace too: when its first process (forked below) dies,
         // the kernel kills every process left in it, so no maintainer
         // script outlives an interrupted bootstrap.
         unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID)
-            .map_err(|e| setup(format!("unshare(CLONE_NEWNS|CLONE_NEWPID): {e}")))?;
+            .map_err(|e| Report::setup("unshare(CLONE_NEWNS|CLONE_NEWPID)", e))?;
         // SAFETY: single-threaded (the sandbox child).
-        match unsafe { fork() }.map_err(|e| setup(format!("fork: {e}")))? {
+        match unsafe { fork() }.map_err(|e| Report::setup("fork", e))? {
             ForkResult::Child => {
                 let code = match self.init(commands, io) {
                     Ok(()) => 0,
-                    Err((index, message)) => {
-                        use std::io::Write;
-                        let mut log = io.log;
-                        let _ = writeln!(log, "E: {message}");
-                        index.saturating_add(1).min(250) as i32
+                    Err(report) => {
+                        report.send(reports, io);
+                        1
                     }
                 };
                 // SAFETY: see Sandbox::spawn.
@@ -115,29 +121,28 @@ impl<'r> Sandbox<'r> {
             }
             ForkResult::Parent { child } => match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-                // The init reported its failure already; pass its code on.
+                // The init sent its report already; pass the failure on.
                 // SAFETY: see Sandbox::spawn.
                 Ok(WaitStatus::Exited(_, code)) => unsafe { libc::_exit(code) },
-                Ok(other) => Err(setup(format!("the namespace's init: {other:?}"))),
-                Err(e) => Err(setup(format!("waitpid: {e}"))),
+                Ok(other) => Err(Report::setup("the namespace's init", format!("{other:?}"))),
+                Err(e) => Err(Report::setup("waitpid", e)),
             },
         }
     }
 
     /// PID 1 of the new PID namespace: mounts, then the commands, each
     /// chrooted into TARGET.
-    fn init(&self, commands: &[Command], io: &Io) -> Result<(), (usize, String)> {
-        let setup = |e: String| (usize::MAX - 1, e);
+    fn init(&self, commands: &[Command], io: &Io) -> Result<(), Report> {
         // SAFETY: as above.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         ns_mount::set_propagation(Path::new("/"), Propagation::Private, true)
-            .map_err(|e| setup(format!("cannot make / private: {e}")))?;
+            .map_err(|e| Report::setup("make / private", e))?;
         // TARGET opened again, in this mount namespace: a descriptor from
         // before unshare(2) names the old namespace's mounts, which cannot
         // be mounted on (EINVAL) and would hide these mounts from the
         // chrooted commands.
         let root = Root::open(self.root.path())
-            .map_err(|e| setup(format!("cannot open {}: {e}", self.root.path().display())))?;
+            .map_err(|e| Report::setup(format!("open {}", self.root.path().display()), e))?;
         let root = &root;
         let nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         for (fstype, dir, flags, data) in [
@@ -154,7 +159,7 @@ impl<'r> Sandbox<'r> {
             // a planted `proc -> /` cannot send a mount elsewhere.
             let dir_fd = root
                 .create_dir_all(dir)
-                .map_err(|e| setup(format!("cannot create {}: {e}", root.show(dir))))?;
+                .map_err(|e| Report::setup(format!("create {}", root.show(dir)), e))?;
             let target = fd_path(dir_fd.as_fd().as_raw_fd());
             let mounted =
                 ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data);
@@ -178,23 +183,23 @@ impl<'r> Sandbox<'r> {
                 ),
                 (result, _) => result,
             };
-            mounted.map_err(|e| setup(format!("cannot mount {fstype}: {e}")))?;
+            mounted.map_err(|e| Report::setup(format!("mount {fstype}"), e))?;
         }
         for device in &self.bind_devices {
             let host = Path::new("/").join(device);
             let placeholder = root
                 .resolve_path(device)
-                .map_err(|e| setup(format!("cannot open {}: {e}", root.show(device))))?;
+                .map_err(|e| Report::setup(format!("open {}", root.show(device)), e))?;
             let target = fd_path(placeholder.as_raw_fd());
             ns_mount::mount(Some(&host), &target, None, MsFlags::MS_BIND, None)
-                .map_err(|e| setup(format!("cannot bind {}: {e}", host.display())))?;
+                .map_err(|e| Report::setup(format!("bind {}", host.display()), e))?;
         }
         // The init stays outside TARGET and each command is chrooted, as
         // under debootstrap: `ischroot` (which compares / with
         // /proc/1/root) then says "chroot", and libc6's postinst skips its
         // `telinit u; sleep 1`, meant for a booted system.
         for (index, command) in commands.iter().enumerate() {
-            run_one(root, command, io).map_err(|e| (index, format!("{}: {e}", command.label)))?;
+            run_one(root, command, io).map_err(|status| Report::Command { index, status })?;
         }
         Ok(())
     }
@@ -205,10 +210,14 @@ fn fd_path(fd: RawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{fd}"))
 }
 
-fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), String> {
-    let log: OwnedFd = io.log.try_clone().map_err(|e| format!("log: {e}"))?.into();
+fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), Status> {
+    let log: OwnedFd = io
+        .log
+        .try_clone()
+        .map_err(|e| Status::NotStarted(format!("log: {e}")))?
+        .into();
     // SAFETY: this process is single-threaded (the sandbox child).
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(|e| Status::NotStarted(format!("fork: {e}")))? {
         ForkResult::Child => {
             // SAFETY: dup2 on descriptors this process owns.
             unsafe {
@@ -221,7 +230,7 @@ fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), String> {
                 .and_then(|()| nix::unistd::chdir("/"));
             if let Err(e) = entered {
                 eprintln!("cannot chroot to {}: {e}", root.path().display());
-                // SAFETY: see Sandbox::run.
+                // SAFETY: see Sandbox::spawn.
                 unsafe { libc::_exit(127) }
             }
             if let Some(fd) = io.keep_fd {
@@ -246,16 +255,118 @@ fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), String> {
                 command.argv[0].to_string_lossy(),
                 errno.desc()
             );
-            // SAFETY: see Sandbox::run.
+            // SAFETY: see Sandbox::spawn.
             unsafe { libc::_exit(127) }
         }
         ForkResult::Parent { child } => match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-            Ok(WaitStatus::Exited(_, code)) => Err(format!("exit status {code}")),
-            Ok(WaitStatus::Signaled(_, signal, _)) => Err(format!("killed by {signal}")),
-            Ok(other) => Err(format!("unexpected status {other:?}")),
-            Err(e) => Err(format!("waitpid: {e}")),
+            Ok(WaitStatus::Exited(_, code)) => Err(Status::Exit(code)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => Err(Status::Signal(signal as i32)),
+            Ok(other) => Err(Status::NotStarted(format!("unexpected status {other:?}"))),
+            Err(e) => Err(Status::NotStarted(format!("waitpid: {e}"))),
         },
+    }
+}
+
+/// How a command ended, when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Exit(i32),
+    Signal(i32),
+    /// It could not be started (fork, its log).
+    NotStarted(String),
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Exit(code) => write!(f, "exit status {code}"),
+            Status::Signal(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(signal) => write!(f, "killed by {signal}"),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+            Status::NotStarted(reason) => write!(f, "not started: {reason}"),
+        }
+    }
+}
+
+/// Why the commands did not all succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("fork: {0}")]
+    Fork(nix::errno::Errno),
+    #[error("pipe: {0}")]
+    Pipe(nix::errno::Errno),
+    #[error("set-up of the namespace failed: cannot {step}: {reason}")]
+    Setup { step: String, reason: String },
+    #[error("{label} failed ({status}; see the log)")]
+    Command { label: String, status: Status },
+    #[error("the sandbox ended without a report: {0}")]
+    Ended(String),
+}
+
+/// What the sandbox's processes report to the parent: one line on the
+/// report pipe, fields separated by tabs (text fields have none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Report {
+    Setup { step: String, reason: String },
+    Command { index: usize, status: Status },
+}
+
+fn field(text: &str) -> String {
+    text.replace(['\t', '\n'], " ")
+}
+
+impl Report {
+    fn setup(step: impl std::fmt::Display, reason: impl std::fmt::Display) -> Report {
+        Report::Setup {
+            step: step.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn encode(&self) -> String {
+        match self {
+            Report::Setup { step, reason } => {
+                format!("setup\t{}\t{}\n", field(step), field(reason))
+            }
+            Report::Command { index, status } => match status {
+                Status::Exit(code) => format!("command\t{index}\texit\t{code}\n"),
+                Status::Signal(signal) => format!("command\t{index}\tsignal\t{signal}\n"),
+                Status::NotStarted(reason) => {
+                    format!("command\t{index}\tnot-started\t{}\n", field(reason))
+                }
+            },
+        }
+    }
+
+    fn decode(line: &str) -> Option<Report> {
+        let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+        match fields[..] {
+            ["setup", step, reason] => Some(Report::setup(step, reason)),
+            ["command", index, kind, value] => {
+                let index = index.parse().ok()?;
+                let status = match kind {
+                    "exit" => Status::Exit(value.parse().ok()?),
+                    "signal" => Status::Signal(value.parse().ok()?),
+                    "not-started" => Status::NotStarted(value.to_string()),
+                    _ => return None,
+                };
+                Some(Report::Command { index, status })
+            }
+            _ => None,
+        }
+    }
+
+    /// To the parent, and as an `E:` line to the log.
+    fn send(&self, reports: &OwnedFd, io: &Io) {
+        let mut pipe = std::fs::File::from(reports.try_clone().expect("a descriptor to dup"));
+        let _ = pipe.write_all(self.encode().as_bytes());
+        let mut log = io.log;
+        let _ = match self {
+            Report::Setup { step, reason } => writeln!(log, "E: cannot {step}: {reason}"),
+            Report::Command { index, status } => writeln!(log, "E: command {index}: {status}"),
+        };
     }
 }
 
@@ -263,26 +374,68 @@ fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), String> {
 pub struct Running<'c> {
     child: nix::unistd::Pid,
     commands: &'c [Command],
+    /// The read end of the report pipe.
+    reports: OwnedFd,
 }
 
 impl Running<'_> {
-    /// Waits for the child; an error names the command that failed.
-    pub fn wait(self) -> Result<(), String> {
-        match waitpid(self.child, None) {
-            Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-            Ok(WaitStatus::Exited(_, code)) => {
-                let failed = self
+    /// Waits for the child; an error names the command that failed, and
+    /// how, or the step of the set-up.
+    pub fn wait(self) -> Result<(), Error> {
+        let status = loop {
+            match waitpid(self.child, None) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        let mut text = String::new();
+        let _ = std::fs::File::from(self.reports).read_to_string(&mut text);
+        match (Report::decode(&text), status) {
+            (Some(Report::Setup { step, reason }), _) => Err(Error::Setup { step, reason }),
+            (Some(Report::Command { index, status }), _) => Err(Error::Command {
+                label: self
                     .commands
-                    .get(code as usize - 1)
-                    .map(|c| c.label.as_str())
-                    .unwrap_or("set-up of the namespace");
-                Err(format!("{failed} failed (see the log)"))
-            }
-            Ok(WaitStatus::Signaled(_, signal, _)) => {
-                Err(format!("configure step killed by {signal}"))
-            }
-            Ok(other) => Err(format!("configure step: unexpected status {other:?}")),
-            Err(e) => Err(format!("waitpid: {e}")),
+                    .get(index)
+                    .map_or_else(|| format!("command {index}"), |c| c.label.clone()),
+                status,
+            }),
+            (None, Ok(WaitStatus::Exited(_, 0))) => Ok(()),
+            (None, other) => Err(Error::Ended(format!("{other:?}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip() {
+        for report in [
+            Report::setup("mount proc", "EPERM: Operation not permitted"),
+            Report::setup("open /x\ty", "a\nb"),
+            Report::Command {
+                index: 250,
+                status: Status::Exit(1),
+            },
+            Report::Command {
+                index: 0,
+                status: Status::Signal(9),
+            },
+            Report::Command {
+                index: 3,
+                status: Status::NotStarted("fork: EAGAIN".to_string()),
+            },
+        ] {
+            let decoded = Report::decode(&report.encode()).unwrap();
+            match (&report, &decoded) {
+                (Report::Setup { .. }, Report::Setup { step, reason }) => {
+                    assert!(!step.contains('\t') && !reason.contains('\n'));
+                }
+                _ => assert_eq!(decoded, report),
+            }
+        }
+        assert_eq!(Report::decode("garbage"), None);
+        assert_eq!(Report::decode(""), None);
     }
 }

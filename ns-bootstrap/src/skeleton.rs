@@ -9,7 +9,7 @@ use crate::rooted::Root;
 use crate::suite::merged_usr_dirs;
 use crate::Error;
 
-fn failed(what: &str, root: &Root, rel: &str, e: impl std::fmt::Display) -> Error {
+fn failed(what: &str, root: &Root, rel: &str, e: std::io::Error) -> Error {
     Error::failed(format_args!("{what} {}", root.show(rel)), e)
 }
 
@@ -24,7 +24,7 @@ pub fn merge_usr(root: &Root, arch: &str) -> Result<(), Error> {
         match root.lstat(dir) {
             Ok(stat) if stat.st_mode & libc::S_IFMT == libc::S_IFLNK => {}
             Ok(_) => {
-                return Err(Error::Failed(format!(
+                return Err(Error::Refused(format!(
                     "{}: exists and is not a symlink (merged /usr)",
                     root.show(dir)
                 )))

@@ -15,6 +15,25 @@ use std::path::{Path, PathBuf};
 use crate::compression::Compression;
 use crate::extract::UnmappedOwners;
 
+/// Why the tarball could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot {what} {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot archive {path}: {source}")]
+    Archive { path: PathBuf, source: io::Error },
+    #[error("cannot write {name}: {source}")]
+    Write { name: String, source: io::Error },
+    #[error("pipe: {0}")]
+    Pipe(io::Error),
+    #[error("the archive writer panicked")]
+    Panicked,
+}
+
 /// A character device to put in the archive whatever the disk holds.
 #[derive(Debug, Clone, Copy)]
 pub struct Device {
@@ -41,7 +60,7 @@ enum Node {
 
 /// Every path under `root` (relative, as components), sorted, with what
 /// is there; `devices` take the place of whatever is at their path.
-fn collect(root: &Path, devices: &[Device]) -> Result<Vec<Entry>, String> {
+fn collect(root: &Path, devices: &[Device]) -> Result<Vec<Entry>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![Vec::<Vec<u8>>::new()];
     while let Some(dir) = stack.pop() {
@@ -49,13 +68,19 @@ fn collect(root: &Path, devices: &[Device]) -> Result<Vec<Entry>, String> {
         for part in &dir {
             path.push(OsStr::from_bytes(part));
         }
-        let entries =
-            std::fs::read_dir(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let read = |source| Error::Read {
+            what: "read",
+            path: path.clone(),
+            source,
+        };
+        let entries = std::fs::read_dir(&path).map_err(read)?;
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let meta = entry
-                .metadata()
-                .map_err(|e| format!("cannot stat {}: {e}", entry.path().display()))?;
+            let entry = entry.map_err(read)?;
+            let meta = entry.metadata().map_err(|source| Error::Read {
+                what: "stat",
+                path: entry.path(),
+                source,
+            })?;
             let mut parts = dir.clone();
             parts.push(entry.file_name().as_bytes().to_vec());
             if meta.is_dir() {
@@ -85,13 +110,16 @@ pub fn write(
     clamp: Option<u64>,
     devices: &[Device],
     owners: &UnmappedOwners,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let entries = collect(root, devices)?;
     let name = match sink {
         Sink::File(path) => path.display().to_string(),
         Sink::Stdout => "standard output".to_string(),
     };
-    let fail = |e: io::Error| format!("cannot write {name}: {e}");
+    let fail = |source: io::Error| Error::Write {
+        name: name.clone(),
+        source,
+    };
     let out: Box<dyn Write + Send> = match sink {
         Sink::File(path) => Box::new(File::create(path).map_err(fail)?),
         Sink::Stdout => Box::new(io::stdout()),
@@ -119,22 +147,20 @@ pub fn write(
         Compression::Zstd => {
             // ruzstd compresses from a reader: the archive is written into
             // a pipe by a second thread.
-            let (read, write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+            let (read, write) = nix::unistd::pipe().map_err(|e| Error::Pipe(e.into()))?;
             let mut drain = Drain { out, error: None };
             let written = std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
                     let pipe = BufWriter::with_capacity(1 << 20, File::from(write));
                     archive(root, &entries, clamp, owners, pipe)
-                        .and_then(|pipe| finish(pipe).map_err(|e| format!("pipe: {e}")))
+                        .and_then(|pipe| finish(pipe).map_err(Error::Pipe))
                 });
                 ruzstd::encoding::compress(
                     File::from(read),
                     &mut drain,
                     ruzstd::encoding::CompressionLevel::Fastest,
                 );
-                writer
-                    .join()
-                    .unwrap_or_else(|_| Err("the archive writer panicked".to_string()))
+                writer.join().unwrap_or(Err(Error::Panicked))
             });
             written?;
             if let Some(e) = drain.error {
@@ -177,9 +203,12 @@ fn archive<W: Write>(
     clamp: Option<u64>,
     owners: &UnmappedOwners,
     out: W,
-) -> Result<W, String> {
+) -> Result<W, Error> {
     let mut builder = tar::Builder::new(out);
-    let fail = |path: &Path, e: io::Error| format!("cannot archive {}: {e}", path.display());
+    let fail = |path: &Path, source: io::Error| Error::Archive {
+        path: path.to_path_buf(),
+        source,
+    };
     let time = |t: i64| {
         let t = t.max(0) as u64;
         clamp.map_or(t, |c| t.min(c))

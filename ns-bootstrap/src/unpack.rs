@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Mutex;
 
 use crate::deb::{self, ControlFiles};
+use crate::download::Verified;
 use crate::dpkgdb::Unpacked;
 use crate::extract::{Extractor, UnmappedOwners};
 use crate::packages::{self, Package};
@@ -27,9 +28,23 @@ const PIECE: usize = 256 * 1024;
 /// Pieces a decoder may be ahead of the writer, per package.
 const PIECES: usize = 16;
 
-type Piece = Result<Vec<u8>, String>;
+type Piece = io::Result<Vec<u8>>;
 /// A package as a decoder hands it over: its control files and its data.
-type Opened = Result<(ControlFiles, Receiver<Piece>), String>;
+type Opened = Result<(ControlFiles, Receiver<Piece>), deb::Error>;
+
+/// Why unpacking stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("package {package}: decode: {source}")]
+    Decode { package: String, source: deb::Error },
+    #[error("package {package}: extract: {source}")]
+    Extract {
+        package: String,
+        source: crate::extract::Error,
+    },
+    #[error("a decoder stopped early")]
+    DecoderGone,
+}
 
 /// What unpacking made.
 pub struct Unpacking {
@@ -38,19 +53,21 @@ pub struct Unpacking {
     pub unmapped_owners: UnmappedOwners,
 }
 
-/// Unpacks `packages` from their verified `files` (same order) into `root`.
+/// Unpacks the packages, in order, from their verified files into `root`.
 pub fn unpack_all(
     root: &Root,
-    files: Vec<File>,
-    packages: &[&Package],
+    verified: Vec<Verified>,
     keep_unmapped_owners: bool,
     reporter: &Reporter,
-) -> Result<Unpacking, String> {
+) -> Result<Unpacking, Error> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
     let next = AtomicUsize::new(0);
-    let files: Vec<Mutex<Option<File>>> = files.into_iter().map(|f| Mutex::new(Some(f))).collect();
+    let (packages, files): (Vec<&Package>, Vec<Mutex<Option<File>>>) = verified
+        .into_iter()
+        .map(|v| (v.package, Mutex::new(Some(v.file))))
+        .unzip();
     let (send, receive) = mpsc::channel::<(usize, Opened)>();
     let extractor = Extractor {
         root,
@@ -78,13 +95,15 @@ pub fn unpack_all(
                     Some((i, opened)) => {
                         pending.insert(i, opened);
                     }
-                    None => return Err("a decoder stopped early".to_string()),
+                    None => return Err(Error::DecoderGone),
                 }
             };
             // An error returns, dropping the receivers: the decoders find
             // no one to hand to and stop.
-            let fail = |step: &str, e: String| format!("package {}: {step}: {e}", package.name);
-            let (control_files, pieces) = opened.map_err(|e| fail("decode", e))?;
+            let (control_files, pieces) = opened.map_err(|source| Error::Decode {
+                package: package.name.to_string(),
+                source,
+            })?;
             let control = String::from_utf8_lossy(
                 &control_files
                     .get("control")
@@ -94,9 +113,13 @@ pub fn unpack_all(
             .into_owned();
             let conffiles = deb::conffiles_from(&control_files);
             reporter.detail(&format!("Extracting {}", package.name));
-            let extracted = extractor
-                .extract(Pieces::new(pieces), &conffiles)
-                .map_err(|e| fail("extract", e))?;
+            let extracted =
+                extractor
+                    .extract(Pieces::new(pieces), &conffiles)
+                    .map_err(|source| Error::Extract {
+                        package: package.name.to_string(),
+                        source,
+                    })?;
             out.unmapped_owners.extend(extracted.unmapped_owners);
             let multi_arch_same = packages::parse_stanzas(&control)
                 .ok()
@@ -164,7 +187,7 @@ fn feed(mut data: Box<dyn Read + '_>, pieces: &SyncSender<Piece>) {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = pieces.send(Err(format!("data.tar: {e}")));
+                    let _ = pieces.send(Err(e));
                     return;
                 }
             }
@@ -204,7 +227,7 @@ impl Read for Pieces {
                     self.current = piece;
                     self.at = 0;
                 }
-                Ok(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+                Ok(Err(e)) => return Err(e),
                 // The decoder is done: the end of the data.
                 Err(_) => return Ok(0),
             }

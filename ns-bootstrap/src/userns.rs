@@ -20,7 +20,32 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getgid, getuid, Gid, Uid};
 use ns_unshare::idmap::{self, Kind, MapRange};
 
-use crate::Error;
+/// Why the user namespace could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unshare(CLONE_NEWUSER): {errno}{}", eperm_hint(errno))]
+    Unshare { errno: nix::errno::Errno },
+    #[error("{what}: {cause}")]
+    Map {
+        what: &'static str,
+        cause: ns_unshare::Error,
+    },
+    #[error("{what}: {source}")]
+    Credentials {
+        what: &'static str,
+        source: nix::errno::Errno,
+    },
+}
+
+/// What may forbid a user namespace, when the kernel says EPERM.
+fn eperm_hint(errno: &nix::errno::Errno) -> &'static str {
+    if *errno == nix::errno::Errno::EPERM {
+        " (user namespaces may be turned off here: sysctl user.max_user_namespaces or \
+         kernel.unprivileged_userns_clone, or an AppArmor rule; as root use --mode=root)"
+    } else {
+        ""
+    }
+}
 
 /// The ids inside the namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,19 +98,9 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
         .unwrap_or_default();
     let sub_u = subids(Kind::Users, &name, uid);
     let sub_g = subids(Kind::Groups, &name, uid);
-    let fail = |what: &str, e: ns_unshare::Error| Error::Failed(format!("{what}: {e}"));
-    let unshare_user = || {
-        unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| {
-            let hint = if e == nix::errno::Errno::EPERM {
-                " (user namespaces may be turned off here: sysctl \
-                 user.max_user_namespaces or kernel.unprivileged_userns_clone, or an \
-                 AppArmor rule; as root use --mode=root)"
-            } else {
-                ""
-            };
-            Error::Failed(format!("unshare(CLONE_NEWUSER): {e}{hint}"))
-        })
-    };
+    let fail = |what, cause| Error::Map { what, cause };
+    let unshare_user =
+        || unshare(CloneFlags::CLONE_NEWUSER).map_err(|errno| Error::Unshare { errno });
     let mapping = match (sub_u, sub_g) {
         (Some(u), Some(g)) if on_path("newuidmap") && on_path("newgidmap") => {
             let pid = std::process::id() as i32;
@@ -113,13 +128,14 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
             Mapping::Single
         }
     };
+    let credentials = |what| move |source| Error::Credentials { what, source };
     if matches!(mapping, Mapping::Subordinate { .. }) {
-        nix::unistd::setgroups(&[]).map_err(|e| Error::Failed(format!("setgroups: {e}")))?;
+        nix::unistd::setgroups(&[]).map_err(credentials("setgroups"))?;
     }
     nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-        .map_err(|e| Error::Failed(format!("setresgid(0): {e}")))?;
+        .map_err(credentials("setresgid(0)"))?;
     nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-        .map_err(|e| Error::Failed(format!("setresuid(0): {e}")))?;
+        .map_err(credentials("setresuid(0)"))?;
     Ok(mapping)
 }
 
