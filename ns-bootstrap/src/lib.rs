@@ -31,6 +31,7 @@ mod error;
 pub mod extract;
 pub mod gpg;
 pub mod index;
+pub mod oci;
 pub mod offline;
 pub mod output;
 pub mod packages;

@@ -246,11 +246,10 @@ pub fn parse_date(text: &str) -> Option<u64> {
     u64::try_from(seconds).ok()
 }
 
-/// Seconds since the epoch as an HTTP date (RFC 9110 §5.6.7), e.g.
-/// `Sat, 10 Jun 2023 08:57:56 GMT`.
-pub fn http_date(seconds: u64) -> String {
+/// A time in UTC: (year, month 1–12, day 1–31, seconds into the day,
+/// days since 1970-01-01).
+fn civil(seconds: u64) -> (i64, i64, i64, u64, i64) {
     let days = (seconds / 86400) as i64;
-    let clock = seconds % 86400;
     // The civil date from days (Howard Hinnant's algorithm, inverted).
     let z = days + 719468;
     let era = z.div_euclid(146097);
@@ -261,6 +260,13 @@ pub fn http_date(seconds: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, seconds % 86400, days)
+}
+
+/// Seconds since the epoch as an HTTP date (RFC 9110 §5.6.7), e.g.
+/// `Sat, 10 Jun 2023 08:57:56 GMT`.
+pub fn http_date(seconds: u64) -> String {
+    let (year, month, day, clock, days) = civil(seconds);
     // 1970-01-01 was a Thursday.
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
     let month_name = [
@@ -268,6 +274,18 @@ pub fn http_date(seconds: u64) -> String {
     ][(month - 1) as usize];
     format!(
         "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        clock / 3600,
+        clock / 60 % 60,
+        clock % 60
+    )
+}
+
+/// Seconds since the epoch as RFC 3339 in UTC, e.g. `2023-06-10T08:57:56Z`
+/// (what OCI's `created` fields hold).
+pub fn rfc3339(seconds: u64) -> String {
+    let (year, month, day, clock, _) = civil(seconds);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         clock / 3600,
         clock / 60 % 60,
         clock % 60
@@ -293,6 +311,8 @@ mod tests {
             assert_eq!(parse_date(&text), Some(seconds), "{text}");
         }
         assert_eq!(http_date(1686387476), "Sat, 10 Jun 2023 08:57:56 GMT");
+        assert_eq!(rfc3339(1686387476), "2023-06-10T08:57:56Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 
     const SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n\

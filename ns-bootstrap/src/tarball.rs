@@ -111,49 +111,92 @@ pub fn write(
     devices: &[Device],
     owners: &UnmappedOwners,
 ) -> Result<(), Error> {
-    let entries = collect(root, devices)?;
+    let tree = Tree::collect(root, devices, clamp, owners)?;
     let name = match sink {
         Sink::File(path) => path.display().to_string(),
         Sink::Stdout => "standard output".to_string(),
     };
-    let fail = |source: io::Error| Error::Write {
-        name: name.clone(),
-        source,
-    };
     let out: Box<dyn Write + Send> = match sink {
-        Sink::File(path) => Box::new(File::create(path).map_err(fail)?),
+        Sink::File(path) => Box::new(File::create(path).map_err(|source| Error::Write {
+            name: name.clone(),
+            source,
+        })?),
         Sink::Stdout => Box::new(io::stdout()),
     };
     let out = BufWriter::with_capacity(1 << 20, out);
+    let out = compress(compression, out, &name, |tar| tree.write_to(tar).map(drop))?;
+    finish(out).map_err(|source| Error::Write { name, source })
+}
+
+/// A tree ready to be archived: its entries in archive order, the time
+/// they are clamped to, and the owners the disk could not hold.
+pub struct Tree<'a> {
+    root: &'a Path,
+    entries: Vec<Entry>,
+    clamp: Option<u64>,
+    owners: &'a UnmappedOwners,
+}
+
+impl<'a> Tree<'a> {
+    pub fn collect(
+        root: &'a Path,
+        devices: &[Device],
+        clamp: Option<u64>,
+        owners: &'a UnmappedOwners,
+    ) -> Result<Tree<'a>, Error> {
+        Ok(Tree {
+            root,
+            entries: collect(root, devices)?,
+            clamp,
+            owners,
+        })
+    }
+
+    /// The tree as an uncompressed tar stream into `out`.
+    pub fn write_to<W: Write>(&self, out: W) -> Result<W, Error> {
+        archive(self.root, &self.entries, self.clamp, self.owners, out)
+    }
+}
+
+/// What `produce` writes reaches `out` compressed; `name` names `out` in
+/// messages. Returns `out` once the compressor is finished.
+pub fn compress<W: Write + Send>(
+    compression: Compression,
+    out: W,
+    name: &str,
+    produce: impl FnOnce(&mut dyn Write) -> Result<(), Error> + Send,
+) -> Result<W, Error> {
+    let fail = |source: io::Error| Error::Write {
+        name: name.to_string(),
+        source,
+    };
     match compression {
         Compression::None => {
-            let out = archive(root, &entries, clamp, owners, out)?;
-            finish(out).map_err(fail)
+            let mut out = out;
+            produce(&mut out)?;
+            Ok(out)
         }
         Compression::Gzip => {
-            let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-            let out = archive(root, &entries, clamp, owners, gz)?
-                .finish()
-                .map_err(fail)?;
-            finish(out).map_err(fail)
+            // flate2's default header has no time and no name: the same
+            // input gives the same bytes.
+            let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+            produce(&mut gz)?;
+            gz.finish().map_err(fail)
         }
         Compression::Xz => {
-            let xz = liblzma::write::XzEncoder::new(out, 6);
-            let out = archive(root, &entries, clamp, owners, xz)?
-                .finish()
-                .map_err(fail)?;
-            finish(out).map_err(fail)
+            let mut xz = liblzma::write::XzEncoder::new(out, 6);
+            produce(&mut xz)?;
+            xz.finish().map_err(fail)
         }
         Compression::Zstd => {
-            // ruzstd compresses from a reader: the archive is written into
+            // ruzstd compresses from a reader: the stream is written into
             // a pipe by a second thread.
             let (read, write) = nix::unistd::pipe().map_err(|e| Error::Pipe(e.into()))?;
             let mut drain = Drain { out, error: None };
             let written = std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
-                    let pipe = BufWriter::with_capacity(1 << 20, File::from(write));
-                    archive(root, &entries, clamp, owners, pipe)
-                        .and_then(|pipe| finish(pipe).map_err(Error::Pipe))
+                    let mut pipe = BufWriter::with_capacity(1 << 20, File::from(write));
+                    produce(&mut pipe).and_then(|()| finish(pipe).map_err(Error::Pipe))
                 });
                 ruzstd::encoding::compress(
                     File::from(read),
@@ -163,10 +206,10 @@ pub fn write(
                 writer.join().unwrap_or(Err(Error::Panicked))
             });
             written?;
-            if let Some(e) = drain.error {
-                return Err(fail(e));
+            match drain.error {
+                Some(e) => Err(fail(e)),
+                None => Ok(drain.out),
             }
-            finish(drain.out).map_err(fail)
         }
     }
 }
