@@ -38,7 +38,10 @@ impl Error {
     /// Builds a failure message ending in the system error, as
     /// `error (…, errno, …)` does.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!("{what}: {}", errno.desc()))
+        Error::Failed(format!(
+            "{what}: {}",
+            ns_getopt::c_runtime::strerror(errno as i32)
+        ))
     }
 }
 
@@ -56,7 +59,7 @@ impl fmt::Display for Error {
                 f,
                 "failed to run command {}: {}",
                 quote(&command.to_string_lossy()),
-                errno.desc()
+                ns_getopt::c_runtime::strerror(*errno as i32)
             ),
         }
     }

@@ -38,6 +38,11 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-lsns");
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+    }
     let locale = Locale::from_environment();
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
@@ -69,7 +74,10 @@ fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
     match stdout.write_all(data).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
-        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
+        Err(error) => Err(Error::Failed(format!(
+            "write error: {}",
+            ns_getopt::c_runtime::io_error_text(&error)
+        ))),
     }
 }
 
@@ -389,9 +397,10 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         )));
     }
     let mut out = Vec::new();
-    rows.table
-        .print(&mut out)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))?;
+    rows.table.print(&mut out).map_err(|error| {
+        let text = ns_getopt::c_runtime::io_error_text(&error);
+        Error::Failed(format!("write error: {text}"))
+    })?;
     write_stdout(&out)
 }
 

@@ -67,12 +67,19 @@ impl Error {
     }
 }
 
-/// `--help`, `--version`: a stdout that cannot be written is a system
-/// error, as util-linux's close_stdout makes it.
+/// `--help`, `--version`: a stdout that cannot be written is a failure
+/// (util-linux's close_stdout exits with EXIT_FAILURE, 1).
 pub(crate) fn print_stdout(text: &str) -> Result<u8, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| EX_SUCCESS)
-        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))
+        .map_err(|e| write_error(&e))
+}
+
+/// A failed write to stdout, worded and numbered as util-linux's
+/// close_stdout reports it.
+pub(crate) fn write_error(error: &std::io::Error) -> Error {
+    let text = ns_getopt::c_runtime::io_error_text(error);
+    Error::failed(format!("write error: {text}"), EX_USAGE)
 }
 
 impl ns_getopt::ToolError for Error {
@@ -104,7 +111,12 @@ impl fmt::Display for Error {
             Error::Usage(message) => f.write_str(message),
             Error::Failed { message, .. } => f.write_str(message),
             Error::Sys { op, path, errno } => {
-                write!(f, "{}: {op} failed: {}", path.display(), errno.desc())
+                write!(
+                    f,
+                    "{}: {op} failed: {}",
+                    path.display(),
+                    ns_getopt::c_runtime::strerror(*errno as i32)
+                )
             }
         }
     }

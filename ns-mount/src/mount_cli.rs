@@ -496,6 +496,7 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    ns_getopt::c_runtime::restore_sigpipe();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -596,7 +597,7 @@ fn list(o: &Options) -> Result<u8, Error> {
     };
     written
         .and_then(|()| out.flush())
-        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
+        .map_err(|e| crate::error::write_error(&e))?;
     Ok(EX_SUCCESS)
 }
 
@@ -964,7 +965,10 @@ impl<'a> Context<'a> {
                             let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
                             return Outcome {
                                 code: EX_FAIL,
-                                message: Some(format!("mount failed: {}", errno.desc())),
+                                message: Some(format!(
+                                    "mount failed: {}",
+                                    ns_getopt::c_runtime::strerror(errno as i32)
+                                )),
                                 spec: target,
                                 syscall_failed: false,
                                 verbose: None,
@@ -1364,7 +1368,12 @@ fn mount_error_message(f: MountFailure<'_>) -> Option<String> {
             },
         );
     }
-    let generic = |errno: Errno| format!("mount(2) system call failed: {}", errno.desc());
+    let generic = |errno: Errno| {
+        format!(
+            "mount(2) system call failed: {}",
+            ns_getopt::c_runtime::strerror(errno as i32)
+        )
+    };
     Some(match f.errno {
         Errno::EPERM => {
             if stat(f.target).is_none_or_not_dir() {

@@ -41,7 +41,7 @@ pub fn namespace_argument(value: &str) -> Result<PathBuf, Error> {
             format!(
                 "failed to set target namespace to {}: {}",
                 path.display(),
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
+                ns_getopt::c_runtime::io_error_text(&e)
             ),
             EX_SYSERR,
         )),

@@ -251,6 +251,7 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    ns_getopt::c_runtime::restore_sigpipe();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -464,7 +465,10 @@ impl Unmounter<'_> {
                     Errno::ENOENT => "no mount point specified".to_string(),
                     Errno::EPERM => "must be superuser to unmount".to_string(),
                     Errno::EACCES => "block devices are not permitted on filesystem".to_string(),
-                    other => format!("umount(2) system call failed: {}", other.desc()),
+                    other => format!(
+                        "umount(2) system call failed: {}",
+                        ns_getopt::c_runtime::strerror(other as i32)
+                    ),
                 };
                 let name = if found.target.is_empty() {
                     spec

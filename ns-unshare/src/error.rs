@@ -47,7 +47,10 @@ impl Error {
     /// A failure ending in the system error, as util-linux's `err()`
     /// words it: `WHAT: strerror`.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!("{what}: {}", errno.desc()))
+        Error::Failed(format!(
+            "{what}: {}",
+            ns_getopt::c_runtime::strerror(errno as i32)
+        ))
     }
 }
 
@@ -65,7 +68,7 @@ impl fmt::Display for Error {
                 f,
                 "failed to execute {}: {}",
                 program.to_string_lossy(),
-                errno.desc()
+                ns_getopt::c_runtime::strerror(*errno as i32)
             ),
             Error::Exit(code) => write!(f, "exit status {code}"),
         }

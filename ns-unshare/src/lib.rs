@@ -50,6 +50,11 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-unshare");
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+    }
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -72,7 +77,10 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))
+        .map_err(|error| {
+            let text = ns_getopt::c_runtime::io_error_text(&error);
+            Error::Failed(format!("write error: {text}"))
+        })
 }
 
 /// The caller's identity, taken once at start as util-linux does.
@@ -83,8 +91,8 @@ struct Me {
 
 fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
     // SIGCHLD may come ignored from our own parent; then the kernel would
-    // reap our children itself and waitpid could not see them. (SIGPIPE,
-    // which the Rust runtime ignores, is restored by execvp.)
+    // reap our children itself and waitpid could not see them. (SIGPIPE
+    // was restored at start.)
     // SAFETY: restoring the default action installs no handler.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
     let me = Me {
@@ -333,7 +341,10 @@ fn bind_namespace_files(pid: i32, persist: &[Option<PathBuf>]) -> Result<(), Err
 
 /// util-linux's line, then the reason in plain words for EPERM.
 fn unshare_failed(prog: &str, errno: Errno, wants_user: bool) -> Error {
-    let first = format!("unshare failed: {}", errno.desc());
+    let first = format!(
+        "unshare failed: {}",
+        ns_getopt::c_runtime::strerror(errno as i32)
+    );
     match errno {
         Errno::EPERM => {
             let why = namespaces::explain_eperm(

@@ -146,17 +146,7 @@ fn unquote(data: &[u8]) -> Vec<u8> {
 
 /// glibc's text for the errors a filter reports.
 pub fn errno_text(errno: i32) -> String {
-    match errno {
-        0 => "Success".to_string(),
-        libc::EINVAL => "Invalid argument".to_string(),
-        libc::ERANGE => "Numerical result out of range".to_string(),
-        other => std::io::Error::from_raw_os_error(other)
-            .to_string()
-            .split(" (os error")
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    }
+    ns_getopt::c_runtime::strerror(errno).into_owned()
 }
 
 #[cfg(test)]
