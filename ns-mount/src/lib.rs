@@ -23,6 +23,7 @@ pub mod loopdev;
 pub mod mount_cli;
 pub mod mountinfo;
 pub mod options;
+pub mod privilege;
 pub mod probe;
 pub mod syscall;
 pub mod umount_cli;

@@ -20,6 +20,7 @@ use crate::listing::{self, is_pseudo_fs, is_regular_fs};
 use crate::loopdev::{self, LoopSetup};
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, match_fstype, match_options, Options as MountOptions};
+use crate::privilege;
 use crate::probe;
 use crate::{mount_calls, Step};
 
@@ -208,6 +209,10 @@ const EXCLUSIVE: &[&[(u32, &str)]] = &[
 /// --source has no short option; util-linux numbers it above every char.
 const SOURCE_KEY: u32 = 0x100;
 
+/// The options a caller without privileges may give a set-user-ID mount
+/// (with --source and --target): util-linux's list.
+const RESTRICTED_OK: &str = "hlLUVvrist";
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub invoked_as: String,
@@ -294,6 +299,11 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 "namespace" => 'N',
                 "source" => 'S',
                 long => {
+                    // Of the long-only options a restricted caller may
+                    // give --target alone.
+                    if long != "target" && privilege::is_restricted() {
+                        privilege::drop_to_caller()?;
+                    }
                     long_only(parser, o, long, usage)?;
                     continue;
                 }
@@ -303,6 +313,12 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 continue;
             }
         };
+        // Options a restricted caller may not use make mount carry on as
+        // the caller, before they take effect (-T reads a file, -N opens
+        // one).
+        if !RESTRICTED_OK.contains(key) && key != 'S' && privilege::is_restricted() {
+            privilege::drop_to_caller()?;
+        }
         let code = if key == 'S' { SOURCE_KEY } else { key as u32 };
         crate::check_exclusive(code, EXCLUSIVE, &mut seen_exclusive)?;
         match key {
@@ -455,9 +471,11 @@ fn check_option_format(value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab.
+/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab; a set-user-ID
+/// mount reads /etc/fstab whatever the caller's environment says.
 fn fstab_path() -> PathBuf {
     std::env::var_os("LIBMOUNT_FSTAB")
+        .filter(|_| !privilege::environment_is_untrusted())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
 }
@@ -497,6 +515,7 @@ where
     I::Item: Into<OsString>,
 {
     ns_getopt::c_runtime::restore_sigpipe();
+    privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -527,6 +546,10 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         }
         return list(o);
     }
+    // A restricted caller may list by type, not mount by it.
+    if privilege::is_restricted() && o.types.is_some() {
+        privilege::drop_to_caller()?;
+    }
     if o.operation && (o.types.is_some() || o.all || o.source.is_some()) {
         return Err(bad_usage());
     }
@@ -554,6 +577,27 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         ),
         _ => return Err(bad_usage()),
     };
+    // A restricted caller names a source or a target, which fstab
+    // completes; never both. Each must be a path the caller can reach.
+    let (source, target) = if privilege::is_restricted() {
+        if source.is_some() && target.is_some() {
+            privilege::drop_to_caller()?;
+            (source, target)
+        } else {
+            match (sanitize(source), sanitize(target)) {
+                (Ok(source), Ok(target)) => (source, target),
+                (source, target) => {
+                    privilege::drop_to_caller()?;
+                    (
+                        source.unwrap_or_else(|given| given),
+                        target.unwrap_or_else(|given| given),
+                    )
+                }
+            }
+        }
+    } else {
+        (source, target)
+    };
     let request = Request {
         source,
         target,
@@ -561,8 +605,29 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         options: o.options.join(","),
         from_fstab: false,
     };
-    let outcome = context.mount_one(request);
+    let mut outcome = context.mount_one(request.clone());
+    if outcome.not_permitted && privilege::is_restricted() {
+        // Not a user mount: try again as the caller, so that the kernel
+        // refuses it as it refuses them (util-linux does the same).
+        privilege::drop_to_caller()?;
+        outcome = context.mount_one(request);
+    }
     Ok(context.finish(outcome))
+}
+
+/// A path given to a restricted mount, canonicalized as the caller would
+/// see it (libmount's ul_canonicalize_path_restricted); tags and absent
+/// values pass as they are. `Err` gives back what was given.
+fn sanitize(given: Option<String>) -> Result<Option<String>, Option<String>> {
+    match given {
+        Some(path) if probe::parse_tag(&path).is_none() => {
+            match privilege::as_caller(|| std::fs::canonicalize(&path)) {
+                Ok(resolved) => Ok(Some(resolved.to_string_lossy().into_owned())),
+                Err(_) => Err(Some(path)),
+            }
+        }
+        other => Ok(other),
+    }
 }
 
 fn list(o: &Options) -> Result<u8, Error> {
@@ -623,6 +688,9 @@ struct Outcome {
     syscall_failed: bool,
     /// Success message for -v.
     verbose: Option<String>,
+    /// A restricted caller asked for more than a user mount: refused
+    /// before any mount(2) call.
+    not_permitted: bool,
 }
 
 impl Outcome {
@@ -633,6 +701,7 @@ impl Outcome {
             spec,
             syscall_failed: false,
             verbose,
+            not_permitted: false,
         }
     }
 
@@ -643,6 +712,14 @@ impl Outcome {
             spec: spec.to_string(),
             syscall_failed: false,
             verbose: None,
+            not_permitted: false,
+        }
+    }
+
+    fn not_permitted(spec: &str) -> Outcome {
+        Outcome {
+            not_permitted: true,
+            ..Outcome::usage(spec, "operation permitted for root only".into())
         }
     }
 }
@@ -848,15 +925,24 @@ impl<'a> Context<'a> {
 
         // Complete a half-given request from fstab (or, for a remount, from
         // the mount table).
+        let mut fstab_applied = false;
         if !request.from_fstab
             && !no_tables
             && (request.source.is_none() || request.target.is_none() || remount)
             && !(request.source.is_some() && request.target.is_some())
         {
-            if let Err(outcome) = self.apply_fstab(&mut request, remount) {
-                return outcome;
+            match self.apply_fstab(&mut request, remount) {
+                Ok(applied) => fstab_applied = applied,
+                Err(outcome) => return outcome,
             }
             parsed = options::parse(&request.options);
+        }
+        if privilege::is_restricted() {
+            let source = request.source.as_deref();
+            if !fstab_applied || !permit_user_mount(&mut parsed, source) {
+                let spec = request.target.as_deref().or(source).unwrap_or("???");
+                return Outcome::not_permitted(spec);
+            }
         }
         if o.is_move {
             parsed.flags |= MsFlags::MS_MOVE;
@@ -936,6 +1022,7 @@ impl<'a> Context<'a> {
                                 spec: target,
                                 syscall_failed: false,
                                 verbose: None,
+                                not_permitted: false,
                             };
                         }
                     }
@@ -972,6 +1059,7 @@ impl<'a> Context<'a> {
                                 spec: target,
                                 syscall_failed: false,
                                 verbose: None,
+                                not_permitted: false,
                             };
                         }
                     }
@@ -1071,6 +1159,7 @@ impl<'a> Context<'a> {
                         spec: target,
                         syscall_failed: true,
                         verbose: None,
+                        not_permitted: false,
                     },
                 }
             }
@@ -1078,7 +1167,8 @@ impl<'a> Context<'a> {
     }
 
     /// Fills in what fstab (or the mount table, for a remount) knows.
-    fn apply_fstab(&mut self, request: &mut Request, remount: bool) -> Result<(), Outcome> {
+    /// `Ok(true)` when an fstab entry completed the request.
+    fn apply_fstab(&mut self, request: &mut Request, remount: bool) -> Result<bool, Outcome> {
         let swapmatch = !self.o.no_swapmatch;
         let source = request.source.clone();
         let target = request.target.clone();
@@ -1135,7 +1225,7 @@ impl<'a> Context<'a> {
                 request.fstype = Some(entry.fstype.clone());
             }
             request.options = join_options(&entry.options, &request.options);
-            return Ok(());
+            return Ok(true);
         }
         if remount {
             // The mount table, for what is mounted on the target.
@@ -1151,7 +1241,7 @@ impl<'a> Context<'a> {
                     request.target = Some(t);
                 }
             }
-            return Ok(());
+            return Ok(false);
         }
         let spec = target
             .clone()
@@ -1214,6 +1304,45 @@ impl<'a> Context<'a> {
             device,
         })
     }
+}
+
+/// libmount's evaluation of a restricted (non-root) mount of an fstab
+/// entry: allowed with `user` or `users`; with `owner` or `group` when the
+/// source is a device under /dev that the caller owns or whose group they
+/// are in, which then counts as `user`. A `user` mount is recorded in utab
+/// as `user=NAME`, so that the same caller may unmount it. The implied
+/// nosuid, nodev (and noexec) are already in `parsed`'s flags, where the
+/// option stood.
+fn permit_user_mount(parsed: &mut MountOptions, source: Option<&str>) -> bool {
+    // `user=NAME` from fstab names nobody allowed: libmount ignores it.
+    parsed.user.retain(|word| !word.starts_with("user="));
+    let has = |parsed: &MountOptions, word: &str| parsed.user.iter().any(|w| w == word);
+    if has(parsed, "owner") || has(parsed, "group") {
+        use std::os::unix::fs::MetadataExt;
+        let caller = ns_getopt::c_runtime::Identity::current();
+        let device = source
+            .filter(|path| path.starts_with("/dev/"))
+            .and_then(|path| std::fs::metadata(path).ok());
+        if let Some(meta) = device {
+            if (has(parsed, "owner") && meta.uid() == caller.ruid)
+                || (has(parsed, "group") && privilege::caller_in_group(meta.gid()))
+            {
+                parsed.user.push("user".to_string());
+            }
+        }
+    }
+    if !has(parsed, "user") && !has(parsed, "users") {
+        return false;
+    }
+    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let Some(name) = privilege::user_name(uid) else {
+        return false;
+    };
+    let name = String::from_utf8_lossy(&name).into_owned();
+    for word in parsed.user.iter_mut().filter(|w| *w == "user") {
+        *word = format!("user={name}");
+    }
+    true
 }
 
 /// `-a`'s status: all fine, all failed, or some of each.
@@ -1375,6 +1504,11 @@ fn mount_error_message(f: MountFailure<'_>) -> Option<String> {
         )
     };
     Some(match f.errno {
+        // Without privileges (a restricted mount that dropped them) the
+        // kernel's refusal is about the caller.
+        Errno::EPERM if ns_getopt::c_runtime::Identity::current().euid != 0 => {
+            "must be superuser to use mount".into()
+        }
         Errno::EPERM => {
             if stat(f.target).is_none_or_not_dir() {
                 "mount point is not a directory".into()

@@ -16,7 +16,16 @@ enum Kind {
     Clear(MsFlags),
     /// Means something to mount(8) only, never passed to the kernel.
     User,
+    /// A userspace option that also sets these flags where it stands
+    /// (`user` implies nosuid,nodev,noexec unless a later word says
+    /// otherwise, `user,exec`).
+    UserImplying(MsFlags),
 }
+
+/// What `user` and `users` imply (libmount's MS_SECURE).
+const SECURE: MsFlags = f(libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+/// What `owner` and `group` imply (MS_OWNERSECURE).
+const OWNER_SECURE: MsFlags = f(libc::MS_NOSUID | libc::MS_NODEV);
 
 const fn f(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
@@ -87,13 +96,13 @@ const TABLE: &[(&str, Kind)] = &[
     ("defaults", Kind::User),
     ("auto", Kind::User),
     ("noauto", Kind::User),
-    ("user", Kind::User),
+    ("user", Kind::UserImplying(SECURE)),
     ("nouser", Kind::User),
-    ("users", Kind::User),
+    ("users", Kind::UserImplying(SECURE)),
     ("nousers", Kind::User),
-    ("owner", Kind::User),
+    ("owner", Kind::UserImplying(OWNER_SECURE)),
     ("noowner", Kind::User),
-    ("group", Kind::User),
+    ("group", Kind::UserImplying(OWNER_SECURE)),
     ("nogroup", Kind::User),
     ("_netdev", Kind::User),
     ("loop", Kind::User),
@@ -262,6 +271,11 @@ pub fn apply(into: &mut Options, options: &str) {
                 into.cleared.insert(flags);
             }
             Some(Kind::User) => into.user.push(word.to_string()),
+            Some(Kind::UserImplying(flags)) => {
+                into.flags.insert(flags);
+                into.cleared.remove(flags);
+                into.user.push(word.to_string());
+            }
             None => into.data.push(word.to_string()),
         }
     }
@@ -395,6 +409,18 @@ mod tests {
             Some(Err("abc".to_string()))
         );
         assert_eq!(parse("ro").mkdir_mode(), None);
+    }
+
+    #[test]
+    fn user_options_imply_secure_flags_where_they_stand() {
+        let secure = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        assert_eq!(parse("user").flags, secure);
+        assert_eq!(parse("users,exec").flags, secure - MsFlags::MS_NOEXEC);
+        assert_eq!(parse("exec,users").flags, secure, "an earlier exec loses");
+        assert_eq!(parse("owner").flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(parse("group,suid,dev").flags, MsFlags::empty());
+        assert_eq!(parse("user=alice").flags, MsFlags::empty());
+        assert_eq!(parse("user,exec").user, vec!["user"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::listing::{self, is_pseudo_fs};
 use crate::loopdev;
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{match_fstype, match_options};
+use crate::privilege;
 use crate::probe;
 use crate::syscall;
 
@@ -121,6 +122,10 @@ const EXCLUSIVE: &[&[(u32, &str)]] = &[
 /// --fake has no short option; util-linux numbers it above every char.
 const FAKE_KEY: u32 = 0x100;
 
+/// The options a caller without privileges may give a set-user-ID umount
+/// (util-linux's list).
+const RESTRICTED_OK: &str = "hdilqVv";
+
 /// What `umount -a` leaves alone unless `-t` says otherwise.
 const DEFAULT_ALL_TYPES: &str = "noproc,nodevfs,nodevpts,nosysfs,norpc_pipefs,nonfsd,noselinuxfs";
 
@@ -203,6 +208,15 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 continue;
             }
         };
+        if privilege::is_restricted() && !RESTRICTED_OK.contains(key) {
+            // -c would let the caller name paths unchecked: ignored, as
+            // util-linux ignores it; anything else makes umount carry on
+            // as the caller.
+            if key == 'c' {
+                continue;
+            }
+            privilege::drop_to_caller()?;
+        }
         let code = if key == 'F' { FAKE_KEY } else { key as u32 };
         crate::check_exclusive(code, EXCLUSIVE, &mut seen)?;
         match key {
@@ -252,6 +266,7 @@ where
     I::Item: Into<OsString>,
 {
     ns_getopt::c_runtime::restore_sigpipe();
+    privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -282,6 +297,23 @@ pub fn run(o: &Options) -> Result<u8, Error> {
     }
     let mut total: u32 = 0;
     for spec in &o.operands {
+        // A restricted caller's path is resolved as the caller resolves
+        // it: what they cannot reach they cannot name.
+        let sanitized;
+        let spec = if privilege::is_restricted() && probe::parse_tag(spec).is_none() {
+            match privilege::as_caller(|| std::fs::canonicalize(spec)) {
+                Ok(path) => {
+                    sanitized = path.to_string_lossy().into_owned();
+                    &sanitized
+                }
+                Err(e) => {
+                    let text = ns_getopt::c_runtime::io_error_text(&e);
+                    return Err(Error::failed(format!("{spec}: {text}"), EX_USAGE));
+                }
+            }
+        } else {
+            spec
+        };
         let code = if o.all_targets {
             unmounter.all_targets(spec)
         } else if o.recursive {
@@ -389,6 +421,23 @@ impl Unmounter<'_> {
     /// umount one spec, with messages; returns the status.
     fn one(&self, spec: &str) -> u8 {
         let utab = listing::read_utab();
+        if privilege::is_restricted() {
+            let table = mountinfo::read_self().unwrap_or_default();
+            let Some(found) = self.find(spec, &table) else {
+                // util-linux says so even with -q here.
+                eprintln!("{}: {spec}: not mounted.", self.prog());
+                return EX_USAGE;
+            };
+            if user_may_unmount(&found, &utab) {
+                return self.unmount(found, spec);
+            }
+            // Not the caller's mount: try as the caller, so that the
+            // kernel refuses it (util-linux does the same).
+            if let Err(error) = privilege::drop_to_caller() {
+                eprintln!("{}: {error}", self.prog());
+                return error.exit_code();
+            }
+        }
         let found = if self.fast_path(spec, &utab) {
             Found {
                 target: spec.to_string(),
@@ -633,6 +682,49 @@ fn found(entry: &MountEntry) -> Found {
         target: entry.target.clone(),
         source: Some(entry.source.clone()),
     }
+}
+
+/// libmount's evaluation of a restricted unmount: the mount must be in
+/// /etc/fstab (as source and target, or as the target of the device's
+/// loop file) with `users`, or with `user`, `owner` or `group` and a
+/// `user=NAME` of the caller in utab (who mounted it).
+fn user_may_unmount(found: &Found, utab: &[listing::UtabEntry]) -> bool {
+    let Ok(text) = std::fs::read("/etc/fstab") else {
+        return false;
+    };
+    let fstab = crate::fstab::parse(&String::from_utf8_lossy(&text));
+    let source = found.source.as_deref().unwrap_or("");
+    let entry = fstab
+        .entries
+        .iter()
+        .find(|e| e.target == found.target && e.source == source)
+        .or_else(|| {
+            fstab.entries.iter().find(|e| {
+                e.target == found.target
+                    && loopdev::is_loop_device(Path::new(source))
+                    && listing::loop_backing_file(source)
+                        .is_some_and(|file| listing::canonical_source(&e.source) == file)
+            })
+        });
+    let Some(entry) = entry else {
+        return false;
+    };
+    let words = crate::options::split(&entry.options);
+    if words.contains(&"users") {
+        return true;
+    }
+    if !words.iter().any(|w| ["user", "owner", "group"].contains(w)) {
+        return false;
+    }
+    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let Some(name) = privilege::user_name(uid) else {
+        return false;
+    };
+    let wanted = format!("user={}", String::from_utf8_lossy(&name));
+    utab.iter()
+        .rev()
+        .find(|u| u.target == found.target)
+        .is_some_and(|u| crate::options::split(&u.options).contains(&wanted.as_str()))
 }
 
 fn canonical(path: &str) -> String {
