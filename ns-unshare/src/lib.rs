@@ -139,13 +139,15 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
         (None, map_user)
     } else {
         let single = map_user.map(|inner| (me.euid, inner));
-        (Some(idmap::combine(&user_blocks, single)), None)
+        let ranges = idmap::combine(&user_blocks, single).map_err(Error::Failed)?;
+        (Some(ranges), None)
     };
     let (group_ranges, single_group) = if group_blocks.is_empty() {
         (None, map_group)
     } else {
         let single = map_group.map(|inner| (me.egid, inner));
-        (Some(idmap::combine(&group_blocks, single)), None)
+        let ranges = idmap::combine(&group_blocks, single).map_err(Error::Failed)?;
+        (Some(ranges), None)
     };
     let map_helper = if user_ranges.is_some() || group_ranges.is_some() {
         let helper_prog = prog.to_string();
@@ -285,8 +287,10 @@ fn become_program(
     })
 }
 
-/// `--map-user`/`--map-group`: a name first, else a number; util-linux
-/// reads `(uid_t) -1` as "no mapping".
+/// `--map-user`/`--map-group`: a name first, else a number. A number
+/// beyond 32 bits, or 4294967295 (`(uid_t) -1`, no ID), is refused as
+/// util-linux 2.42 refuses it (2.38 cut the first to 32 bits, mapping
+/// 4294967296 to root, and read the second as "no mapping").
 fn resolve_id(
     arg: Option<&IdArg>,
     current: u32,
@@ -300,11 +304,17 @@ fn resolve_id(
         Some(IdArg::Given(text)) => match by_name(text) {
             Some(id) => id,
             None => idmap::parse_ulong(text)
-                .map(|value| value as u32)
+                .and_then(|value| u32::try_from(value).ok())
+                .filter(|&id| id != idmap::NO_ID)
                 .ok_or_else(|| Error::Failed(format!("failed to parse {what}: '{text}'")))?,
         },
     };
-    Ok((id != u32::MAX).then_some(id))
+    if id == idmap::NO_ID {
+        return Err(Error::Failed(format!(
+            "cannot map {what} {id}: it is (uid_t) -1, which is no ID"
+        )));
+    }
+    Ok(Some(id))
 }
 
 fn resolve_blocks<'a>(
