@@ -25,6 +25,7 @@ pub mod mountinfo;
 pub mod options;
 pub mod privilege;
 pub mod probe;
+pub mod size;
 pub mod syscall;
 pub mod umount_cli;
 

@@ -22,6 +22,7 @@ use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, match_fstype, match_options, Options as MountOptions};
 use crate::privilege;
 use crate::probe;
+use crate::size;
 use crate::{mount_calls, Step};
 
 /// The option table: parsing, `--help`, the man page and the bash
@@ -997,7 +998,18 @@ impl<'a> Context<'a> {
                 path = listing::canonical_source(&path);
             }
             // Loop devices: asked for, or a regular file to mount.
-            if let Some(setup) = self.loop_setup(&parsed, &path, fstype.as_deref(), flags) {
+            let setup = match self.loop_setup(&parsed, &path, fstype.as_deref(), flags) {
+                Ok(setup) => setup,
+                Err(errno) => {
+                    let optstr = options::message_optstr(&request.options);
+                    let text = ns_getopt::c_runtime::strerror(errno);
+                    return Outcome::usage(
+                        &target,
+                        format!("failed to parse mount options '{optstr}': {text}"),
+                    );
+                }
+            };
+            if let Some(setup) = setup {
                 if o.fake {
                     source = Some(path);
                 } else {
@@ -1263,46 +1275,54 @@ impl<'a> Context<'a> {
     }
 
     /// Whether this mount needs a loop device, and how to set it up.
+    /// `Err` is the errno of an `offset=`, `sizelimit=` or `encryption=`
+    /// util-linux refuses.
     fn loop_setup(
         &self,
         parsed: &MountOptions,
         path: &str,
         fstype: Option<&str>,
         flags: MsFlags,
-    ) -> Option<LoopSetup> {
-        let number = |name: &str| {
-            parsed
-                .user_value(name)
-                .flatten()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let asked =
-            parsed.has_user("loop") || parsed.has_user("offset") || parsed.has_user("sizelimit");
+    ) -> Result<Option<LoopSetup>, i32> {
+        let asked = ["loop", "offset", "sizelimit", "encryption"]
+            .iter()
+            .any(|name| parsed.has_user(name));
         if !asked {
             if flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
-                return None;
+                return Ok(None);
             }
             if fstype.is_some_and(|t| !is_regular_fs(t)) {
-                return None;
+                return Ok(None);
             }
-            let meta = std::fs::metadata(path).ok()?;
+            let Ok(meta) = std::fs::metadata(path) else {
+                return Ok(None);
+            };
             if !meta.is_file() || meta.len() <= 1024 {
-                return None;
+                return Ok(None);
             }
+        }
+        // The first of each counts, as for libmount 2.38.
+        let number = |name: &str| match parsed.first_user_value(name) {
+            Some(Some(text)) => size::strtosize(text),
+            Some(None) | None => Ok(0),
+        };
+        let (offset, sizelimit) = (number("offset")?, number("sizelimit")?);
+        // Cryptoloop is gone from the kernel; libmount refuses it.
+        if parsed.has_user("encryption") {
+            return Err(libc::EINVAL);
         }
         let device = parsed
             .user_value("loop")
             .flatten()
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        Some(LoopSetup {
+        Ok(Some(LoopSetup {
             file: PathBuf::from(path),
-            offset: number("offset"),
-            sizelimit: number("sizelimit"),
+            offset,
+            sizelimit,
             read_only: flags.contains(MsFlags::MS_RDONLY),
             device,
-        })
+        }))
     }
 }
 

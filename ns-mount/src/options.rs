@@ -183,6 +183,19 @@ impl Options {
         })
     }
 
+    /// As [`Options::user_value`], but the first one counts.
+    pub fn first_user_value(&self, name: &str) -> Option<Option<&str>> {
+        self.user.iter().find_map(|word| {
+            if word == name {
+                Some(None)
+            } else {
+                word.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('='))
+                    .map(|value| Some(unquote(value)))
+            }
+        })
+    }
+
     pub fn has_user(&self, name: &str) -> bool {
         self.user_value(name).is_some()
     }
@@ -279,6 +292,33 @@ pub fn apply(into: &mut Options, options: &str) {
             None => into.data.push(word.to_string()),
         }
     }
+}
+
+/// An option string as libmount shows it in "failed to parse mount
+/// options" messages: `ro` or `rw`, the flags still set in the order
+/// given, the filesystem's options, then the userspace ones (without
+/// `defaults`).
+pub fn message_optstr(options: &str) -> String {
+    let parsed = parse(options);
+    let read_only = parsed.flags.contains(MsFlags::MS_RDONLY);
+    let mut words: Vec<&str> = vec![if read_only { "ro" } else { "rw" }];
+    for word in split(options) {
+        if let Some(Kind::Set(flags)) = classify(word) {
+            if flags != MsFlags::MS_RDONLY && parsed.flags.contains(flags) && !words.contains(&word)
+            {
+                words.push(word);
+            }
+        }
+    }
+    words.extend(parsed.data.iter().map(String::as_str));
+    words.extend(
+        parsed
+            .user
+            .iter()
+            .map(String::as_str)
+            .filter(|w| *w != "defaults"),
+    );
+    words.join(",")
 }
 
 /// Parses a whole option string.
@@ -421,6 +461,28 @@ mod tests {
         assert_eq!(parse("group,suid,dev").flags, MsFlags::empty());
         assert_eq!(parse("user=alice").flags, MsFlags::empty());
         assert_eq!(parse("user,exec").user, vec!["user"]);
+    }
+
+    #[test]
+    fn options_as_libmount_shows_them_in_messages() {
+        assert_eq!(message_optstr("loop,offset=x"), "rw,loop,offset=x");
+        assert_eq!(message_optstr("ro,loop,offset=x"), "ro,loop,offset=x");
+        assert_eq!(
+            message_optstr("loop,offset=x,rw,exec,size=1"),
+            "rw,size=1,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("noatime,nodev,nosuid,loop,offset=x"),
+            "rw,noatime,nodev,nosuid,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("sync,x-foo,defaults,nofail,loop,offset=x,data=ordered"),
+            "rw,sync,data=ordered,x-foo,nofail,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("loop,offset=x,noexec,exec,nosuid"),
+            "rw,nosuid,loop,offset=x"
+        );
     }
 
     #[test]

@@ -446,6 +446,16 @@ fn loop_devices_and_probing() {
         ("mkdir m", "mount -o loop,offset=0,sizelimit=8388608 \"$IMG/ext.img\" m; mount -t ext4"),
         ("mkdir m", "mount -o loop,x-a=1 \"$IMG/ext.img\" m; mount -t ext4; cat /run/mount/utab; umount m; cat /run/mount/utab"),
         ("mkdir m", "mount -o loop /nonexistent.img m"),
+        // offset= and sizelimit= as util-linux's strtosize reads them; what
+        // it refuses (encryption= included) is a usage error.
+        (
+            "mkdir m; head -c 1M /dev/zero > off.img; cat \"$IMG/ext.img\" >> off.img",
+            "for o in offset=0x100000 offset=1M offset=1MiB offset=1.0M offset=04000000 'offset=1M,sizelimit=8M'; do mount -o loop,$o off.img m && mount -t ext4 && umount m; done",
+        ),
+        (
+            "mkdir m",
+            "for o in offset=-1 sizelimit=18446744073709551616 sizelimit=0x10000000000000000 offset= offset=abc offset=08 offset=1.5 'offset=1 ' offset=1Q offset=16E encryption=aes encryption= 'nosuid,noexec,exec,offset=x,size=1'; do mount -o \"loop,$o\" \"$IMG/ext.img\" m; echo $?; done; mount -o ro,offset=x \"$IMG/ext.img\" m; losetup -j \"$IMG/ext.img\"",
+        ),
         ("mkdir m", "mount -t ext4 \"$IMG/vfat.img\" m 2>&1 | sed 's|/dev/loop[0-9]*|LOOP|'"),
         ("mkdir m", "mount -o loop \"$IMG/vfat.img\" m 2>&1 | sed 's|/dev/loop[0-9]*|LOOP|'; losetup -j \"$IMG/vfat.img\""),
         ("mkdir m", "mount \"$IMG/ext.img\" m; umount -v \"$IMG/ext.img\""),
