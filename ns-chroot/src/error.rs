@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
@@ -58,7 +59,7 @@ impl fmt::Display for Error {
             Error::Exec { command, errno } => write!(
                 f,
                 "failed to run command {}: {}",
-                quote(&command.to_string_lossy()),
+                quote(command.as_bytes()),
                 ns_getopt::c_runtime::strerror(*errno as i32)
             ),
         }

@@ -15,6 +15,7 @@ pub mod quote;
 pub mod userspec;
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -88,7 +89,7 @@ fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error>
         Error::system(
             format_args!(
                 "cannot change root directory to {}",
-                quote_shell(&newroot.to_string_lossy())
+                quote_shell(newroot.as_os_str().as_bytes())
             ),
             errno,
         )

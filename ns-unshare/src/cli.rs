@@ -440,8 +440,8 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "keep-caps" => u.keep_caps = true,
             "setuid" => u.setuid = Some(id_number(&value(parser)?, "failed to parse uid")?),
             "setgid" => u.setgid = Some(id_number(&value(parser)?, "failed to parse gid")?),
-            "root" => u.root = Some(value(parser)?.into()),
-            "wd" => u.wd = Some(value(parser)?.into()),
+            "root" => u.root = Some(os_value(parser)?.into()),
+            "wd" => u.wd = Some(os_value(parser)?.into()),
             "monotonic" => {
                 u.monotonic = Some(offset(&value(parser)?, "failed to parse monotonic offset")?)
             }
@@ -484,6 +484,13 @@ fn value(parser: &mut lexopt::Parser) -> Result<String, Error> {
     parser
         .value()
         .map(string)
+        .map_err(|error| TOOL.usage_error(error).into())
+}
+
+/// A required option value that names a path: its bytes, as given.
+fn os_value(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
+    parser
+        .value()
         .map_err(|error| TOOL.usage_error(error).into())
 }
 

@@ -20,7 +20,7 @@
 
 pub mod caps;
 pub mod cli;
-mod error;
+pub mod error;
 pub mod fork;
 pub mod idmap;
 pub mod mounts;
@@ -244,17 +244,13 @@ fn become_program(
     let mut wd = u.wd.clone();
     if let Some(root) = &u.root {
         nix::unistd::chroot(root).map_err(|errno| {
-            Error::system(
-                format_args!("cannot change root directory to '{}'", root.display()),
-                errno,
-            )
+            error::system_path("cannot change root directory to '", root, "'", errno)
         })?;
         wd.get_or_insert_with(|| PathBuf::from("/"));
     }
     if let Some(wd) = &wd {
-        nix::unistd::chdir(wd).map_err(|errno| {
-            Error::system(format_args!("cannot chdir to '{}'", wd.display()), errno)
-        })?;
+        nix::unistd::chdir(wd)
+            .map_err(|errno| error::system_path("cannot chdir to '", wd, "'", errno))?;
     }
     if let Some(dir) = &u.mount_proc {
         // A recursive private / already covers an existing /proc mount.
