@@ -18,10 +18,7 @@ fn pieces(bytes: &[u8]) -> Vec<Piece<'_>> {
             Ok(text) => (text, &rest[rest.len()..]),
             Err(error) => {
                 let (valid, after) = rest.split_at(error.valid_up_to());
-                (
-                    std::str::from_utf8(valid).unwrap_or_default(),
-                    after,
-                )
+                (std::str::from_utf8(valid).unwrap_or_default(), after)
             }
         };
         let mut start = 0;

@@ -120,7 +120,10 @@ pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, V
         };
         match gid {
             Some(gid) => gids.push(gid),
-            None => errors.push(format!("invalid group {}", crate::quote::quote(item.as_bytes()))),
+            None => errors.push(format!(
+                "invalid group {}",
+                crate::quote::quote(item.as_bytes())
+            )),
         }
     }
     if !errors.is_empty() {

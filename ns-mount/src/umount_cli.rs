@@ -3,7 +3,9 @@
 //! over the mount table, `-a`, `-A`, and util-linux's messages.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -148,7 +150,8 @@ pub struct Options {
     pub test_opts: Option<String>,
     pub types: Option<String>,
     pub namespace: Option<PathBuf>,
-    pub operands: Vec<String>,
+    /// Targets or sources, as bytes: the path unmounted is the one named.
+    pub operands: Vec<OsString>,
 }
 
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
@@ -204,7 +207,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 other => unreachable!("option --{other} is in the table but not handled"),
             },
             Value(value) => {
-                o.operands.push(string(value));
+                o.operands.push(value);
                 continue;
             }
         };
@@ -235,7 +238,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             't' => o.types = Some(string(parser.value().map_err(usage)?)),
             'v' => o.verbose = true,
             'N' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = parser.value().map_err(usage)?;
                 o.namespace = Some(crate::syscall::namespace_argument(&value)?);
             }
             'h' => {
@@ -303,16 +306,19 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         let spec = if privilege::is_restricted() && probe::parse_tag(spec).is_none() {
             match privilege::as_caller(|| std::fs::canonicalize(spec)) {
                 Ok(path) => {
-                    sanitized = path.to_string_lossy().into_owned();
-                    &sanitized
+                    sanitized = path.into_os_string();
+                    sanitized.as_os_str()
                 }
                 Err(e) => {
                     let text = ns_getopt::c_runtime::io_error_text(&e);
-                    return Err(Error::failed(format!("{spec}: {text}"), EX_USAGE));
+                    return Err(Error::failed_bytes(
+                        [spec.as_bytes(), b": ", text.as_bytes()].concat(),
+                        EX_USAGE,
+                    ));
                 }
             }
         } else {
-            spec
+            spec.as_os_str()
         };
         let code = if o.all_targets {
             unmounter.all_targets(spec)
@@ -332,9 +338,26 @@ struct Unmounter<'a> {
 
 /// What to unmount, once found.
 struct Found {
-    target: String,
+    target: OsString,
     /// Known when the mount table was consulted (then -v names it).
-    source: Option<String>,
+    source: Option<OsString>,
+}
+
+/// A message line on stderr, its names as their bytes.
+fn say(parts: &[&[u8]]) {
+    let mut line = parts.concat();
+    line.push(b'\n');
+    let _ = std::io::stderr().lock().write_all(&line);
+}
+
+/// `%-25s` as C pads it: by bytes.
+fn padded(out: &mut impl Write, name: &OsStr, what: &str) -> std::io::Result<()> {
+    let bytes = name.as_bytes();
+    out.write_all(bytes)?;
+    for _ in bytes.len()..25 {
+        out.write_all(b" ")?;
+    }
+    writeln!(out, ": {what}")
 }
 
 impl Unmounter<'_> {
@@ -355,9 +378,14 @@ impl Unmounter<'_> {
 
     /// libmount skips the mount table when statfs(2) suffices: an absolute
     /// directory, no -f/-l/-c/-d, nothing about it in utab.
-    fn fast_path(&self, target: &str, utab: &[listing::UtabEntry]) -> bool {
+    fn fast_path(&self, target: &OsStr, utab: &[listing::UtabEntry]) -> bool {
         let o = self.o;
-        if o.force || o.lazy || o.no_canonicalize || o.detach_loop || !target.starts_with('/') {
+        if o.force
+            || o.lazy
+            || o.no_canonicalize
+            || o.detach_loop
+            || !mountinfo::starts_with(target, b"/")
+        {
             return false;
         }
         if !std::fs::metadata(target).is_ok_and(|m| m.is_dir()) {
@@ -372,8 +400,8 @@ impl Unmounter<'_> {
 
     /// Finds the mount for `spec` (a target, or with swapping a source or a
     /// loop backing file); `None` when it is not in the table.
-    fn find(&self, spec: &str, table: &[MountEntry]) -> Option<Found> {
-        let by_target = |t: &str| {
+    fn find(&self, spec: &OsStr, table: &[MountEntry]) -> Option<Found> {
+        let by_target = |t: &OsStr| {
             mountinfo::find_target(table, t).or_else(|| {
                 let c = canonical(t);
                 mountinfo::find_target(table, &c)
@@ -382,14 +410,12 @@ impl Unmounter<'_> {
         if let Some(entry) = by_target(spec) {
             return Some(found(entry));
         }
-        let by_source = |s: &str| -> Option<&MountEntry> {
+        let by_source = |s: &OsStr| -> Option<&MountEntry> {
             let resolved = match probe::parse_tag(s) {
-                Some((kind, value)) => probe::find_device(kind, value)?
-                    .to_string_lossy()
-                    .into_owned(),
-                None => s.to_string(),
+                Some((kind, value)) => probe::find_device(kind, value)?.into_os_string(),
+                None => s.to_os_string(),
             };
-            let canonical_src = if resolved.starts_with('/') {
+            let canonical_src = if mountinfo::starts_with(&resolved, b"/") {
                 listing::canonical_source(&resolved)
             } else {
                 resolved.clone()
@@ -397,7 +423,7 @@ impl Unmounter<'_> {
             table.iter().rev().find(|m| {
                 m.source == resolved
                     || (!is_pseudo_fs(&m.fstype)
-                        && m.source.starts_with('/')
+                        && mountinfo::starts_with(&m.source, b"/")
                         && listing::canonical_source(&m.source) == canonical_src)
             })
         };
@@ -419,13 +445,18 @@ impl Unmounter<'_> {
     }
 
     /// umount one spec, with messages; returns the status.
-    fn one(&self, spec: &str) -> u8 {
+    fn one(&self, spec: &OsStr) -> u8 {
         let utab = listing::read_utab();
         if privilege::is_restricted() {
             let table = mountinfo::read_self().unwrap_or_default();
             let Some(found) = self.find(spec, &table) else {
                 // util-linux says so even with -q here.
-                eprintln!("{}: {spec}: not mounted.", self.prog());
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": not mounted.",
+                ]);
                 return EX_USAGE;
             };
             if user_may_unmount(&found, &utab) {
@@ -440,7 +471,7 @@ impl Unmounter<'_> {
         }
         let found = if self.fast_path(spec, &utab) {
             Found {
-                target: spec.to_string(),
+                target: spec.to_os_string(),
                 source: None,
             }
         } else {
@@ -448,7 +479,7 @@ impl Unmounter<'_> {
             // Not in the table: umount(2) on the path as given decides
             // (ENOENT, EINVAL), as libmount does.
             self.find(spec, &table).unwrap_or_else(|| Found {
-                target: spec.to_string(),
+                target: spec.to_os_string(),
                 source: None,
             })
         };
@@ -457,7 +488,7 @@ impl Unmounter<'_> {
 
     /// The umount(2) call and its reporting. `spec` is what the user said,
     /// used in messages when the mount was not found.
-    fn unmount(&self, found: Found, spec: &str) -> u8 {
+    fn unmount(&self, found: Found, spec: &OsStr) -> u8 {
         let prog = self.prog();
         let target = Path::new(&found.target);
         let result = if self.o.fake {
@@ -469,7 +500,7 @@ impl Unmounter<'_> {
             // Only with a known source, as libmount: the fast path (no
             // mount table read) leaves -r without effect.
             Err(Errno::EBUSY) if self.o.read_only && found.source.is_some() => {
-                let source = found.source.as_deref().unwrap_or("none");
+                let source = found.source.as_deref().unwrap_or(OsStr::new("none"));
                 nix::mount::mount(
                     Some(source),
                     target,
@@ -495,9 +526,17 @@ impl Unmounter<'_> {
                     }
                 }
                 if self.o.verbose {
+                    let target = found.target.as_bytes();
                     match &found.source {
-                        Some(source) => eprintln!("{prog}: {} ({source}) unmounted", found.target),
-                        None => eprintln!("{prog}: {} unmounted", found.target),
+                        Some(source) => say(&[
+                            prog.as_bytes(),
+                            b": ",
+                            target,
+                            b" (",
+                            source.as_bytes(),
+                            b") unmounted",
+                        ]),
+                        None => say(&[prog.as_bytes(), b": ", target, b" unmounted"]),
                     }
                 }
                 EX_SUCCESS
@@ -524,7 +563,14 @@ impl Unmounter<'_> {
                 } else {
                     &found.target
                 };
-                eprintln!("{prog}: {name}: {reason}.");
+                say(&[
+                    prog.as_bytes(),
+                    b": ",
+                    name.as_bytes(),
+                    b": ",
+                    reason.as_bytes(),
+                    b".",
+                ]);
                 EX_FAIL
             }
         }
@@ -532,7 +578,7 @@ impl Unmounter<'_> {
 
     /// `-R`: one read of the mount table, then depth first, children and
     /// over-mounts before their parent: linear in the number of mounts.
-    fn recursive(&self, spec: &str) -> u8 {
+    fn recursive(&self, spec: &OsStr) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
         let top = mountinfo::find_target(&table, spec)
             .or_else(|| mountinfo::find_target(&table, &canonical(spec)));
@@ -543,7 +589,13 @@ impl Unmounter<'_> {
                 } else {
                     "not found"
                 };
-                eprintln!("{}: {spec}: {what}", self.prog());
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": ",
+                    what.as_bytes(),
+                ]);
             }
             return EX_USAGE;
         };
@@ -600,7 +652,6 @@ impl Unmounter<'_> {
     /// `-a`: everything in the table, last mounted first, filtered by type
     /// and options.
     fn all(&self) -> u8 {
-        use std::io::Write;
         let table = mountinfo::read_self().unwrap_or_default();
         let utab = listing::read_utab();
         let types = self.o.types.as_deref().unwrap_or(DEFAULT_ALL_TYPES);
@@ -622,13 +673,13 @@ impl Unmounter<'_> {
                     .is_some_and(|p| !match_options(&entry.options(), p));
             if ignored {
                 if self.o.verbose {
-                    let _ = writeln!(out, "{:<25}: ignored", entry.target);
+                    let _ = padded(&mut out, &entry.target, "ignored");
                 }
                 continue;
             }
             let result = silent.unmount_entry(entry, &utab);
             if result == EX_SUCCESS && self.o.verbose {
-                let _ = writeln!(out, "{:<25}: successfully unmounted", entry.target);
+                let _ = padded(&mut out, &entry.target, "successfully unmounted");
             }
             code |= result;
         }
@@ -637,7 +688,7 @@ impl Unmounter<'_> {
     }
 
     /// `-A`: every mount of the device behind `spec`.
-    fn all_targets(&self, spec: &str) -> u8 {
+    fn all_targets(&self, spec: &OsStr) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
         let Some(found) = self.find(spec, &table) else {
             if !self.o.quiet {
@@ -646,7 +697,13 @@ impl Unmounter<'_> {
                 } else {
                     "not found"
                 };
-                eprintln!("{}: {spec}: {what}", self.prog());
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": ",
+                    what.as_bytes(),
+                ]);
             }
             return EX_USAGE;
         };
@@ -692,8 +749,8 @@ fn user_may_unmount(found: &Found, utab: &[listing::UtabEntry]) -> bool {
     let Ok(text) = std::fs::read("/etc/fstab") else {
         return false;
     };
-    let fstab = crate::fstab::parse(&String::from_utf8_lossy(&text));
-    let source = found.source.as_deref().unwrap_or("");
+    let fstab = crate::fstab::parse(&text);
+    let source = found.source.as_deref().unwrap_or(OsStr::new(""));
     let entry = fstab
         .entries
         .iter()
@@ -727,31 +784,33 @@ fn user_may_unmount(found: &Found, utab: &[listing::UtabEntry]) -> bool {
         .is_some_and(|u| crate::options::split(&u.options).contains(&wanted.as_str()))
 }
 
-fn canonical(path: &str) -> String {
+fn canonical(path: &OsStr) -> OsString {
     std::fs::canonicalize(path)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.to_string())
+        .map(PathBuf::into_os_string)
+        .unwrap_or_else(|_| path.to_os_string())
 }
 
 /// The loop devices whose backing file is `file`.
-fn loop_devices_of(file: &str) -> Vec<String> {
+fn loop_devices_of(file: &OsStr) -> Vec<OsString> {
     let Ok(dir) = std::fs::read_dir("/sys/block") else {
         return Vec::new();
     };
     dir.filter_map(Result::ok)
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with("loop") {
+            let name = e.file_name();
+            if !name.as_bytes().starts_with(b"loop") {
                 return None;
             }
-            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
-            (backing.trim_end_matches('\n') == file).then(|| format!("/dev/{name}"))
+            let backing = std::fs::read(e.path().join("loop/backing_file")).ok()?;
+            let backing = backing.strip_suffix(b"\n").unwrap_or(&backing);
+            (backing == file.as_bytes())
+                .then(|| OsString::from_vec([b"/dev/", name.as_bytes()].concat()))
         })
         .collect()
 }
 
 /// Drops a target's utab entry after it was unmounted.
-fn forget_utab(target: &str) {
+fn forget_utab(target: &OsStr) {
     let mut utab = listing::read_utab();
     if let Some(index) = utab.iter().rposition(|u| u.target == target) {
         utab.remove(index);
@@ -809,7 +868,7 @@ mod tests {
     fn flags_and_operands() {
         let o = parse_ok(&["-lf", "/a", "--fake", "-q", "/b"]);
         assert!(o.lazy && o.force && o.fake && o.quiet);
-        assert_eq!(o.operands, vec!["/a", "/b"]);
+        assert_eq!(o.operands, vec![OsString::from("/a"), OsString::from("/b")]);
     }
 
     #[test]
@@ -835,7 +894,7 @@ mod tests {
     #[test]
     fn tree_orders_children_by_id() {
         let table = mountinfo::parse(
-            "1 0 0:1 / / rw - ext4 /dev/root rw\n5 1 0:5 / /b rw - tmpfs none rw\n3 1 0:3 / /a rw - tmpfs none rw\n7 3 0:7 / /a/x rw - tmpfs none rw\n",
+            b"1 0 0:1 / / rw - ext4 /dev/root rw\n5 1 0:5 / /b rw - tmpfs none rw\n3 1 0:3 / /a rw - tmpfs none rw\n7 3 0:7 / /a/x rw - tmpfs none rw\n",
         );
         let tree = Tree::new(&table);
         let ids: Vec<u32> = tree.children(1).iter().map(|e| e.id).collect();
