@@ -263,6 +263,29 @@ const CASES: &[Case] = &[
     case(Both, All, "$U -r -R /nonexistent true"),
     case(Both, All, "$U -r -w /nonexistent true"),
     case(Both, All, "$U -r -w $D pwd"),
+    // Names that are not UTF-8: the directory named is the one used (a
+    // lossy conversion would name `x` then U+FFFD), and messages show its
+    // bytes; `od -c` makes every byte count.
+    case(
+        Both,
+        All,
+        "X=$(printf '%s/x\\377' $D); mkdir -p \"$X\" $(printf '%s/x\\357\\277\\275' $D); $U -r -w \"$X\" pwd | LC_ALL=C sed \"s|$D|D|\" | od -An -c",
+    ),
+    case(
+        Both,
+        All,
+        "X=$(printf '%s/r\\377' $D); cp -a $ROOT \"$X\"; $U -r -R \"$X\" /bin/sh -c 'pwd; ls /bin/sh'",
+    ),
+    case(
+        Both,
+        All,
+        "cd $D; $U -r -w $(printf 'no\\377') true 2>&1 | od -An -c; $U -r -R $(printf '/no\\376') true 2>&1 | od -An -c",
+    ),
+    case(
+        Root,
+        All,
+        "X=$(printf '%s/p\\377' $D); mkdir \"$X\"; $U -pf --mount-proc=\"$X\" sh -c \"ls -d '$X'/1\" | LC_ALL=C sed \"s|$D|D|\" | od -An -c",
+    ),
     case(Root, All, "$U -S 65534 -G 65534 sh -c 'id -u; id -g; id -G'"),
     case(Both, All, "$U -r -S 0 -G 0 sh -c 'id -u; id -G'"),
     case(Both, All, "$U -U -S 5 true"),
