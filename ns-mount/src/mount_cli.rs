@@ -1087,6 +1087,12 @@ impl<'a> Context<'a> {
         if let Some(mode) = parsed.mkdir_mode() {
             match mode {
                 Ok(mode) => {
+                    // X-mount.mkdir is for root (and callers without
+                    // set-ID privileges) only: a restricted caller's
+                    // request goes on without the privileges.
+                    if !Path::new(&target).exists() && privilege::is_restricted() {
+                        return Outcome::not_permitted(&target);
+                    }
                     if !Path::new(&target).exists() && !o.fake {
                         if let Err(e) = std::fs::DirBuilder::new()
                             .recursive(true)

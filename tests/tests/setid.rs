@@ -20,6 +20,8 @@ none $W/e tmpfs user,exec,noauto 0 0
 none $W/n tmpfs noauto 0 0
 /dev/null $W/o tmpfs owner,noauto 0 0
 none $W/nm tmpfs user=root,noauto 0 0
+none $W/mk/dir tmpfs user,noauto,X-mount.mkdir 0 0
+none $W/e/mk tmpfs user,noauto,X-mount.mkdir 0 0
 ";
 
 /// Runs `command` as nobody (PATH starts with `bin_dir`) after `setup`
@@ -83,6 +85,13 @@ fn setuid_mount_and_umount_allow_only_user_mounts() {
         ("", "mount -a"),
         ("", "mount $W/nonexistent"),
         ("", "mount $W/sub/deep"),
+        // X-mount.mkdir is for root only: the caller makes the directory
+        // (or fails to) as themselves.
+        ("", "mount $W/mk/dir; ls -d $W/mk"),
+        (
+            "chmod 777 $W/e",
+            "mount $W/e/mk; ls -ld $W/e/mk | cut -c1-10",
+        ),
         // LIBMOUNT_FSTAB is ignored while set-ID: $W/fstab has no entry
         // the caller could use anyway, but it must not even be read.
         ("", "LIBMOUNT_FSTAB=/nonexistent mount $W/u"),
