@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
@@ -38,7 +39,10 @@ impl Error {
     /// Builds a failure message ending in the system error, as
     /// `error (…, errno, …)` does.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!("{what}: {}", errno.desc()))
+        Error::Failed(format!(
+            "{what}: {}",
+            ns_getopt::c_runtime::strerror(errno as i32)
+        ))
     }
 }
 
@@ -55,8 +59,8 @@ impl fmt::Display for Error {
             Error::Exec { command, errno } => write!(
                 f,
                 "failed to run command {}: {}",
-                quote(&command.to_string_lossy()),
-                errno.desc()
+                quote(command.as_bytes()),
+                ns_getopt::c_runtime::strerror(*errno as i32)
             ),
         }
     }

@@ -8,7 +8,6 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigHandler, Signal};
 
 /// The PATH glibc searches when none is set.
 const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
@@ -71,10 +70,10 @@ pub fn execvp(args: &[OsString]) -> Errno {
 
 /// The Rust runtime ignores SIGPIPE for its own sake, and an ignored
 /// signal stays ignored across exec: without this, `yes | head` run by us
-/// would not end as it does when a C tool runs it.
+/// would not end as it does when a C tool runs it. (Our tools restore it
+/// at start; a library caller may not have.)
 fn restore_sigpipe() {
-    // SAFETY: installing the default action runs no handler code.
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    ns_getopt::c_runtime::restore_sigpipe();
 }
 
 /// Runs one file; a file the kernel cannot execute (no `#!`, not ELF) is

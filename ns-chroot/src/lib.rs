@@ -15,6 +15,7 @@ pub mod quote;
 pub mod userspec;
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -31,6 +32,11 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-chroot");
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+    }
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -53,7 +59,10 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))
+        .map_err(|error| {
+            let text = ns_getopt::c_runtime::io_error_text(&error);
+            Error::Failed(format!("write error: {text}"))
+        })
 }
 
 fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error> {
@@ -80,7 +89,7 @@ fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error>
         Error::system(
             format_args!(
                 "cannot change root directory to {}",
-                quote_shell(&newroot.to_string_lossy())
+                quote_shell(newroot.as_os_str().as_bytes())
             ),
             errno,
         )

@@ -120,7 +120,10 @@ pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, V
         };
         match gid {
             Some(gid) => gids.push(gid),
-            None => errors.push(format!("invalid group {}", crate::quote::quote(item))),
+            None => errors.push(format!(
+                "invalid group {}",
+                crate::quote::quote(item.as_bytes())
+            )),
         }
     }
     if !errors.is_empty() {
@@ -129,7 +132,7 @@ pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, V
     if gids.is_empty() {
         return Err(vec![format!(
             "invalid group list {}",
-            crate::quote::quote(list)
+            crate::quote::quote(list.as_bytes())
         )]);
     }
     Ok(gids)

@@ -11,8 +11,11 @@
 //! lexopt does the tokenising (`--opt=value`, `--opt value`, `-abc`,
 //! `-ovalue`, `--`); this crate adds only what lexopt leaves to its caller.
 //! It is deliberately not a general "common" crate: nothing here knows
-//! about namespaces, mounts or accounts.
+//! about namespaces, mounts or accounts. The one exception is
+//! [`c_runtime`] (SIGPIPE, glibc's errno texts, the set-ID check), kept
+//! here only until a shared low-level crate exists.
 
+pub mod c_runtime;
 mod report;
 mod table;
 pub use report::{finish, print_stdout, report, ToolError};

@@ -18,12 +18,23 @@ pub trait ToolError: fmt::Display {
     fn message(&self) -> Option<String> {
         Some(self.to_string())
     }
+
+    /// The line as bytes: a message that names a path or an argument
+    /// carries it as the user gave it, whatever its bytes.
+    fn message_bytes(&self) -> Option<Vec<u8>> {
+        self.message().map(String::into_bytes)
+    }
 }
 
 /// Prints `PROG: message` (and the `Try` line after a usage error).
 pub fn report<E: ToolError>(prog: &str, error: &E) {
-    if let Some(message) = error.message() {
-        eprintln!("{prog}: {message}");
+    if let Some(message) = error.message_bytes() {
+        let mut line = Vec::with_capacity(prog.len() + message.len() + 3);
+        line.extend_from_slice(prog.as_bytes());
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(&message);
+        line.push(b'\n');
+        let _ = std::io::stderr().lock().write_all(&line);
     }
     if error.is_usage() {
         eprintln!("{}", crate::try_help(prog));

@@ -3,6 +3,7 @@
 //! order, the same messages).
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 
 use lexopt::Arg::{Long, Short, Value};
 use ns_getopt::{Complete, Opt, Style, Tool};
@@ -258,9 +259,10 @@ fn parse_options(
                 }
             }
             'Q' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = parser.value().map_err(usage)?.into_vec();
                 // Parsed here, as util-linux does: its errors come before
-                // those of later options.
+                // those of later options. The expression is bytes, as
+                // the cells it compares with.
                 match crate::filter::Filter::parse(&value) {
                     Ok(filter) => {
                         echo.extend(&filter.echo);
@@ -268,7 +270,10 @@ fn parse_options(
                     }
                     Err(error) => {
                         echo.extend(&error.echo);
-                        return Err(failed(format!("failed to parse \"{value}\": {error}")));
+                        let mut message = b"failed to parse \"".to_vec();
+                        message.extend_from_slice(&value);
+                        message.extend_from_slice(format!("\": {error}").as_bytes());
+                        return Err(Error::Raw(message));
                     }
                 }
             }

@@ -1,4 +1,5 @@
-//! ns-lsns's errors. util-linux lsns exits 1 for every failure.
+//! ns-lsns's errors. util-linux lsns exits 1 for every failure but an
+//! unreadable mount table (32, libmount's MNT_EX_FAIL).
 
 use std::fmt;
 
@@ -8,6 +9,12 @@ pub enum Error {
     Usage(String),
     /// Any other failure: one message line.
     Failed(String),
+    /// A failure whose message names the user's bytes as they are (a
+    /// `-Q` expression).
+    Raw(Vec<u8>),
+    /// /proc/self/mountinfo cannot be read (no /proc mounted): util-linux
+    /// 2.42 exits 32 with the system error (2.38 listed nothing).
+    MountTable(String),
     /// A failure util-linux reports with no message (an empty column name
     /// in `-o`).
     Silent,
@@ -18,7 +25,11 @@ pub enum Error {
 
 impl ns_getopt::ToolError for Error {
     fn exit_code(&self) -> u8 {
-        1
+        match self {
+            Error::MountTable(_) => 32,
+            Error::Echoed { error, .. } => ns_getopt::ToolError::exit_code(&**error),
+            _ => 1,
+        }
     }
 
     fn is_usage(&self) -> bool {
@@ -35,6 +46,14 @@ impl ns_getopt::ToolError for Error {
             other => Some(other.to_string()),
         }
     }
+
+    fn message_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Error::Raw(bytes) => Some(bytes.clone()),
+            Error::Echoed { error, .. } => ns_getopt::ToolError::message_bytes(&**error),
+            other => ns_getopt::ToolError::message(other).map(String::into_bytes),
+        }
+    }
 }
 
 impl From<ns_getopt::UsageError> for Error {
@@ -46,8 +65,11 @@ impl From<ns_getopt::UsageError> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
+            Error::Usage(message) | Error::Failed(message) | Error::MountTable(message) => {
+                f.write_str(message)
+            }
             Error::Silent => Ok(()),
+            Error::Raw(bytes) => f.write_str(&String::from_utf8_lossy(bytes)),
             Error::Echoed { error, .. } => error.fmt(f),
         }
     }

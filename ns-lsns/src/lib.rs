@@ -38,6 +38,11 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-lsns");
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+    }
     let locale = Locale::from_environment();
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
@@ -69,7 +74,10 @@ fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
     match stdout.write_all(data).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
-        Err(error) => Err(Error::Failed(format!("write error: {error}"))),
+        Err(error) => Err(Error::Failed(format!(
+            "write error: {}",
+            ns_getopt::c_runtime::io_error_text(&error)
+        ))),
     }
 }
 
@@ -147,19 +155,22 @@ impl Context<'_> {
             return None;
         }
         let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
-        let separator = if self.options.nowrap { ',' } else { '\n' };
-        let mut joined: Option<String> = None;
+        let separator = if self.options.nowrap { b',' } else { b'\n' };
+        let mut joined: Option<Vec<u8>> = None;
         for (root, target) in &self.nsfs_mounts {
             if *root != expected {
                 continue;
             }
-            joined = Some(match joined {
-                None => target.clone(),
-                Some(set) if is_path_included(&set, target, separator) => set,
-                Some(set) => format!("{set}{separator}{target}"),
-            });
+            match &mut joined {
+                None => joined = Some(target.clone()),
+                Some(set) if is_path_included(set, target, separator) => {}
+                Some(set) => {
+                    set.push(separator);
+                    set.extend_from_slice(target);
+                }
+            }
         }
-        joined.map(String::into_bytes)
+        joined
     }
 
     fn cell(&mut self, column: ColumnId, ns: &Namespace, proc_: Option<usize>) -> Option<Vec<u8>> {
@@ -211,15 +222,18 @@ fn signed(n: i32) -> Vec<u8> {
 
 /// util-linux's test whether a mount point is already in the list: the
 /// first occurrence of `elt` must be a whole list element.
-fn is_path_included(set: &str, elt: &str, separator: char) -> bool {
-    let Some(at) = set.find(elt) else {
+fn is_path_included(set: &[u8], elt: &[u8], separator: u8) -> bool {
+    let Some(at) = (0..=set.len().saturating_sub(elt.len()))
+        .find(|&at| set.get(at..at + elt.len()) == Some(elt))
+    else {
         return false;
     };
-    let after = set[at + elt.len()..].chars().next();
-    if at == 0 && (after.is_none() || after == Some(separator)) {
-        return true;
+    let after = set.get(at + elt.len()).copied();
+    let ends = after.is_none() || after == Some(separator);
+    if at == 0 {
+        return ends;
     }
-    at > 0 && set[..at].ends_with(separator) && (after.is_none() || after == Some(separator))
+    set[at - 1] == separator && ends
 }
 
 /// The rows being built, with the line each process or namespace last
@@ -269,8 +283,10 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     }
     let has = |id: ColumnId| columns.contains(&id);
 
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|_| Error::Failed("failed to parse /proc/self/mountinfo".to_string()))?;
+    let mountinfo = std::fs::read("/proc/self/mountinfo").map_err(|error| {
+        let text = ns_getopt::c_runtime::io_error_text(&error);
+        Error::MountTable(format!("failed to parse /proc/self/mountinfo: {text}"))
+    })?;
     let nsfs_mounts = namespaces::parse_nsfs_mounts(&mountinfo);
 
     let tree_ns = matches!(options.tree, Tree::Owner | Tree::Parent);
@@ -389,9 +405,10 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         )));
     }
     let mut out = Vec::new();
-    rows.table
-        .print(&mut out)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))?;
+    rows.table.print(&mut out).map_err(|error| {
+        let text = ns_getopt::c_runtime::io_error_text(&error);
+        Error::Failed(format!("write error: {text}"))
+    })?;
     write_stdout(&out)
 }
 
@@ -516,10 +533,15 @@ mod tests {
 
     #[test]
     fn nsfs_paths_are_listed_once() {
-        assert!(is_path_included("/run/netns/a", "/run/netns/a", '\n'));
-        assert!(is_path_included("/x\n/run/netns/a", "/run/netns/a", '\n'));
-        assert!(is_path_included("/run/netns/a,/y", "/run/netns/a", ','));
-        assert!(!is_path_included("/run/netns/ab", "/run/netns/a", '\n'));
-        assert!(!is_path_included("/x/run/netns/a", "/run/netns/a", '\n'));
+        assert!(is_path_included(b"/run/netns/a", b"/run/netns/a", b'\n'));
+        assert!(is_path_included(
+            b"/x\n/run/netns/a",
+            b"/run/netns/a",
+            b'\n'
+        ));
+        assert!(is_path_included(b"/run/netns/a,/y", b"/run/netns/a", b','));
+        assert!(!is_path_included(b"/run/netns/ab", b"/run/netns/a", b'\n'));
+        assert!(!is_path_included(b"/x/run/netns/a", b"/run/netns/a", b'\n'));
+        assert!(is_path_included(b"/\xff", b"/\xff", b'\n'));
     }
 }

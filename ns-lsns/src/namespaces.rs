@@ -159,7 +159,9 @@ pub struct Scan {
 
 /// The nsfs mounts of `/proc/self/mountinfo`: (root, target), e.g.
 /// ("net:[4026532290]", "/run/netns/blue").
-pub type NsfsMounts = Vec<(String, String)>;
+/// (root, mount point) of each nsfs mount; the mount point as the
+/// kernel's bytes, whatever they are.
+pub type NsfsMounts = Vec<(String, Vec<u8>)>;
 
 struct Context<'a> {
     options: &'a ScanOptions,
@@ -443,7 +445,7 @@ impl Scan {
             if self.by_ino.contains_key(&ino) {
                 continue;
             }
-            let Ok(path) = CString::new(target.as_bytes()) else {
+            let Ok(path) = CString::new(target.as_slice()) else {
                 continue;
             };
             // SAFETY: a valid C string; the fd is owned below.
@@ -656,24 +658,24 @@ fn read_raw(
 
 /// The nsfs mounts of a mountinfo text, in order, with `\NNN` escapes of
 /// root and mount point decoded (as libmount decodes them).
-pub fn parse_nsfs_mounts(text: &str) -> NsfsMounts {
+pub fn parse_nsfs_mounts(text: &[u8]) -> NsfsMounts {
     let mut mounts = Vec::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(dash) = fields.iter().skip(6).position(|f| *f == "-") else {
+    for line in text.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let Some(dash) = fields.iter().skip(6).position(|f| *f == b"-") else {
             continue;
         };
-        let fstype = fields.get(6 + dash + 1).copied().unwrap_or("");
-        if fstype != "nsfs" || fields.len() < 5 {
+        let fstype = fields.get(6 + dash + 1).copied().unwrap_or(b"");
+        if fstype != b"nsfs" || fields.len() < 5 {
             continue;
         }
-        mounts.push((unescape(fields[3]), unescape(fields[4])));
+        let root = String::from_utf8_lossy(&unescape(fields[3])).into_owned();
+        mounts.push((root, unescape(fields[4])));
     }
     mounts
 }
 
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
+fn unescape(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -693,7 +695,7 @@ fn unescape(field: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The inode in an nsfs mount root such as `net:[4026532290]`.
@@ -734,18 +736,17 @@ mod tests {
 
     #[test]
     fn mountinfo_nsfs_entries() {
-        let text = "22 1 0:21 / /proc rw,nosuid - proc proc rw\n\
+        let text = b"22 1 0:21 / /proc rw,nosuid - proc proc rw\n\
             530 29 0:4 net:[4026532290] /run/netns/blue rw shared:5 - nsfs nsfs rw\n\
             531 29 0:4 mnt:[4026532300] /tmp/my\\040ns rw - nsfs nsfs rw\n\
+            532 29 0:4 uts:[4026532301] /tmp/\xff\xfe rw - nsfs nsfs rw\n\
             garbage line\n";
         assert_eq!(
             parse_nsfs_mounts(text),
             vec![
-                (
-                    "net:[4026532290]".to_string(),
-                    "/run/netns/blue".to_string()
-                ),
-                ("mnt:[4026532300]".to_string(), "/tmp/my ns".to_string()),
+                ("net:[4026532290]".to_string(), b"/run/netns/blue".to_vec()),
+                ("mnt:[4026532300]".to_string(), b"/tmp/my ns".to_vec()),
+                ("uts:[4026532301]".to_string(), b"/tmp/\xff\xfe".to_vec()),
             ]
         );
     }

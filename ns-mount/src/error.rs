@@ -33,6 +33,9 @@ pub enum Error {
         code: u8,
         dmesg: bool,
     },
+    /// As `Failed` (without the dmesg line), for a message with a path's
+    /// bytes in it.
+    FailedBytes { message: Vec<u8>, code: u8 },
     /// A system call of the library API failed; names the call and path.
     Sys {
         op: &'static str,
@@ -45,9 +48,14 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => EX_USAGE,
-            Error::Failed { code, .. } => *code,
+            Error::Failed { code, .. } | Error::FailedBytes { code, .. } => *code,
             Error::Sys { .. } => EX_FAIL,
         }
+    }
+
+    /// A failure whose message names the user's bytes as they are.
+    pub fn failed_bytes(message: Vec<u8>, code: u8) -> Error {
+        Error::FailedBytes { message, code }
     }
 
     pub fn failed(message: impl Into<String>, code: u8) -> Error {
@@ -67,12 +75,19 @@ impl Error {
     }
 }
 
-/// `--help`, `--version`: a stdout that cannot be written is a system
-/// error, as util-linux's close_stdout makes it.
+/// `--help`, `--version`: a stdout that cannot be written is a failure
+/// (util-linux's close_stdout exits with EXIT_FAILURE, 1).
 pub(crate) fn print_stdout(text: &str) -> Result<u8, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| EX_SUCCESS)
-        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))
+        .map_err(|e| write_error(&e))
+}
+
+/// A failed write to stdout, worded and numbered as util-linux's
+/// close_stdout reports it.
+pub(crate) fn write_error(error: &std::io::Error) -> Error {
+    let text = ns_getopt::c_runtime::io_error_text(error);
+    Error::failed(format!("write error: {text}"), EX_USAGE)
 }
 
 impl ns_getopt::ToolError for Error {
@@ -90,6 +105,13 @@ impl ns_getopt::ToolError for Error {
             other => other.to_string(),
         })
     }
+
+    fn message_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Error::FailedBytes { message, .. } => Some(message.clone()),
+            other => ns_getopt::ToolError::message(other).map(String::into_bytes),
+        }
+    }
 }
 
 impl From<ns_getopt::UsageError> for Error {
@@ -103,8 +125,14 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(message) => f.write_str(message),
             Error::Failed { message, .. } => f.write_str(message),
+            Error::FailedBytes { message, .. } => f.write_str(&String::from_utf8_lossy(message)),
             Error::Sys { op, path, errno } => {
-                write!(f, "{}: {op} failed: {}", path.display(), errno.desc())
+                write!(
+                    f,
+                    "{}: {op} failed: {}",
+                    path.display(),
+                    ns_getopt::c_runtime::strerror(*errno as i32)
+                )
             }
         }
     }

@@ -23,7 +23,9 @@ pub mod loopdev;
 pub mod mount_cli;
 pub mod mountinfo;
 pub mod options;
+pub mod privilege;
 pub mod probe;
+pub mod size;
 pub mod syscall;
 pub mod umount_cli;
 

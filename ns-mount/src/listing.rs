@@ -2,10 +2,12 @@
 //! (OPTS)`, and the userspace mount table (/run/mount/utab) whose options
 //! (`x-…`, `_netdev`) util-linux appends to the kernel's.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
-use crate::mountinfo::{self, unescape, MountEntry};
+use crate::mountinfo::{self, unescape, unescape_bytes, unescape_path, MountEntry};
 use crate::options::match_fstype;
 
 /// Where libmount keeps the options the kernel does not know.
@@ -105,30 +107,30 @@ pub fn is_regular_fs(fstype: &str) -> bool {
 /// One utab line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UtabEntry {
-    pub source: String,
-    pub target: String,
-    pub root: String,
+    pub source: OsString,
+    pub target: OsString,
+    pub root: OsString,
     pub options: String,
     pub attrs: String,
 }
 
 /// Parses utab; lines without SRC, TARGET and ROOT are skipped.
-pub fn parse_utab(text: &str) -> Vec<UtabEntry> {
+pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
     let mut entries = Vec::new();
-    for line in text.lines() {
+    for line in text.split(|&b| b == b'\n') {
         let mut entry = UtabEntry::default();
         let (mut has_src, mut has_target, mut has_root) = (false, false, false);
-        for field in line.split(' ') {
-            let Some((key, value)) = field.split_once('=') else {
+        for field in line.split(|&b| b == b' ') {
+            let Some(equals) = field.iter().position(|&b| b == b'=') else {
                 continue;
             };
-            let value = unescape(value);
+            let (key, value) = (&field[..equals], &field[equals + 1..]);
             match key {
-                "SRC" => (entry.source, has_src) = (value, true),
-                "TARGET" => (entry.target, has_target) = (value, true),
-                "ROOT" => (entry.root, has_root) = (value, true),
-                "OPTS" => entry.options = value,
-                "ATTRS" => entry.attrs = value,
+                b"SRC" => (entry.source, has_src) = (unescape_path(value), true),
+                b"TARGET" => (entry.target, has_target) = (unescape_path(value), true),
+                b"ROOT" => (entry.root, has_root) = (unescape_path(value), true),
+                b"OPTS" => entry.options = unescape(value),
+                b"ATTRS" => entry.attrs = unescape(value),
                 _ => {}
             }
         }
@@ -140,36 +142,52 @@ pub fn parse_utab(text: &str) -> Vec<UtabEntry> {
 }
 
 /// Escapes as libmount does when writing tables.
-pub fn mangle(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            ' ' => out.push_str("\\040"),
-            '\t' => out.push_str("\\011"),
-            '\n' => out.push_str("\\012"),
-            '\\' => out.push_str("\\134"),
-            c => out.push(c),
+pub fn mangle(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        match b {
+            b' ' => out.extend_from_slice(b"\\040"),
+            b'\t' => out.extend_from_slice(b"\\011"),
+            b'\n' => out.extend_from_slice(b"\\012"),
+            b'\\' => out.extend_from_slice(b"\\134"),
+            b => out.push(b),
         }
     }
     out
 }
 
-pub fn format_utab_line(entry: &UtabEntry) -> String {
-    let mut line = format!(
-        "SRC={} TARGET={} ROOT={} ",
-        mangle(&entry.source),
-        mangle(&entry.target),
-        mangle(&entry.root)
-    );
-    if !entry.attrs.is_empty() {
-        line.push_str(&format!("ATTRS={} ", mangle(&entry.attrs)));
+pub fn format_utab_line(entry: &UtabEntry) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (key, value) in [
+        (&b"SRC="[..], entry.source.as_bytes()),
+        (b" TARGET=", entry.target.as_bytes()),
+        (b" ROOT=", entry.root.as_bytes()),
+    ] {
+        line.extend_from_slice(key);
+        line.extend_from_slice(&mangle(value));
     }
-    line.push_str(&format!("OPTS={}\n", mangle(&entry.options)));
+    line.push(b' ');
+    if !entry.attrs.is_empty() {
+        line.extend_from_slice(b"ATTRS=");
+        line.extend_from_slice(&mangle(entry.attrs.as_bytes()));
+        line.push(b' ');
+    }
+    line.extend_from_slice(b"OPTS=");
+    line.extend_from_slice(&mangle(entry.options.as_bytes()));
+    line.push(b'\n');
     line
 }
 
-fn same_path(a: &str, b: &str) -> bool {
-    a == b || a.trim_end_matches('/') == b.trim_end_matches('/')
+fn same_path(a: &OsStr, b: &OsStr) -> bool {
+    let trim = |p: &OsStr| {
+        let bytes = p.as_bytes();
+        let end = bytes
+            .iter()
+            .rposition(|&c| c != b'/')
+            .map_or(0, |at| at + 1);
+        bytes[..end].to_vec()
+    };
+    a == b || trim(a) == trim(b)
 }
 
 /// A mount with its options as util-linux shows them (utab merged).
@@ -214,7 +232,7 @@ pub fn merge_utab<'a>(table: &'a [MountEntry], utab: &[UtabEntry]) -> Vec<Listed
 
 /// Reads utab; a missing file is an empty table.
 pub fn read_utab() -> Vec<UtabEntry> {
-    std::fs::read_to_string(UTAB)
+    std::fs::read(UTAB)
         .map(|text| parse_utab(&text))
         .unwrap_or_default()
 }
@@ -225,24 +243,28 @@ pub fn write_utab(entries: &[UtabEntry]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!("utab.ns-mount.{}", std::process::id()));
-    let text: String = entries.iter().map(format_utab_line).collect();
+    let text: Vec<u8> = entries.iter().flat_map(format_utab_line).collect();
     std::fs::write(&temp, text)?;
     std::fs::rename(&temp, path)
 }
 
 /// libmount's canonical form of a source path: symlinks resolved,
 /// `/dev/dm-N` shown as `/dev/mapper/NAME`.
-pub fn canonical_source(path: &str) -> String {
+pub fn canonical_source(path: &OsStr) -> OsString {
     if path.is_empty() {
-        return "none".to_string();
+        return OsString::from("none");
     }
     let resolved = match std::fs::canonicalize(path) {
-        Ok(resolved) => resolved.to_string_lossy().into_owned(),
-        Err(_) => return path.to_string(),
+        Ok(resolved) => resolved.into_os_string(),
+        Err(_) => return path.to_os_string(),
     };
-    if let Some(dm) = resolved.strip_prefix("/dev/dm-") {
-        if let Ok(name) = std::fs::read_to_string(format!("/sys/block/dm-{dm}/dm/name")) {
-            let mapper = format!("/dev/mapper/{}", name.trim_end());
+    if let Some(dm) = resolved.as_bytes().strip_prefix(b"/dev/dm-") {
+        let dm = String::from_utf8_lossy(dm);
+        if let Ok(name) = std::fs::read(format!("/sys/block/dm-{dm}/dm/name")) {
+            let name = name.strip_suffix(b"\n").unwrap_or(&name);
+            let mut mapper = b"/dev/mapper/".to_vec();
+            mapper.extend_from_slice(name);
+            let mapper = OsString::from_vec(mapper);
             if Path::new(&mapper).exists() {
                 return mapper;
             }
@@ -252,27 +274,30 @@ pub fn canonical_source(path: &str) -> String {
 }
 
 /// For an autoclear loop device (set up by mount), its backing file.
-pub fn loop_backing_file(device: &str) -> Option<String> {
-    let name = device.strip_prefix("/dev/")?;
-    if !name.starts_with("loop") {
+pub fn loop_backing_file(device: &OsStr) -> Option<OsString> {
+    let name = device.as_bytes().strip_prefix(b"/dev/")?;
+    if !name.starts_with(b"loop") {
         return None;
     }
-    let base = PathBuf::from("/sys/block").join(name).join("loop");
+    let base = Path::new("/sys/block")
+        .join(OsStr::from_bytes(name))
+        .join("loop");
     let autoclear = std::fs::read_to_string(base.join("autoclear")).ok()?;
     if autoclear.trim() != "1" {
         return None;
     }
-    let file = std::fs::read_to_string(base.join("backing_file")).ok()?;
-    Some(file.trim_end_matches('\n').to_string())
+    let file = std::fs::read(base.join("backing_file")).ok()?;
+    let file = file.strip_suffix(b"\n").unwrap_or(&file);
+    Some(OsString::from_vec(file.to_vec()))
 }
 
 /// The source as util-linux prints it in a listing.
-pub fn pretty_source(entry: &MountEntry) -> String {
+pub fn pretty_source(entry: &MountEntry) -> OsString {
     if !is_regular_fs(&entry.fstype) {
         return entry.source.clone();
     }
     let canonical = canonical_source(&entry.source);
-    if canonical.starts_with("/dev/loop") {
+    if canonical.as_bytes().starts_with(b"/dev/loop") {
         if let Some(file) = loop_backing_file(&canonical) {
             return file;
         }
@@ -280,20 +305,21 @@ pub fn pretty_source(entry: &MountEntry) -> String {
     canonical
 }
 
-/// Control characters in a target are printed as `?`, as util-linux does.
-fn write_safe(out: &mut impl Write, text: &str) -> io::Result<()> {
-    if !text.bytes().any(|b| b.is_ascii_control()) {
-        return out.write_all(text.as_bytes());
+/// Control characters in a target are printed as `?`, as util-linux does;
+/// other bytes as they are.
+fn write_safe(out: &mut impl Write, text: &[u8]) -> io::Result<()> {
+    if !text.iter().any(u8::is_ascii_control) {
+        return out.write_all(text);
     }
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_ascii_control() { '?' } else { c })
+    let cleaned: Vec<u8> = text
+        .iter()
+        .map(|&b| if b.is_ascii_control() { b'?' } else { b })
         .collect();
-    out.write_all(cleaned.as_bytes())
+    out.write_all(&cleaned)
 }
 
 /// Finds the label of a source, for `mount -l`.
-pub type LabelFinder<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type LabelFinder<'a> = &'a dyn Fn(&OsStr) -> Option<Vec<u8>>;
 
 /// Writes the listing; `types` is a `-t` pattern, `label` finds a
 /// source's label for `-l`.
@@ -313,7 +339,7 @@ pub fn write_listing(
         }
         out.write_all(pretty_source(entry).as_bytes())?;
         out.write_all(b" on ")?;
-        write_safe(out, &entry.target)?;
+        write_safe(out, entry.target.as_bytes())?;
         out.write_all(b" type ")?;
         out.write_all(entry.fstype.as_bytes())?;
         if !listed.options.is_empty() {
@@ -324,7 +350,7 @@ pub fn write_listing(
         if let Some(find_label) = label {
             if let Some(name) = find_label(&entry.source) {
                 out.write_all(b" [")?;
-                out.write_all(name.as_bytes())?;
+                out.write_all(&name)?;
                 out.write_all(b"]")?;
             }
         }
@@ -337,7 +363,7 @@ pub fn write_listing(
 /// what `mount` does when utab adds nothing (the usual case).
 pub fn write_listing_text(
     out: &mut impl Write,
-    mountinfo: &str,
+    mountinfo: &[u8],
     types: Option<&str>,
     label: Option<LabelFinder<'_>>,
 ) -> io::Result<()> {
@@ -389,10 +415,7 @@ pub fn stream_listing_text(
                 None => continue,
             }
         };
-        match std::str::from_utf8(&data[..end]) {
-            Ok(text) => lister.lines(text, &mut buf),
-            Err(_) => lister.lines(&String::from_utf8_lossy(&data[..end]), &mut buf),
-        }
+        lister.lines(&data[..end], &mut buf);
         if buf.len() >= CHUNK || got == 0 {
             out.write_all(&buf).map_err(StreamError::Write)?;
             buf.clear();
@@ -411,9 +434,9 @@ pub fn stream_listing_text(
 struct TextLister<'a> {
     types: Option<&'a str>,
     label: Option<LabelFinder<'a>>,
-    scratch: String,
+    scratch: Vec<u8>,
     /// The previous line's type as mountinfo has it, and unescaped.
-    last_type: String,
+    last_type: Vec<u8>,
     type_text: String,
     shown: bool,
     regular: bool,
@@ -425,8 +448,8 @@ impl<'a> TextLister<'a> {
         TextLister {
             types,
             label,
-            scratch: String::new(),
-            last_type: String::new(),
+            scratch: Vec::new(),
+            last_type: Vec::new(),
             type_text: String::new(),
             shown: true,
             regular: false,
@@ -436,18 +459,21 @@ impl<'a> TextLister<'a> {
 
     /// Appends the listing of `text`'s lines to `buf`: no allocation per
     /// mount but for paths that need unescaping or resolving.
-    fn lines(&mut self, text: &str, buf: &mut Vec<u8>) {
-        for line in text.lines() {
+    fn lines(&mut self, text: &[u8], buf: &mut Vec<u8>) {
+        for line in text.split(|&b| b == b'\n') {
             let Some(fields) = split_fields(line) else {
                 continue;
             };
             if !self.started || self.last_type != fields.fstype {
                 self.started = true;
                 self.last_type.clear();
-                self.last_type.push_str(fields.fstype);
+                self.last_type.extend_from_slice(fields.fstype);
                 self.type_text.clear();
                 self.type_text
-                    .push_str(unescape_into(fields.fstype, &mut self.scratch));
+                    .push_str(&String::from_utf8_lossy(unescape_into(
+                        fields.fstype,
+                        &mut self.scratch,
+                    )));
                 self.shown = self
                     .types
                     .is_none_or(|pattern| match_fstype(&self.type_text, pattern));
@@ -456,10 +482,10 @@ impl<'a> TextLister<'a> {
             if !self.shown {
                 continue;
             }
-            let source = unescape_into(fields.source, &mut self.scratch);
+            let source = OsStr::from_bytes(unescape_into(fields.source, &mut self.scratch));
             if self.regular {
                 let canonical = canonical_source(source);
-                let shown = if canonical.starts_with("/dev/loop") {
+                let shown = if canonical.as_bytes().starts_with(b"/dev/loop") {
                     loop_backing_file(&canonical).unwrap_or(canonical)
                 } else {
                     canonical
@@ -470,20 +496,13 @@ impl<'a> TextLister<'a> {
             }
             let label_text = self.label.and_then(|find| find(source));
             push_bytes(buf, b" on ");
-            push_safe(
-                buf,
-                unescape_into(fields.target, &mut self.scratch).as_bytes(),
-            );
+            push_safe(buf, unescape_into(fields.target, &mut self.scratch));
             push_bytes(buf, b" type ");
             push_bytes(buf, self.type_text.as_bytes());
-            push_merged_options(
-                buf,
-                fields.vfs_options.as_bytes(),
-                fields.fs_options.as_bytes(),
-            );
+            push_merged_options(buf, fields.vfs_options, fields.fs_options);
             if let Some(name) = label_text {
                 push_bytes(buf, b" [");
-                push_bytes(buf, name.as_bytes());
+                push_bytes(buf, &name);
                 push_bytes(buf, b"]");
             }
             buf.push(b'\n');
@@ -527,21 +546,21 @@ fn push_safe(buf: &mut Vec<u8>, text: &[u8]) {
 
 /// The fields of a mountinfo line the listing needs, still escaped.
 struct Fields<'a> {
-    target: &'a str,
-    vfs_options: &'a str,
-    fstype: &'a str,
-    source: &'a str,
-    fs_options: &'a str,
+    target: &'a [u8],
+    vfs_options: &'a [u8],
+    fstype: &'a [u8],
+    source: &'a [u8],
+    fs_options: &'a [u8],
 }
 
 /// The fields of a line, separated by single spaces (as `split(' ')`
 /// gives them), with a plain index loop: the fields are short, and an
 /// iterator per field (or a `memchr` set up per field) cost more than
 /// the search.
-fn split_fields(line: &str) -> Option<Fields<'_>> {
-    let bytes = line.as_bytes();
+fn split_fields(line: &[u8]) -> Option<Fields<'_>> {
+    let bytes = line;
     let mut next: Option<usize> = Some(0);
-    let mut take = || -> Option<&str> {
+    let mut take = || -> Option<&[u8]> {
         let start = next?;
         let mut end = start;
         while end < bytes.len() && bytes[end] != b' ' {
@@ -556,10 +575,10 @@ fn split_fields(line: &str) -> Option<Fields<'_>> {
     }
     let target = take()?;
     let vfs_options = take()?;
-    while take()? != "-" {}
+    while take()? != b"-" {}
     let fstype = take()?;
     let source = take()?;
-    let fs_options = take().unwrap_or("");
+    let fs_options = take().unwrap_or(b"");
     Some(Fields {
         target,
         vfs_options,
@@ -570,10 +589,10 @@ fn split_fields(line: &str) -> Option<Fields<'_>> {
 }
 
 /// Unescapes into `scratch` only when there is something to undo.
-fn unescape_into<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
-    if text.contains('\\') {
-        *scratch = unescape(text);
-        scratch.as_str()
+fn unescape_into<'a>(text: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if text.contains(&b'\\') {
+        *scratch = unescape_bytes(text);
+        scratch.as_slice()
     } else {
         text
     }
@@ -650,12 +669,12 @@ mod tests {
             attrs: String::new(),
         };
         let line = format_utab_line(&entry);
-        assert_eq!(line, "SRC=none TARGET=/mnt/a\\040b ROOT=/ OPTS=x-foo\n");
+        assert_eq!(line, b"SRC=none TARGET=/mnt/a\\040b ROOT=/ OPTS=x-foo\n");
         let parsed = parse_utab(&line);
         assert_eq!(parsed, vec![entry]);
 
         let table = mountinfo::parse(
-            "1 0 0:1 / /mnt/a\\040b rw - tmpfs none rw\n2 0 0:2 / /mnt/a\\040b rw - tmpfs none rw,size=4k\n",
+            b"1 0 0:1 / /mnt/a\\040b rw - tmpfs none rw\n2 0 0:2 / /mnt/a\\040b rw - tmpfs none rw,size=4k\n",
         );
         let listed = merge_utab(&table, &parsed);
         assert_eq!(listed[0].options, "rw");
@@ -664,7 +683,7 @@ mod tests {
 
     #[test]
     fn utab_lines_missing_keys_are_skipped() {
-        assert!(parse_utab("garbage\nSRC=a TARGET=/b\n").is_empty());
+        assert!(parse_utab(b"garbage\nSRC=a TARGET=/b\n").is_empty());
     }
 
     #[test]
@@ -681,7 +700,7 @@ mod tests {
         }
         for types in [None, Some("tmpfs"), Some("noext4")] {
             let mut whole = Vec::new();
-            write_listing_text(&mut whole, &text, types, None).unwrap();
+            write_listing_text(&mut whole, text.as_bytes(), types, None).unwrap();
             let mut streamed = Vec::new();
             let mut input = io::Cursor::new(text.as_bytes());
             stream_listing_text(&mut input, &mut streamed, types, None).unwrap();
@@ -701,17 +720,28 @@ mod tests {
                     4 0 0:4 / /empty rw - tmpfs none\n";
         for types in [None, Some("tmpfs"), Some("noproc")] {
             let mut a = Vec::new();
-            write_listing(&mut a, &mountinfo::parse(text), &[], types, None).unwrap();
+            write_listing(&mut a, &mountinfo::parse(text.as_bytes()), &[], types, None).unwrap();
             let mut b = Vec::new();
-            write_listing_text(&mut b, text, types, None).unwrap();
+            write_listing_text(&mut b, text.as_bytes(), types, None).unwrap();
             assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
         }
     }
 
     #[test]
+    fn listing_keeps_the_kernels_bytes() {
+        let text = b"1 0 0:1 / /mnt/\\377caf\xe9 rw - tmpfs s\xfc rw\n";
+        let mut out = Vec::new();
+        write_listing_text(&mut out, text, None, None).unwrap();
+        assert_eq!(out, b"s\xfc on /mnt/\xffcaf\xe9 type tmpfs (rw)\n");
+        let mut table_out = Vec::new();
+        write_listing(&mut table_out, &mountinfo::parse(text), &[], None, None).unwrap();
+        assert_eq!(table_out, out);
+    }
+
+    #[test]
     fn listing_format_and_type_filter() {
         let table = mountinfo::parse(
-            "1 0 0:1 / /proc rw,nosuid - proc proc rw\n2 0 0:2 / /t\\012x rw - tmpfs none rw,mode=755\n",
+            b"1 0 0:1 / /proc rw,nosuid - proc proc rw\n2 0 0:2 / /t\\012x rw - tmpfs none rw,mode=755\n",
         );
         let mut out = Vec::new();
         write_listing(&mut out, &table, &[], None, None).unwrap();

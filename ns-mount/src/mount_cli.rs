@@ -4,6 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +21,9 @@ use crate::listing::{self, is_pseudo_fs, is_regular_fs};
 use crate::loopdev::{self, LoopSetup};
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, match_fstype, match_options, Options as MountOptions};
+use crate::privilege;
 use crate::probe;
+use crate::size;
 use crate::{mount_calls, Step};
 
 /// The option table: parsing, `--help`, the man page and the bash
@@ -208,6 +211,10 @@ const EXCLUSIVE: &[&[(u32, &str)]] = &[
 /// --source has no short option; util-linux numbers it above every char.
 const SOURCE_KEY: u32 = 0x100;
 
+/// The options a caller without privileges may give a set-user-ID mount
+/// (with --source and --target): util-linux's list.
+const RESTRICTED_OK: &str = "hlLUVvrist";
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub invoked_as: String,
@@ -222,9 +229,11 @@ pub struct Options {
     pub options: Vec<String>,
     pub test_opts: Option<String>,
     pub types: Option<String>,
-    pub source: Option<String>,
-    pub target: Option<String>,
-    pub target_prefix: Option<String>,
+    /// Paths and tags as bytes, as given: what is mounted is what was
+    /// named.
+    pub source: Option<OsString>,
+    pub target: Option<OsString>,
+    pub target_prefix: Option<OsString>,
     /// `-T` files, each already parsed (util-linux parses them while
     /// reading the command line).
     pub fstabs: Vec<Fstab>,
@@ -294,6 +303,11 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 "namespace" => 'N',
                 "source" => 'S',
                 long => {
+                    // Of the long-only options a restricted caller may
+                    // give --target alone.
+                    if long != "target" && privilege::is_restricted() {
+                        privilege::drop_to_caller()?;
+                    }
                     long_only(parser, o, long, usage)?;
                     continue;
                 }
@@ -303,6 +317,12 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 continue;
             }
         };
+        // Options a restricted caller may not use make mount carry on as
+        // the caller, before they take effect (-T reads a file, -N opens
+        // one).
+        if !RESTRICTED_OK.contains(key) && key != 'S' && privilege::is_restricted() {
+            privilege::drop_to_caller()?;
+        }
         let code = if key == 'S' { SOURCE_KEY } else { key as u32 };
         crate::check_exclusive(code, EXCLUSIVE, &mut seen_exclusive)?;
         match key {
@@ -336,19 +356,16 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 }
             }
             'O' => o.test_opts = Some(string(parser.value().map_err(usage)?)),
-            'L' => {
-                let value = string(parser.value().map_err(usage)?);
+            'L' | 'U' => {
+                let value = parser.value().map_err(usage)?;
                 o.no_swapmatch = true;
-                o.source = Some(format!("LABEL=\"{value}\""));
-            }
-            'U' => {
-                let value = string(parser.value().map_err(usage)?);
-                o.no_swapmatch = true;
-                o.source = Some(format!("UUID=\"{value}\""));
+                let tag: &[u8] = if key == 'L' { b"LABEL=\"" } else { b"UUID=\"" };
+                let spec = [tag, value.as_bytes(), b"\""].concat();
+                o.source = Some(OsString::from_vec(spec));
             }
             'S' => {
                 o.no_swapmatch = true;
-                o.source = Some(string(parser.value().map_err(usage)?));
+                o.source = Some(parser.value().map_err(usage)?);
             }
             'l' => o.show_labels = true,
             't' => o.types = Some(string(parser.value().map_err(usage)?)),
@@ -379,7 +396,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 }
             }
             'N' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = parser.value().map_err(usage)?;
                 o.namespace = Some(crate::syscall::namespace_argument(&value)?);
             }
             'h' => {
@@ -421,9 +438,9 @@ fn long_only(
         "make-runbindable" => propagation(o, "runbindable"),
         "target" => {
             o.no_swapmatch = true;
-            o.target = Some(string(parser.value().map_err(usage)?));
+            o.target = Some(parser.value().map_err(usage)?);
         }
-        "target-prefix" => o.target_prefix = Some(string(parser.value().map_err(&usage)?)),
+        "target-prefix" => o.target_prefix = Some(parser.value().map_err(&usage)?),
         "options-mode" => {
             let value = string(parser.value().map_err(usage)?);
             if !["ignore", "append", "prepend", "replace"].contains(&value.as_str()) {
@@ -455,31 +472,53 @@ fn check_option_format(value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab.
+/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab; a set-user-ID
+/// mount reads /etc/fstab whatever the caller's environment says.
 fn fstab_path() -> PathBuf {
     std::env::var_os("LIBMOUNT_FSTAB")
+        .filter(|_| !privilege::environment_is_untrusted())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
 }
 
 /// Reads and parses an fstab, reporting bad lines as util-linux does.
 fn read_fstab(prog: &str, path: &Path) -> Result<Fstab, Error> {
-    match std::fs::read_to_string(path) {
+    let path = path.as_os_str().as_bytes();
+    match std::fs::read(OsStr::from_bytes(path)) {
         Ok(text) => {
             let parsed = fstab::parse(&text);
             for line in &parsed.bad_lines {
-                eprintln!(
-                    "{prog}: {}: parse error at line {line} -- ignored",
-                    path.display()
-                );
+                say(&[
+                    prog.as_bytes(),
+                    b": ",
+                    path,
+                    format!(": parse error at line {line} -- ignored").as_bytes(),
+                ]);
             }
             Ok(parsed)
         }
-        Err(_) => Err(Error::failed(
-            format!("{}: failed to parse", path.display()),
+        Err(_) => Err(Error::failed_bytes(
+            [path, b": failed to parse"].concat(),
             EX_USAGE,
         )),
     }
+}
+
+/// `%-25s: WHAT` as C pads it: by bytes.
+fn padded(out: &mut impl Write, name: &OsStr, what: &str) -> std::io::Result<()> {
+    let bytes = name.as_bytes();
+    out.write_all(bytes)?;
+    for _ in bytes.len()..25 {
+        out.write_all(b" ")?;
+    }
+    writeln!(out, ": {what}")
+}
+
+/// A message line on stderr, its names as their bytes.
+fn say(parts: &[&[u8]]) {
+    let mut line = parts.concat();
+    line.push(b'\n');
+    let _ = std::io::stderr().lock().write_all(&line);
 }
 
 pub fn help(prog: &str) -> String {
@@ -496,6 +535,8 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    ns_getopt::c_runtime::restore_sigpipe();
+    privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -526,6 +567,10 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         }
         return list(o);
     }
+    // A restricted caller may list by type, not mount by it.
+    if privilege::is_restricted() && o.types.is_some() {
+        privilege::drop_to_caller()?;
+    }
     if o.operation && (o.types.is_some() || o.all || o.source.is_some()) {
         return Err(bad_usage());
     }
@@ -536,7 +581,7 @@ pub fn run(o: &Options) -> Result<u8, Error> {
     let (source, target) = match (o.operands.len(), &o.source, &o.target) {
         (0, _, _) => (o.source.clone(), o.target.clone()),
         (1, source, target) if source.is_none() || target.is_none() => {
-            let operand = string(o.operands[0].clone());
+            let operand = o.operands[0].clone();
             let is_tag = probe::parse_tag(&operand).is_some();
             if is_tag && source.is_some() {
                 return Err(Error::failed("source specified more than once", EX_USAGE));
@@ -547,11 +592,29 @@ pub fn run(o: &Options) -> Result<u8, Error> {
                 (source.clone(), Some(operand))
             }
         }
-        (2, None, None) => (
-            Some(string(o.operands[0].clone())),
-            Some(string(o.operands[1].clone())),
-        ),
+        (2, None, None) => (Some(o.operands[0].clone()), Some(o.operands[1].clone())),
         _ => return Err(bad_usage()),
+    };
+    // A restricted caller names a source or a target, which fstab
+    // completes; never both. Each must be a path the caller can reach.
+    let (source, target) = if privilege::is_restricted() {
+        if source.is_some() && target.is_some() {
+            privilege::drop_to_caller()?;
+            (source, target)
+        } else {
+            match (sanitize(source), sanitize(target)) {
+                (Ok(source), Ok(target)) => (source, target),
+                (source, target) => {
+                    privilege::drop_to_caller()?;
+                    (
+                        source.unwrap_or_else(|given| given),
+                        target.unwrap_or_else(|given| given),
+                    )
+                }
+            }
+        }
+    } else {
+        (source, target)
     };
     let request = Request {
         source,
@@ -560,8 +623,29 @@ pub fn run(o: &Options) -> Result<u8, Error> {
         options: o.options.join(","),
         from_fstab: false,
     };
-    let outcome = context.mount_one(request);
+    let mut outcome = context.mount_one(request.clone());
+    if outcome.not_permitted && privilege::is_restricted() {
+        // Not a user mount: try again as the caller, so that the kernel
+        // refuses it as it refuses them (util-linux does the same).
+        privilege::drop_to_caller()?;
+        outcome = context.mount_one(request);
+    }
     Ok(context.finish(outcome))
+}
+
+/// A path given to a restricted mount, canonicalized as the caller would
+/// see it (libmount's ul_canonicalize_path_restricted); tags and absent
+/// values pass as they are. `Err` gives back what was given.
+fn sanitize(given: Option<OsString>) -> Result<Option<OsString>, Option<OsString>> {
+    match given {
+        Some(path) if probe::parse_tag(&path).is_none() => {
+            match privilege::as_caller(|| std::fs::canonicalize(&path)) {
+                Ok(resolved) => Ok(Some(resolved.into_os_string())),
+                Err(_) => Err(Some(path)),
+            }
+        }
+        other => Ok(other),
+    }
 }
 
 fn list(o: &Options) -> Result<u8, Error> {
@@ -571,14 +655,14 @@ fn list(o: &Options) -> Result<u8, Error> {
     let plain = utab.iter().all(|u| u.options.is_empty());
     let (mut mountinfo, text) = if plain {
         let file = std::fs::File::open("/proc/self/mountinfo").map_err(mtab)?;
-        (Some(file), String::new())
+        (Some(file), Vec::new())
     } else {
         let text = mountinfo::read_text(Path::new("/proc/self/mountinfo")).map_err(mtab)?;
         (None, text)
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let find_label = |source: &str| probe::label_of(source);
+    let find_label = |source: &OsStr| probe::label_of(source);
     let label: Option<listing::LabelFinder<'_>> = if o.show_labels {
         Some(&find_label)
     } else {
@@ -596,15 +680,15 @@ fn list(o: &Options) -> Result<u8, Error> {
     };
     written
         .and_then(|()| out.flush())
-        .map_err(|e| Error::failed(format!("write error: {e}"), EX_SYSERR))?;
+        .map_err(|e| crate::error::write_error(&e))?;
     Ok(EX_SUCCESS)
 }
 
 /// One mount to do: what the command line or an fstab entry asks for.
 #[derive(Debug, Clone, Default)]
 struct Request {
-    source: Option<String>,
-    target: Option<String>,
+    source: Option<OsString>,
+    target: Option<OsString>,
     fstype: Option<String>,
     options: String,
     from_fstab: bool,
@@ -614,34 +698,47 @@ struct Request {
 struct Outcome {
     /// The exit status util-linux gives.
     code: u8,
-    /// The message (without the `PROG: SPEC: ` prefix and final dot).
-    message: Option<String>,
+    /// The message (without the `PROG: SPEC: ` prefix and final dot),
+    /// with the names in it as their bytes.
+    message: Option<Vec<u8>>,
     /// Target (or source, if no target) for the message prefix.
-    spec: String,
+    spec: OsString,
     /// Whether a mount(2) call failed (adds the dmesg line).
     syscall_failed: bool,
     /// Success message for -v.
-    verbose: Option<String>,
+    verbose: Option<Vec<u8>>,
+    /// A restricted caller asked for more than a user mount: refused
+    /// before any mount(2) call.
+    not_permitted: bool,
 }
 
 impl Outcome {
-    fn ok(spec: String, verbose: Option<String>) -> Outcome {
+    fn ok(spec: OsString, verbose: Option<Vec<u8>>) -> Outcome {
         Outcome {
             code: EX_SUCCESS,
             message: None,
             spec,
             syscall_failed: false,
             verbose,
+            not_permitted: false,
         }
     }
 
-    fn usage(spec: &str, message: String) -> Outcome {
+    fn usage(spec: &OsStr, message: impl Into<Vec<u8>>) -> Outcome {
         Outcome {
             code: EX_USAGE,
-            message: Some(message),
-            spec: spec.to_string(),
+            message: Some(message.into()),
+            spec: spec.to_os_string(),
             syscall_failed: false,
             verbose: None,
+            not_permitted: false,
+        }
+    }
+
+    fn not_permitted(spec: &OsStr) -> Outcome {
+        Outcome {
+            not_permitted: true,
+            ..Outcome::usage(spec, "operation permitted for root only")
         }
     }
 }
@@ -694,14 +791,16 @@ impl<'a> Context<'a> {
     /// Prints an outcome's messages and gives its status.
     fn finish(&self, outcome: Outcome) -> u8 {
         if let Some(message) = &outcome.message {
-            eprintln!("{}: {}: {message}.", self.prog(), outcome.spec);
+            let spec = outcome.spec.as_bytes();
+            say(&[self.prog().as_bytes(), b": ", spec, b": ", message, b"."]);
             if outcome.syscall_failed {
-                eprintln!("{DMESG_HINT}");
+                say(&[DMESG_HINT.as_bytes()]);
             }
         }
         if outcome.code == EX_SUCCESS && self.o.verbose {
             if let Some(text) = &outcome.verbose {
-                print!("{text}");
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text).and_then(|()| out.flush());
             }
         }
         outcome.code
@@ -727,7 +826,7 @@ impl<'a> Context<'a> {
                     .is_some_and(|p| !match_options(&listed.options, p));
             if ignored {
                 if self.o.verbose {
-                    let _ = writeln!(out, "{target:<25}: ignored");
+                    let _ = padded(&mut out, &target, "ignored");
                 }
                 continue;
             }
@@ -746,7 +845,7 @@ impl<'a> Context<'a> {
             if code == EX_SUCCESS {
                 successes += 1;
                 if self.o.verbose {
-                    let _ = writeln!(out, "{target:<25}: successfully remounted");
+                    let _ = padded(&mut out, &target, "successfully remounted");
                 }
             } else {
                 errors += 1;
@@ -787,20 +886,20 @@ impl<'a> Context<'a> {
                     .is_some_and(|p| !match_options(&entry.options, p));
             if ignored {
                 if self.o.verbose {
-                    let _ = writeln!(out, "{target:<25}: ignored");
+                    let _ = padded(&mut out, &target, "ignored");
                 }
                 continue;
             }
             if remount {
                 if mountinfo::find_target(&table, &canonical_target(&target)).is_none() {
                     if self.o.verbose {
-                        let _ = writeln!(out, "{target:<25}: ignored");
+                        let _ = padded(&mut out, &target, "ignored");
                     }
                     continue;
                 }
             } else if is_mounted(&entry, &table) {
                 if self.o.verbose {
-                    let _ = writeln!(out, "{target:<25}: already mounted");
+                    let _ = padded(&mut out, &target, "already mounted");
                 }
                 continue;
             }
@@ -828,7 +927,7 @@ impl<'a> Context<'a> {
                 successes += 1;
                 if mounted && verbose {
                     let what = if remount { "remounted" } else { "mounted" };
-                    let _ = writeln!(out, "{target:<25}: successfully {what}");
+                    let _ = padded(&mut out, &target, &format!("successfully {what}"));
                 }
             } else {
                 errors += 1;
@@ -847,15 +946,24 @@ impl<'a> Context<'a> {
 
         // Complete a half-given request from fstab (or, for a remount, from
         // the mount table).
+        let mut fstab_applied = false;
         if !request.from_fstab
             && !no_tables
             && (request.source.is_none() || request.target.is_none() || remount)
             && !(request.source.is_some() && request.target.is_some())
         {
-            if let Err(outcome) = self.apply_fstab(&mut request, remount) {
-                return outcome;
+            match self.apply_fstab(&mut request, remount) {
+                Ok(applied) => fstab_applied = applied,
+                Err(outcome) => return outcome,
             }
             parsed = options::parse(&request.options);
+        }
+        if privilege::is_restricted() {
+            let source = request.source.as_deref();
+            if !fstab_applied || !permit_user_mount(&mut parsed, source) {
+                let spec = request.target.as_deref().or(source);
+                return Outcome::not_permitted(spec.unwrap_or(OsStr::new("???")));
+            }
         }
         if o.is_move {
             parsed.flags |= MsFlags::MS_MOVE;
@@ -876,10 +984,17 @@ impl<'a> Context<'a> {
         // The target.
         let Some(raw_target) = request.target.clone() else {
             let spec = request.source.clone().unwrap_or_else(|| "???".into());
-            return Outcome::usage(&spec, "no mount point specified".into());
+            return Outcome::usage(&spec, "no mount point specified");
         };
         let mut target = match &o.target_prefix {
-            Some(prefix) => format!("{}{}", prefix.trim_end_matches('/'), raw_target),
+            Some(prefix) => {
+                let prefix = prefix.as_bytes();
+                let end = prefix
+                    .iter()
+                    .rposition(|&b| b != b'/')
+                    .map_or(0, |at| at + 1);
+                OsString::from_vec([&prefix[..end], raw_target.as_bytes()].concat())
+            }
             None => raw_target,
         };
         // The source.
@@ -887,17 +1002,20 @@ impl<'a> Context<'a> {
         let mut loop_guard: Option<loopdev::Attached> = None;
         if !propagation_only && !remount {
             let Some(given) = source.clone() else {
-                return Outcome::usage(&target, "no mount source specified".into());
+                return Outcome::usage(&target, "no mount source specified");
             };
             let mut path = given.clone();
             if let Some((kind, value)) = probe::parse_tag(&given) {
                 match probe::find_device(kind, value) {
-                    Some(device) => path = device.to_string_lossy().into_owned(),
+                    Some(device) => path = device.into_os_string(),
                     None => {
                         if parsed.has_user("nofail") {
                             return Outcome::ok(target, None);
                         }
-                        return Outcome::usage(&target, format!("can't find {given}"));
+                        return Outcome::usage(
+                            &target,
+                            [b"can't find ", given.as_bytes()].concat(),
+                        );
                     }
                 }
             }
@@ -910,7 +1028,18 @@ impl<'a> Context<'a> {
                 path = listing::canonical_source(&path);
             }
             // Loop devices: asked for, or a regular file to mount.
-            if let Some(setup) = self.loop_setup(&parsed, &path, fstype.as_deref(), flags) {
+            let setup = match self.loop_setup(&parsed, &path, fstype.as_deref(), flags) {
+                Ok(setup) => setup,
+                Err(errno) => {
+                    let optstr = options::message_optstr(&request.options);
+                    let text = ns_getopt::c_runtime::strerror(errno);
+                    return Outcome::usage(
+                        &target,
+                        format!("failed to parse mount options '{optstr}': {text}"),
+                    );
+                }
+            };
+            if let Some(setup) = setup {
                 if o.fake {
                     source = Some(path);
                 } else {
@@ -919,7 +1048,7 @@ impl<'a> Context<'a> {
                             if attached.read_only {
                                 parsed.flags |= MsFlags::MS_RDONLY;
                             }
-                            path = attached.device.to_string_lossy().into_owned();
+                            path = attached.device.clone().into_os_string();
                             loop_guard = Some(attached);
                             // With autoclear the kernel tracks the device:
                             // libmount leaves "loop" out of utab then.
@@ -931,10 +1060,13 @@ impl<'a> Context<'a> {
                         Err(_) => {
                             return Outcome {
                                 code: EX_FAIL,
-                                message: Some(format!("failed to setup loop device for {path}")),
+                                message: Some(
+                                    [b"failed to setup loop device for ", path.as_bytes()].concat(),
+                                ),
                                 spec: target,
                                 syscall_failed: false,
                                 verbose: None,
+                                not_permitted: false,
                             };
                         }
                     }
@@ -944,7 +1076,7 @@ impl<'a> Context<'a> {
             }
         } else if let Some(given) = &source {
             if !o.no_canonicalize
-                && given.starts_with('/')
+                && mountinfo::starts_with(given, b"/")
                 && !is_pseudo_fs(fstype.as_deref().unwrap_or("none"))
             {
                 source = Some(listing::canonical_source(given));
@@ -955,6 +1087,12 @@ impl<'a> Context<'a> {
         if let Some(mode) = parsed.mkdir_mode() {
             match mode {
                 Ok(mode) => {
+                    // X-mount.mkdir is for root (and callers without
+                    // set-ID privileges) only: a restricted caller's
+                    // request goes on without the privileges.
+                    if !Path::new(&target).exists() && privilege::is_restricted() {
+                        return Outcome::not_permitted(&target);
+                    }
                     if !Path::new(&target).exists() && !o.fake {
                         if let Err(e) = std::fs::DirBuilder::new()
                             .recursive(true)
@@ -964,10 +1102,17 @@ impl<'a> Context<'a> {
                             let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
                             return Outcome {
                                 code: EX_FAIL,
-                                message: Some(format!("mount failed: {}", errno.desc())),
+                                message: Some(
+                                    format!(
+                                        "mount failed: {}",
+                                        ns_getopt::c_runtime::strerror(errno as i32)
+                                    )
+                                    .into_bytes(),
+                                ),
                                 spec: target,
                                 syscall_failed: false,
                                 verbose: None,
+                                not_permitted: false,
                             };
                         }
                     }
@@ -1012,7 +1157,7 @@ impl<'a> Context<'a> {
             let mut last = Err((Step::Main, Errno::ENODEV));
             for candidate in &try_types {
                 last = mount_calls(
-                    Some(OsStr::new(&source_text)),
+                    Some(source_text.as_os_str()),
                     Path::new(&target),
                     Some(candidate),
                     flags | MsFlags::MS_SILENT,
@@ -1030,7 +1175,7 @@ impl<'a> Context<'a> {
             last
         } else {
             mount_calls(
-                Some(OsStr::new(&source_text)),
+                Some(source_text.as_os_str()),
                 Path::new(&target),
                 fstype.as_deref(),
                 flags,
@@ -1067,6 +1212,7 @@ impl<'a> Context<'a> {
                         spec: target,
                         syscall_failed: true,
                         verbose: None,
+                        not_permitted: false,
                     },
                 }
             }
@@ -1074,13 +1220,14 @@ impl<'a> Context<'a> {
     }
 
     /// Fills in what fstab (or the mount table, for a remount) knows.
-    fn apply_fstab(&mut self, request: &mut Request, remount: bool) -> Result<(), Outcome> {
+    /// `Ok(true)` when an fstab entry completed the request.
+    fn apply_fstab(&mut self, request: &mut Request, remount: bool) -> Result<bool, Outcome> {
         let swapmatch = !self.o.no_swapmatch;
         let source = request.source.clone();
         let target = request.target.clone();
         let found: Option<FstabEntry> = {
             let entries = self.fstab();
-            let by_target = |t: &str| {
+            let by_target = |t: &OsStr| {
                 let canonical = canonical_target(t);
                 entries
                     .iter()
@@ -1094,11 +1241,11 @@ impl<'a> Context<'a> {
                     })
                     .cloned()
             };
-            let by_source = |s: &str| {
-                let canonical = if s.starts_with('/') {
+            let by_source = |s: &OsStr| {
+                let canonical = if mountinfo::starts_with(s, b"/") {
                     listing::canonical_source(s)
                 } else {
-                    s.to_string()
+                    s.to_os_string()
                 };
                 entries
                     .iter()
@@ -1106,7 +1253,7 @@ impl<'a> Context<'a> {
                     .find(|e| e.source == s)
                     .or_else(|| {
                         entries.iter().rev().find(|e| {
-                            e.source.starts_with('/')
+                            mountinfo::starts_with(&e.source, b"/")
                                 && listing::canonical_source(&e.source) == canonical
                         })
                     })
@@ -1131,7 +1278,7 @@ impl<'a> Context<'a> {
                 request.fstype = Some(entry.fstype.clone());
             }
             request.options = join_options(&entry.options, &request.options);
-            return Ok(());
+            return Ok(true);
         }
         if remount {
             // The mount table, for what is mounted on the target.
@@ -1147,69 +1294,114 @@ impl<'a> Context<'a> {
                     request.target = Some(t);
                 }
             }
-            return Ok(());
+            return Ok(false);
         }
         let spec = target
             .clone()
             .or(source.clone())
             .unwrap_or_else(|| "???".into());
         let path = fstab_path();
+        let path = path.as_os_str().as_bytes();
         let message = if swapmatch {
-            format!("can't find in {}", path.display())
+            [b"can't find in ", path].concat()
         } else if target.is_some() {
-            format!("can't find mount point in {}", path.display())
+            [b"can't find mount point in ", path].concat()
         } else {
-            format!(
-                "can't find mount source {} in {}",
-                source.as_deref().unwrap_or(""),
-                path.display()
-            )
+            let source = source.as_deref().unwrap_or_default().as_bytes();
+            [b"can't find mount source ", source, b" in ", path].concat()
         };
         Err(Outcome::usage(&spec, message))
     }
 
     /// Whether this mount needs a loop device, and how to set it up.
+    /// `Err` is the errno of an `offset=`, `sizelimit=` or `encryption=`
+    /// util-linux refuses.
     fn loop_setup(
         &self,
         parsed: &MountOptions,
-        path: &str,
+        path: &OsStr,
         fstype: Option<&str>,
         flags: MsFlags,
-    ) -> Option<LoopSetup> {
-        let number = |name: &str| {
-            parsed
-                .user_value(name)
-                .flatten()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let asked =
-            parsed.has_user("loop") || parsed.has_user("offset") || parsed.has_user("sizelimit");
+    ) -> Result<Option<LoopSetup>, i32> {
+        let asked = ["loop", "offset", "sizelimit", "encryption"]
+            .iter()
+            .any(|name| parsed.has_user(name));
         if !asked {
             if flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
-                return None;
+                return Ok(None);
             }
             if fstype.is_some_and(|t| !is_regular_fs(t)) {
-                return None;
+                return Ok(None);
             }
-            let meta = std::fs::metadata(path).ok()?;
+            let Ok(meta) = std::fs::metadata(path) else {
+                return Ok(None);
+            };
             if !meta.is_file() || meta.len() <= 1024 {
-                return None;
+                return Ok(None);
             }
+        }
+        // The first of each counts, as for libmount 2.38.
+        let number = |name: &str| match parsed.first_user_value(name) {
+            Some(Some(text)) => size::strtosize(text),
+            Some(None) | None => Ok(0),
+        };
+        let (offset, sizelimit) = (number("offset")?, number("sizelimit")?);
+        // Cryptoloop is gone from the kernel; libmount refuses it.
+        if parsed.has_user("encryption") {
+            return Err(libc::EINVAL);
         }
         let device = parsed
             .user_value("loop")
             .flatten()
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        Some(LoopSetup {
+        Ok(Some(LoopSetup {
             file: PathBuf::from(path),
-            offset: number("offset"),
-            sizelimit: number("sizelimit"),
+            offset,
+            sizelimit,
             read_only: flags.contains(MsFlags::MS_RDONLY),
             device,
-        })
+        }))
     }
+}
+
+/// libmount's evaluation of a restricted (non-root) mount of an fstab
+/// entry: allowed with `user` or `users`; with `owner` or `group` when the
+/// source is a device under /dev that the caller owns or whose group they
+/// are in, which then counts as `user`. A `user` mount is recorded in utab
+/// as `user=NAME`, so that the same caller may unmount it. The implied
+/// nosuid, nodev (and noexec) are already in `parsed`'s flags, where the
+/// option stood.
+fn permit_user_mount(parsed: &mut MountOptions, source: Option<&OsStr>) -> bool {
+    // `user=NAME` from fstab names nobody allowed: libmount ignores it.
+    parsed.user.retain(|word| !word.starts_with("user="));
+    let has = |parsed: &MountOptions, word: &str| parsed.user.iter().any(|w| w == word);
+    if has(parsed, "owner") || has(parsed, "group") {
+        use std::os::unix::fs::MetadataExt;
+        let caller = ns_getopt::c_runtime::Identity::current();
+        let device = source
+            .filter(|path| mountinfo::starts_with(path, b"/dev/"))
+            .and_then(|path| std::fs::metadata(path).ok());
+        if let Some(meta) = device {
+            if (has(parsed, "owner") && meta.uid() == caller.ruid)
+                || (has(parsed, "group") && privilege::caller_in_group(meta.gid()))
+            {
+                parsed.user.push("user".to_string());
+            }
+        }
+    }
+    if !has(parsed, "user") && !has(parsed, "users") {
+        return false;
+    }
+    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let Some(name) = privilege::user_name(uid) else {
+        return false;
+    };
+    let name = String::from_utf8_lossy(&name).into_owned();
+    for word in parsed.user.iter_mut().filter(|w| *w == "user") {
+        *word = format!("user={name}");
+    }
+    true
 }
 
 /// `-a`'s status: all fine, all failed, or some of each.
@@ -1232,10 +1424,10 @@ fn join_options(first: &str, second: &str) -> String {
 }
 
 /// A target path as libmount canonicalises it: resolved when it exists.
-fn canonical_target(path: &str) -> String {
+fn canonical_target(path: &OsStr) -> OsString {
     match std::fs::canonicalize(path) {
-        Ok(resolved) => resolved.to_string_lossy().into_owned(),
-        Err(_) => path.to_string(),
+        Ok(resolved) => resolved.into_os_string(),
+        Err(_) => path.to_os_string(),
     }
 }
 
@@ -1244,22 +1436,26 @@ fn is_mounted(entry: &FstabEntry, table: &[MountEntry]) -> bool {
     let target = canonical_target(&entry.target);
     let source = match probe::parse_tag(&entry.source) {
         Some((kind, value)) => match probe::find_device(kind, value) {
-            Some(device) => device.to_string_lossy().into_owned(),
+            Some(device) => device.into_os_string(),
             None => return false,
         },
-        None if entry.source.starts_with('/') => listing::canonical_source(&entry.source),
+        None if mountinfo::starts_with(&entry.source, b"/") => {
+            listing::canonical_source(&entry.source)
+        }
         None => entry.source.clone(),
     };
     table.iter().any(|m| {
         m.target == target
             && (m.source == source
                 || (is_regular_fs(&m.fstype) && listing::canonical_source(&m.source) == source)
-                || (source.starts_with('/') && Path::new(&source).is_dir() && m.root != "/"))
+                || (mountinfo::starts_with(&source, b"/")
+                    && Path::new(&source).is_dir()
+                    && m.root != "/"))
     })
 }
 
 /// The filesystem on a block device or image file, if any.
-fn probe_source(source: &str) -> Option<probe::Superblock> {
+fn probe_source(source: &OsStr) -> Option<probe::Superblock> {
     let meta = std::fs::metadata(source).ok()?;
     if !(meta.file_type().is_block_device() || meta.is_file()) {
         return None;
@@ -1298,7 +1494,7 @@ fn filesystems_to_try() -> Vec<String> {
 
 /// After a successful mount with utab options (`x-…`, `_netdev`), records
 /// them in /run/mount/utab as libmount does.
-fn record_utab(parsed: &MountOptions, target: &str) {
+fn record_utab(parsed: &MountOptions, target: &OsStr) {
     let kept = parsed.utab_options();
     if kept.is_empty() || parsed.flags.contains(MsFlags::MS_REMOUNT) {
         return;
@@ -1322,17 +1518,18 @@ fn success_message(
     prog: &str,
     flags: MsFlags,
     propagation_only: bool,
-    source: &str,
-    target: &str,
-) -> String {
+    source: &OsStr,
+    target: &OsStr,
+) -> Vec<u8> {
+    let (prog, source, target) = (prog.as_bytes(), source.as_bytes(), target.as_bytes());
     if flags.contains(MsFlags::MS_MOVE) {
-        format!("{prog}: {source} moved to {target}.\n")
+        [prog, b": ", source, b" moved to ", target, b".\n"].concat()
     } else if flags.contains(MsFlags::MS_BIND) {
-        format!("{prog}: {source} bound on {target}.\n")
+        [prog, b": ", source, b" bound on ", target, b".\n"].concat()
     } else if propagation_only {
-        format!("{prog}: {target} propagation flags changed.\n")
+        [prog, b": ", target, b" propagation flags changed.\n"].concat()
     } else {
-        format!("{prog}: {source} mounted on {target}.\n")
+        [prog, b": ", source, b" mounted on ", target, b".\n"].concat()
     }
 }
 
@@ -1340,22 +1537,27 @@ struct MountFailure<'a> {
     errno: Errno,
     step: Step,
     flags: MsFlags,
-    source: Option<&'a str>,
-    target: &'a str,
+    source: Option<&'a OsStr>,
+    target: &'a OsStr,
     fstype: Option<&'a str>,
     rw_only: bool,
 }
 
-/// util-linux's wording for a failed mount(2); `None` where `nofail`
-/// makes the failure a success.
-fn mount_error_message(f: MountFailure<'_>) -> Option<String> {
-    let src = f.source.unwrap_or("none");
-    let lstat = |p: &str| std::fs::symlink_metadata(p).ok();
-    let stat = |p: &str| std::fs::metadata(p).ok();
+/// util-linux's wording for a failed mount(2), the source named as its
+/// bytes; `None` where `nofail` makes the failure a success.
+fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
+    let src = f.source.unwrap_or(OsStr::new("none"));
+    let lstat = |p: &OsStr| std::fs::symlink_metadata(p).ok();
+    let stat = |p: &OsStr| std::fs::metadata(p).ok();
+    // BEFORE SOURCE AFTER.
+    let about = |before: &str, after: &str| -> Vec<u8> {
+        [before.as_bytes(), src.as_bytes(), after.as_bytes()].concat()
+    };
+    let text = |text: &str| text.as_bytes().to_vec();
     if f.step == Step::Additional {
         return Some(
             if f.errno == Errno::EINVAL && !f.flags.contains(MsFlags::MS_REMOUNT) {
-                "not mount point or bad option".to_string()
+                text("not mount point or bad option")
             } else {
                 mount_error_message(MountFailure {
                     step: Step::Main,
@@ -1364,88 +1566,121 @@ fn mount_error_message(f: MountFailure<'_>) -> Option<String> {
             },
         );
     }
-    let generic = |errno: Errno| format!("mount(2) system call failed: {}", errno.desc());
+    let generic = |errno: Errno| {
+        format!(
+            "mount(2) system call failed: {}",
+            ns_getopt::c_runtime::strerror(errno as i32)
+        )
+        .into_bytes()
+    };
     Some(match f.errno {
+        // Without privileges (a restricted mount that dropped them) the
+        // kernel's refusal is about the caller.
+        Errno::EPERM if ns_getopt::c_runtime::Identity::current().euid != 0 => {
+            text("must be superuser to use mount")
+        }
         Errno::EPERM => {
             if stat(f.target).is_none_or_not_dir() {
-                "mount point is not a directory".into()
+                text("mount point is not a directory")
             } else {
-                "permission denied".into()
+                text("permission denied")
             }
         }
         Errno::EBUSY => {
             if f.flags.contains(MsFlags::MS_REMOUNT) {
-                "mount point is busy".into()
+                text("mount point is busy")
             } else {
                 let table = mountinfo::read_self().unwrap_or_default();
-                match table.iter().rev().find(|m| m.source == src && m.root == "/") {
-                    Some(m) => format!("{src} already mounted on {}", m.target),
-                    None => format!("{src} already mounted or mount point busy"),
+                match table
+                    .iter()
+                    .rev()
+                    .find(|m| m.source == src && m.root == "/")
+                {
+                    Some(m) => [
+                        about("", " already mounted on "),
+                        m.target.as_bytes().to_vec(),
+                    ]
+                    .concat(),
+                    None => about("", " already mounted or mount point busy"),
                 }
             }
         }
         Errno::ENOENT => {
             if lstat(f.target).is_none() {
-                "mount point does not exist".into()
+                text("mount point does not exist")
             } else if stat(f.target).is_none() {
-                "mount point is a symbolic link to nowhere".into()
+                text("mount point is a symbolic link to nowhere")
             } else if stat(src).is_none() {
-                format!("special device {src} does not exist")
+                about("special device ", " does not exist")
             } else {
                 generic(f.errno)
             }
         }
         Errno::ENOTDIR => {
             if stat(f.target).is_none_or_not_dir() {
-                "mount point is not a directory".into()
+                text("mount point is not a directory")
             } else if std::fs::metadata(src).err().and_then(|e| e.raw_os_error())
                 == Some(libc::ENOTDIR)
             {
-                format!("special device {src} does not exist (a path prefix is not a directory)")
+                about(
+                    "special device ",
+                    " does not exist (a path prefix is not a directory)",
+                )
             } else {
                 generic(f.errno)
             }
         }
         Errno::EINVAL => {
             if f.flags.contains(MsFlags::MS_REMOUNT) {
-                "mount point not mounted or bad option".into()
+                text("mount point not mounted or bad option")
             } else if f.flags.contains(MsFlags::MS_MOVE) && source_under_shared(src) {
-                "bad option; moving a mount residing under a shared mount is unsupported".into()
+                text("bad option; moving a mount residing under a shared mount is unsupported")
             } else if f.fstype.is_some_and(listing::is_net_fs) {
-                "bad option; for several filesystems (e.g. nfs, cifs) you might need a /sbin/mount.<type> helper program".into()
+                text("bad option; for several filesystems (e.g. nfs, cifs) you might need a /sbin/mount.<type> helper program")
             } else {
-                format!("wrong fs type, bad option, bad superblock on {src}, missing codepage or helper program, or other error")
+                about(
+                    "wrong fs type, bad option, bad superblock on ",
+                    ", missing codepage or helper program, or other error",
+                )
             }
         }
-        Errno::EMFILE => "mount table full".into(),
-        Errno::EIO => format!("can't read superblock on {src}"),
+        Errno::EMFILE => text("mount table full"),
+        Errno::EIO => about("can't read superblock on ", ""),
         Errno::ENODEV => match f.fstype {
-            Some(t) => format!("unknown filesystem type '{t}'"),
-            None => "unknown filesystem type".into(),
+            Some(t) => format!("unknown filesystem type '{t}'").into_bytes(),
+            None => text("unknown filesystem type"),
         },
         Errno::ENOTBLK => match stat(src) {
-            None => format!("{src} is not a block device, and stat(2) fails?"),
-            Some(m) if m.file_type().is_block_device() => format!("the kernel does not recognize {src} as a block device; maybe \"modprobe driver\" is necessary"),
-            Some(m) if m.is_file() => format!("{src} is not a block device; try \"-o loop\""),
-            Some(_) => format!("{src} is not a block device"),
+            None => about("", " is not a block device, and stat(2) fails?"),
+            Some(m) if m.file_type().is_block_device() => about(
+                "the kernel does not recognize ",
+                " as a block device; maybe \"modprobe driver\" is necessary",
+            ),
+            Some(m) if m.is_file() => about("", " is not a block device; try \"-o loop\""),
+            Some(_) => about("", " is not a block device"),
         },
-        Errno::ENXIO => format!("{src} is not a valid block device"),
+        Errno::ENXIO => about("", " is not a valid block device"),
         Errno::EACCES | Errno::EROFS => {
             if f.flags.contains(MsFlags::MS_RDONLY) {
-                format!("cannot mount {src} read-only")
+                about("cannot mount ", " read-only")
             } else if f.rw_only {
-                format!("{src} is write-protected but explicit read-write mode requested")
+                about(
+                    "",
+                    " is write-protected but explicit read-write mode requested",
+                )
             } else if f.flags.contains(MsFlags::MS_REMOUNT) {
-                format!("cannot remount {src} read-write, is write-protected")
+                about("cannot remount ", " read-write, is write-protected")
             } else if f.flags.contains(MsFlags::MS_BIND) {
-                format!("bind {src} failed")
+                about("bind ", " failed")
             } else {
                 generic(f.errno)
             }
         }
-        Errno::ENOMEDIUM => format!("no medium found on {src}"),
-        Errno::EBADMSG if stat(src).is_some_and(|m| m.is_file() || m.file_type().is_block_device()) => {
-            format!("cannot mount; probably corrupted filesystem on {src}")
+        Errno::ENOMEDIUM => about("no medium found on ", ""),
+        Errno::EBADMSG
+            if stat(src).is_some_and(|m| m.is_file() || m.file_type().is_block_device()) =>
+        {
+            about("cannot mount; probably corrupted filesystem on ", "")
         }
         errno => generic(errno),
     })
@@ -1466,7 +1701,7 @@ impl NotDir for Option<std::fs::Metadata> {
 
 /// Whether the mount holding `path` has a shared parent (a move out of a
 /// shared mount is refused by the kernel with EINVAL).
-fn source_under_shared(path: &str) -> bool {
+fn source_under_shared(path: &OsStr) -> bool {
     let table = mountinfo::read_self().unwrap_or_default();
     let Some(mount) = mountinfo::find_target(&table, path) else {
         return false;
@@ -1532,11 +1767,11 @@ mod tests {
     fn labels_and_uuids_become_tags() {
         assert_eq!(
             parse_ok(&["-L", "root"]).source.as_deref(),
-            Some("LABEL=\"root\"")
+            Some(OsStr::new("LABEL=\"root\""))
         );
         assert_eq!(
             parse_ok(&["-U", "ab"]).source.as_deref(),
-            Some("UUID=\"ab\"")
+            Some(OsStr::new("UUID=\"ab\""))
         );
     }
 
@@ -1585,11 +1820,12 @@ mod tests {
                 errno,
                 step: Step::Main,
                 flags,
-                source: Some("/nonexistent-source"),
-                target: "/nonexistent-target",
+                source: Some(OsStr::new("/nonexistent-source")),
+                target: OsStr::new("/nonexistent-target"),
                 fstype: Some("bogus"),
                 rw_only: false,
             })
+            .map(|message| String::from_utf8(message).unwrap())
             .unwrap()
         };
         assert_eq!(

@@ -6,8 +6,13 @@
 //! (1)(2)(3)   (4)   (5)         (6)      (7)       (8) (9)  (10)      (11)
 //! ```
 //! Paths are escaped by the kernel as `\040` (space), `\011` (tab),
-//! `\012` (newline) and `\134` (backslash).
+//! `\012` (newline) and `\134` (backslash); everything else is the path's
+//! bytes, which need not be UTF-8: paths and sources are kept as bytes
+//! ([`OsString`]), so that what is unmounted or shown is what the kernel
+//! named.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 /// One mount, fields as the kernel wrote them (paths unescaped).
@@ -18,14 +23,14 @@ pub struct MountEntry {
     pub major: u32,
     pub minor: u32,
     /// The root of the mount within its filesystem.
-    pub root: String,
-    pub target: String,
+    pub root: OsString,
+    pub target: OsString,
     /// Per-mount options (`rw,nosuid,relatime`).
     pub vfs_options: String,
     /// Optional fields (`shared:1`, `master:2`, …).
     pub optional: Vec<String>,
     pub fstype: String,
-    pub source: String,
+    pub source: OsString,
     /// Superblock options.
     pub fs_options: String,
 }
@@ -48,11 +53,7 @@ impl MountEntry {
 
 /// Undoes the kernel's octal escapes (`\040` → space). A backslash not
 /// followed by three octal digits is kept as it is.
-pub fn unescape(text: &str) -> String {
-    if !text.contains('\\') {
-        return text.to_string();
-    }
-    let bytes = text.as_bytes();
+pub fn unescape_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -74,33 +75,46 @@ pub fn unescape(text: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+/// A path field, unescaped, as the bytes it names.
+pub fn unescape_path(field: &[u8]) -> OsString {
+    OsString::from_vec(unescape_bytes(field))
+}
+
+/// A text field (type, options), unescaped; such fields are ASCII in
+/// practice, and anything else is shown as the replacement character.
+pub fn unescape(text: &[u8]) -> String {
+    String::from_utf8_lossy(&unescape_bytes(text)).into_owned()
 }
 
 /// Parses one line; `None` if it is malformed.
-pub fn parse_line(line: &str) -> Option<MountEntry> {
-    let mut fields = line.split(' ');
-    let id = fields.next()?.parse().ok()?;
-    let parent = fields.next()?.parse().ok()?;
-    let (major, minor) = fields.next()?.split_once(':')?;
-    let major = major.parse().ok()?;
-    let minor = minor.parse().ok()?;
-    let root = unescape(fields.next()?);
-    let target = unescape(fields.next()?);
-    let vfs_options = fields.next()?.to_string();
+pub fn parse_line(line: &[u8]) -> Option<MountEntry> {
+    let mut fields = line.split(|&b| b == b' ');
+    let number = |field: Option<&[u8]>| std::str::from_utf8(field?).ok()?.parse().ok();
+    let id = number(fields.next())?;
+    let parent = number(fields.next())?;
+    let devno = fields.next()?;
+    let colon = devno.iter().position(|&b| b == b':')?;
+    let major = number(Some(&devno[..colon]))?;
+    let minor = number(Some(&devno[colon + 1..]))?;
+    let root = unescape_path(fields.next()?);
+    let target = unescape_path(fields.next()?);
+    let vfs_options = String::from_utf8_lossy(fields.next()?).into_owned();
     let mut optional = Vec::new();
     loop {
         let field = fields.next()?;
-        if field == "-" {
+        if field == b"-" {
             break;
         }
         if !field.is_empty() {
-            optional.push(field.to_string());
+            optional.push(String::from_utf8_lossy(field).into_owned());
         }
     }
     let fstype = unescape(fields.next()?);
-    let source = unescape(fields.next()?);
-    let fs_options = fields.next().unwrap_or("").to_string();
+    let source = unescape_path(fields.next()?);
+    let fs_options = String::from_utf8_lossy(fields.next().unwrap_or(b"")).into_owned();
     Some(MountEntry {
         id,
         parent,
@@ -117,8 +131,8 @@ pub fn parse_line(line: &str) -> Option<MountEntry> {
 }
 
 /// Parses the whole file, skipping malformed lines.
-pub fn parse(text: &str) -> Vec<MountEntry> {
-    text.lines().filter_map(parse_line).collect()
+pub fn parse(text: &[u8]) -> Vec<MountEntry> {
+    text.split(|&b| b == b'\n').filter_map(parse_line).collect()
 }
 
 /// Reads and parses a mountinfo file (normally /proc/self/mountinfo).
@@ -128,7 +142,7 @@ pub fn read(path: &Path) -> std::io::Result<Vec<MountEntry>> {
 
 /// Reads a /proc table in large chunks: the kernel walks the mount list
 /// again for every read(2), so few big reads beat many small ones.
-pub fn read_text(path: &Path) -> std::io::Result<String> {
+pub fn read_text(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut data = vec![0u8; 1 << 20];
@@ -145,10 +159,7 @@ pub fn read_text(path: &Path) -> std::io::Result<String> {
         }
     }
     data.truncate(len);
-    Ok(match String::from_utf8(data) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    Ok(data)
 }
 
 /// The mount table of this process's mount namespace.
@@ -179,25 +190,31 @@ pub fn merge_options(vfs: &str, fs: &str) -> String {
 }
 
 /// The last (topmost) mount on `target`.
-pub fn find_target<'a>(table: &'a [MountEntry], target: &str) -> Option<&'a MountEntry> {
+pub fn find_target<'a>(table: &'a [MountEntry], target: &OsStr) -> Option<&'a MountEntry> {
     table.iter().rev().find(|entry| entry.target == target)
+}
+
+/// Whether a path's bytes start with `prefix` (`/` for an absolute path).
+pub fn starts_with(path: &OsStr, prefix: &[u8]) -> bool {
+    path.as_bytes().starts_with(prefix)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = "\
+    const SAMPLE: &[u8] = b"\
 22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard
 23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
 36 22 0:40 /sub /mnt/with\\040space\\011tab rw,noatime master:1 propagate_from:2 - tmpfs none\\134x ro,size=1024k
 37 22 0:41 / /bare rw - tmpfs none
+38 22 0:42 / /l\xe4tin\xff rw - tmpfs s\xfc rw
 ";
 
     #[test]
     fn parses_fields_and_optional_fields() {
         let table = parse(SAMPLE);
-        assert_eq!(table.len(), 4);
+        assert_eq!(table.len(), 5);
         assert_eq!(table[0].target, "/");
         assert_eq!(table[0].optional, vec!["shared:1"]);
         assert!(table[0].is_shared());
@@ -212,6 +229,8 @@ mod tests {
         assert_eq!(odd.source, "none\\x");
         assert_eq!(odd.fstype, "tmpfs");
         assert_eq!(table[3].fs_options, "");
+        assert_eq!(table[4].target.as_bytes(), b"/l\xe4tin\xff");
+        assert_eq!(table[4].source.as_bytes(), b"s\xfc");
     }
 
     #[test]
@@ -227,7 +246,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_skipped() {
-        let text = "garbage\n1 2 3\n24 1 0:5 / /x rw\n25 1 x:5 / /y rw - t s o\n\n26 1 0:5 / /ok rw - tmpfs none rw\n";
+        let text = b"garbage\n1 2 3\n24 1 0:5 / /x rw\n25 1 x:5 / /y rw - t s o\n\n26 1 0:5 / /ok rw - tmpfs none rw\n";
         let table = parse(text);
         assert_eq!(table.len(), 1);
         assert_eq!(table[0].target, "/ok");
@@ -235,18 +254,19 @@ mod tests {
 
     #[test]
     fn unescape_keeps_stray_backslashes() {
-        assert_eq!(unescape("a\\040b"), "a b");
-        assert_eq!(unescape("a\\0"), "a\\0");
-        assert_eq!(unescape("a\\999"), "a\\999");
-        assert_eq!(unescape("end\\"), "end\\");
-        assert_eq!(unescape("\\134\\012"), "\\\n");
+        assert_eq!(unescape(b"a\\040b"), "a b");
+        assert_eq!(unescape(b"a\\0"), "a\\0");
+        assert_eq!(unescape(b"a\\999"), "a\\999");
+        assert_eq!(unescape(b"end\\"), "end\\");
+        assert_eq!(unescape(b"\\134\\012"), "\\\n");
+        assert_eq!(unescape_bytes(b"\\377\xfe"), b"\xff\xfe");
     }
 
     #[test]
     fn find_target_takes_the_topmost() {
-        let text = "1 0 0:1 / /a rw - tmpfs one rw\n2 0 0:2 / /a rw - tmpfs two rw\n";
+        let text = b"1 0 0:1 / /a rw - tmpfs one rw\n2 0 0:2 / /a rw - tmpfs two rw\n";
         let table = parse(text);
-        assert_eq!(find_target(&table, "/a").unwrap().source, "two");
-        assert!(find_target(&table, "/b").is_none());
+        assert_eq!(find_target(&table, OsStr::new("/a")).unwrap().source, "two");
+        assert!(find_target(&table, OsStr::new("/b")).is_none());
     }
 }

@@ -16,7 +16,16 @@ enum Kind {
     Clear(MsFlags),
     /// Means something to mount(8) only, never passed to the kernel.
     User,
+    /// A userspace option that also sets these flags where it stands
+    /// (`user` implies nosuid,nodev,noexec unless a later word says
+    /// otherwise, `user,exec`).
+    UserImplying(MsFlags),
 }
+
+/// What `user` and `users` imply (libmount's MS_SECURE).
+const SECURE: MsFlags = f(libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+/// What `owner` and `group` imply (MS_OWNERSECURE).
+const OWNER_SECURE: MsFlags = f(libc::MS_NOSUID | libc::MS_NODEV);
 
 const fn f(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
@@ -87,13 +96,13 @@ const TABLE: &[(&str, Kind)] = &[
     ("defaults", Kind::User),
     ("auto", Kind::User),
     ("noauto", Kind::User),
-    ("user", Kind::User),
+    ("user", Kind::UserImplying(SECURE)),
     ("nouser", Kind::User),
-    ("users", Kind::User),
+    ("users", Kind::UserImplying(SECURE)),
     ("nousers", Kind::User),
-    ("owner", Kind::User),
+    ("owner", Kind::UserImplying(OWNER_SECURE)),
     ("noowner", Kind::User),
-    ("group", Kind::User),
+    ("group", Kind::UserImplying(OWNER_SECURE)),
     ("nogroup", Kind::User),
     ("_netdev", Kind::User),
     ("loop", Kind::User),
@@ -164,6 +173,19 @@ impl Options {
     /// `Some(Some("/dev/loop3"))` for `loop=/dev/loop3`; the last one wins.
     pub fn user_value(&self, name: &str) -> Option<Option<&str>> {
         self.user.iter().rev().find_map(|word| {
+            if word == name {
+                Some(None)
+            } else {
+                word.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('='))
+                    .map(|value| Some(unquote(value)))
+            }
+        })
+    }
+
+    /// As [`Options::user_value`], but the first one counts.
+    pub fn first_user_value(&self, name: &str) -> Option<Option<&str>> {
+        self.user.iter().find_map(|word| {
             if word == name {
                 Some(None)
             } else {
@@ -262,9 +284,41 @@ pub fn apply(into: &mut Options, options: &str) {
                 into.cleared.insert(flags);
             }
             Some(Kind::User) => into.user.push(word.to_string()),
+            Some(Kind::UserImplying(flags)) => {
+                into.flags.insert(flags);
+                into.cleared.remove(flags);
+                into.user.push(word.to_string());
+            }
             None => into.data.push(word.to_string()),
         }
     }
+}
+
+/// An option string as libmount shows it in "failed to parse mount
+/// options" messages: `ro` or `rw`, the flags still set in the order
+/// given, the filesystem's options, then the userspace ones (without
+/// `defaults`).
+pub fn message_optstr(options: &str) -> String {
+    let parsed = parse(options);
+    let read_only = parsed.flags.contains(MsFlags::MS_RDONLY);
+    let mut words: Vec<&str> = vec![if read_only { "ro" } else { "rw" }];
+    for word in split(options) {
+        if let Some(Kind::Set(flags)) = classify(word) {
+            if flags != MsFlags::MS_RDONLY && parsed.flags.contains(flags) && !words.contains(&word)
+            {
+                words.push(word);
+            }
+        }
+    }
+    words.extend(parsed.data.iter().map(String::as_str));
+    words.extend(
+        parsed
+            .user
+            .iter()
+            .map(String::as_str)
+            .filter(|w| *w != "defaults"),
+    );
+    words.join(",")
 }
 
 /// Parses a whole option string.
@@ -395,6 +449,40 @@ mod tests {
             Some(Err("abc".to_string()))
         );
         assert_eq!(parse("ro").mkdir_mode(), None);
+    }
+
+    #[test]
+    fn user_options_imply_secure_flags_where_they_stand() {
+        let secure = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        assert_eq!(parse("user").flags, secure);
+        assert_eq!(parse("users,exec").flags, secure - MsFlags::MS_NOEXEC);
+        assert_eq!(parse("exec,users").flags, secure, "an earlier exec loses");
+        assert_eq!(parse("owner").flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(parse("group,suid,dev").flags, MsFlags::empty());
+        assert_eq!(parse("user=alice").flags, MsFlags::empty());
+        assert_eq!(parse("user,exec").user, vec!["user"]);
+    }
+
+    #[test]
+    fn options_as_libmount_shows_them_in_messages() {
+        assert_eq!(message_optstr("loop,offset=x"), "rw,loop,offset=x");
+        assert_eq!(message_optstr("ro,loop,offset=x"), "ro,loop,offset=x");
+        assert_eq!(
+            message_optstr("loop,offset=x,rw,exec,size=1"),
+            "rw,size=1,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("noatime,nodev,nosuid,loop,offset=x"),
+            "rw,noatime,nodev,nosuid,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("sync,x-foo,defaults,nofail,loop,offset=x,data=ordered"),
+            "rw,sync,data=ordered,x-foo,nofail,loop,offset=x"
+        );
+        assert_eq!(
+            message_optstr("loop,offset=x,noexec,exec,nosuid"),
+            "rw,nosuid,loop,offset=x"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -30,21 +31,25 @@ pub fn umount(target: &Path, flags: MntFlags) -> Result<(), Errno> {
 /// `-N`/`--namespace` of mount and umount: a PID names its
 /// `/proc/PID/ns/mnt`, anything else is a namespace file. util-linux checks
 /// at parse time that it can be opened.
-pub fn namespace_argument(value: &str) -> Result<PathBuf, Error> {
-    let path = match value.parse::<u32>().ok().filter(|&pid| pid > 0) {
+pub fn namespace_argument(value: &OsStr) -> Result<PathBuf, Error> {
+    let pid = value.to_str().and_then(|text| text.parse::<u32>().ok());
+    let path = match pid.filter(|&pid| pid > 0) {
         Some(pid) => PathBuf::from(format!("/proc/{pid}/ns/mnt")),
         None => PathBuf::from(value),
     };
     match std::fs::File::open(&path) {
         Ok(_) => Ok(path),
-        Err(e) => Err(Error::failed(
-            format!(
-                "failed to set target namespace to {}: {}",
-                path.display(),
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc()
-            ),
-            EX_SYSERR,
-        )),
+        Err(e) => {
+            let text = ns_getopt::c_runtime::io_error_text(&e);
+            let message = [
+                b"failed to set target namespace to ".as_slice(),
+                path.as_os_str().as_bytes(),
+                b": ",
+                text.as_bytes(),
+            ]
+            .concat();
+            Err(Error::failed_bytes(message, EX_SYSERR))
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 //! over the mount table, `-a`, `-A`, and util-linux's messages.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,6 +19,7 @@ use crate::listing::{self, is_pseudo_fs};
 use crate::loopdev;
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{match_fstype, match_options};
+use crate::privilege;
 use crate::probe;
 use crate::syscall;
 
@@ -121,6 +124,10 @@ const EXCLUSIVE: &[&[(u32, &str)]] = &[
 /// --fake has no short option; util-linux numbers it above every char.
 const FAKE_KEY: u32 = 0x100;
 
+/// The options a caller without privileges may give a set-user-ID umount
+/// (util-linux's list).
+const RESTRICTED_OK: &str = "hdilqVv";
+
 /// What `umount -a` leaves alone unless `-t` says otherwise.
 const DEFAULT_ALL_TYPES: &str = "noproc,nodevfs,nodevpts,nosysfs,norpc_pipefs,nonfsd,noselinuxfs";
 
@@ -143,7 +150,8 @@ pub struct Options {
     pub test_opts: Option<String>,
     pub types: Option<String>,
     pub namespace: Option<PathBuf>,
-    pub operands: Vec<String>,
+    /// Targets or sources, as bytes: the path unmounted is the one named.
+    pub operands: Vec<OsString>,
 }
 
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
@@ -199,10 +207,19 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 other => unreachable!("option --{other} is in the table but not handled"),
             },
             Value(value) => {
-                o.operands.push(string(value));
+                o.operands.push(value);
                 continue;
             }
         };
+        if privilege::is_restricted() && !RESTRICTED_OK.contains(key) {
+            // -c would let the caller name paths unchecked: ignored, as
+            // util-linux ignores it; anything else makes umount carry on
+            // as the caller.
+            if key == 'c' {
+                continue;
+            }
+            privilege::drop_to_caller()?;
+        }
         let code = if key == 'F' { FAKE_KEY } else { key as u32 };
         crate::check_exclusive(code, EXCLUSIVE, &mut seen)?;
         match key {
@@ -221,7 +238,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             't' => o.types = Some(string(parser.value().map_err(usage)?)),
             'v' => o.verbose = true,
             'N' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = parser.value().map_err(usage)?;
                 o.namespace = Some(crate::syscall::namespace_argument(&value)?);
             }
             'h' => {
@@ -251,6 +268,8 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    ns_getopt::c_runtime::restore_sigpipe();
+    privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -281,6 +300,26 @@ pub fn run(o: &Options) -> Result<u8, Error> {
     }
     let mut total: u32 = 0;
     for spec in &o.operands {
+        // A restricted caller's path is resolved as the caller resolves
+        // it: what they cannot reach they cannot name.
+        let sanitized;
+        let spec = if privilege::is_restricted() && probe::parse_tag(spec).is_none() {
+            match privilege::as_caller(|| std::fs::canonicalize(spec)) {
+                Ok(path) => {
+                    sanitized = path.into_os_string();
+                    sanitized.as_os_str()
+                }
+                Err(e) => {
+                    let text = ns_getopt::c_runtime::io_error_text(&e);
+                    return Err(Error::failed_bytes(
+                        [spec.as_bytes(), b": ", text.as_bytes()].concat(),
+                        EX_USAGE,
+                    ));
+                }
+            }
+        } else {
+            spec.as_os_str()
+        };
         let code = if o.all_targets {
             unmounter.all_targets(spec)
         } else if o.recursive {
@@ -299,9 +338,26 @@ struct Unmounter<'a> {
 
 /// What to unmount, once found.
 struct Found {
-    target: String,
+    target: OsString,
     /// Known when the mount table was consulted (then -v names it).
-    source: Option<String>,
+    source: Option<OsString>,
+}
+
+/// A message line on stderr, its names as their bytes.
+fn say(parts: &[&[u8]]) {
+    let mut line = parts.concat();
+    line.push(b'\n');
+    let _ = std::io::stderr().lock().write_all(&line);
+}
+
+/// `%-25s` as C pads it: by bytes.
+fn padded(out: &mut impl Write, name: &OsStr, what: &str) -> std::io::Result<()> {
+    let bytes = name.as_bytes();
+    out.write_all(bytes)?;
+    for _ in bytes.len()..25 {
+        out.write_all(b" ")?;
+    }
+    writeln!(out, ": {what}")
 }
 
 impl Unmounter<'_> {
@@ -322,9 +378,14 @@ impl Unmounter<'_> {
 
     /// libmount skips the mount table when statfs(2) suffices: an absolute
     /// directory, no -f/-l/-c/-d, nothing about it in utab.
-    fn fast_path(&self, target: &str, utab: &[listing::UtabEntry]) -> bool {
+    fn fast_path(&self, target: &OsStr, utab: &[listing::UtabEntry]) -> bool {
         let o = self.o;
-        if o.force || o.lazy || o.no_canonicalize || o.detach_loop || !target.starts_with('/') {
+        if o.force
+            || o.lazy
+            || o.no_canonicalize
+            || o.detach_loop
+            || !mountinfo::starts_with(target, b"/")
+        {
             return false;
         }
         if !std::fs::metadata(target).is_ok_and(|m| m.is_dir()) {
@@ -339,8 +400,8 @@ impl Unmounter<'_> {
 
     /// Finds the mount for `spec` (a target, or with swapping a source or a
     /// loop backing file); `None` when it is not in the table.
-    fn find(&self, spec: &str, table: &[MountEntry]) -> Option<Found> {
-        let by_target = |t: &str| {
+    fn find(&self, spec: &OsStr, table: &[MountEntry]) -> Option<Found> {
+        let by_target = |t: &OsStr| {
             mountinfo::find_target(table, t).or_else(|| {
                 let c = canonical(t);
                 mountinfo::find_target(table, &c)
@@ -349,14 +410,12 @@ impl Unmounter<'_> {
         if let Some(entry) = by_target(spec) {
             return Some(found(entry));
         }
-        let by_source = |s: &str| -> Option<&MountEntry> {
+        let by_source = |s: &OsStr| -> Option<&MountEntry> {
             let resolved = match probe::parse_tag(s) {
-                Some((kind, value)) => probe::find_device(kind, value)?
-                    .to_string_lossy()
-                    .into_owned(),
-                None => s.to_string(),
+                Some((kind, value)) => probe::find_device(kind, value)?.into_os_string(),
+                None => s.to_os_string(),
             };
-            let canonical_src = if resolved.starts_with('/') {
+            let canonical_src = if mountinfo::starts_with(&resolved, b"/") {
                 listing::canonical_source(&resolved)
             } else {
                 resolved.clone()
@@ -364,7 +423,7 @@ impl Unmounter<'_> {
             table.iter().rev().find(|m| {
                 m.source == resolved
                     || (!is_pseudo_fs(&m.fstype)
-                        && m.source.starts_with('/')
+                        && mountinfo::starts_with(&m.source, b"/")
                         && listing::canonical_source(&m.source) == canonical_src)
             })
         };
@@ -386,11 +445,33 @@ impl Unmounter<'_> {
     }
 
     /// umount one spec, with messages; returns the status.
-    fn one(&self, spec: &str) -> u8 {
+    fn one(&self, spec: &OsStr) -> u8 {
         let utab = listing::read_utab();
+        if privilege::is_restricted() {
+            let table = mountinfo::read_self().unwrap_or_default();
+            let Some(found) = self.find(spec, &table) else {
+                // util-linux says so even with -q here.
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": not mounted.",
+                ]);
+                return EX_USAGE;
+            };
+            if user_may_unmount(&found, &utab) {
+                return self.unmount(found, spec);
+            }
+            // Not the caller's mount: try as the caller, so that the
+            // kernel refuses it (util-linux does the same).
+            if let Err(error) = privilege::drop_to_caller() {
+                eprintln!("{}: {error}", self.prog());
+                return error.exit_code();
+            }
+        }
         let found = if self.fast_path(spec, &utab) {
             Found {
-                target: spec.to_string(),
+                target: spec.to_os_string(),
                 source: None,
             }
         } else {
@@ -398,7 +479,7 @@ impl Unmounter<'_> {
             // Not in the table: umount(2) on the path as given decides
             // (ENOENT, EINVAL), as libmount does.
             self.find(spec, &table).unwrap_or_else(|| Found {
-                target: spec.to_string(),
+                target: spec.to_os_string(),
                 source: None,
             })
         };
@@ -407,7 +488,7 @@ impl Unmounter<'_> {
 
     /// The umount(2) call and its reporting. `spec` is what the user said,
     /// used in messages when the mount was not found.
-    fn unmount(&self, found: Found, spec: &str) -> u8 {
+    fn unmount(&self, found: Found, spec: &OsStr) -> u8 {
         let prog = self.prog();
         let target = Path::new(&found.target);
         let result = if self.o.fake {
@@ -419,7 +500,7 @@ impl Unmounter<'_> {
             // Only with a known source, as libmount: the fast path (no
             // mount table read) leaves -r without effect.
             Err(Errno::EBUSY) if self.o.read_only && found.source.is_some() => {
-                let source = found.source.as_deref().unwrap_or("none");
+                let source = found.source.as_deref().unwrap_or(OsStr::new("none"));
                 nix::mount::mount(
                     Some(source),
                     target,
@@ -445,9 +526,17 @@ impl Unmounter<'_> {
                     }
                 }
                 if self.o.verbose {
+                    let target = found.target.as_bytes();
                     match &found.source {
-                        Some(source) => eprintln!("{prog}: {} ({source}) unmounted", found.target),
-                        None => eprintln!("{prog}: {} unmounted", found.target),
+                        Some(source) => say(&[
+                            prog.as_bytes(),
+                            b": ",
+                            target,
+                            b" (",
+                            source.as_bytes(),
+                            b") unmounted",
+                        ]),
+                        None => say(&[prog.as_bytes(), b": ", target, b" unmounted"]),
                     }
                 }
                 EX_SUCCESS
@@ -464,14 +553,24 @@ impl Unmounter<'_> {
                     Errno::ENOENT => "no mount point specified".to_string(),
                     Errno::EPERM => "must be superuser to unmount".to_string(),
                     Errno::EACCES => "block devices are not permitted on filesystem".to_string(),
-                    other => format!("umount(2) system call failed: {}", other.desc()),
+                    other => format!(
+                        "umount(2) system call failed: {}",
+                        ns_getopt::c_runtime::strerror(other as i32)
+                    ),
                 };
                 let name = if found.target.is_empty() {
                     spec
                 } else {
                     &found.target
                 };
-                eprintln!("{prog}: {name}: {reason}.");
+                say(&[
+                    prog.as_bytes(),
+                    b": ",
+                    name.as_bytes(),
+                    b": ",
+                    reason.as_bytes(),
+                    b".",
+                ]);
                 EX_FAIL
             }
         }
@@ -479,7 +578,7 @@ impl Unmounter<'_> {
 
     /// `-R`: one read of the mount table, then depth first, children and
     /// over-mounts before their parent: linear in the number of mounts.
-    fn recursive(&self, spec: &str) -> u8 {
+    fn recursive(&self, spec: &OsStr) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
         let top = mountinfo::find_target(&table, spec)
             .or_else(|| mountinfo::find_target(&table, &canonical(spec)));
@@ -490,7 +589,13 @@ impl Unmounter<'_> {
                 } else {
                     "not found"
                 };
-                eprintln!("{}: {spec}: {what}", self.prog());
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": ",
+                    what.as_bytes(),
+                ]);
             }
             return EX_USAGE;
         };
@@ -547,7 +652,6 @@ impl Unmounter<'_> {
     /// `-a`: everything in the table, last mounted first, filtered by type
     /// and options.
     fn all(&self) -> u8 {
-        use std::io::Write;
         let table = mountinfo::read_self().unwrap_or_default();
         let utab = listing::read_utab();
         let types = self.o.types.as_deref().unwrap_or(DEFAULT_ALL_TYPES);
@@ -569,13 +673,13 @@ impl Unmounter<'_> {
                     .is_some_and(|p| !match_options(&entry.options(), p));
             if ignored {
                 if self.o.verbose {
-                    let _ = writeln!(out, "{:<25}: ignored", entry.target);
+                    let _ = padded(&mut out, &entry.target, "ignored");
                 }
                 continue;
             }
             let result = silent.unmount_entry(entry, &utab);
             if result == EX_SUCCESS && self.o.verbose {
-                let _ = writeln!(out, "{:<25}: successfully unmounted", entry.target);
+                let _ = padded(&mut out, &entry.target, "successfully unmounted");
             }
             code |= result;
         }
@@ -584,7 +688,7 @@ impl Unmounter<'_> {
     }
 
     /// `-A`: every mount of the device behind `spec`.
-    fn all_targets(&self, spec: &str) -> u8 {
+    fn all_targets(&self, spec: &OsStr) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
         let Some(found) = self.find(spec, &table) else {
             if !self.o.quiet {
@@ -593,7 +697,13 @@ impl Unmounter<'_> {
                 } else {
                     "not found"
                 };
-                eprintln!("{}: {spec}: {what}", self.prog());
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    spec.as_bytes(),
+                    b": ",
+                    what.as_bytes(),
+                ]);
             }
             return EX_USAGE;
         };
@@ -631,31 +741,76 @@ fn found(entry: &MountEntry) -> Found {
     }
 }
 
-fn canonical(path: &str) -> String {
+/// libmount's evaluation of a restricted unmount: the mount must be in
+/// /etc/fstab (as source and target, or as the target of the device's
+/// loop file) with `users`, or with `user`, `owner` or `group` and a
+/// `user=NAME` of the caller in utab (who mounted it).
+fn user_may_unmount(found: &Found, utab: &[listing::UtabEntry]) -> bool {
+    let Ok(text) = std::fs::read("/etc/fstab") else {
+        return false;
+    };
+    let fstab = crate::fstab::parse(&text);
+    let source = found.source.as_deref().unwrap_or(OsStr::new(""));
+    let entry = fstab
+        .entries
+        .iter()
+        .find(|e| e.target == found.target && e.source == source)
+        .or_else(|| {
+            fstab.entries.iter().find(|e| {
+                e.target == found.target
+                    && loopdev::is_loop_device(Path::new(source))
+                    && listing::loop_backing_file(source)
+                        .is_some_and(|file| listing::canonical_source(&e.source) == file)
+            })
+        });
+    let Some(entry) = entry else {
+        return false;
+    };
+    let words = crate::options::split(&entry.options);
+    if words.contains(&"users") {
+        return true;
+    }
+    if !words.iter().any(|w| ["user", "owner", "group"].contains(w)) {
+        return false;
+    }
+    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let Some(name) = privilege::user_name(uid) else {
+        return false;
+    };
+    let wanted = format!("user={}", String::from_utf8_lossy(&name));
+    utab.iter()
+        .rev()
+        .find(|u| u.target == found.target)
+        .is_some_and(|u| crate::options::split(&u.options).contains(&wanted.as_str()))
+}
+
+fn canonical(path: &OsStr) -> OsString {
     std::fs::canonicalize(path)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.to_string())
+        .map(PathBuf::into_os_string)
+        .unwrap_or_else(|_| path.to_os_string())
 }
 
 /// The loop devices whose backing file is `file`.
-fn loop_devices_of(file: &str) -> Vec<String> {
+fn loop_devices_of(file: &OsStr) -> Vec<OsString> {
     let Ok(dir) = std::fs::read_dir("/sys/block") else {
         return Vec::new();
     };
     dir.filter_map(Result::ok)
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with("loop") {
+            let name = e.file_name();
+            if !name.as_bytes().starts_with(b"loop") {
                 return None;
             }
-            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
-            (backing.trim_end_matches('\n') == file).then(|| format!("/dev/{name}"))
+            let backing = std::fs::read(e.path().join("loop/backing_file")).ok()?;
+            let backing = backing.strip_suffix(b"\n").unwrap_or(&backing);
+            (backing == file.as_bytes())
+                .then(|| OsString::from_vec([b"/dev/", name.as_bytes()].concat()))
         })
         .collect()
 }
 
 /// Drops a target's utab entry after it was unmounted.
-fn forget_utab(target: &str) {
+fn forget_utab(target: &OsStr) {
     let mut utab = listing::read_utab();
     if let Some(index) = utab.iter().rposition(|u| u.target == target) {
         utab.remove(index);
@@ -713,7 +868,7 @@ mod tests {
     fn flags_and_operands() {
         let o = parse_ok(&["-lf", "/a", "--fake", "-q", "/b"]);
         assert!(o.lazy && o.force && o.fake && o.quiet);
-        assert_eq!(o.operands, vec!["/a", "/b"]);
+        assert_eq!(o.operands, vec![OsString::from("/a"), OsString::from("/b")]);
     }
 
     #[test]
@@ -739,7 +894,7 @@ mod tests {
     #[test]
     fn tree_orders_children_by_id() {
         let table = mountinfo::parse(
-            "1 0 0:1 / / rw - ext4 /dev/root rw\n5 1 0:5 / /b rw - tmpfs none rw\n3 1 0:3 / /a rw - tmpfs none rw\n7 3 0:7 / /a/x rw - tmpfs none rw\n",
+            b"1 0 0:1 / / rw - ext4 /dev/root rw\n5 1 0:5 / /b rw - tmpfs none rw\n3 1 0:3 / /a rw - tmpfs none rw\n7 3 0:7 / /a/x rw - tmpfs none rw\n",
         );
         let tree = Tree::new(&table);
         let ids: Vec<u32> = tree.children(1).iter().map(|e| e.id).collect();

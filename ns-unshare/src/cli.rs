@@ -440,8 +440,8 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "keep-caps" => u.keep_caps = true,
             "setuid" => u.setuid = Some(id_number(&value(parser)?, "failed to parse uid")?),
             "setgid" => u.setgid = Some(id_number(&value(parser)?, "failed to parse gid")?),
-            "root" => u.root = Some(value(parser)?.into()),
-            "wd" => u.wd = Some(value(parser)?.into()),
+            "root" => u.root = Some(os_value(parser)?.into()),
+            "wd" => u.wd = Some(os_value(parser)?.into()),
             "monotonic" => {
                 u.monotonic = Some(offset(&value(parser)?, "failed to parse monotonic offset")?)
             }
@@ -487,6 +487,13 @@ fn value(parser: &mut lexopt::Parser) -> Result<String, Error> {
         .map_err(|error| TOOL.usage_error(error).into())
 }
 
+/// A required option value that names a path: its bytes, as given.
+fn os_value(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
+    parser
+        .value()
+        .map_err(|error| TOOL.usage_error(error).into())
+}
+
 fn string(value: OsString) -> String {
     value.to_string_lossy().into_owned()
 }
@@ -508,19 +515,20 @@ fn id_number(text: &str, what: &str) -> Result<u32, Error> {
         .ok_or_else(|| Error::Failed(format!("{what}: '{text}'")))
 }
 
-/// A signed 64-bit number of seconds, as strtoll reads it.
+/// A signed 64-bit number of seconds, as strtoll reads it; a number out
+/// of range is reported with ERANGE's text, as util-linux 2.42 does
+/// (2.38 let `18446744073709551615` wrap).
 fn offset(text: &str, what: &str) -> Result<i64, Error> {
     let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let valid = digits
-        .strip_prefix('-')
-        .unwrap_or(digits)
-        .bytes()
-        .all(|b| b.is_ascii_digit());
-    match digits.parse::<i64>() {
-        Ok(value) if valid => Ok(value),
-        _ => Err(Error::Failed(format!("{what}: '{text}'"))),
+    let magnitude = digits.strip_prefix('-').unwrap_or(digits);
+    if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Failed(format!("{what}: '{text}'")));
     }
+    digits.parse::<i64>().map_err(|_| {
+        let range = ns_getopt::c_runtime::strerror(libc::ERANGE);
+        Error::Failed(format!("{what}: '{text}': {range}"))
+    })
 }
 
 /// `--help`, from the option table.
@@ -693,6 +701,23 @@ mod tests {
         );
         assert_eq!(parse_ok(&["-T", "--boottime", "-5"]).boottime, Some(-5));
         assert_eq!(parse_ok(&["-T", "--boottime", " +5"]).boottime, Some(5));
+        for (huge, sign) in [("18446744073709551615", ""), ("9223372036854775808", "-")] {
+            let value = format!("{sign}{huge}9");
+            assert_eq!(
+                parse_err(&["-T", "--boottime", &value]).2,
+                format!(
+                    "failed to parse boottime offset: '{value}': Numerical result out of range"
+                )
+            );
+        }
+        assert_eq!(
+            parse_err(&["-T", "--monotonic=18446744073709551615"]).2,
+            "failed to parse monotonic offset: '18446744073709551615': Numerical result out of range"
+        );
+        assert_eq!(
+            parse_err(&["-T", "--monotonic=-"]).2,
+            "failed to parse monotonic offset: '-'"
+        );
         let (code, usage, text) = parse_err(&["--monotonic", "5"]);
         assert_eq!((code, usage), (1, false));
         assert!(text.contains("(-T)"));

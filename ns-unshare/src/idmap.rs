@@ -59,8 +59,22 @@ fn parse_u32_field(text: &str) -> Option<u32> {
     parse_ulong(trimmed).and_then(|value| u32::try_from(value).ok())
 }
 
+/// `(uid_t) -1` means "no ID" to the kernel (setresuid's "unchanged"):
+/// never an ID to map, nor the end of a range.
+pub const NO_ID: u32 = u32::MAX;
+
+/// Checks that `count` IDs from `first` are IDs: the range ends below
+/// [`NO_ID`] (its end, `first + count`, is at most NO_ID, so its
+/// arithmetic cannot overflow either).
+pub fn check_range(first: u32, count: u32) -> bool {
+    first.checked_add(count).is_some() && first != NO_ID
+}
+
 /// Parses `INNER:OUTER:COUNT` (util-linux 2.39+, the order of
-/// /proc/PID/uid_map) or the older `OUTER,INNER,COUNT` of 2.38.
+/// /proc/PID/uid_map) or the older `OUTER,INNER,COUNT` of 2.38. A range
+/// that reaches 4294967295 is refused: util-linux 2.42 turns
+/// `0:4294967295:1` into the map `0 0 1` (root mapped to root), its own
+/// "no ID" sentinel taken for an ID.
 pub fn parse_block(text: &str) -> Result<Block, String> {
     let invalid = || format!("invalid mapping '{text}'");
     let (fields, new_order): (Vec<&str>, bool) = if text.contains(':') {
@@ -77,6 +91,11 @@ pub fn parse_block(text: &str) -> Result<Block, String> {
         parse_u32_field(count).ok_or_else(invalid)?,
     );
     let (inner, outer) = if new_order { (a, b) } else { (b, a) };
+    if !check_range(inner, count) || !check_range(outer, count) {
+        return Err(format!(
+            "invalid mapping '{text}': a range may not reach {NO_ID} ((uid_t) -1, which is no ID)"
+        ));
+    }
     Ok(Block {
         outer,
         inner,
@@ -101,10 +120,16 @@ pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32,
         }
         let number = |field: &str| {
             parse_ulong(field)
-                .map(|value| value as u32)
+                .and_then(|value| u32::try_from(value).ok())
                 .ok_or_else(|| format!("failed to parse subid map: '{field}'"))
         };
-        return Ok(Some((number(start)?, number(count)?)));
+        let (start, count) = (number(start)?, number(count)?);
+        if !check_range(start, count) {
+            return Err(format!(
+                "subid range {start}:{count} reaches {NO_ID}, which is no ID"
+            ));
+        }
+        return Ok(Some((start, count)));
     }
     Ok(None)
 }
@@ -114,26 +139,42 @@ pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32,
 /// mapping comes first; a block that overlaps it (on either side) loses
 /// its topmost ID, and is split around the claimed inner and outer IDs,
 /// which are skipped. Blocks keep their command-line order.
-pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Vec<MapRange> {
-    // No single mapping behaves as one at the very top of the ID space,
-    // which no block can reach past.
-    let (outer, inner) = single.unwrap_or((u32::MAX, u32::MAX));
-    let mut out = Vec::new();
-    if let Some((outer, inner)) = single {
-        out.push(MapRange {
-            inner,
-            outer,
-            count: 1,
-        });
-    }
+///
+/// Every sum is checked: blocks come from [`parse_block`] or /etc/subuid,
+/// whose ranges end below [`NO_ID`], and anything else is an error rather
+/// than a wrapped ID.
+pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Result<Vec<MapRange>, String> {
+    let overflow = || "ID map arithmetic overflows".to_string();
+    let Some((outer, inner)) = single else {
+        return blocks
+            .iter()
+            .map(|block| {
+                check_range(block.inner, block.count)
+                    .then_some(())
+                    .and(check_range(block.outer, block.count).then_some(()))
+                    .map(|()| MapRange {
+                        inner: block.inner,
+                        outer: block.outer,
+                        count: block.count,
+                    })
+                    .ok_or_else(overflow)
+            })
+            .collect();
+    };
+    let mut out = vec![MapRange {
+        inner,
+        outer,
+        count: 1,
+    }];
     for block in blocks {
         let mut count = block.count;
         let start_inner = block.inner;
+        let block_end = |start: u32| start.checked_add(count).ok_or_else(overflow);
         // The upper bounds are inclusive in util-linux; kept so the maps
         // come out identical.
-        let overlaps = (outer >= block.outer && outer <= block.outer.wrapping_add(count))
-            || (inner >= start_inner && inner <= start_inner.wrapping_add(count));
-        if single.is_some() && overlaps {
+        let overlaps = (outer >= block.outer && outer <= block_end(block.outer)?)
+            || (inner >= start_inner && inner <= block_end(start_inner)?);
+        if overlaps {
             count = count.saturating_sub(1);
         }
         let outer_offset = outer.saturating_sub(block.outer).min(count);
@@ -144,22 +185,31 @@ pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Vec<MapRange> {
             inner: start_inner,
             count: inner_offset.min(outer_offset),
         };
-        let skip = |value: u32, claimed: u32| value + u32::from(value == claimed);
-        let mid_outer = skip(low.outer.wrapping_add(low.count), outer);
-        let mid_inner = skip(low.inner.wrapping_add(low.count), inner);
+        let add = |a: u32, b: u32| a.checked_add(b).ok_or_else(overflow);
+        let skip = |value: u32, claimed: u32| add(value, u32::from(value == claimed));
+        let mid_outer = skip(add(low.outer, low.count)?, outer)?;
+        let mid_inner = skip(add(low.inner, low.count)?, inner)?;
         let middle = MapRange {
             outer: mid_outer,
             inner: mid_inner,
             count: outer_offset.abs_diff(inner_offset),
         };
         let high = MapRange {
-            outer: skip(mid_outer.wrapping_add(middle.count), outer),
-            inner: skip(mid_inner.wrapping_add(middle.count), inner),
-            count: count - low.count - middle.count,
+            outer: skip(add(mid_outer, middle.count)?, outer)?,
+            inner: skip(add(mid_inner, middle.count)?, inner)?,
+            count: count
+                .checked_sub(low.count)
+                .and_then(|rest| rest.checked_sub(middle.count))
+                .ok_or_else(overflow)?,
         };
-        out.extend([low, middle, high].into_iter().filter(|r| r.count > 0));
+        for range in [low, middle, high].into_iter().filter(|r| r.count > 0) {
+            if !check_range(range.inner, range.count) || !check_range(range.outer, range.count) {
+                return Err(overflow());
+            }
+            out.push(range);
+        }
     }
-    out
+    Ok(out)
 }
 
 /// The text written to /proc/PID/uid_map: one `INNER OUTER COUNT` line
@@ -342,6 +392,49 @@ mod tests {
     }
 
     #[test]
+    fn ranges_that_reach_no_id_are_refused() {
+        for bad in [
+            "0:4294967295:1",
+            "4294967295:0:1",
+            "4294967295,0,1",
+            "0,4294967295,1",
+            "1:4294967290:6",
+            "4294967290:1:6",
+            "1:0:4294967295",
+        ] {
+            let error = parse_block(bad).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid mapping '{bad}': ")),
+                "{error}"
+            );
+        }
+        assert!(parse_block("1:4294967290:5").is_ok(), "ends at 4294967294");
+        assert!(parse_block("0:0:4294967294").is_ok());
+        assert!(find_subid_range("root:4294967290:10\n", "root", 0).is_err());
+        assert!(find_subid_range("root:4294967296:1\n", "root", 0).is_err());
+    }
+
+    #[test]
+    fn combining_never_wraps() {
+        let top = Block {
+            outer: 4294967200,
+            inner: 4294967200,
+            count: 94,
+        };
+        assert_eq!(
+            combine(&[top], Some((4294967293, 4294967293))).map(|r| r.len()),
+            Ok(2)
+        );
+        let past = Block {
+            outer: 4294967200,
+            inner: 0,
+            count: 200,
+        };
+        assert!(combine(&[past], None).is_err());
+        assert!(combine(&[past], Some((1, 1))).is_err());
+    }
+
+    #[test]
     fn strtoul_semantics() {
         assert_eq!(parse_ulong("42"), Some(42));
         assert_eq!(parse_ulong(" +42"), Some(42));
@@ -392,7 +485,7 @@ mod tests {
             count: 65536,
         };
         assert_eq!(
-            combine(&[auto], Some((1000, 0))),
+            combine(&[auto], Some((1000, 0))).unwrap(),
             [range(0, 1000, 1), range(1, 100000, 65535)]
         );
     }
@@ -410,7 +503,7 @@ mod tests {
             count: 5,
         };
         assert_eq!(
-            combine(&[a, b], None),
+            combine(&[a, b], None).unwrap(),
             [range(0, 100000, 10), range(10, 200000, 5)]
         );
     }
@@ -425,7 +518,7 @@ mod tests {
             count: 10,
         };
         assert_eq!(
-            combine(&[block], Some((1000, 5))),
+            combine(&[block], Some((1000, 5))).unwrap(),
             [range(5, 1000, 1), range(0, 100000, 5), range(6, 100005, 4)]
         );
         // The claimed outer ID inside the block is skipped as well.
@@ -435,7 +528,7 @@ mod tests {
             count: 4,
         };
         assert_eq!(
-            combine(&[block], Some((1001, 100))),
+            combine(&[block], Some((1001, 100))).unwrap(),
             [range(100, 1001, 1), range(0, 1000, 1), range(1, 1002, 2)]
         );
     }

@@ -20,7 +20,7 @@
 
 pub mod caps;
 pub mod cli;
-mod error;
+pub mod error;
 pub mod fork;
 pub mod idmap;
 pub mod mounts;
@@ -50,6 +50,11 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-unshare");
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+    }
     let (prog, result) = match cli::parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
         Err((prog, error)) => (prog, Err(error)),
@@ -72,7 +77,10 @@ pub fn run(options: &Options) -> Result<ExitCode, Error> {
 fn print_stdout(text: &str) -> Result<ExitCode, Error> {
     ns_getopt::print_stdout(text)
         .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| Error::Failed(format!("write error: {error}")))
+        .map_err(|error| {
+            let text = ns_getopt::c_runtime::io_error_text(&error);
+            Error::Failed(format!("write error: {text}"))
+        })
 }
 
 /// The caller's identity, taken once at start as util-linux does.
@@ -83,8 +91,8 @@ struct Me {
 
 fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
     // SIGCHLD may come ignored from our own parent; then the kernel would
-    // reap our children itself and waitpid could not see them. (SIGPIPE,
-    // which the Rust runtime ignores, is restored by execvp.)
+    // reap our children itself and waitpid could not see them. (SIGPIPE
+    // was restored at start.)
     // SAFETY: restoring the default action installs no handler.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
     let me = Me {
@@ -131,13 +139,15 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
         (None, map_user)
     } else {
         let single = map_user.map(|inner| (me.euid, inner));
-        (Some(idmap::combine(&user_blocks, single)), None)
+        let ranges = idmap::combine(&user_blocks, single).map_err(Error::Failed)?;
+        (Some(ranges), None)
     };
     let (group_ranges, single_group) = if group_blocks.is_empty() {
         (None, map_group)
     } else {
         let single = map_group.map(|inner| (me.egid, inner));
-        (Some(idmap::combine(&group_blocks, single)), None)
+        let ranges = idmap::combine(&group_blocks, single).map_err(Error::Failed)?;
+        (Some(ranges), None)
     };
     let map_helper = if user_ranges.is_some() || group_ranges.is_some() {
         let helper_prog = prog.to_string();
@@ -234,17 +244,13 @@ fn become_program(
     let mut wd = u.wd.clone();
     if let Some(root) = &u.root {
         nix::unistd::chroot(root).map_err(|errno| {
-            Error::system(
-                format_args!("cannot change root directory to '{}'", root.display()),
-                errno,
-            )
+            error::system_path("cannot change root directory to '", root, "'", errno)
         })?;
         wd.get_or_insert_with(|| PathBuf::from("/"));
     }
     if let Some(wd) = &wd {
-        nix::unistd::chdir(wd).map_err(|errno| {
-            Error::system(format_args!("cannot chdir to '{}'", wd.display()), errno)
-        })?;
+        nix::unistd::chdir(wd)
+            .map_err(|errno| error::system_path("cannot chdir to '", wd, "'", errno))?;
     }
     if let Some(dir) = &u.mount_proc {
         // A recursive private / already covers an existing /proc mount.
@@ -277,8 +283,10 @@ fn become_program(
     })
 }
 
-/// `--map-user`/`--map-group`: a name first, else a number; util-linux
-/// reads `(uid_t) -1` as "no mapping".
+/// `--map-user`/`--map-group`: a name first, else a number. A number
+/// beyond 32 bits, or 4294967295 (`(uid_t) -1`, no ID), is refused as
+/// util-linux 2.42 refuses it (2.38 cut the first to 32 bits, mapping
+/// 4294967296 to root, and read the second as "no mapping").
 fn resolve_id(
     arg: Option<&IdArg>,
     current: u32,
@@ -292,11 +300,17 @@ fn resolve_id(
         Some(IdArg::Given(text)) => match by_name(text) {
             Some(id) => id,
             None => idmap::parse_ulong(text)
-                .map(|value| value as u32)
+                .and_then(|value| u32::try_from(value).ok())
+                .filter(|&id| id != idmap::NO_ID)
                 .ok_or_else(|| Error::Failed(format!("failed to parse {what}: '{text}'")))?,
         },
     };
-    Ok((id != u32::MAX).then_some(id))
+    if id == idmap::NO_ID {
+        return Err(Error::Failed(format!(
+            "cannot map {what} {id}: it is (uid_t) -1, which is no ID"
+        )));
+    }
+    Ok(Some(id))
 }
 
 fn resolve_blocks<'a>(
@@ -333,7 +347,10 @@ fn bind_namespace_files(pid: i32, persist: &[Option<PathBuf>]) -> Result<(), Err
 
 /// util-linux's line, then the reason in plain words for EPERM.
 fn unshare_failed(prog: &str, errno: Errno, wants_user: bool) -> Error {
-    let first = format!("unshare failed: {}", errno.desc());
+    let first = format!(
+        "unshare failed: {}",
+        ns_getopt::c_runtime::strerror(errno as i32)
+    );
     match errno {
         Errno::EPERM => {
             let why = namespaces::explain_eperm(

@@ -20,10 +20,8 @@ fn errno(error: ns_mount::Error) -> Errno {
 /// namespace after its last process is gone.
 pub fn bind_namespace(source: &Path, target: &Path) -> Result<(), Error> {
     ns_mount::mount(Some(source), target, None, MountFlags::MS_BIND, None).map_err(|error| {
-        Error::system(
-            format_args!("mount {} on {} failed", source.display(), target.display()),
-            errno(error),
-        )
+        let before = format!("mount {} on ", source.display());
+        crate::error::system_path(&before, target, " failed", errno(error))
     })
 }
 
@@ -46,8 +44,10 @@ pub fn set_root_propagation(propagation: Propagation) -> Result<(), Error> {
 pub fn make_private(dir: &Path) -> Result<(), Error> {
     match ns_mount::set_propagation(dir, MountPropagation::Private, true).map_err(errno) {
         Ok(()) | Err(Errno::EINVAL) => Ok(()),
-        Err(errno) => Err(Error::system(
-            format_args!("cannot change {} filesystem propagation", dir.display()),
+        Err(errno) => Err(crate::error::system_path(
+            "cannot change ",
+            dir,
+            " filesystem propagation",
             errno,
         )),
     }
@@ -57,7 +57,6 @@ pub fn make_private(dir: &Path) -> Result<(), Error> {
 /// files or executables, as util-linux mounts it.
 pub fn mount_proc(dir: &Path) -> Result<(), Error> {
     let flags = MountFlags::MS_NOSUID | MountFlags::MS_NOEXEC | MountFlags::MS_NODEV;
-    ns_mount::mount(Some(Path::new("proc")), dir, Some("proc"), flags, None).map_err(|error| {
-        Error::system(format_args!("mount {} failed", dir.display()), errno(error))
-    })
+    ns_mount::mount(Some(Path::new("proc")), dir, Some("proc"), flags, None)
+        .map_err(|error| crate::error::system_path("mount ", dir, " failed", errno(error)))
 }

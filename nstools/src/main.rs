@@ -24,6 +24,7 @@ fn find(name: &str) -> Option<Main> {
 }
 
 fn main() -> ExitCode {
+    ns_getopt::c_runtime::restore_sigpipe();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "nstools");
     if let Some(main) = find(&invoked) {
@@ -31,6 +32,16 @@ fn main() -> ExitCode {
     }
     // `nstools TOOL ARGS…`: the tool sees itself invoked as TOOL.
     let tool = args.get(1).map(|arg| arg.to_string_lossy().into_owned());
+    let identity = ns_getopt::c_runtime::Identity::current();
+    if let Some(refusal) = identity.set_id_refusal() {
+        // Each tool checks for itself at start (mount and umount have a
+        // restricted mode, as util-linux's; the others refuse to run);
+        // nstools' own answers (the list, the usage) are refused here.
+        if tool.as_deref().is_none_or(|name| find(name).is_none()) {
+            eprintln!("{invoked}: {refusal}");
+            return ExitCode::from(1);
+        }
+    }
     match tool.as_deref() {
         Some("--list") => {
             for (reference, ours, _) in APPLETS {

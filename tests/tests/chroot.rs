@@ -367,3 +367,68 @@ fn help_to_a_full_device_fails() {
     assert_eq!(output.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&output.stderr).contains("write error"));
 }
+
+/// NEWROOT and COMMAND that are not UTF-8: the directory named is the one
+/// entered, and the messages quote the bytes as coreutils does
+/// (`'…'$'\377'`, `‘…\377’`). Compared byte for byte.
+#[test]
+fn non_utf8_names() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    require_root();
+    let dir = TempDir::new("chroot-bytes");
+    let root = dir.path().join(OsStr::from_bytes(b"root\xff"));
+    make_root(&root);
+    // What a lossy conversion would name instead.
+    std::fs::create_dir(dir.path().join("root\u{fffd}")).expect("mkdir");
+    let cases: Vec<Vec<&OsStr>> = vec![
+        vec![
+            OsStr::from_bytes(b"root\xff"),
+            OsStr::new("/bin/sh"),
+            OsStr::new("-c"),
+            OsStr::new("ls /; echo ok"),
+        ],
+        vec![
+            OsStr::from_bytes(b"no\xff\x01 such"),
+            OsStr::new("/bin/true"),
+        ],
+        vec![OsStr::from_bytes(b"\xfeno"), OsStr::new("/bin/true")],
+        vec![OsStr::new("it's"), OsStr::new("/bin/true")],
+        vec![
+            OsStr::from_bytes(b"root\xff"),
+            OsStr::from_bytes(b"/bin/no\xff"),
+        ],
+    ];
+    let mut failures = Vec::new();
+    for args in &cases {
+        for lang in ["C", "C.UTF-8"] {
+            let run = |program: &Path| {
+                let output = std::process::Command::new(program)
+                    .arg0("chroot")
+                    .args(args)
+                    .current_dir(dir.path())
+                    .env("LANG", lang)
+                    .env_remove("LC_ALL")
+                    .env_remove("LC_CTYPE")
+                    .output()
+                    .expect("run chroot");
+                (output.status.code(), output.stdout, output.stderr)
+            };
+            let reference = run(Path::new(REFERENCE));
+            let ours = run(&bin("ns-chroot"));
+            if ours != reference {
+                failures.push(format!(
+                    "{args:?} LANG={lang}:\n ours {:?} {:?} {:?}\n reference {:?} {:?} {:?}",
+                    ours.0,
+                    String::from_utf8_lossy(&ours.1),
+                    ours.2.escape_ascii().to_string(),
+                    reference.0,
+                    String::from_utf8_lossy(&reference.1),
+                    reference.2.escape_ascii().to_string()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -75,6 +75,9 @@ spawn unshare --uts bash -c $'exec -a "h\xc3\xa9llo w\xc3\xb6rld \xe2\x94\x80 \x
 spawn unshare --uts bash -c 'exec -a "a-very-long-command-line-that-needs-truncation-on-a-narrow-terminal --with many --options" sleep 1000'
 touch /run/keep/uts
 spawn unshare --uts=/run/keep/uts sleep 1000
+# A mount point whose name is no UTF-8: NSFS shows the kernel's bytes.
+touch $'/run/keep/\xff\xfe uts'
+spawn unshare --uts=$'/run/keep/\xff\xfe uts' sleep 1000
 ip netns add blue
 ip netns add red
 ip netns set blue 7
@@ -676,4 +679,47 @@ fn list_columns() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("{\n   \"lsns-columns\": ["), "{stdout}");
+}
+
+/// Without /proc (a mount namespace of its own where it is unmounted):
+/// util-linux 2.42.4 says why and exits 32 (2.38.1 listed nothing).
+#[test]
+fn without_proc_the_mount_table_error_of_2_42() {
+    require_root();
+    let run = TestCommand::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("umount -l /proc && exec \"$0\"")
+        .arg(bin("ns-lsns"))
+        .run();
+    run.expect_code(32);
+    assert_eq!(
+        run.stderr, "ns-lsns: failed to parse /proc/self/mountinfo: No such file or directory\n",
+        "{run}"
+    );
+}
+
+/// A -Q expression nested deeper than bison's stack: util-linux 2.42.4's
+/// "memory exhausted", not a stack overflow; a long flat one is fine.
+#[test]
+fn deep_filters_fail_as_bison_does() {
+    let bangs = "!".repeat(100_000);
+    let run = TestCommand::new(bin("ns-lsns")).args(["-Q", &bangs]).run();
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        format!("ns-lsns: failed to parse \"{bangs}\": memory exhausted\n")
+    );
+    let parens = format!("{}NS{}", "(".repeat(50_000), ")".repeat(50_000));
+    let run = TestCommand::new(bin("ns-lsns"))
+        .args(["-n", "-Q", &parens])
+        .run();
+    run.expect_code(1);
+    assert!(run.stderr.ends_with("\": memory exhausted\n"), "{run}");
+    // One argument may hold at most 128 KiB (MAX_ARG_STRLEN).
+    let flat = format!("{}NS > 0", "NS == 0 || ".repeat(10_000));
+    let run = TestCommand::new(bin("ns-lsns"))
+        .args(["-n", "-o", "NS", "-Q", &flat])
+        .run();
+    run.expect_code(0);
+    assert!(!run.stdout.is_empty(), "{run}");
 }

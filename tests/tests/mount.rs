@@ -223,6 +223,46 @@ fn errors_and_usage() {
     );
 }
 
+/// Names that are not UTF-8 are bytes from argv to the kernel and back:
+/// mount points, sources, fstab lines and comments. Output goes through
+/// `od -c`, so that every byte counts (the harness compares text).
+#[test]
+fn non_utf8_names() {
+    // $X is `a\377`, $Y `a` then U+FFFD (what a lossy conversion of $X
+    // would name), $L `caf\351` (Latin-1).
+    const NAMES: &str = "X=$(printf 'a\\377'); Y=$(printf 'a\\357\\277\\275'); L=$(printf 'caf\\351'); mkdir \"$X\" \"$Y\" \"$L\" b";
+    run_group(
+        "non-UTF-8 names",
+        &[
+            (NAMES, "mount -t tmpfs \"$X\" \"$X\"; mount -t tmpfs | od -An -c"),
+            (NAMES, "mount -v -t tmpfs \"$L\" \"$X\" | od -An -c; mount -t tmpfs | od -An -c"),
+            (
+                NAMES,
+                "/usr/bin/mount -t tmpfs x \"$X\"; /usr/bin/mount -t tmpfs y \"$Y\"; umount -v \"$X\" 2>&1 | od -An -c; mount -t tmpfs | od -An -c",
+            ),
+            (
+                NAMES,
+                "/usr/bin/mount -t tmpfs x \"$Y\"; umount \"$X\" 2>&1 | od -An -c; mount -t tmpfs | od -An -c",
+            ),
+            (
+                NAMES,
+                "/usr/bin/mount -t tmpfs x \"$X\"; mount --make-private \"$X\" && echo private; mount -v --bind \"$X\" b | od -An -c; umount -R \"$X\" && echo gone",
+            ),
+            (NAMES, "mount -t tmpfs x \"$X/nonexistent\" 2>&1 | od -An -c"),
+            (NAMES, "mount \"$X\" 2>&1 | od -An -c"),
+            (
+                NAMES,
+                "printf '# caf\\351 cr\\350me\\nnone %s/%s tmpfs defaults 0 0\\n\\377 %s/%s tmpfs defaults\\n' \"$W\" \"$L\" \"$W\" \"$X\" > fstab; mount -av -T fstab | od -An -c; mount -t tmpfs | od -An -c",
+            ),
+            (
+                NAMES,
+                "printf 'none %s/%s tmpfs defaults 0 0\\n' \"$W\" \"$L\" > fstab; mount -T fstab \"$W/$L\" && mount -t tmpfs | od -An -c",
+            ),
+            (NAMES, "umount \"$X\" 2>&1 | od -An -c; umount \"$X/no\" 2>&1 | od -An -c"),
+        ],
+    );
+}
+
 #[test]
 fn bind_move_propagation_remount() {
     run_group(
@@ -446,6 +486,21 @@ fn loop_devices_and_probing() {
         ("mkdir m", "mount -o loop,offset=0,sizelimit=8388608 \"$IMG/ext.img\" m; mount -t ext4"),
         ("mkdir m", "mount -o loop,x-a=1 \"$IMG/ext.img\" m; mount -t ext4; cat /run/mount/utab; umount m; cat /run/mount/utab"),
         ("mkdir m", "mount -o loop /nonexistent.img m"),
+        // A label that is not UTF-8 is found and shown as its bytes.
+        (
+            "mkdir m; truncate -s 8M \"$IMG/lat.img\"; mkfs.ext4 -q -F -L \"$(printf '\\351t\\351')\" \"$IMG/lat.img\"; L=$(losetup -f --show \"$IMG/lat.img\")",
+            "mount LABEL=\"$(printf '\\351t\\351')\" m && mount -l -t ext4 | sed \"s|$L|LOOP|\" | od -An -c; umount m; mount -L \"$(printf '\\351t\\352')\" m; losetup -d $L",
+        ),
+        // offset= and sizelimit= as util-linux's strtosize reads them; what
+        // it refuses (encryption= included) is a usage error.
+        (
+            "mkdir m; head -c 1M /dev/zero > off.img; cat \"$IMG/ext.img\" >> off.img",
+            "for o in offset=0x100000 offset=1M offset=1MiB offset=1.0M offset=04000000 'offset=1M,sizelimit=8M'; do mount -o loop,$o off.img m && mount -t ext4 && umount m; done",
+        ),
+        (
+            "mkdir m",
+            "for o in offset=-1 sizelimit=18446744073709551616 sizelimit=0x10000000000000000 offset= offset=abc offset=08 offset=1.5 'offset=1 ' offset=1Q offset=16E encryption=aes encryption= 'nosuid,noexec,exec,offset=x,size=1'; do mount -o \"loop,$o\" \"$IMG/ext.img\" m; echo $?; done; mount -o ro,offset=x \"$IMG/ext.img\" m; losetup -j \"$IMG/ext.img\"",
+        ),
         ("mkdir m", "mount -t ext4 \"$IMG/vfat.img\" m 2>&1 | sed 's|/dev/loop[0-9]*|LOOP|'"),
         ("mkdir m", "mount -o loop \"$IMG/vfat.img\" m 2>&1 | sed 's|/dev/loop[0-9]*|LOOP|'; losetup -j \"$IMG/vfat.img\""),
         ("mkdir m", "mount \"$IMG/ext.img\" m; umount -v \"$IMG/ext.img\""),

@@ -263,6 +263,29 @@ const CASES: &[Case] = &[
     case(Both, All, "$U -r -R /nonexistent true"),
     case(Both, All, "$U -r -w /nonexistent true"),
     case(Both, All, "$U -r -w $D pwd"),
+    // Names that are not UTF-8: the directory named is the one used (a
+    // lossy conversion would name `x` then U+FFFD), and messages show its
+    // bytes; `od -c` makes every byte count.
+    case(
+        Both,
+        All,
+        "X=$(printf '%s/x\\377' $D); mkdir -p \"$X\" $(printf '%s/x\\357\\277\\275' $D); $U -r -w \"$X\" pwd | LC_ALL=C sed \"s|$D|D|\" | od -An -c",
+    ),
+    case(
+        Both,
+        All,
+        "X=$(printf '%s/r\\377' $D); cp -a $ROOT \"$X\"; $U -r -R \"$X\" /bin/sh -c 'pwd; ls /bin/sh'",
+    ),
+    case(
+        Both,
+        All,
+        "cd $D; $U -r -w $(printf 'no\\377') true 2>&1 | od -An -c; $U -r -R $(printf '/no\\376') true 2>&1 | od -An -c",
+    ),
+    case(
+        Root,
+        All,
+        "X=$(printf '%s/p\\377' $D); mkdir \"$X\"; $U -pf --mount-proc=\"$X\" sh -c \"ls -d '$X'/1\" | LC_ALL=C sed \"s|$D|D|\" | od -An -c",
+    ),
     case(Root, All, "$U -S 65534 -G 65534 sh -c 'id -u; id -g; id -G'"),
     case(Both, All, "$U -r -S 0 -G 0 sh -c 'id -u; id -G'"),
     case(Both, All, "$U -U -S 5 true"),
@@ -550,6 +573,33 @@ const OURS_ONLY: &[(Who, &str, &str)] = &[
         "unshare: unshare failed: Operation not permitted\nunshare: creating these namespaces needs CAP_SYS_ADMIN; as an unprivileged user, add --user or --map-root-user (-r) to create a user namespace first\nrc=1\n",
     ),
     (Both, "$U --monotonic 1 true 2>&1; echo rc=$?", "unshare: options --monotonic and --boottime require unsharing of a time namespace (-T)\nrc=1\n"),
+    // (uid_t) -1 is no ID: util-linux 2.42.4 maps `0:4294967295:1` as
+    // `0 0 1` (root to root); we refuse it and every range reaching it.
+    (
+        Root,
+        "$U --map-users=0:4294967295:1 cat /proc/self/uid_map 2>&1; echo rc=$?",
+        "unshare: invalid mapping '0:4294967295:1': a range may not reach 4294967295 ((uid_t) -1, which is no ID)\nrc=1\n",
+    ),
+    (
+        Root,
+        "$U --map-groups=4294967295:0:1 true 2>/dev/null; echo rc=$?
+        $U --map-users=4294967290:0:6 true 2>/dev/null; echo rc=$?
+        $U --map-users=0:4294967290:5 cat /proc/self/uid_map | tr -s ' '",
+        "rc=1\nrc=1\n 0 4294967290 5\n",
+    ),
+    // 2.38.1 cuts 4294967296 to 0 (root) and takes 4294967295 as "no
+    // mapping"; 2.42.4 refuses both.
+    (
+        Both,
+        "$U --map-user=4294967296 true 2>&1; echo rc=$?; $U --map-user=4294967295 true 2>&1; echo rc=$?",
+        "unshare: failed to parse uid: '4294967296'\nrc=1\nunshare: failed to parse uid: '4294967295'\nrc=1\n",
+    ),
+    // Time offsets beyond 64 bits: 2.42.4's message (2.38.1 wrapped).
+    (
+        Both,
+        "$U -T --boottime=18446744073709551615 true 2>&1; echo rc=$?",
+        "unshare: failed to parse boottime offset: '18446744073709551615': Numerical result out of range\nrc=1\n",
+    ),
 ];
 
 fn check_ours_only(nobody: bool) {

@@ -3,7 +3,8 @@
 //! literal's type over a column's, a float over an integer), and a cast
 //! that cannot be made is an error that ends the listing.
 
-use super::parse::{Node, Param};
+use super::parse::{Instr, Param, Shape};
+use super::regex::Regex;
 use super::{unquote, Cell, CmpOp};
 
 /// An error of one row's evaluation: the errno util-linux reports.
@@ -177,30 +178,26 @@ fn format_g(value: f64) -> Vec<u8> {
     buf[..(len.max(0) as usize).min(buf.len() - 1)].to_vec()
 }
 
-/// The type a node stands for before any cast.
-fn node_type(node: &Node, column_number: &dyn Fn(&str) -> bool) -> Type {
-    match node {
-        Node::Param(Param::Number(_)) => Type::U64,
-        Node::Param(Param::Float(_)) => Type::Float,
-        Node::Param(Param::Str(..)) => Type::Str,
-        Node::Param(Param::Bool(_)) => Type::Bool,
-        Node::Param(Param::Holder(name)) if column_number(name) => Type::U64,
-        Node::Param(Param::Holder(_)) => Type::Str,
-        _ => Type::Bool,
+/// The type an operand stands for before any cast.
+fn shape_type(shape: &Shape, column_number: &dyn Fn(&str) -> bool) -> Type {
+    match shape {
+        Shape::Number => Type::U64,
+        Shape::Float => Type::Float,
+        Shape::Str => Type::Str,
+        Shape::Bool | Shape::Expression => Type::Bool,
+        Shape::Holder(name) if column_number(name) => Type::U64,
+        Shape::Holder(_) => Type::Str,
     }
-}
-
-fn is_holder(node: &Node) -> bool {
-    matches!(node, Node::Param(Param::Holder(_)))
 }
 
 /// The type both sides of a comparison are cast to.
-fn guess_type(left: &Node, right: &Node, column_number: &dyn Fn(&str) -> bool) -> Type {
-    let l = node_type(left, column_number);
-    let r = node_type(right, column_number);
+fn guess_type(left: &Shape, right: &Shape, column_number: &dyn Fn(&str) -> bool) -> Type {
+    let l = shape_type(left, column_number);
+    let r = shape_type(right, column_number);
     if l == r {
         return l;
     }
+    let is_holder = |shape: &Shape| matches!(shape, Shape::Holder(_));
     let guessed = if is_holder(left) && !is_holder(right) {
         r
     } else {
@@ -227,7 +224,7 @@ impl Row<'_, '_> {
         Ok(match param {
             Param::Number(n) => Value::of(Data::U64(*n)),
             Param::Float(f) => Value::of(Data::Float(*f)),
-            Param::Str(text, _) => Value::text(Some(text)),
+            Param::Str(text) => Value::text(Some(text)),
             Param::Bool(b) => Value::of(Data::Bool(*b)),
             Param::Holder(name) => {
                 let cell = (self.lookup)(name);
@@ -241,41 +238,70 @@ impl Row<'_, '_> {
         })
     }
 
-    /// A node as a value of type `to`.
-    fn cast_node(&self, node: &Node, to: Type) -> Result<Value, Errno> {
-        let value = match node {
-            Node::Param(param) => self.param(param)?,
-            expression => Value::of(Data::Bool(self.eval(expression)?)),
-        };
+    /// A value as type `to`.
+    fn cast_value(value: Value, to: Type) -> Result<Value, Errno> {
         if value.kind() == to {
             return Ok(value);
         }
         value.copied().cast(to)
     }
 
-    pub fn eval(&self, node: &Node) -> Result<bool, Errno> {
-        match node {
-            Node::Param(param) => Ok(self.param(param)?.truth()),
-            Node::Not(inner) => Ok(!self.eval(inner)?),
-            Node::And(a, b) => Ok(self.eval(a)? && self.eval(b)?),
-            Node::Or(a, b) => Ok(self.eval(a)? || self.eval(b)?),
-            Node::Cmp(op, left, right) => {
-                let to = guess_type(left, right, &|name| self.column_number(name));
-                let l = self.cast_node(left, to)?;
-                let r = self.cast_node(right, to)?;
-                compare(*op, &l, &r, right)
+    /// Runs a filter's program on this row: a stack of values, no
+    /// recursion, however deep the expression.
+    pub fn run(&self, code: &[Instr]) -> Result<bool, Errno> {
+        let mut stack: Vec<Value> = Vec::new();
+        let mut at = 0;
+        let top_truth = |stack: &Vec<Value>| stack.last().is_some_and(Value::truth);
+        while let Some(instr) = code.get(at) {
+            at += 1;
+            match instr {
+                Instr::Push(param) => stack.push(self.param(param)?),
+                Instr::Not => {
+                    let value = stack.pop().ok_or(libc::EINVAL)?;
+                    stack.push(Value::of(Data::Bool(!value.truth())));
+                }
+                Instr::Truth => {
+                    let value = stack.pop().ok_or(libc::EINVAL)?;
+                    stack.push(Value::of(Data::Bool(value.truth())));
+                }
+                Instr::JumpIfFalse(to) | Instr::JumpIfTrue(to) => {
+                    let on = matches!(instr, Instr::JumpIfTrue(_));
+                    if top_truth(&stack) == on {
+                        // The left side decides: it is the result.
+                        let value = stack.pop().ok_or(libc::EINVAL)?;
+                        stack.push(Value::of(Data::Bool(value.truth())));
+                        at = *to;
+                    } else {
+                        stack.pop();
+                    }
+                }
+                Instr::Cmp {
+                    op,
+                    left,
+                    right,
+                    regex,
+                } => {
+                    let r = stack.pop().ok_or(libc::EINVAL)?;
+                    let l = stack.pop().ok_or(libc::EINVAL)?;
+                    let to = guess_type(left, right, &|name| self.column_number(name));
+                    let l = Self::cast_value(l, to)?;
+                    let r = Self::cast_value(r, to)?;
+                    let result = compare(*op, &l, &r, regex.as_ref())?;
+                    stack.push(Value::of(Data::Bool(result)));
+                }
             }
         }
+        Ok(stack.last().is_some_and(Value::truth))
     }
 }
 
-fn compare(op: CmpOp, l: &Value, r: &Value, right: &Node) -> Result<bool, Errno> {
+fn compare(op: CmpOp, l: &Value, r: &Value, regex: Option<&Regex>) -> Result<bool, Errno> {
     use std::cmp::Ordering;
     let ordering = match (&l.data, &r.data) {
         (Data::Str(a), Data::Str(b)) => {
             if let CmpOp::Reg | CmpOp::NReg = op {
                 // The compiled expression is the right string's own.
-                let Node::Param(Param::Str(_, Some(regex))) = right else {
+                let Some(regex) = regex else {
                     return Err(libc::EINVAL);
                 };
                 let matched = regex.is_match(a.as_deref().unwrap_or(b""));

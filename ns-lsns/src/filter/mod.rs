@@ -46,7 +46,8 @@ impl fmt::Display for ParseError {
 /// A parsed filter; an empty expression matches every row.
 #[derive(Debug)]
 pub struct Filter {
-    root: Option<parse::Node>,
+    /// The expression as a stack machine's program (empty: no filter).
+    code: Vec<parse::Instr>,
     /// Bytes the scanner echoed to standard output.
     pub echo: Vec<u8>,
 }
@@ -59,14 +60,14 @@ pub struct Cell<'a> {
 }
 
 impl Filter {
-    pub fn parse(text: &str) -> Result<Filter, ParseError> {
+    pub fn parse(text: &[u8]) -> Result<Filter, ParseError> {
         if text.is_empty() {
             return Ok(Filter {
-                root: None,
+                code: Vec::new(),
                 echo: Vec::new(),
             });
         }
-        let tokens = lex::lex(text.as_bytes());
+        let tokens = lex::lex(text);
         let mut parser = parse::Parser::new(&tokens);
         let result = parser.filter();
         let echo = tokens[..=parser.scanned.min(tokens.len() - 1)]
@@ -74,34 +75,20 @@ impl Filter {
             .flat_map(|lexed| lexed.echo.iter().copied())
             .collect();
         match result {
-            Ok(root) => Ok(Filter {
-                root: Some(root),
-                echo,
-            }),
+            Ok(code) => Ok(Filter { code, echo }),
             Err(message) => Err(ParseError { message, echo }),
         }
     }
 
     /// The column names the expression refers to, in order, once each.
     pub fn holders(&self) -> Vec<String> {
-        fn walk(node: &parse::Node, out: &mut Vec<String>) {
-            match node {
-                parse::Node::Param(parse::Param::Holder(name)) => {
-                    if !out.contains(name) {
-                        out.push(name.clone());
-                    }
-                }
-                parse::Node::Param(_) => {}
-                parse::Node::Not(inner) => walk(inner, out),
-                parse::Node::And(a, b) | parse::Node::Or(a, b) | parse::Node::Cmp(_, a, b) => {
-                    walk(a, out);
-                    walk(b, out);
+        let mut out: Vec<String> = Vec::new();
+        for instr in &self.code {
+            if let parse::Instr::Push(parse::Param::Holder(name)) = instr {
+                if !out.contains(name) {
+                    out.push(name.clone());
                 }
             }
-        }
-        let mut out = Vec::new();
-        if let Some(root) = &self.root {
-            walk(root, &mut out);
         }
         out
     }
@@ -109,10 +96,15 @@ impl Filter {
     /// Whether a row passes; `lookup` gives a column's cell. An error is
     /// the errno util-linux reports ("failed to apply filter").
     pub fn matches<'a>(&self, lookup: &dyn Fn(&str) -> Cell<'a>) -> Result<bool, i32> {
-        match &self.root {
-            None => Ok(true),
-            Some(root) => eval::Row { lookup }.eval(root),
+        if self.code.is_empty() {
+            return Ok(true);
         }
+        eval::Row { lookup }.run(&self.code)
+    }
+
+    /// Whether the filter is the empty one (every row passes).
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty()
     }
 }
 
@@ -146,17 +138,7 @@ fn unquote(data: &[u8]) -> Vec<u8> {
 
 /// glibc's text for the errors a filter reports.
 pub fn errno_text(errno: i32) -> String {
-    match errno {
-        0 => "Success".to_string(),
-        libc::EINVAL => "Invalid argument".to_string(),
-        libc::ERANGE => "Numerical result out of range".to_string(),
-        other => std::io::Error::from_raw_os_error(other)
-            .to_string()
-            .split(" (os error")
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    }
+    ns_getopt::c_runtime::strerror(errno).into_owned()
 }
 
 #[cfg(test)]
@@ -178,11 +160,14 @@ mod tests {
     }
 
     fn holds(text: &str) -> bool {
-        Filter::parse(text).unwrap().matches(&row).unwrap()
+        Filter::parse(text.as_bytes())
+            .unwrap()
+            .matches(&row)
+            .unwrap()
     }
 
     fn parse_error(text: &str) -> String {
-        Filter::parse(text).unwrap_err().message
+        Filter::parse(text.as_bytes()).unwrap_err().message
     }
 
     #[test]
@@ -236,9 +221,9 @@ mod tests {
 
     #[test]
     fn impossible_casts_are_errors() {
-        let filter = Filter::parse("NETNSID == 7").unwrap();
+        let filter = Filter::parse(b"NETNSID == 7").unwrap();
         assert_eq!(filter.matches(&row), Err(libc::EINVAL));
-        let filter = Filter::parse("TYPE == 'x' && NETNSID == 7").unwrap();
+        let filter = Filter::parse(b"TYPE == 'x' && NETNSID == 7").unwrap();
         assert_eq!(
             filter.matches(&row),
             Ok(false),
@@ -248,7 +233,7 @@ mod tests {
 
     #[test]
     fn holders_are_listed_once() {
-        let filter = Filter::parse("PID > 1 && (pid < 9 || TYPE == 'net')").unwrap();
+        let filter = Filter::parse(b"PID > 1 && (pid < 9 || TYPE == 'net')").unwrap();
         assert_eq!(filter.holders(), ["PID", "pid", "TYPE"]);
     }
 
@@ -277,9 +262,34 @@ mod tests {
     }
 
     #[test]
+    fn deep_expressions_evaluate_without_recursion() {
+        // As deep as bison allows, on a test thread's small stack.
+        let bangs = format!("{}(TYPE == 'net')", "!".repeat(9994));
+        assert!(holds(&bangs), "an even number of ! cancels out");
+        let bangs = format!("{}NSFS", "!".repeat(9997));
+        assert!(holds(&bangs), "an odd number of ! negates");
+        let parens = format!("{}PID == 42{}", "(".repeat(9995), ")".repeat(9995));
+        assert!(holds(&parens));
+        let chain = format!("{}PID == 42", "PID == 1 || ".repeat(100_000));
+        assert!(holds(&chain));
+        let error = Filter::parse("!".repeat(100_000).as_bytes()).unwrap_err();
+        assert_eq!(error.message, "memory exhausted");
+    }
+
+    #[test]
+    fn values_of_logic_and_parentheses() {
+        // `&&` and `||` give booleans (true is 1 as a number); a column in
+        // parentheses is still a column.
+        assert!(holds("(PID && TYPE) == 1"));
+        assert!(holds("(PID) > 7"));
+        assert!(holds("('net') == TYPE"));
+        assert!(!holds("(NSFS || PPID) == 1"));
+    }
+
+    #[test]
     fn echoed_bytes_stop_where_the_parser_did() {
-        assert_eq!(Filter::parse("PID >= 1 &").unwrap().echo, b"&");
-        let error = Filter::parse("TYPE = 'x' = ").unwrap_err();
+        assert_eq!(Filter::parse(b"PID >= 1 &").unwrap().echo, b"&");
+        let error = Filter::parse(b"TYPE = 'x' = ").unwrap_err();
         // The error is at 'x': the second `=` was never scanned.
         assert_eq!(error.echo, b"=");
     }

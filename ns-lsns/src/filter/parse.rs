@@ -8,37 +8,89 @@
 //! names only the unexpected token; after a whole expression at the top,
 //! only the end may follow ("expecting end of file"); after one inside
 //! parentheses, eleven tokens may (the operators and `)`).
+//!
+//! The parser keeps its own stack, as bison's does, and never recurses:
+//! an expression of 100,000 `!` or parentheses costs memory, not the
+//! machine stack. Bison's stack holds at most 10,000 states
+//! (`YYMAXDEPTH`); a deeper expression fails with its "memory
+//! exhausted", counted as bison counts (one state per symbol, plus the
+//! first). The result is a program for a stack machine ([`Instr`]), so
+//! that evaluating it does not recurse either.
 
 use super::lex::{Lexed, Token};
 use super::regex::Regex;
 use super::CmpOp;
 
+/// Bison's default `YYMAXDEPTH`: the states its stack may hold.
+const MAX_STATES: usize = 10_000;
+
 #[derive(Debug)]
 pub enum Param {
     Number(u64),
     Float(f64),
-    /// A quoted string as written; for the right side of `=~`, with its
-    /// compiled expression.
-    Str(Vec<u8>, Option<Regex>),
+    /// A quoted string as written.
+    Str(Vec<u8>),
     Bool(bool),
     Holder(String),
 }
 
-#[derive(Debug)]
-pub enum Node {
-    Param(Param),
-    Not(Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
-    Cmp(CmpOp, Box<Node>, Box<Node>),
+/// What an operand of a comparison was, for the type both sides are cast
+/// to: a parameter of its own type, or an expression (a boolean).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    Number,
+    Float,
+    Str,
+    Bool,
+    /// A column: a number or a string, as the column is.
+    Holder(String),
+    Expression,
 }
 
-pub struct Parser<'a> {
-    tokens: &'a [Lexed],
-    at: usize,
-    /// The furthest token the scanner has been asked for: what it echoed
-    /// up to there is all it echoed.
-    pub scanned: usize,
+/// One step of a filter's program. Values are pushed and popped; `&&`
+/// and `||` jump over their right side when the left decides.
+#[derive(Debug)]
+pub enum Instr {
+    Push(Param),
+    Not,
+    /// The value on top as a boolean (the result of `&&` and `||`).
+    Truth,
+    /// `&&`: if the value on top is false, jump (keeping it); else pop.
+    JumpIfFalse(usize),
+    /// `||`: if the value on top is true, jump (keeping it); else pop.
+    JumpIfTrue(usize),
+    Cmp {
+        op: CmpOp,
+        left: Shape,
+        right: Shape,
+        /// For `=~` and `!~`: the right string, compiled.
+        regex: Option<Regex>,
+    },
+}
+
+/// What is on the parser's stack besides the operand being built.
+enum Frame {
+    Open,
+    Not,
+    /// A left side and `&&` or `||`; the jump to patch at the end.
+    Logic {
+        jump: usize,
+    },
+    /// A left side and a comparison operator.
+    Cmp {
+        op: CmpOp,
+        left: Shape,
+    },
+}
+
+impl Frame {
+    /// Bison's symbols for this frame.
+    fn symbols(&self) -> usize {
+        match self {
+            Frame::Open | Frame::Not => 1,
+            Frame::Logic { .. } | Frame::Cmp { .. } => 2,
+        }
+    }
 }
 
 /// Where a syntax error was found.
@@ -60,12 +112,30 @@ fn syntax_error(token: &Token, place: Place) -> String {
     message
 }
 
+pub struct Parser<'a> {
+    tokens: &'a [Lexed],
+    at: usize,
+    /// The furthest token the scanner has been asked for: what it echoed
+    /// up to there is all it echoed.
+    pub scanned: usize,
+    stack: Vec<Frame>,
+    /// Bison's symbols on its stack (frames, and an operand once built).
+    symbols: usize,
+    /// How many `Open` frames the stack holds.
+    open: usize,
+    code: Vec<Instr>,
+}
+
 impl<'a> Parser<'a> {
     pub fn new(tokens: &'a [Lexed]) -> Parser<'a> {
         Parser {
             tokens,
             at: 0,
             scanned: 0,
+            stack: Vec::new(),
+            symbols: 0,
+            open: 0,
+            code: Vec::new(),
         }
     }
 
@@ -74,84 +144,233 @@ impl<'a> Parser<'a> {
         &self.tokens[self.at.min(self.tokens.len() - 1)].token
     }
 
-    /// The whole filter: an expression, then the end.
-    pub fn filter(&mut self) -> Result<Node, String> {
-        let node = self.expr(Place::Top)?;
-        match self.peek() {
-            Token::End => Ok(node),
-            other => Err(syntax_error(other, Place::Top)),
+    /// Bison shifts a token: one more state, which must fit.
+    fn shift(&mut self) -> Result<(), String> {
+        self.symbols += 1;
+        if self.symbols + 1 >= MAX_STATES {
+            return Err("memory exhausted".to_string());
         }
-    }
-
-    fn expr(&mut self, place: Place) -> Result<Node, String> {
-        let mut left = self.comparison()?;
-        loop {
-            let or = match self.peek() {
-                Token::And => false,
-                Token::Or => true,
-                Token::End if matches!(place, Place::Top) => return Ok(left),
-                Token::Close if matches!(place, Place::Parenthesized) => return Ok(left),
-                other => return Err(syntax_error(other, place)),
-            };
-            self.at += 1;
-            let right = self.comparison()?;
-            left = if or {
-                Node::Or(Box::new(left), Box::new(right))
-            } else {
-                Node::And(Box::new(left), Box::new(right))
-            };
-        }
-    }
-
-    fn comparison(&mut self) -> Result<Node, String> {
-        let mut left = self.operand()?;
-        while let Token::Cmp(op) = *self.peek() {
-            self.at += 1;
-            let mut right = self.operand()?;
-            if matches!(op, CmpOp::Reg | CmpOp::NReg) {
-                // Compiled when the comparison is reduced, which bison
-                // does once it has seen the token after it.
-                self.peek();
-                compile(&mut right)?;
-            }
-            left = Node::Cmp(op, Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn operand(&mut self) -> Result<Node, String> {
-        let token = self.peek();
         self.at += 1;
-        let param = match token {
-            Token::Not => return Ok(Node::Not(Box::new(self.operand()?))),
-            Token::Open => {
-                let inner = self.expr(Place::Parenthesized)?;
-                // expr() stops only at the `)`.
-                self.at += 1;
-                return Ok(inner);
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame) {
+        if let Frame::Open = frame {
+            self.open += 1;
+        }
+        self.stack.push(frame);
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.stack.pop()?;
+        self.symbols -= frame.symbols();
+        if let Frame::Open = frame {
+            self.open -= 1;
+        }
+        Some(frame)
+    }
+
+    fn place(&self) -> Place {
+        if self.open > 0 {
+            Place::Parenthesized
+        } else {
+            Place::Top
+        }
+    }
+
+    /// The whole filter: an expression, then the end.
+    pub fn filter(&mut self) -> Result<Vec<Instr>, String> {
+        loop {
+            let shape = self.operand()?;
+            if self.after_operand(shape)? {
+                return Ok(std::mem::take(&mut self.code));
             }
-            Token::Number(n) => Param::Number(*n),
-            Token::Float(f) => Param::Float(*f),
-            Token::Str(s) => Param::Str(s.clone(), None),
-            Token::True => Param::Bool(true),
-            Token::False => Param::Bool(false),
-            Token::Holder(name) => Param::Holder(name.clone()),
+            // An operator was shifted: another operand is due.
+        }
+    }
+
+    /// Shifts `!` and `(` up to an operand, and the operand: its shape.
+    fn operand(&mut self) -> Result<Shape, String> {
+        loop {
+            let token = self.peek();
+            let frame = match token {
+                Token::Not => Frame::Not,
+                Token::Open => Frame::Open,
+                _ => break,
+            };
+            self.shift()?;
+            self.push(frame);
+        }
+        let token = self.peek();
+        let (param, shape) = match token {
+            Token::Number(n) => (Param::Number(*n), Shape::Number),
+            Token::Float(f) => (Param::Float(*f), Shape::Float),
+            Token::Str(s) => (Param::Str(s.clone()), Shape::Str),
+            Token::True => (Param::Bool(true), Shape::Bool),
+            Token::False => (Param::Bool(false), Shape::Bool),
+            Token::Holder(name) => (Param::Holder(name.clone()), Shape::Holder(name.clone())),
             // The scanner's message stands.
             Token::InvalidNumber(message) => return Err(message.clone()),
             other => return Err(syntax_error(other, Place::Operand)),
         };
-        Ok(Node::Param(param))
+        self.shift()?;
+        self.code.push(Instr::Push(param));
+        Ok(shape)
+    }
+
+    /// With an operand on the stack: reduces what it completes, then takes
+    /// the next operator (shifted, with its frame pushed: `Ok(false)`) or
+    /// the end (`Ok(true)`), or fails as bison fails there.
+    fn after_operand(&mut self, mut shape: Shape) -> Result<bool, String> {
+        loop {
+            // `!` takes only its operand.
+            while let Some(Frame::Not) = self.stack.last() {
+                self.pop();
+                self.code.push(Instr::Not);
+                shape = Shape::Expression;
+            }
+            if let Some(Frame::Cmp { .. }) = self.stack.last() {
+                // Reduced once bison has seen the token after it, which is
+                // when the right side of `=~` is compiled.
+                self.peek();
+                let Some(Frame::Cmp { op, left }) = self.pop() else {
+                    unreachable!("the frame on top is a comparison");
+                };
+                let regex = match op {
+                    CmpOp::Reg | CmpOp::NReg => Some(self.compile_right()?),
+                    _ => None,
+                };
+                self.code.push(Instr::Cmp {
+                    op,
+                    left,
+                    right: shape,
+                    regex,
+                });
+                shape = Shape::Expression;
+                continue;
+            }
+            match self.peek() {
+                Token::Cmp(op) => {
+                    let op = *op;
+                    self.shift()?;
+                    self.push(Frame::Cmp { op, left: shape });
+                    return Ok(false);
+                }
+                Token::And | Token::Or => {
+                    self.reduce_logic();
+                    let or = matches!(self.peek(), Token::Or);
+                    self.shift()?;
+                    let jump = self.code.len();
+                    self.code.push(if or {
+                        Instr::JumpIfTrue(0)
+                    } else {
+                        Instr::JumpIfFalse(0)
+                    });
+                    self.push(Frame::Logic { jump });
+                    return Ok(false);
+                }
+                Token::Close if self.open > 0 => {
+                    if self.reduce_logic() {
+                        shape = Shape::Expression;
+                    }
+                    // `( expr )` is one operand once `)` is shifted; the
+                    // parentheses leave its shape as it is (a column in
+                    // parentheses is still a column).
+                    self.shift()?;
+                    self.symbols -= 1;
+                    match self.pop() {
+                        Some(Frame::Open) => {}
+                        _ => unreachable!("logic frames were reduced down to the `(`"),
+                    }
+                }
+                Token::End if self.open == 0 => {
+                    self.reduce_logic();
+                    return Ok(true);
+                }
+                other => return Err(syntax_error(other, self.place())),
+            }
+        }
+    }
+
+    /// `a && b` (or `||`) with `b` complete: `b`'s value becomes a
+    /// boolean, and the jump lands after it. Whether there was one.
+    fn reduce_logic(&mut self) -> bool {
+        let Some(Frame::Logic { jump }) = self.stack.last() else {
+            return false;
+        };
+        let jump = *jump;
+        self.pop();
+        self.code.push(Instr::Truth);
+        let end = self.code.len();
+        match &mut self.code[jump] {
+            Instr::JumpIfFalse(to) | Instr::JumpIfTrue(to) => *to = end,
+            _ => unreachable!("a logic frame points at its jump"),
+        }
+        true
+    }
+
+    /// The right side of `=~` is compiled; anything but a string has no
+    /// text to compile, and libsmartcols reports it with no message at all.
+    fn compile_right(&mut self) -> Result<Regex, String> {
+        match self.code.last() {
+            Some(Instr::Push(Param::Str(text))) => Regex::new(&super::unquote(text)),
+            _ => Err("(null)".to_string()),
+        }
     }
 }
 
-/// The right side of `=~` is compiled; anything but a string has no text
-/// to compile, and libsmartcols reports it with no message at all.
-fn compile(right: &mut Node) -> Result<(), String> {
-    match right {
-        Node::Param(Param::Str(text, regex)) => {
-            *regex = Some(Regex::new(&super::unquote(text))?);
-            Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::lex::lex;
+
+    fn parse(text: &str) -> Result<Vec<Instr>, String> {
+        let tokens = lex(text.as_bytes());
+        Parser::new(&tokens).filter()
+    }
+
+    fn nested(prefix: &str, n: usize, core: &str, suffix: &str) -> String {
+        format!("{}{core}{}", prefix.repeat(n), suffix.repeat(n))
+    }
+
+    #[test]
+    fn depth_is_bisons_to_the_state() {
+        // The largest nestings util-linux 2.42.4's lsns accepts, and one
+        // more: measured with its binary.
+        for (prefix, core, suffix, most) in [
+            ("!", "NS", "", 9997),
+            ("(", "NS", ")", 9996),
+            ("(", "!NS == 1", ")", 9995),
+            ("(!", "NS", ")", 4998),
+            ("(NS == 1 && ", "NS", ")", 3332),
+        ] {
+            let ok = nested(prefix, most, core, suffix);
+            assert!(parse(&ok).is_ok(), "{prefix:?} x {most}");
+            let deep = nested(prefix, most + 1, core, suffix);
+            assert_eq!(
+                parse(&deep).unwrap_err(),
+                "memory exhausted",
+                "{prefix:?} x {}",
+                most + 1
+            );
         }
-        _ => Err("(null)".to_string()),
+    }
+
+    #[test]
+    fn a_hundred_thousand_operators_are_an_error_not_a_crash() {
+        for text in [
+            nested("!", 100_000, "NS", ""),
+            nested("(", 100_000, "NS", ")"),
+            nested("(", 100_000, "", ""),
+            nested("NS && ", 100_000, "NS", ""),
+        ] {
+            let result = parse(&text);
+            // A long flat chain is fine; nesting is not.
+            if text.starts_with("NS && ") {
+                assert!(result.is_ok());
+            } else {
+                assert_eq!(result.unwrap_err(), "memory exhausted");
+            }
+        }
     }
 }

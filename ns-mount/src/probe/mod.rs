@@ -5,8 +5,10 @@
 pub mod gpt;
 pub mod superblock;
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub use superblock::Superblock;
@@ -21,21 +23,25 @@ pub enum TagKind {
 }
 
 /// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x` (quotes
-/// around the value are dropped, as libmount drops them).
-pub fn parse_tag(spec: &str) -> Option<(TagKind, &str)> {
-    let (name, value) = spec.split_once('=')?;
+/// around the value are dropped, as libmount drops them). The value is
+/// bytes: a label need not be UTF-8.
+pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
+    let spec = spec.as_bytes();
+    let equals = spec.iter().position(|&b| b == b'=')?;
+    let (name, value) = (&spec[..equals], &spec[equals + 1..]);
     let kind = match name {
-        "LABEL" => TagKind::Label,
-        "UUID" => TagKind::Uuid,
-        "PARTLABEL" => TagKind::PartLabel,
-        "PARTUUID" => TagKind::PartUuid,
+        b"LABEL" => TagKind::Label,
+        b"UUID" => TagKind::Uuid,
+        b"PARTLABEL" => TagKind::PartLabel,
+        b"PARTUUID" => TagKind::PartUuid,
         _ => return None,
     };
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-        .unwrap_or(value);
+    let unquoted = |quote: u8| {
+        value
+            .strip_prefix(&[quote])
+            .and_then(|v| v.strip_suffix(&[quote]))
+    };
+    let value = unquoted(b'"').or_else(|| unquoted(b'\'')).unwrap_or(value);
     Some((kind, value))
 }
 
@@ -123,21 +129,30 @@ fn gpt_partitions() -> Vec<(String, gpt::GptPartition)> {
     found
 }
 
-fn by_link(kind: TagKind, value: &str) -> Option<PathBuf> {
+fn by_link(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
     let dir = match kind {
         TagKind::Label => "by-label",
         TagKind::Uuid => "by-uuid",
         TagKind::PartLabel => "by-partlabel",
         TagKind::PartUuid => "by-partuuid",
     };
-    let escaped = value.replace('/', "\\x2f").replace(' ', "\\x20");
-    let link = Path::new("/dev/disk").join(dir).join(escaped);
+    let mut escaped = Vec::with_capacity(value.len());
+    for &b in value {
+        match b {
+            b'/' => escaped.extend_from_slice(b"\\x2f"),
+            b' ' => escaped.extend_from_slice(b"\\x20"),
+            b => escaped.push(b),
+        }
+    }
+    let link = Path::new("/dev/disk")
+        .join(dir)
+        .join(OsStr::from_bytes(&escaped));
     std::fs::canonicalize(link).ok()
 }
 
 /// The device carrying a label or UUID, found by reading superblocks and
 /// partition tables, else through udev's links.
-pub fn find_device(kind: TagKind, value: &str) -> Option<PathBuf> {
+pub fn find_device(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
     let scanned = match kind {
         TagKind::Label | TagKind::Uuid => block_devices().into_iter().find_map(|name| {
             let path = PathBuf::from("/dev").join(&name);
@@ -145,16 +160,16 @@ pub fn find_device(kind: TagKind, value: &str) -> Option<PathBuf> {
             let field = if kind == TagKind::Label {
                 sb.label
             } else {
-                sb.uuid
+                sb.uuid.map(String::into_bytes)
             };
             (field.as_deref() == Some(value)).then_some(path)
         }),
         TagKind::PartLabel | TagKind::PartUuid => {
             gpt_partitions().into_iter().find_map(|(device, part)| {
                 let matches = if kind == TagKind::PartLabel {
-                    part.label.as_deref() == Some(value)
+                    part.label.as_deref().map(str::as_bytes) == Some(value)
                 } else {
-                    part.uuid.eq_ignore_ascii_case(value)
+                    part.uuid.as_bytes().eq_ignore_ascii_case(value)
                 };
                 matches.then(|| PathBuf::from(device))
             })
@@ -164,8 +179,8 @@ pub fn find_device(kind: TagKind, value: &str) -> Option<PathBuf> {
 }
 
 /// The filesystem label of a source device, for `mount -l`.
-pub fn label_of(source: &str) -> Option<String> {
-    if !source.starts_with('/') {
+pub fn label_of(source: &OsStr) -> Option<Vec<u8>> {
+    if !source.as_bytes().starts_with(b"/") {
         return None;
     }
     let path = Path::new(source);
@@ -183,15 +198,20 @@ mod tests {
 
     #[test]
     fn tags() {
-        assert_eq!(parse_tag("LABEL=root"), Some((TagKind::Label, "root")));
-        assert_eq!(parse_tag("UUID=\"ab-cd\""), Some((TagKind::Uuid, "ab-cd")));
+        fn tag(spec: &str) -> Option<(TagKind, &[u8])> {
+            parse_tag(OsStr::new(spec))
+        }
+        assert_eq!(tag("LABEL=root"), Some((TagKind::Label, &b"root"[..])));
+        assert_eq!(tag("UUID=\"ab-cd\""), Some((TagKind::Uuid, &b"ab-cd"[..])));
         assert_eq!(
-            parse_tag("PARTLABEL='x y'"),
-            Some((TagKind::PartLabel, "x y"))
+            tag("PARTLABEL='x y'"),
+            Some((TagKind::PartLabel, &b"x y"[..]))
         );
-        assert_eq!(parse_tag("PARTUUID=1"), Some((TagKind::PartUuid, "1")));
-        assert_eq!(parse_tag("ID=1"), None);
-        assert_eq!(parse_tag("/dev/sda1"), None);
-        assert_eq!(parse_tag("LABEL=\""), Some((TagKind::Label, "\"")));
+        assert_eq!(tag("PARTUUID=1"), Some((TagKind::PartUuid, &b"1"[..])));
+        assert_eq!(tag("ID=1"), None);
+        assert_eq!(tag("/dev/sda1"), None);
+        assert_eq!(tag("LABEL=\""), Some((TagKind::Label, &b"\""[..])));
+        let latin1 = OsStr::from_bytes(b"LABEL=\xe9t\xe9");
+        assert_eq!(parse_tag(latin1), Some((TagKind::Label, &b"\xe9t\xe9"[..])));
     }
 }

@@ -6,7 +6,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Superblock {
     pub fstype: &'static str,
-    pub label: Option<String>,
+    /// The label's bytes (filesystems do not promise UTF-8).
+    pub label: Option<Vec<u8>>,
     pub uuid: Option<String>,
 }
 
@@ -24,11 +25,11 @@ fn le32(data: &[u8], at: usize) -> Option<u32> {
 
 /// A label field: up to the first NUL, trailing blanks trimmed; empty is
 /// no label.
-fn label(bytes: &[u8]) -> Option<String> {
+fn label(bytes: &[u8]) -> Option<Vec<u8>> {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let text = String::from_utf8_lossy(&bytes[..end]);
-    let text = text.trim_end_matches(' ');
-    (!text.is_empty()).then(|| text.to_string())
+    let text = &bytes[..end];
+    let end = text.iter().rposition(|&b| b != b' ').map_or(0, |at| at + 1);
+    (end > 0).then(|| text[..end].to_vec())
 }
 
 /// The usual text form of a 16-byte UUID; all zeroes is no UUID.
@@ -124,7 +125,7 @@ pub fn vfat(data: &[u8]) -> Option<Superblock> {
         return None;
     };
     let serial = le32(data, serial_at)?;
-    let name = label(data.get(label_at..label_at + 11)?).filter(|l| l != "NO NAME");
+    let name = label(data.get(label_at..label_at + 11)?).filter(|l| l != b"NO NAME");
     Some(Superblock {
         fstype: "vfat",
         label: name,
@@ -214,7 +215,7 @@ mod tests {
     fn ext_versions_by_features() {
         let ext2 = ext(&ext_image(0, 0x2, 0x1)).unwrap();
         assert_eq!(ext2.fstype, "ext2");
-        assert_eq!(ext2.label.as_deref(), Some("rootf"));
+        assert_eq!(ext2.label.as_deref(), Some(&b"rootf"[..]));
         assert_eq!(ext2.uuid.as_deref(), Some(UUID_TEXT));
         assert_eq!(ext(&ext_image(0x4, 0x2, 0x1)).unwrap().fstype, "ext3");
         assert_eq!(
@@ -235,7 +236,7 @@ mod tests {
         let sb = probe(&data).unwrap();
         assert_eq!(
             (sb.fstype, sb.label.as_deref(), sb.uuid.as_deref()),
-            ("xfs", Some("data"), Some(UUID_TEXT))
+            ("xfs", Some(&b"data"[..]), Some(UUID_TEXT))
         );
 
         let mut data = image();
@@ -243,7 +244,10 @@ mod tests {
         data[0x10000 + 32..0x10000 + 48].copy_from_slice(&UUID);
         data[0x10000 + 0x12b..0x10000 + 0x12b + 4].copy_from_slice(b"pool");
         let sb = probe(&data).unwrap();
-        assert_eq!((sb.fstype, sb.label.as_deref()), ("btrfs", Some("pool")));
+        assert_eq!(
+            (sb.fstype, sb.label.as_deref()),
+            ("btrfs", Some(&b"pool"[..]))
+        );
 
         let mut data = image();
         data[0..4].copy_from_slice(b"hsqs");
@@ -261,7 +265,7 @@ mod tests {
         data[71..82].copy_from_slice(b"BOOT       ");
         let sb = probe(&data).unwrap();
         assert_eq!(sb.fstype, "vfat");
-        assert_eq!(sb.label.as_deref(), Some("BOOT"));
+        assert_eq!(sb.label.as_deref(), Some(&b"BOOT"[..]));
         assert_eq!(sb.uuid.as_deref(), Some("1234-ABCD"));
 
         let mut data = image();
@@ -288,7 +292,7 @@ mod tests {
         data[0x8000 + 813..0x8000 + 829].copy_from_slice(b"2023061010203040");
         let sb = probe(&data).unwrap();
         assert_eq!(sb.fstype, "iso9660");
-        assert_eq!(sb.label.as_deref(), Some("DEBIAN_12"));
+        assert_eq!(sb.label.as_deref(), Some(&b"DEBIAN_12"[..]));
         assert_eq!(sb.uuid.as_deref(), Some("2023-06-10-10-20-30-40"));
     }
 
