@@ -46,7 +46,15 @@ _ns_bootstrap()
 			return 0
 			;;
 		'--format')
-			COMPREPLY=( $(compgen -W "auto directory tar tar.gz tar.xz tar.zst" -- "$cur") )
+			COMPREPLY=( $(compgen -W "auto directory tar tar.gz tar.xz tar.zst oci oci-archive" -- "$cur") )
+			return 0
+			;;
+		'--compress')
+			COMPREPLY=( $(compgen -W "gzip zstd none" -- "$cur") )
+			return 0
+			;;
+		'--oci-ref')
+			:
 			return 0
 			;;
 		'--second-stage-target')
@@ -56,7 +64,7 @@ _ns_bootstrap()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --check-valid-until --cache-dir --make-tarball --unpack-tarball --mode --format --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
+			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --check-valid-until --cache-dir --make-tarball --unpack-tarball --mode --format --compress --oci-ref --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
 			return 0
 			;;
 	esac

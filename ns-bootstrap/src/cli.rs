@@ -135,8 +135,22 @@ Release signature, the Packages index and every package.",
             None,
             "format",
             "FORMAT",
-            Complete::Words("auto directory tar tar.gz tar.xz tar.zst"),
-            "directory, tar, tar.gz, tar.xz, tar.zst, or auto",
+            Complete::Words("auto directory tar tar.gz tar.xz tar.zst oci oci-archive"),
+            "directory, tar[.gz|.xz|.zst], oci, oci-archive, or auto",
+        ),
+        Opt::required(
+            None,
+            "compress",
+            "KIND",
+            Complete::Words("gzip zstd none"),
+            "an OCI image's layer: gzip (the default), zstd or none",
+        ),
+        Opt::required(
+            None,
+            "oci-ref",
+            "NAME",
+            Complete::Nothing,
+            "an OCI image's ref name (default: SUITE)",
         ),
         Opt::flag(
             None,
@@ -199,15 +213,27 @@ pub enum Mode {
 pub enum Format {
     Directory,
     Tar(Compression),
+    /// An OCI image: a layout directory, or (`archive`) that layout as one
+    /// tar (skopeo's `oci-archive:`).
+    Oci {
+        archive: bool,
+    },
 }
 
 impl Format {
-    /// What a TARGET name says: `-` and `*.tar[.gz|.xz|.zst]` (also
-    /// `.tgz`, `.txz`, `.tzst`) are tarballs, anything else a directory.
+    /// What a TARGET name says: `*.oci` is an image layout, `*.oci.tar` an
+    /// image archive, `-` and `*.tar[.gz|.xz|.zst]` (also `.tgz`, `.txz`,
+    /// `.tzst`) are tarballs, anything else a directory.
     pub fn guess(target: &std::path::Path) -> Format {
         let name = target.to_string_lossy();
         if name == "-" {
             return Format::Tar(Compression::None);
+        }
+        if name.ends_with(".oci") {
+            return Format::Oci { archive: false };
+        }
+        if name.ends_with(".oci.tar") {
+            return Format::Oci { archive: true };
         }
         Compression::from_tarball_name(&name)
             .map(Format::Tar)
@@ -240,6 +266,10 @@ pub struct Bootstrap {
     pub mode: Mode,
     /// `None`: guessed from TARGET ([`Format::guess`]).
     pub format: Option<Format>,
+    /// `--compress`: an OCI image's layer compression.
+    pub compress: Option<Compression>,
+    /// `--oci-ref`: an OCI image's ref name.
+    pub oci_ref: Option<String>,
     pub reproducible: bool,
     pub foreign: bool,
     /// `--second-stage`: TARGET is what to configure (`/` by default).
@@ -317,6 +347,8 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "unpack-tarball" => b.unpack_tarball = Some(value()?.into()),
                     "mode" => b.mode = mode(&value()?)?,
                     "format" => b.format = format(&value()?)?,
+                    "compress" => b.compress = Some(compress(&value()?)?),
+                    "oci-ref" => b.oci_ref = Some(value()?),
                     "reproducible" => b.reproducible = true,
                     "foreign" => b.foreign = true,
                     "second-stage" => b.second_stage = true,
@@ -373,6 +405,23 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "SUITE and TARGET must not be empty".to_string(),
         ));
     }
+    match b.format() {
+        Format::Oci { archive: false } if b.target.as_os_str() == "-" => {
+            return Err(Error::Usage(
+                "an OCI image layout is a directory: use --format=oci-archive for standard output"
+                    .to_string(),
+            ))
+        }
+        Format::Oci { .. } => {}
+        _ if b.compress.is_some() || b.oci_ref.is_some() => {
+            return Err(Error::Usage(
+                "--compress and --oci-ref are for OCI images (TARGET.oci, TARGET.oci.tar, \
+                 --format=oci or --format=oci-archive)"
+                    .to_string(),
+            ))
+        }
+        _ => {}
+    }
     Ok(Action::Bootstrap(Box::new(b)))
 }
 
@@ -419,8 +468,22 @@ fn format(value: &str) -> Result<Option<Format>, Error> {
         "tar.gz" | "tgz" => Ok(Some(Format::Tar(Compression::Gzip))),
         "tar.xz" | "txz" => Ok(Some(Format::Tar(Compression::Xz))),
         "tar.zst" | "tzst" => Ok(Some(Format::Tar(Compression::Zstd))),
+        "oci" => Ok(Some(Format::Oci { archive: false })),
+        "oci-archive" => Ok(Some(Format::Oci { archive: true })),
         other => Err(Error::Usage(format!(
-            "unknown format '{other}' (known: auto, directory, tar, tar.gz, tar.xz, tar.zst)"
+            "unknown format '{other}' (known: auto, directory, tar, tar.gz, tar.xz, tar.zst, oci, \
+             oci-archive)"
+        ))),
+    }
+}
+
+fn compress(value: &str) -> Result<Compression, Error> {
+    match value {
+        "gzip" | "gz" => Ok(Compression::Gzip),
+        "zstd" | "zst" => Ok(Compression::Zstd),
+        "none" => Ok(Compression::None),
+        other => Err(Error::Usage(format!(
+            "unknown layer compression '{other}' (known: gzip, zstd, none)"
         ))),
     }
 }
@@ -536,6 +599,26 @@ mod tests {
         assert_eq!(b.target, PathBuf::from("/srv/t"));
         assert!(parse_err(&["--mode=fake", "s", "t"]).contains("unknown mode"));
         assert!(parse_err(&["--format=zip", "s", "t"]).contains("unknown format"));
+        assert_eq!(
+            parse_ok(&["s", "debian.oci"]).format(),
+            Format::Oci { archive: false }
+        );
+        assert_eq!(
+            parse_ok(&["s", "debian.oci.tar"]).format(),
+            Format::Oci { archive: true }
+        );
+        let b = parse_ok(&[
+            "--format=oci-archive",
+            "--compress=zstd",
+            "--oci-ref=x",
+            "s",
+            "-",
+        ]);
+        assert_eq!(b.compress, Some(Compression::Zstd));
+        assert_eq!(b.oci_ref.as_deref(), Some("x"));
+        assert!(parse_err(&["--format=oci", "s", "-"]).contains("oci-archive"));
+        assert!(parse_err(&["--compress=zstd", "s", "t.tar"]).contains("OCI"));
+        assert!(parse_err(&["--compress=xz", "s", "t.oci"]).contains("layer compression"));
         assert!(parse_ok(&["--foreign", "s", "t.tar"]).foreign);
         assert!(parse_err(&["--second-stage", "s"]).contains("extra operand"));
         let b = parse_ok(&["--make-tarball=debs.tgz", "s", "work"]);

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::{configure, download, dpkgdb, index, packages, resolve, tarball, unpack, userns};
+use crate::{configure, download, dpkgdb, index, oci, packages, resolve, tarball, unpack, userns};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,6 +43,8 @@ pub enum Error {
     #[error(transparent)]
     Tarball(Box<tarball::Error>),
     #[error(transparent)]
+    Image(Box<oci::Error>),
+    #[error(transparent)]
     Namespace(Box<userns::Error>),
     #[error("{what}: {source}")]
     Extract {
@@ -73,6 +75,7 @@ from_stage!(
     Database(dpkgdb::Error),
     Configure(configure::Error),
     Tarball(tarball::Error),
+    Image(oci::Error),
     Namespace(userns::Error),
 );
 

@@ -53,6 +53,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use cli::{Action, Bootstrap, Format, Options};
+use compression::Compression;
 pub use error::Error;
 use progress::Reporter;
 use rooted::Root;
@@ -243,15 +244,19 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
             suite::qemu_name(&arch)
         )));
     }
-    let tarball = match b.format() {
-        Format::Tar(compression) if goal.builds() => Some(compression),
-        _ => None,
+    let output = match b.format() {
+        Format::Tar(compression) if goal.builds() => Output::Tarball(compression),
+        Format::Oci { archive } if goal.builds() => Output::Image { archive },
+        _ => Output::Directory,
     };
-    // A tarball is written from a private build directory beside it (or
-    // in TMPDIR for standard output), removed afterwards, also when the
-    // build is killed.
-    let build_dir = tarball
-        .map(|_| output::BuildDir::new(&b.target))
+    if output == (Output::Image { archive: false }) {
+        output::check_image_target(&b.target)?;
+    }
+    // A tarball or an image is written from a private build directory
+    // beside it (or in TMPDIR for standard output), removed afterwards,
+    // also when the build is killed.
+    let build_dir = (output != Output::Directory)
+        .then(|| output::BuildDir::new(&b.target))
         .transpose()?;
     if let Some(dir) = &build_dir {
         if let Some(done) = output::clean_after_child(dir)? {
@@ -260,7 +265,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     }
     let root_path = build_dir
         .as_ref()
-        .map_or_else(|| b.target.clone(), |d| d.path().to_path_buf());
+        .map_or_else(|| b.target.clone(), |d| d.root());
     let root = if goal == Goal::PrintDebs {
         None
     } else {
@@ -288,23 +293,34 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         }
         outcome
     });
-    if let (Ok(outcome), Some(compression), Some(dir), Some(root)) =
-        (&result, tarball, &build_dir, &root)
-    {
+    if let (Ok(outcome), Some(dir), Some(root)) = (&result, &build_dir, &root) {
         if goal == Goal::Unpack || single {
             // The second stage stays in /debootstrap; the log goes.
             let _ = root.remove_file(output::LOG);
         } else {
             let _ = root.remove_all("debootstrap");
         }
-        if let Err(e) = output::write_tarball(
-            dir.path(),
-            &b.target,
-            compression,
-            outcome.epoch,
-            &outcome.unmapped_owners,
-            &reporter,
-        ) {
+        let written = match output {
+            Output::Tarball(compression) => output::write_tarball(
+                &dir.root(),
+                &b.target,
+                compression,
+                outcome.epoch,
+                &outcome.unmapped_owners,
+                &reporter,
+            ),
+            Output::Image { archive } => output::write_image(
+                dir,
+                &b.target,
+                archive,
+                &image(b, outcome),
+                outcome.epoch,
+                &outcome.unmapped_owners,
+                &reporter,
+            ),
+            Output::Directory => Ok(()),
+        };
+        if let Err(e) = written {
             result = Err(e);
         }
     }
@@ -329,6 +345,71 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         Error::Usage(_) => error,
         other => Error::Reported(other.to_string()),
     })
+}
+
+/// Where a build goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// TARGET itself.
+    Directory,
+    Tarball(Compression),
+    /// An OCI image: a layout directory, or (`archive`) that layout in
+    /// one tar.
+    Image {
+        archive: bool,
+    },
+}
+
+/// What an image says of itself: made as `ns-bootstrap --variant=V
+/// SUITE`, at SOURCE_DATE_EPOCH (else now), with provenance annotations
+/// that name no mirror.
+fn image<'a>(b: &'a Bootstrap, outcome: &'a Outcome) -> oci::Image<'a> {
+    let created = outcome.epoch.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let variant = b.variant.name();
+    let mut annotations = vec![
+        (
+            "org.opencontainers.image.title".to_string(),
+            format!("Debian {} ({variant})", outcome.provenance.codename),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            format!(
+                "Debian {} {variant} base system, verified and bootstrapped by ns-bootstrap",
+                b.suite
+            ),
+        ),
+        ("org.nstools.bootstrap.suite".to_string(), b.suite.clone()),
+        (
+            "org.nstools.bootstrap.codename".to_string(),
+            outcome.provenance.codename.clone(),
+        ),
+        (
+            "org.nstools.bootstrap.variant".to_string(),
+            variant.to_string(),
+        ),
+        (
+            "org.nstools.bootstrap.packages".to_string(),
+            outcome.provenance.packages.clone(),
+        ),
+    ];
+    if let Some(date) = outcome.provenance.release_date {
+        annotations.push((
+            "org.nstools.bootstrap.release-date".to_string(),
+            release::rfc3339(date),
+        ));
+    }
+    oci::Image {
+        arch: &outcome.provenance.arch,
+        ref_name: b.oci_ref.as_deref().unwrap_or(&b.suite),
+        created,
+        compression: b.compress.unwrap_or(Compression::Gzip),
+        created_by: format!("ns-bootstrap --variant={variant} {}", b.suite),
+        annotations,
+    }
 }
 
 /// One bootstrap's settings, resolved from the command line.
@@ -356,6 +437,29 @@ struct Outcome {
     /// The time a tarball's entries are clamped to.
     epoch: Option<u64>,
     unmapped_owners: extract::UnmappedOwners,
+    provenance: Provenance,
+}
+
+/// Where a build came from, in terms that name no mirror.
+#[derive(Default)]
+struct Provenance {
+    arch: String,
+    codename: String,
+    /// The Release's `Date:`.
+    release_date: Option<u64>,
+    /// `sha256:` of the package set (`NAME VERSION ARCH` lines, sorted).
+    packages: String,
+}
+
+impl Outcome {
+    /// A run that built no system.
+    fn nothing(epoch: Option<u64>) -> Outcome {
+        Outcome {
+            epoch,
+            unmapped_owners: Default::default(),
+            provenance: Default::default(),
+        }
+    }
 }
 
 impl<'a> Build<'a> {
@@ -507,27 +611,18 @@ impl<'a> Build<'a> {
                 out.push('\n');
             }
             print_stdout(&out)?;
-            return Ok(Outcome {
-                epoch,
-                unmapped_owners: Default::default(),
-            });
+            return Ok(Outcome::nothing(epoch));
         }
         let verified = self.fetch(&packages)?;
         let root = self.root();
         match self.goal {
             Goal::MakeTarball(file) => {
                 offline::make_tarball(root, file, &indexes.files, &self.mirror, &verified, r)?;
-                return Ok(Outcome {
-                    epoch,
-                    unmapped_owners: Default::default(),
-                });
+                return Ok(Outcome::nothing(epoch));
             }
             Goal::DownloadOnly => {
                 offline::place_debs(root, &verified, r)?;
-                return Ok(Outcome {
-                    epoch,
-                    unmapped_owners: Default::default(),
-                });
+                return Ok(Outcome::nothing(epoch));
             }
             _ => {}
         }
@@ -559,9 +654,20 @@ impl<'a> Build<'a> {
             .map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string()))
             .into_iter()
             .collect();
+        let mut set: Vec<String> = packages
+            .iter()
+            .map(|p| format!("{} {} {}\n", p.name, p.version, p.architecture))
+            .collect();
+        set.sort();
         let outcome = Outcome {
             epoch,
             unmapped_owners: unpacking.unmapped_owners,
+            provenance: Provenance {
+                arch: self.arch.clone(),
+                codename: release.codename.clone(),
+                release_date: release.date,
+                packages: format!("sha256:{}", download::sha256_hex(set.concat().as_bytes())),
+            },
         };
         if self.goal == Goal::Unpack {
             self.leave_second_stage(&unpacking.unpacked, &env)?;

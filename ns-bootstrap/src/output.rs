@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use crate::compression::Compression;
 use crate::progress::Reporter;
 use crate::rooted::{self, Root};
-use crate::{configure, tarball, Error};
+use crate::{configure, oci, tarball, Error};
 
 /// Where debootstrap keeps its log while it works, relative to TARGET.
 pub const LOG: &str = "debootstrap/debootstrap.log";
 
-/// A tarball's build directory: a fresh, private (0700, unguessable name)
-/// directory beside the tarball, or in TMPDIR for standard output; never
-/// one that existed before. Removed when dropped.
+/// A tarball's or an image's build directory: a fresh, private (0700,
+/// unguessable name) directory beside the target, or in TMPDIR for
+/// standard output; never one that existed before. It holds the system
+/// (`root/`) and an image's layout while it is written (`image/`, moved
+/// into place at the end). Removed when dropped.
 pub struct BuildDir(PathBuf);
 
 impl BuildDir {
@@ -30,18 +32,31 @@ impl BuildDir {
                 _ => PathBuf::from("."),
             }
         };
-        rooted::make_private_dir(&parent, ".ns-bootstrap-build-")
-            .map(BuildDir)
-            .map_err(|e| {
-                Error::failed(
-                    format_args!("cannot create a build directory in {}", parent.display()),
-                    e,
-                )
-            })
+        let dir = rooted::make_private_dir(&parent, ".ns-bootstrap-build-").map_err(|e| {
+            Error::failed(
+                format_args!("cannot create a build directory in {}", parent.display()),
+                e,
+            )
+        })?;
+        let built = BuildDir(dir);
+        std::fs::create_dir(built.root()).map_err(|e| {
+            Error::failed(format_args!("cannot create {}", built.root().display()), e)
+        })?;
+        Ok(built)
     }
 
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// Where the system is built.
+    pub fn root(&self) -> PathBuf {
+        self.0.join("root")
+    }
+
+    /// Where an image's layout is written.
+    pub fn image(&self) -> PathBuf {
+        self.0.join("image")
     }
 }
 
@@ -110,6 +125,69 @@ pub fn clean_after_child(dir: &BuildDir) -> Result<Option<Result<(), Error>>, Er
                 ))),
             }
         }
+    }
+}
+
+/// Writes the tree at `dir` as an OCI image: a layout moved to TARGET,
+/// or an archive written to TARGET (or stdout for `-`). Says the
+/// manifest's digest.
+pub fn write_image(
+    build: &BuildDir,
+    target: &Path,
+    archive: bool,
+    image: &oci::Image,
+    epoch: Option<u64>,
+    owners: &crate::extract::UnmappedOwners,
+    reporter: &Reporter,
+) -> Result<(), Error> {
+    let shown = if target.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        target.display().to_string()
+    };
+    reporter.info(&format!("Writing the image to {shown}"));
+    let root = build.root();
+    let tree = tarball::Tree::collect(&root, &configure::tar_devices(), epoch, owners)?;
+    let layout = build.image();
+    let digest = oci::write_layout(&tree, &layout, image)?;
+    if archive {
+        let out: Box<dyn Write> = if target.as_os_str() == "-" {
+            Box::new(std::io::stdout().lock())
+        } else {
+            Box::new(
+                std::fs::File::create(target)
+                    .map_err(|e| Error::failed(format_args!("cannot create {shown}"), e))?,
+            )
+        };
+        let out = std::io::BufWriter::with_capacity(1 << 20, out);
+        oci::archive_layout(&layout, out, &shown, image.created)?;
+    } else {
+        // Checked empty before the build; an empty directory is replaced.
+        std::fs::rename(&layout, target)
+            .map_err(|e| Error::failed(format_args!("cannot move the image to {shown}"), e))?;
+    }
+    reporter.info(&format!(
+        "Image written ({:.1} s).",
+        reporter.elapsed().as_secs_f64()
+    ));
+    reporter.info(&format!("image digest {digest}"));
+    Ok(())
+}
+
+/// An image layout goes into a new or empty directory: said before the
+/// build rather than after it.
+pub fn check_image_target(target: &Path) -> Result<(), Error> {
+    match std::fs::read_dir(target).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => Err(Error::Refused(format!(
+            "{}: exists and is not empty (an OCI image layout is written into a new directory)",
+            target.display()
+        ))),
+        Ok(false) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::failed(
+            format_args!("cannot read {}", target.display()),
+            e,
+        )),
     }
 }
 

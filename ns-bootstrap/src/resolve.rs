@@ -20,6 +20,17 @@ pub enum Variant {
     Buildd,
 }
 
+impl Variant {
+    /// debootstrap's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Default => "default",
+            Variant::Minbase => "minbase",
+            Variant::Buildd => "buildd",
+        }
+    }
+}
+
 /// What to start from.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {

@@ -7,7 +7,6 @@
 //! The mirror's name is read from the host's apt sources at run time.
 //! Downloads go to ns-bootstrap's default cache, kept between runs.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +14,7 @@ use std::process::Command;
 use nstools_tests::mirror::{
     host_mirror, hostile_deb, make_key, minbase_mirror, mounts_under, LocalMirror, TarEntry, SUITE,
 };
+use nstools_tests::tree::{differences, walk};
 use nstools_tests::{bin, require_root, TempDir, TestCommand};
 
 fn ns_bootstrap() -> PathBuf {
@@ -180,17 +180,6 @@ fn real_minbase_bootstrap_from_the_host_mirror() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// What is compared of one file: type and mode, owner, device, link
-/// target or content.
-#[derive(Debug, PartialEq, Eq)]
-struct Entry {
-    mode: u32,
-    owner: (u32, u32),
-    rdev: u64,
-    link: Option<PathBuf>,
-    content: Option<Vec<u8>>,
-}
-
 /// Logs, caches, dpkg's backup files and what debootstrap's own tools
 /// leave (mount's /run/mount) are not part of the system.
 fn skipped(relative: &Path) -> bool {
@@ -208,36 +197,6 @@ fn skipped(relative: &Path) -> bool {
     .any(|prefix| text.starts_with(prefix) || format!("{text}/") == *prefix)
         || text == "var/lib/dpkg/available"
         || text.ends_with("-old")
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
-    use std::os::unix::fs::MetadataExt;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let relative = path.strip_prefix(root).unwrap().to_path_buf();
-        if skipped(&relative) {
-            continue;
-        }
-        let meta = std::fs::symlink_metadata(&path).unwrap();
-        let link = meta
-            .file_type()
-            .is_symlink()
-            .then(|| std::fs::read_link(&path).unwrap());
-        let content = meta.is_file().then(|| std::fs::read(&path).unwrap());
-        out.insert(
-            relative,
-            Entry {
-                mode: meta.mode(),
-                owner: (meta.uid(), meta.gid()),
-                rdev: meta.rdev(),
-                link,
-                content,
-            },
-        );
-        if meta.is_dir() {
-            walk(root, &path, out);
-        }
-    }
 }
 
 #[test]
@@ -263,42 +222,15 @@ fn tree_matches_debootstrap() {
         .arg(&mirror)
         .run()
         .expect_code(0);
-    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    walk(&ours, &ours, &mut a);
-    walk(&theirs, &theirs, &mut b);
+    let a = walk(&ours, &skipped);
+    let b = walk(&theirs, &skipped);
     // A minbase tree has thousands of paths; an empty walk proves nothing.
     assert!(
         b.len() > 5000,
         "debootstrap's tree has only {} paths",
         b.len()
     );
-    let mut problems = Vec::new();
-    for (path, entry) in &a {
-        match b.get(path) {
-            None => problems.push(format!("only ours: {}", path.display())),
-            Some(other) if other != entry => {
-                let what = if entry.content != other.content {
-                    "content"
-                } else {
-                    "type, mode, owner or link"
-                };
-                problems.push(format!(
-                    "{} differs ({what}): ours {:o} {:?} {:?}, debootstrap's {:o} {:?} {:?}",
-                    path.display(),
-                    entry.mode,
-                    entry.owner,
-                    entry.link,
-                    other.mode,
-                    other.owner,
-                    other.link
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    for path in b.keys().filter(|p| !a.contains_key(*p)) {
-        problems.push(format!("only debootstrap's: {}", path.display()));
-    }
+    let problems = differences(&a, &b, ("ours", "debootstrap's"));
     assert!(
         problems.is_empty(),
         "{} of {} paths differ:\n{}",
