@@ -14,6 +14,11 @@
 //! fetches the indexes, as it always does); debootstrap's `--cache-dir`.
 //! Cold: those caches emptied before each run.
 //!
+//! Image: minbase to an OCI archive (`.oci.tar`, gzip'd layer), against
+//! the way an mmdebstrap user makes one: a tarball from mmdebstrap, then
+//! `umoci init`, `umoci new`, `umoci raw add-layer` and a tar of the
+//! layout; warm caches.
+//!
 //! Unprivileged: `ns-bootstrap` as a normal user with subordinate ids
 //! (`--mode=unshare` is its default then) writing a tarball, against
 //! `mmdebstrap --mode=unshare` writing the same, warm caches. The user is
@@ -310,6 +315,56 @@ fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Res
     )
 }
 
+/// ns-bootstrap writing an OCI archive against mmdebstrap's tarball made
+/// into one by umoci, warm caches.
+fn image(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Result<(), String> {
+    let s = |x: &str| x.to_string();
+    let ours_cache = work.join("cache-ours");
+    let mm_cache = work.join("cache-mmdebstrap");
+    let ours = Tool {
+        name: "ns-bootstrap",
+        cache: ours_cache.clone(),
+        argv: vec![
+            ours_bin.to_string_lossy().into_owned(),
+            s("--variant=minbase"),
+            format!("--cache-dir={}", ours_cache.display()),
+            s(SUITE),
+            s("@TARGET@"),
+            s(mirror),
+        ],
+    };
+    // $1 is the archive to write; its work directory goes with it.
+    let script = format!(
+        "set -e\nwork=\"$1.work\"\nrm -rf \"$work\"\nmkdir -p \"$work\"\n\
+         mmdebstrap --variant=minbase --mode=root --format=tar --skip=essential/unlink \
+         --setup-hook='mkdir -p \"$1\"/var/cache/apt/archives/' \
+         --setup-hook='sync-in {cache} /var/cache/apt/archives/' \
+         --customize-hook='sync-out /var/cache/apt/archives {cache}' \
+         {SUITE} \"$work/rootfs.tar\" 'deb {mirror} {SUITE} main' 2>/dev/null\n\
+         umoci init --layout \"$work/layout\"\n\
+         umoci new --image \"$work/layout:{SUITE}\"\n\
+         umoci raw add-layer --image \"$work/layout:{SUITE}\" \"$work/rootfs.tar\"\n\
+         tar -cf \"$1\" -C \"$work/layout\" .\n\
+         rm -rf \"$work\"\n",
+        cache = mm_cache.display(),
+    );
+    let reference = Tool {
+        name: "mmdebstrap + umoci",
+        cache: mm_cache.clone(),
+        argv: vec![s("sh"), s("-c"), script, s("sh"), s("@TARGET@")],
+    };
+    let (ours_out, ref_out) = (work.join("ours.oci.tar"), work.join("ref.oci.tar"));
+    run_once(&ours, &ours_out, false)?;
+    run_once(&reference, &ref_out, false)?;
+    compare(
+        "image .oci.tar vs mmdebstrap + umoci (warm)",
+        (&ours, &ours_out),
+        (&reference, &ref_out),
+        false,
+        pairs,
+    )
+}
+
 /// Builds ns-bootstrap (release, host target: it is not an initramfs
 /// tool) and runs the comparisons.
 pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
@@ -409,6 +464,7 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
             pairs,
         )?;
     }
+    image(&ours_bin, &mirror, work, pairs_warm)?;
     unprivileged(&ours_bin, &mirror, work, pairs_warm)?;
     // Warm caches stay for the next run; targets are gone.
     Ok(())
