@@ -1,7 +1,7 @@
 //! Where the configure step runs: a child process with a private mount
 //! namespace and its own PID namespace, proc, sysfs and a devpts instance
 //! mounted inside TARGET,
-//! and TARGET as its root. The small API is [`Sandbox::run`]: a list of
+//! and TARGET as its root. The small API is [`Sandbox::spawn`]: a list of
 //! commands run one after the other in that child.
 //!
 //! Nothing can stay mounted: the mounts exist only in the child's
