@@ -16,6 +16,7 @@ mod man;
 mod rootfs;
 mod run;
 mod test;
+mod toolchain;
 
 use std::process::ExitCode;
 
