@@ -68,24 +68,6 @@ mod tests {
     }
 }
 
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_are_quoted_only_when_needed() {
-        assert_eq!(quote("--package=ns-chroot"), "--package=ns-chroot");
-        assert_eq!(quote(""), "''");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("/a b/it's"), r"'/a b/it'\''s'");
-        assert_eq!(quote("$0"), "'$0'");
-        let mut command = Command::new("sh");
-        command.args(["-c", "echo \"$1\"", "x y"]);
-        assert_eq!(display(&command), r#"sh -c 'echo "$1"' 'x y'"#);
-    }
-}
-
 /// A task's failure: what to say, and the exit status (1, or 2 when the
 /// machine lacks something the task needs and the message says how to
 /// get it).
