@@ -124,18 +124,29 @@ fn unprivileged_build() -> String {
         std::fs::read_to_string(kind.subid_file())
             .ok()
             .and_then(|text| find_subid_range(&text, &name, uid).ok().flatten())
-            .filter(|(_, count)| *count > 0)
     };
     let helpers = ["newuidmap", "newgidmap"].iter().all(|p| on_path(p));
-    match (range(Kind::Users), range(Kind::Groups), helpers) {
+    describe_unprivileged(&name, range(Kind::Users), range(Kind::Groups), helpers)
+}
+
+/// What the build of a user `name` with these subordinate uid and gid
+/// ranges (start, count) and (or without) newuidmap/newgidmap gets.
+fn describe_unprivileged(
+    name: &str,
+    uids: Option<(u32, u32)>,
+    gids: Option<(u32, u32)>,
+    helpers: bool,
+) -> String {
+    let usable = |range: Option<(u32, u32)>| range.filter(|(_, count)| *count > 0);
+    match (usable(uids), usable(gids), helpers) {
+        (_, _, false) => "newuidmap/newgidmap are missing (apt-get install uidmap): only your \
+             id is mapped, so the root is unpacked but not configured"
+            .to_string(),
         (Some((start, count)), Some(_), true) => format!(
             "built in a user namespace: your id is its root, subordinate ids \
              {start}-{} the rest",
             u64::from(start) + u64::from(count) - 1
         ),
-        (_, _, false) => "newuidmap/newgidmap are missing (apt-get install uidmap): only your \
-             id is mapped, so the root is unpacked but not configured"
-            .to_string(),
         _ => format!(
             "{name} has no subordinate ids in /etc/subuid and /etc/subgid: only your id is \
              mapped, so the root is unpacked but not configured"
@@ -149,4 +160,35 @@ fn on_path(program: &str) -> bool {
         .to_string_lossy()
         .split(':')
         .any(|dir| Path::new(dir).join(program).is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_normal_user_is_told_how_the_root_is_built() {
+        let full = describe_unprivileged("ann", Some((100000, 65536)), Some((100000, 65536)), true);
+        assert!(full.contains("subordinate ids 100000-165535"), "{full}");
+        for (uids, gids) in [
+            (None, Some((100000, 65536))),
+            (Some((100000, 65536)), None),
+            (Some((100000, 0)), Some((100000, 65536))),
+        ] {
+            let partial = describe_unprivileged("ann", uids, gids, true);
+            assert!(
+                partial.starts_with("ann has no subordinate ids"),
+                "{partial}"
+            );
+            assert!(partial.contains("unpacked but not configured"), "{partial}");
+        }
+        let no_helpers = describe_unprivileged("ann", Some((1, 2)), Some((1, 2)), false);
+        assert!(
+            no_helpers.contains("apt-get install uidmap"),
+            "{no_helpers}"
+        );
+        // The last id of a range at the top of the id space does not wrap.
+        let top = describe_unprivileged("ann", Some((u32::MAX, 1)), Some((1, 1)), true);
+        assert!(top.contains(&format!("{0}-{0}", u32::MAX)), "{top}");
+    }
 }

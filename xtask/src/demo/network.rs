@@ -9,6 +9,8 @@
 //! host needs neither iproute2 nor iputils-ping. The pair dies with the container's
 //! network namespace, so nothing of it outlives the demo.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -52,6 +54,13 @@ pub fn plan(root: bool) -> Network {
                 .to_string(),
         );
     }
+    if !owns_network() {
+        return Network::Skipped(
+            "root here is root of a user namespace that does not own this network \
+             namespace, so it may not add an interface to it"
+                .to_string(),
+        );
+    }
     // /proc/self/net is this process's network namespace (/sys/class/net
     // is the one sysfs was mounted in).
     let devices = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
@@ -68,6 +77,45 @@ pub fn plan(root: bool) -> Network {
         ));
     }
     Network::Veth
+}
+
+/// Whether root here is root over the network namespace: its owning user
+/// namespace is ours or a descendant of ours (root in a user namespace
+/// that merely shares the host's network, as `unshare -U -r` makes, is
+/// not).
+fn owns_network() -> bool {
+    let identity = |file: &std::fs::File| {
+        file.metadata()
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| e.to_string())
+    };
+    let owner = |file: &std::fs::File, request| -> Result<std::fs::File, String> {
+        // SAFETY: NS_GET_USERNS and NS_GET_PARENT take no argument and
+        // return a new descriptor (or -1), which we then own.
+        let fd = unsafe { libc::ioctl(file.as_raw_fd(), request) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // SAFETY: a fresh descriptor nobody else owns.
+        Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    };
+    let walk = || -> Result<bool, String> {
+        let ours = identity(&open("/proc/self/ns/user")?)?;
+        let mut user = owner(&open("/proc/self/ns/net")?, libc::NS_GET_USERNS)?;
+        // Up from the owner: reaching ours means we are root above it;
+        // leaving our view (EPERM) means the owner is not below us.
+        loop {
+            if identity(&user)? == ours {
+                return Ok(true);
+            }
+            user = owner(&user, libc::NS_GET_PARENT)?;
+        }
+    };
+    walk().unwrap_or(false)
+}
+
+fn open(path: &str) -> Result<std::fs::File, String> {
+    std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Interface names in /proc/net/dev (two header lines, then `name: …`).
@@ -180,6 +228,13 @@ mod tests {
         }
         // Malformed lines are skipped, not trusted.
         assert_eq!(clashing_route(&format!("{header}vpn0 zz 0 0\nbad\n")), None);
+    }
+
+    #[test]
+    fn this_process_is_above_its_network_namespace_owner() {
+        // Whoever runs the unit tests runs them in a network namespace
+        // their own user namespace (or one above) owns.
+        assert!(owns_network());
     }
 
     #[test]
