@@ -6,6 +6,7 @@
 //! that is wrong; the task fails if any step failed.
 
 use std::process::Command;
+use std::time::Instant;
 
 use crate::run::{cargo, checked, Failure};
 
@@ -37,23 +38,37 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         ("docs", docs),
         // The integration tests run the real binaries: build them first.
         ("build", cargo_with(&["build", "--workspace", "--bins"])),
-        ("tests", cargo_with(&["test", "--workspace"])),
+        // Every test binary, even after one fails.
+        (
+            "tests",
+            cargo_with(&["test", "--workspace", "--no-fail-fast"]),
+        ),
     ];
     let mut failed = Vec::new();
+    // How long each step took, for keeping CI within its time.
+    let mut took = Vec::new();
     for (name, mut command) in steps {
         eprintln!("==> {name}");
+        let start = Instant::now();
         if let Err(message) = checked(&mut command) {
             eprintln!("xtask: {message}");
             failed.push(name);
         }
+        took.push(format!("{name} {:.0} s", start.elapsed().as_secs_f64()));
     }
     // The static tools in a real (emulated) machine: the initramfs /init
     // mounts, unshares, chroots and lists namespaces as PID 1.
     eprintln!("==> initramfs boot");
+    let start = Instant::now();
     if let Err(message) = crate::initramfs::run(&["--boot".to_string()]) {
         eprintln!("xtask: {message}");
         failed.push("initramfs boot");
     }
+    took.push(format!(
+        "initramfs boot {:.0} s",
+        start.elapsed().as_secs_f64()
+    ));
+    eprintln!("==> steps: {}", took.join(", "));
     if failed.is_empty() {
         eprintln!("==> all checks passed");
         Ok(())
