@@ -82,7 +82,7 @@ pub struct Options {
     pub action: Action,
 }
 
-/// Parses argv (argv[0] included).
+/// Parses argv (`argv[0]` included).
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
     I: IntoIterator,

@@ -124,7 +124,7 @@ pub struct Options {
     pub filter_echo: Vec<u8>,
 }
 
-/// Parses argv (argv[0] included) and settles the defaults.
+/// Parses argv (`argv[0]` included) and settles the defaults.
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
     I: IntoIterator,

@@ -144,7 +144,7 @@ pub struct ScanOptions {
     /// Look for namespace files held open by processes.
     pub open_files: bool,
     /// Read the command of each process that may be the one a namespace
-    /// is shown with (see [`read_raw`]).
+    /// is shown with (see `read_raw`).
     pub commands: bool,
 }
 
@@ -158,8 +158,7 @@ pub struct Scan {
 }
 
 /// The nsfs mounts of `/proc/self/mountinfo`: (root, target), e.g.
-/// ("net:[4026532290]", "/run/netns/blue").
-/// (root, mount point) of each nsfs mount; the mount point as the
+/// `("net:[4026532290]", "/run/netns/blue")`, the mount point as the
 /// kernel's bytes, whatever they are.
 pub type NsfsMounts = Vec<(String, Vec<u8>)>;
 

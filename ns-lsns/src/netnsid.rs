@@ -60,9 +60,8 @@ impl Netlink {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd was just created and is owned by nobody else.
-        Ok(Netlink {
-            socket: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Netlink { socket })
     }
 
     /// How many namespace ids the namespace lsns runs in has assigned

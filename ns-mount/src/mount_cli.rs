@@ -249,7 +249,7 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
-/// Parses argv (argv[0] included).
+/// Parses argv (`argv[0]` included).
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
     I: IntoIterator,

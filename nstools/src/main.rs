@@ -1,5 +1,5 @@
 //! The multi-call binary: one static executable for the initramfs, which
-//! behaves as the tool named by argv[0] (`unshare`, `ns-unshare`, …), as
+//! behaves as the tool named by `argv[0]` (`unshare`, `ns-unshare`, …), as
 //! busybox does; `nstools TOOL ARGS…` works too.
 
 use std::ffi::OsString;

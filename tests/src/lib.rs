@@ -78,7 +78,7 @@ impl TestCommand {
         self
     }
 
-    /// Runs under another argv[0], as a symlink or a multi-call binary would.
+    /// Runs under another `argv[0]`, as a symlink or a multi-call binary would.
     pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Self {
         self.command.arg0(arg0);
         self

@@ -8,19 +8,19 @@
 //! strategy, on the stable toolchain through `RUSTC_BOOTSTRAP=1` (needs the
 //! rust-src component). Measured here: ns-chroot 424 KiB -> 110 KiB. A
 //! panic then aborts without a message; the debug builds that the tests
-//! run keep full panic messages. If the toolchain refuses the unstable
-//! flags (they change between releases), dist falls back to the plain
-//! stable build and says so.
+//! run keep full panic messages. Without rust-src, or if the toolchain
+//! refuses the unstable flags (they change between releases), dist makes
+//! the plain stable build and says so in one line. Without the musl target
+//! there is no static build at all: dist says how to add it.
 
 use std::path::PathBuf;
 
 use crate::run::{cargo, checked, workspace_root};
+use crate::toolchain::{Toolchain, MUSL};
 
 /// Non-PIE (no dynamic relocations to carry) and immediate-abort panics.
 const SMALL_RUSTFLAGS: &str =
     "-Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static";
-
-pub const TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// (package, binaries) of every tool that ships as a static binary.
 pub const TOOLS: &[(&str, &[&str])] = &[
@@ -44,28 +44,46 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
         return Err(format!("dist takes no arguments (got '{extra}')"));
     }
     let root = workspace_root();
-    // Its own target dir: other RUSTFLAGS would otherwise invalidate the
-    // everyday build cache, and the other way round.
-    let small_dir = root.join("target/dist-build");
-    let mut small = build_command(&small_dir);
-    small
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTFLAGS", SMALL_RUSTFLAGS)
-        .args(["-Z", "build-std=std,panic_abort"]);
-    let built_dir = match checked(&mut small) {
-        Ok(()) => small_dir,
-        Err(message) => {
-            eprintln!(
-                "xtask: warning: the size-optimised build failed ({message}); \
-                 falling back to the stable build, which carries std's panic machinery"
-            );
-            let stable_dir = root.join("target");
-            checked(&mut build_command(&stable_dir))?;
-            stable_dir
+    let toolchain = Toolchain::current()?;
+    if !toolchain.has_target(MUSL) {
+        return Err(format!(
+            "the {MUSL} target is not installed, so no static build can be made: \
+             `rustup target add {MUSL}`"
+        ));
+    }
+    let stable = || -> Result<PathBuf, String> {
+        let stable_dir = root.join("target");
+        checked(&mut build_command(&stable_dir))?;
+        Ok(stable_dir)
+    };
+    let built_dir = if !toolchain.has_rust_src() {
+        eprintln!(
+            "xtask: rust-src is not installed: the stable static build, with std's panic \
+             machinery (`rustup component add rust-src` for the small one)"
+        );
+        stable()?
+    } else {
+        // Its own target dir: other RUSTFLAGS would otherwise invalidate the
+        // everyday build cache, and the other way round.
+        let small_dir = root.join("target/dist-build");
+        let mut small = build_command(&small_dir);
+        small
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("RUSTFLAGS", SMALL_RUSTFLAGS)
+            .args(["-Z", "build-std=std,panic_abort"]);
+        match checked(&mut small) {
+            Ok(()) => small_dir,
+            Err(message) => {
+                eprintln!(
+                    "xtask: warning: the size-optimised build failed ({message}); \
+                     falling back to the stable build, which carries std's panic machinery"
+                );
+                stable()?
+            }
         }
     };
 
-    let built = built_dir.join(TARGET).join("release");
+    let built = built_dir.join(MUSL).join("release");
     let dist = root.join("target/dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     println!(
@@ -106,7 +124,7 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
 fn build_command(target_dir: &std::path::Path) -> std::process::Command {
     let mut build = cargo();
     build
-        .args(["build", "--release", "--target", TARGET])
+        .args(["build", "--release", "--target", MUSL])
         .arg("--target-dir")
         .arg(target_dir);
     for (package, _) in TOOLS {

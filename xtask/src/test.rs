@@ -1,51 +1,84 @@
 //! `cargo xtask test`: the one test command, for developers and CI alike.
-//! The steps: rustfmt, clippy, unit and integration tests, and the
-//! initramfs booted under qemu. Every step runs even when an earlier one
-//! fails, so one run shows all that is wrong; the task fails if any step
-//! failed.
+//! First the prerequisites (installed as root on Debian, else the command
+//! that installs them, and exit 2); then the steps: rustfmt, clippy, the
+//! docs, unit and integration tests, and the initramfs booted under qemu.
+//! Every step runs even when an earlier one fails, so one run shows all
+//! that is wrong; the task fails if any step failed.
 
-use crate::run::{cargo, checked};
+use std::process::Command;
+use std::time::Instant;
 
-pub fn run(args: &[String]) -> Result<(), String> {
+use crate::run::{cargo, checked, Failure};
+
+pub fn run(args: &[String]) -> Result<(), Failure> {
     if let Some(extra) = args.first() {
-        return Err(format!("test takes no arguments (got '{extra}')"));
+        return Err(Failure::from(format!(
+            "test takes no arguments (got '{extra}')"
+        )));
     }
-    let steps: [(&str, &[&str]); 4] = [
-        ("formatting", &["fmt", "--all", "--check"]),
+    crate::prerequisites::ensure()?;
+
+    let mut docs = cargo();
+    docs.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    let steps: Vec<(&str, Command)> = vec![
+        ("formatting", cargo_with(&["fmt", "--all", "--check"])),
         (
             "clippy",
-            &[
+            cargo_with(&[
                 "clippy",
                 "--workspace",
                 "--all-targets",
                 "--",
                 "-D",
                 "warnings",
-            ],
+            ]),
         ),
+        // Broken intra-doc links and malformed doc comments.
+        ("docs", docs),
         // The integration tests run the real binaries: build them first.
-        ("build", &["build", "--workspace", "--bins"]),
-        ("tests", &["test", "--workspace"]),
+        ("build", cargo_with(&["build", "--workspace", "--bins"])),
+        // Every test binary, even after one fails.
+        (
+            "tests",
+            cargo_with(&["test", "--workspace", "--no-fail-fast"]),
+        ),
     ];
     let mut failed = Vec::new();
-    for (name, cargo_args) in steps {
+    // How long each step took, for keeping CI within its time.
+    let mut took = Vec::new();
+    for (name, mut command) in steps {
         eprintln!("==> {name}");
-        if let Err(message) = checked(cargo().args(cargo_args)) {
+        let start = Instant::now();
+        if let Err(message) = checked(&mut command) {
             eprintln!("xtask: {message}");
             failed.push(name);
         }
+        took.push(format!("{name} {:.0} s", start.elapsed().as_secs_f64()));
     }
     // The static tools in a real (emulated) machine: the initramfs /init
     // mounts, unshares, chroots and lists namespaces as PID 1.
     eprintln!("==> initramfs boot");
+    let start = Instant::now();
     if let Err(message) = crate::initramfs::run(&["--boot".to_string()]) {
         eprintln!("xtask: {message}");
         failed.push("initramfs boot");
     }
+    took.push(format!(
+        "initramfs boot {:.0} s",
+        start.elapsed().as_secs_f64()
+    ));
+    eprintln!("==> steps: {}", took.join(", "));
     if failed.is_empty() {
         eprintln!("==> all checks passed");
         Ok(())
     } else {
-        Err(format!("failed: {}", failed.join(", ")))
+        Err(Failure::from(format!("failed: {}", failed.join(", "))))
     }
+}
+
+fn cargo_with(args: &[&str]) -> Command {
+    let mut command = cargo();
+    command.args(args);
+    command
 }

@@ -5,9 +5,9 @@
 //! extended), `&& || !` (or `and or not`) and parentheses.
 //!
 //! Compatibility reaches the corners users meet: bison's syntax error
-//! messages ([`parse`]), the bytes the scanner echoes to standard output
-//! when no rule matches them ([`lex`]), and the typed comparisons whose
-//! impossible casts end the listing with an error ([`eval`]).
+//! messages (`parse`), the bytes the scanner echoes to standard output
+//! when no rule matches them (`lex`), and the typed comparisons whose
+//! impossible casts end the listing with an error (`eval`).
 
 mod eval;
 mod lex;
