@@ -81,6 +81,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("the container failed ({status})"));
     }
     println!("\nThe demo is over; nothing of it is left mounted or running.");
+    println!(
+        "The same root as a container image any OCI engine runs, reproducibly:\n  \
+         SOURCE_DATE_EPOCH=1700000000 ns-bootstrap --variant=minbase bookworm debian.oci.tar\n  \
+         podman load -i debian.oci.tar   # or: skopeo copy oci-archive:debian.oci.tar:bookworm …"
+    );
     Ok(())
 }
 
