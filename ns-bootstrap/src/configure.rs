@@ -23,7 +23,7 @@ use nix::sys::stat::SFlag;
 use crate::dpkgdb::Unpacked;
 use crate::progress::Reporter;
 use crate::rooted::{Name, Root};
-use crate::sandbox::{Command, Io, Sandbox};
+use crate::sandbox::{Command, Io, Sandbox, Stage};
 
 /// The device nodes debootstrap makes in TARGET/dev (name, char major,
 /// minor, mode), and its symlinks.
@@ -230,6 +230,18 @@ pub fn commands(
         .filter(|p| p.control_files.contains_key("preinst"))
         .collect();
     with_preinst.sort_by_key(|p| (p.name != "base-passwd", p.name.clone()));
+    // What dpkg tells a maintainer script about itself.
+    let dpkg_version = packages
+        .iter()
+        .find(|p| p.name == "dpkg")
+        .and_then(|p| {
+            crate::packages::parse_stanzas(&p.control)
+                .ok()?
+                .first()?
+                .get("Version")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
     let mut out = Vec::new();
     for package in with_preinst {
         let mut env = base_env(extra_env);
@@ -238,18 +250,29 @@ pub fn commands(
             ("DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT", "1"),
             ("DPKG_MAINTSCRIPT_ARCH", package.architecture.as_str()),
             ("DPKG_MAINTSCRIPT_NAME", "preinst"),
+            ("DPKG_MAINTSCRIPT_DEBUG", "0"),
+            ("DPKG_RUNNING_VERSION", dpkg_version.as_str()),
             ("DPKG_ADMINDIR", "/var/lib/dpkg"),
             ("DPKG_ROOT", ""),
         ] {
             env.push((key.to_string(), value.to_string()));
         }
+        // dpkg runs a preinst from the package's control area, unpacked
+        // in tmp.ci: debconf takes the package's name (its question's
+        // owner) and templates from there.
+        let files = package
+            .control_files
+            .iter()
+            .map(|(name, (mode, content))| (name.clone(), mode & 0o777, content.clone()))
+            .collect();
         out.push(Command {
             label: format!("package {}: preinst install", package.name),
-            argv: vec![
-                format!("/var/lib/dpkg/info/{}.preinst", package.info_name()).into(),
-                "install".into(),
-            ],
+            argv: vec![format!("/{CONTROL_AREA}/preinst").into(), "install".into()],
             env,
+            stage: Some(Stage {
+                dir: CONTROL_AREA,
+                files,
+            }),
         });
     }
     let mut argv: Vec<OsString> = vec!["dpkg".into()];
@@ -261,9 +284,17 @@ pub fn commands(
         label: "dpkg --configure --pending".to_string(),
         argv,
         env: base_env(extra_env),
+        stage: None,
     });
     out
 }
+
+/// Where dpkg unpacks a package's control area while it installs it.
+const CONTROL_AREA: &str = "var/lib/dpkg/tmp.ci";
+
+/// Where `--foreign` leaves each staged command's files for the second
+/// stage (`STAGES/N`, N its place among the commands).
+const STAGES: &str = "debootstrap/stage";
 
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
@@ -291,7 +322,13 @@ pub fn second_stage_script(packages: &[Unpacked], extra_env: &[(String, String)]
          if [ ! -e /proc/self ]; then mount -t proc proc /proc && mounted=1; fi\n\
          echo 'I: Configuring the base system...'\n",
     );
-    for command in commands(packages, None, extra_env) {
+    for (index, command) in commands(packages, None, extra_env).iter().enumerate() {
+        if let Some(stage) = &command.stage {
+            out.push_str(&format!(
+                "rm -rf /{dir}\ncp -a /{STAGES}/{index} /{dir}\n",
+                dir = stage.dir
+            ));
+        }
         out.push_str("env -i");
         for (key, value) in &command.env {
             out.push(' ');
@@ -302,6 +339,9 @@ pub fn second_stage_script(packages: &[Unpacked], extra_env: &[(String, String)]
             out.push_str(&quote(&arg.to_string_lossy()));
         }
         out.push_str(" </dev/null\n");
+        if let Some(stage) = &command.stage {
+            out.push_str(&format!("rm -rf /{}\n", stage.dir));
+        }
     }
     out.push_str(&format!(
         "rm -f /{POLICY_RC_D}\n\
@@ -370,6 +410,7 @@ pub fn second_stage(target: &std::path::Path, userns: bool, r: &Reporter) -> Res
             "PATH".to_string(),
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
         )],
+        stage: None,
     }];
     let result = Sandbox::new(&root)
         .bind_devices(placeholders.clone())
@@ -492,10 +533,19 @@ mod tests {
         assert_eq!(
             argv,
             [
-                "/var/lib/dpkg/info/base-passwd.preinst install",
-                "/var/lib/dpkg/info/adduser.preinst install",
-                "/var/lib/dpkg/info/libc6:amd64.preinst install",
+                "/var/lib/dpkg/tmp.ci/preinst install",
+                "/var/lib/dpkg/tmp.ci/preinst install",
+                "/var/lib/dpkg/tmp.ci/preinst install",
                 "dpkg --status-fd=7 --configure --pending",
+            ]
+        );
+        let labels: Vec<&str> = got.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels[..3],
+            [
+                "package base-passwd: preinst install",
+                "package adduser: preinst install",
+                "package libc6: preinst install",
             ]
         );
         let script = second_stage_script(&packages, &[("A".to_string(), "it's".to_string())]);
@@ -504,7 +554,11 @@ mod tests {
             "env -i 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'"
         ));
         assert!(script.contains("'A=it'\\''s'"));
-        assert!(script.contains("'/var/lib/dpkg/info/base-passwd.preinst' 'install' </dev/null\n"));
+        assert!(script.contains(
+            "rm -rf /var/lib/dpkg/tmp.ci\ncp -a /debootstrap/stage/0 /var/lib/dpkg/tmp.ci\n"
+        ));
+        assert!(script.contains("'/var/lib/dpkg/tmp.ci/preinst' 'install' </dev/null\n"));
+        assert_eq!(got[0].stage.as_ref().unwrap().files[0].0, "preinst");
         assert!(script.contains("'dpkg' '--configure' '--pending' </dev/null\n"));
         assert!(got[2]
             .env

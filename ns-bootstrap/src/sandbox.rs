@@ -31,6 +31,17 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use ns_mount::{MountFlags as MsFlags, Propagation};
 
+/// Files a command needs in place while it runs (and only then), as dpkg
+/// puts a package's control area in `var/lib/dpkg/tmp.ci` for its
+/// preinst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// The directory, relative to TARGET; made before, removed after.
+    pub dir: &'static str,
+    /// (name, mode, content) of each file in it.
+    pub files: Vec<(String, u32, Vec<u8>)>,
+}
+
 /// One command to run inside TARGET.
 #[derive(Debug, Clone)]
 pub struct Command {
@@ -38,6 +49,7 @@ pub struct Command {
     pub label: String,
     pub argv: Vec<OsString>,
     pub env: Vec<(String, String)>,
+    pub stage: Option<Stage>,
 }
 
 pub struct Sandbox<'r> {
@@ -199,10 +211,30 @@ impl<'r> Sandbox<'r> {
         // /proc/1/root) then says "chroot", and libc6's postinst skips its
         // `telinit u; sleep 1`, meant for a booted system.
         for (index, command) in commands.iter().enumerate() {
+            if let Some(stage) = &command.stage {
+                put_stage(root, stage)?;
+            }
             run_one(root, command, io).map_err(|status| Report::Command { index, status })?;
+            if let Some(stage) = &command.stage {
+                root.remove_all(stage.dir)
+                    .map_err(|e| Report::setup(format!("remove {}", root.show(stage.dir)), e))?;
+            }
         }
         Ok(())
     }
+}
+
+/// A stage's files, in-root (package code ran before: TARGET may hold
+/// anything).
+fn put_stage(root: &Root, stage: &Stage) -> Result<(), Report> {
+    root.remove_all(stage.dir)
+        .map_err(|e| Report::setup(format!("remove {}", root.show(stage.dir)), e))?;
+    for (name, mode, content) in &stage.files {
+        let rel = format!("{}/{name}", stage.dir);
+        root.write(&rel, content, *mode)
+            .map_err(|e| Report::setup(format!("write {}", root.show(&rel)), e))?;
+    }
+    Ok(())
 }
 
 /// The path through which the kernel reaches an open descriptor's file.

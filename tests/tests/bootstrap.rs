@@ -181,9 +181,20 @@ fn real_minbase_bootstrap_from_the_host_mirror() {
 }
 
 /// Logs, caches, dpkg's backup files and what debootstrap's own tools
-/// leave (mount's /run/mount) are not part of the system.
+/// leave (mount's /run/mount) are not part of the system; debconf's
+/// databases in the cache are (who owns each question, what it answers).
 fn skipped(relative: &Path) -> bool {
     let text = relative.to_string_lossy();
+    const DEBCONF: &[&str] = &[
+        "var/cache",
+        "var/cache/debconf",
+        "var/cache/debconf/config.dat",
+        "var/cache/debconf/templates.dat",
+        "var/cache/debconf/passwords.dat",
+    ];
+    if DEBCONF.contains(&text.as_ref()) {
+        return false;
+    }
     [
         "proc/",
         "sys/",
