@@ -1,7 +1,7 @@
-//! Fetching from the mirror: one HTTP agent whose kept-alive connections
-//! are shared by a few worker threads; every file is checked against its
-//! expected SHA256 and size before it enters the cache, and a cached file
-//! is checked again before use.
+//! The packages, from the mirror (through [`crate::transport`]) by a few
+//! worker threads: every file is checked against its expected SHA256 and
+//! size before it enters the cache, and a cached file is checked again
+//! before use.
 //!
 //! The package cache is keyed by content (`debs/SHA256.deb`): two
 //! packages whose file names collide never share an entry. Each package's
@@ -15,11 +15,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-
-use crate::compression::Limited;
 
 /// Why a file is not what was wanted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,186 +27,93 @@ pub enum Mismatch {
     Sha256 { got: String, want: String },
 }
 
-/// Why a download failed; each names its URL.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{url}: HTTP {code} {text}")]
-    Status {
-        url: String,
-        code: u16,
-        text: String,
-    },
-    /// ureq's transport errors name the URL themselves.
-    #[error("{0}")]
-    Transport(Box<ureq::Error>),
-    #[error("{url}: size {size} where at most {limit} was expected")]
-    TooLarge { url: String, size: u64, limit: u64 },
-    #[error("{url}: {source}")]
-    Read { url: String, source: std::io::Error },
-    #[error("{url}: {mismatch}")]
-    Mismatch { url: String, mismatch: Mismatch },
-    #[error("{url}: 304 Not Modified to a request that was not conditional")]
-    Unexpected304 { url: String },
-    #[error("cannot {what} {path}: {source}")]
-    Cache {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+pub use crate::transport::{Error, Fetched, Fetcher, WORKERS};
+
+/// A package's bytes as they arrive: into a private file in the cache,
+/// hashed as they go.
+struct Partial<'a> {
+    path: &'a Path,
+    file: File,
+    hasher: Sha256,
+    total: u64,
+    progress: &'a AtomicU64,
 }
 
-impl Error {
-    /// The HTTP status the mirror answered with, if it answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Status { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-}
-
-/// Parallel downloads: enough to hide latency, few enough to be polite to
-/// a mirror (apt uses one connection per host; mmdebstrap the same).
-pub const WORKERS: usize = 6;
-
-pub struct Http {
-    agent: ureq::Agent,
-}
-
-/// What a conditional GET found.
-pub enum Fetched {
-    Body(Vec<u8>),
-    NotModified,
-}
-
-impl Default for Http {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Http {
-    pub fn new() -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(30))
-            .timeout_read(Duration::from_secs(120))
-            .max_idle_connections_per_host(WORKERS)
-            .user_agent(concat!("ns-bootstrap/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Http { agent }
+impl crate::transport::Sink for Partial<'_> {
+    fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.file.write_all(data).map_err(|source| Error::Cache {
+            what: "write",
+            path: self.path.to_path_buf(),
+            source,
+        })?;
+        self.hasher.update(data);
+        self.total += data.len() as u64;
+        self.progress
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
-    fn request(&self, url: &str, since: Option<&str>) -> Result<ureq::Response, Error> {
-        let mut request = self.agent.get(url);
-        if let Some(since) = since {
-            request = request.set("If-Modified-Since", since);
-        }
-        match request.call() {
-            Ok(response) => Ok(response),
-            Err(ureq::Error::Status(code, response)) => Err(Error::Status {
-                url: url.to_string(),
-                code,
-                text: response.status_text().to_string(),
-            }),
-            Err(error) => Err(Error::Transport(Box::new(error))),
-        }
-    }
-
-    /// GET of at most `limit` bytes (more is an error, never read into
-    /// memory), or nothing new when the server says nothing changed since
-    /// `since` (an HTTP date).
-    pub fn get_if_modified(
-        &self,
-        url: &str,
-        since: Option<&str>,
-        limit: u64,
-    ) -> Result<Fetched, Error> {
-        let response = self.request(url, since)?;
-        if response.status() == 304 {
-            return Ok(Fetched::NotModified);
-        }
-        // A length the server announces is checked before anything is
-        // read; the reader's own limit covers the rest.
-        if let Some(length) = response
-            .header("Content-Length")
-            .and_then(|l| l.trim().parse::<u64>().ok())
-        {
-            if length > limit {
-                return Err(Error::TooLarge {
-                    url: url.to_string(),
-                    size: length,
-                    limit,
-                });
-            }
-        }
-        let mut data = Vec::new();
-        Limited::new(response.into_reader(), limit)
-            .read_to_end(&mut data)
-            .map_err(|source| Error::Read {
-                url: url.to_string(),
+    fn restart(&mut self) -> Result<(), Error> {
+        self.progress.fetch_sub(self.total, Ordering::Relaxed);
+        self.total = 0;
+        self.hasher = Sha256::new();
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.rewind())
+            .map_err(|source| Error::Cache {
+                what: "truncate",
+                path: self.path.to_path_buf(),
                 source,
-            })?;
-        Ok(Fetched::Body(data))
+            })
     }
+}
 
-    /// Streams `url` into a new private file in `dir`, hashing as it goes;
-    /// the file is returned (rewound) only when size and SHA256 match, and
-    /// removed otherwise.
-    fn fetch_verified(
-        &self,
-        url: &str,
-        dir: &Path,
-        size: u64,
-        sha256: &str,
-        progress: &AtomicU64,
-    ) -> Result<(PathBuf, File), Error> {
-        let response = self.request(url, None)?;
-        let (partial, mut file) =
-            crate::rooted::make_private_file(dir, ".partial-", "").map_err(|source| {
-                Error::Cache {
-                    what: "create a file in",
-                    path: dir.to_path_buf(),
-                    source,
-                }
-            })?;
-        let cache_error = |what, source| Error::Cache {
-            what,
+/// Streams `url` into a new private file in `dir`, hashing as it goes;
+/// the file is returned (rewound) only when size and SHA256 match, and
+/// removed otherwise.
+fn fetch_verified(
+    fetcher: &Fetcher,
+    url: &str,
+    dir: &Path,
+    size: u64,
+    sha256: &str,
+    progress: &AtomicU64,
+) -> Result<(PathBuf, File), Error> {
+    let (partial, file) =
+        crate::rooted::make_private_file(dir, ".partial-", "").map_err(|source| Error::Cache {
+            what: "create a file in",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    let mut sink = Partial {
+        path: &partial,
+        file,
+        hasher: Sha256::new(),
+        total: 0,
+        progress,
+    };
+    let written = fetcher.stream(url, size, &mut sink).and_then(|()| {
+        check_digest(
+            sink.total,
+            &hex(&sink.hasher.clone().finalize()),
+            size,
+            sha256,
+        )
+        .map_err(|mismatch| Error::Mismatch {
+            url: url.to_string(),
+            mismatch,
+        })?;
+        sink.file.rewind().map_err(|source| Error::Cache {
+            what: "read",
             path: partial.clone(),
             source,
-        };
-        let written = (|| {
-            let mut reader = response.into_reader().take(size.saturating_add(1));
-            let mut hasher = Sha256::new();
-            let mut buffer = vec![0u8; 256 * 1024];
-            let mut total = 0u64;
-            loop {
-                let n = reader.read(&mut buffer).map_err(|source| Error::Read {
-                    url: url.to_string(),
-                    source,
-                })?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..n]);
-                file.write_all(&buffer[..n])
-                    .map_err(|e| cache_error("write", e))?;
-                total += n as u64;
-                progress.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            check_digest(total, &hex(&hasher.finalize()), size, sha256).map_err(|mismatch| {
-                Error::Mismatch {
-                    url: url.to_string(),
-                    mismatch,
-                }
-            })?;
-            file.rewind().map_err(|e| cache_error("read", e))
-        })();
-        match written {
-            Ok(()) => Ok((partial, file)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
-            }
+        })
+    });
+    match written {
+        Ok(()) => Ok((partial.clone(), sink.file)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
         }
     }
 }
@@ -351,10 +255,11 @@ pub struct Failed {
 }
 
 /// Makes every job's file present and verified: a verified cached copy is
-/// kept, anything else is fetched. Returns each job's file, open and
-/// rewound, in job order; all failures are collected.
+/// kept, a `file://` mirror's file is used in place (nothing copied),
+/// anything else is fetched. Returns each job's file, open and rewound,
+/// in job order; all failures are collected.
 pub fn fetch_all(
-    http: &Http,
+    fetcher: &Fetcher,
     jobs: &[Job],
     counters: &Counters,
     on_fetch: &(dyn Fn(&Job) + Sync),
@@ -367,6 +272,29 @@ pub fn fetch_all(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(index) else { break };
+                if let Some(path) = crate::transport::local_path(&job.url) {
+                    match open_cached(&path, job.size, &job.sha256) {
+                        Some(file) => {
+                            counters.bytes.fetch_add(job.size, Ordering::Relaxed);
+                            *files[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+                            counters.files_done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None => errors
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(Failed {
+                                package: job.label.clone(),
+                                source: Error::Read {
+                                    url: job.url.clone(),
+                                    source: std::io::Error::new(
+                                        std::io::ErrorKind::InvalidData,
+                                        "missing, or not the size and SHA256 the index gives",
+                                    ),
+                                },
+                            }),
+                    }
+                    continue;
+                }
                 let file = match open_cached(&job.dest, job.size, &job.sha256) {
                     Some(file) => {
                         counters.bytes.fetch_add(job.size, Ordering::Relaxed);
@@ -375,22 +303,28 @@ pub fn fetch_all(
                     None => {
                         on_fetch(job);
                         let dir = job.dest.parent().unwrap_or(Path::new("."));
-                        let result = http
-                            .fetch_verified(&job.url, dir, job.size, &job.sha256, &counters.bytes)
-                            .and_then(|(partial, file)| {
-                                // Another run may have put the same bytes
-                                // there meanwhile: either copy will do.
-                                std::fs::rename(&partial, &job.dest).map(|()| file).map_err(
-                                    |source| {
-                                        let _ = std::fs::remove_file(&partial);
-                                        Error::Cache {
-                                            what: "rename into",
-                                            path: job.dest.clone(),
-                                            source,
-                                        }
-                                    },
-                                )
-                            });
+                        let result = fetch_verified(
+                            fetcher,
+                            &job.url,
+                            dir,
+                            job.size,
+                            &job.sha256,
+                            &counters.bytes,
+                        )
+                        .and_then(|(partial, file)| {
+                            // Another run may have put the same bytes
+                            // there meanwhile: either copy will do.
+                            std::fs::rename(&partial, &job.dest)
+                                .map(|()| file)
+                                .map_err(|source| {
+                                    let _ = std::fs::remove_file(&partial);
+                                    Error::Cache {
+                                        what: "rename into",
+                                        path: job.dest.clone(),
+                                        source,
+                                    }
+                                })
+                        });
                         match result {
                             Ok(file) => {
                                 counters.files_fetched.fetch_add(1, Ordering::Relaxed);

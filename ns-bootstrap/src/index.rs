@@ -25,7 +25,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::compression::{Compression, Limited};
-use crate::download::{self, Fetched, Http, Mismatch};
+use crate::download::{self, Fetched, Fetcher, Mismatch};
 use crate::gpg;
 use crate::progress::Reporter;
 use crate::release::{self, Release};
@@ -37,10 +37,10 @@ pub enum Error {
     NoSuite {
         suite: String,
         mirror: String,
-        source: download::Error,
+        source: Box<download::Error>,
     },
     #[error("{0}")]
-    Download(#[from] download::Error),
+    Download(Box<download::Error>),
     #[error("{url}: InRelease is not text")]
     NotText { url: String },
     #[error("{url}: {source}")]
@@ -88,7 +88,7 @@ pub enum Error {
     #[error("{path}: {source}")]
     Fetch {
         path: String,
-        source: download::Error,
+        source: Box<download::Error>,
     },
     #[error("{path}: {mismatch}")]
     Mismatch { path: String, mismatch: Mismatch },
@@ -127,7 +127,7 @@ pub enum GpgCheck {
 
 /// Where the indexes come from and how they are checked.
 pub struct Source<'a> {
-    pub http: &'a Http,
+    pub http: &'a Fetcher,
     pub reporter: &'a Reporter,
     pub mirror: &'a str,
     /// The cache directory (its `lists/` holds the indexes).
@@ -210,8 +210,11 @@ impl Source<'_> {
         // Only a verified copy is ever cached, and the signature is
         // checked again now; a copy that fails is no cache at all. Without
         // a signature check there is nothing verified to keep.
+        // A file:// mirror is read in place: nothing of it is cached.
+        let local = crate::transport::local_path(self.mirror).is_some();
         let cached = match self.gpg {
             GpgCheck::Skip => None,
+            _ if local => None,
             _ => read_bounded(&cache_path, MAX_INRELEASE)
                 .ok()
                 .and_then(|data| Some((self.check(&url, &data, false).ok()?, data))),
@@ -227,9 +230,9 @@ impl Source<'_> {
                 Some(404) => Error::NoSuite {
                     suite: self.suite.to_string(),
                     mirror: self.mirror.to_string(),
-                    source: e,
+                    source: Box::new(e),
                 },
-                _ => Error::Download(e),
+                _ => Error::Download(Box::new(e)),
             })?;
         match (fetched, cached) {
             (Fetched::NotModified, Some((_, data))) => {
@@ -237,7 +240,11 @@ impl Source<'_> {
                 let release = self.check(&url, &data, true)?;
                 Ok((release, data))
             }
-            (Fetched::NotModified, None) => Err(download::Error::Unexpected304 { url }.into()),
+            (Fetched::NotModified, None) => {
+                Err(Error::Download(Box::new(download::Error::Unexpected304 {
+                    url,
+                })))
+            }
             (Fetched::Body(data), cached) => {
                 let release = self.check(&url, &data, true)?;
                 if let Some((held, _)) = &cached {
@@ -252,7 +259,7 @@ impl Source<'_> {
                         }
                     }
                 }
-                if self.gpg != GpgCheck::Skip {
+                if self.gpg != GpgCheck::Skip && !local {
                     download::cache_write(&cache_path, &data);
                 }
                 Ok((release, data))
@@ -367,7 +374,8 @@ impl Source<'_> {
         let name = format!("{}.Packages", plain.sha256);
         let cached = self.cache.join("lists").join(&name);
         // Read once, then check what was read: the cache may be shared.
-        if let Some(data) = download::cache_read(&cached, plain.size) {
+        let local = crate::transport::local_path(self.mirror).is_some();
+        if let Some(data) = download::cache_read(&cached, plain.size).filter(|_| !local) {
             let digest = download::sha256_hex(&data);
             if download::check_digest(data.len() as u64, &digest, plain.size, &plain.sha256).is_ok()
             {
@@ -399,7 +407,7 @@ impl Source<'_> {
         };
         let fetch_error = |source| Error::Fetch {
             path: compressed.path.clone(),
-            source,
+            source: Box::new(source),
         };
         let data = match self
             .http
@@ -441,7 +449,9 @@ impl Source<'_> {
             path: plain_path.clone(),
             mismatch,
         })?;
-        download::cache_write(&cached, &plain_data);
+        if !local {
+            download::cache_write(&cached, &plain_data);
+        }
         text(&plain_path, plain_data).map(|text| (name, text))
     }
 }

@@ -44,6 +44,7 @@ pub mod skeleton;
 pub mod sources;
 pub mod suite;
 pub mod tarball;
+pub mod transport;
 pub mod unpack;
 pub mod userns;
 
@@ -125,6 +126,23 @@ impl Goal<'_> {
     fn builds(self) -> bool {
         matches!(self, Goal::Unpack | Goal::Install)
     }
+}
+
+/// A MIRROR as debootstrap takes it: `http://`, `https://` or `file://`,
+/// or a directory's path (read as `file://`).
+fn mirror_url(mirror: &str) -> Result<String, Error> {
+    if mirror.starts_with('/') {
+        return Ok(format!("file://{mirror}"));
+    }
+    for scheme in ["http://", "https://", "file://"] {
+        if mirror.starts_with(scheme) {
+            return Ok(mirror.to_string());
+        }
+    }
+    Err(Error::Usage(format!(
+        "MIRROR '{mirror}': an http://, https:// or file:// URL, or a directory's path, is \
+         expected"
+    )))
 }
 
 /// SOURCE_DATE_EPOCH, when set to a number.
@@ -417,7 +435,7 @@ struct Build<'a> {
     b: &'a Bootstrap,
     goal: Goal<'a>,
     reporter: &'a Reporter,
-    http: download::Http,
+    http: download::Fetcher,
     mirror: String,
     arch: String,
     cache: PathBuf,
@@ -498,12 +516,7 @@ impl<'a> Build<'a> {
                 })?
             }
         };
-        if !mirror.starts_with("http://") {
-            return Err(Error::Usage(format!(
-                "MIRROR '{mirror}': only http:// mirrors are supported (the archive is \
-                 verified by its signature)"
-            )));
-        }
+        let mirror = mirror_url(&mirror)?;
         let cache = offline
             .clone()
             .unwrap_or_else(|| b.cache_dir.clone().unwrap_or_else(default_cache));
@@ -522,7 +535,10 @@ impl<'a> Build<'a> {
             b,
             goal,
             reporter,
-            http: download::Http::new(),
+            http: download::Fetcher::new(
+                transport::proxy::Proxies::from_host(),
+                transport::Retries::default(),
+            ),
             mirror,
             arch,
             cache,

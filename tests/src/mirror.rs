@@ -5,7 +5,7 @@
 //! be built by hand to be as hostile as a test needs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,36 +55,79 @@ pub struct Behaviour {
     pub last_modified: HashMap<String, u64>,
     /// Paths answered only after this long.
     pub delay: HashMap<String, Duration>,
+    /// Paths whose next answer is this status (then forgotten).
+    pub fail_once: HashMap<String, u16>,
+    /// Paths whose next answer stops after this many body bytes, the
+    /// connection cut (then forgotten).
+    pub cut_once: HashMap<String, usize>,
     /// Every request: (path, its If-Modified-Since header).
     pub requests: Vec<(String, Option<String>)>,
+    /// Every Range header asked for: (path, range).
+    pub ranges: Vec<(String, String)>,
 }
 
+type State = Arc<Mutex<Behaviour>>;
+
 /// Serves files under `root` over HTTP/1.1 on 127.0.0.1 as `/debian/…`,
-/// one request per connection, with conditional GETs as a web server
-/// answers them; stops with the test process.
-pub fn serve(root: PathBuf) -> (String, Arc<Mutex<Behaviour>>) {
+/// one request per connection, with conditional GETs and byte ranges as a
+/// web server answers them; stops with the test process.
+pub fn serve(root: PathBuf) -> (String, State) {
+    serve_with(root, None)
+}
+
+/// The same over TLS with the given certificate chain and key (PEM).
+pub fn serve_tls(root: PathBuf, chain: &Path, key: &Path) -> (String, State) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer> = CertificateDer::pem_file_iter(chain)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    serve_with(root, Some(Arc::new(config)))
+}
+
+fn serve_with(root: PathBuf, tls: Option<Arc<rustls::ServerConfig>>) -> (String, State) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
     let address = listener.local_addr().unwrap();
     let root = Arc::new(root);
     let behaviour = Arc::new(Mutex::new(Behaviour::default()));
     let state = Arc::clone(&behaviour);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let root = Arc::clone(&root);
             let state = Arc::clone(&state);
-            std::thread::spawn(move || answer(&root, &state, stream));
+            let tls = tls.clone();
+            std::thread::spawn(move || match tls {
+                Some(config) => {
+                    let Ok(connection) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    answer(&root, &state, rustls::StreamOwned::new(connection, stream));
+                }
+                None => answer(&root, &state, stream),
+            });
         }
     });
-    (format!("http://{address}/debian"), behaviour)
+    (format!("{scheme}://{address}/debian"), behaviour)
 }
 
-fn answer(root: &Path, state: &Mutex<Behaviour>, mut stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+fn answer(root: &Path, state: &Mutex<Behaviour>, stream: impl Read + Write) {
+    let mut reader = BufReader::new(stream);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
         return;
     }
-    let mut since = None;
+    let (mut since, mut range) = (None, None);
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
@@ -94,20 +137,43 @@ fn answer(root: &Path, state: &Mutex<Behaviour>, mut stream: TcpStream) {
             if name.eq_ignore_ascii_case("If-Modified-Since") {
                 since = Some(value.trim().to_string());
             }
+            if name.eq_ignore_ascii_case("Range") {
+                range = Some(value.trim().to_string());
+            }
         }
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let stream = reader.get_mut();
+    let mut path = request.split_whitespace().nth(1).unwrap_or("/");
+    // The absolute form a server must accept too (RFC 9112 §3.2.2).
+    if let Some(rest) = path
+        .strip_prefix("http://")
+        .or_else(|| path.strip_prefix("https://"))
+    {
+        path = rest.find('/').map_or("/", |at| &rest[at..]);
+    }
     let relative = path.trim_start_matches("/debian/").to_string();
-    let (delay, modified_override) = {
+    let (delay, modified_override, fail, cut) = {
         let mut state = state.lock().unwrap();
         state.requests.push((relative.clone(), since.clone()));
+        if let Some(range) = &range {
+            state.ranges.push((relative.clone(), range.clone()));
+        }
         (
             state.delay.get(&relative).copied(),
             state.last_modified.get(&relative).copied(),
+            state.fail_once.remove(&relative),
+            state.cut_once.remove(&relative),
         )
     };
     if let Some(delay) = delay {
         std::thread::sleep(delay);
+    }
+    if let Some(code) = fail {
+        let _ = stream.write_all(
+            format!("HTTP/1.1 {code} Trouble\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        return;
     }
     let file = root.join(&relative);
     let body = if relative.split('/').any(|p| p == "..") {
@@ -135,17 +201,105 @@ fn answer(root: &Path, state: &Mutex<Behaviour>, mut stream: TcpStream) {
         let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
         return;
     }
+    // `bytes=N-`, the only form a resumed download asks for.
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n < body.len());
+    let (status, part) = match start {
+        Some(n) => (
+            format!(
+                "206 Partial Content\r\nContent-Range: bytes {n}-{}/{}",
+                body.len() - 1,
+                body.len()
+            ),
+            &body[n..],
+        ),
+        None => ("200 OK".to_string(), &body[..]),
+    };
+    let sent = cut.map_or(part.len(), |n| n.min(part.len()));
     let _ = stream
         .write_all(
             format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: {}\r\n\
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nLast-Modified: {}\r\n\
                  Connection: close\r\n\r\n",
-                body.len(),
+                part.len(),
                 http_date(modified)
             )
             .as_bytes(),
         )
-        .and_then(|()| stream.write_all(&body));
+        .and_then(|()| stream.write_all(&part[..sent]))
+        .and_then(|()| stream.flush());
+}
+
+/// A forward proxy on 127.0.0.1 that counts what passes through it:
+/// `GET http://…` requests are relayed, `CONNECT` opens a tunnel.
+pub fn proxy() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let address = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let counted = Arc::clone(&counted);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                        break;
+                    }
+                    headers.push(header);
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut words = request.split_whitespace();
+                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let mut client = client;
+                if method == "CONNECT" {
+                    let Ok(upstream) = TcpStream::connect(target) else {
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                    let mut down_write = client.try_clone().unwrap();
+                    let back = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_read, &mut down_write);
+                    });
+                    let _ = std::io::copy(&mut reader, &mut up_write);
+                    let _ = up_write.shutdown(std::net::Shutdown::Write);
+                    let _ = back.join();
+                    return;
+                }
+                let Some(rest) = target.strip_prefix("http://") else {
+                    return;
+                };
+                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let Ok(mut upstream) = TcpStream::connect(host) else {
+                    return;
+                };
+                let mut forwarded = format!("{method} /{path} HTTP/1.1\r\n");
+                for header in headers {
+                    let lower = header.to_ascii_lowercase();
+                    if !lower.starts_with("connection:") && !lower.starts_with("proxy-") {
+                        forwarded.push_str(&header);
+                    }
+                }
+                forwarded.push_str("Connection: close\r\n\r\n");
+                if upstream.write_all(forwarded.as_bytes()).is_ok() {
+                    let _ = std::io::copy(&mut upstream, &mut client);
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), count)
 }
 
 pub fn sha256(data: &[u8]) -> String {

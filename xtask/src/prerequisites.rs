@@ -42,13 +42,22 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "the test key that signs ns-bootstrap's local test mirror",
     ),
     ("git", "the newcomer test clones the repository"),
-    ("gpgv", "the reference verifier ns-bootstrap's OpenPGP checks agree with"),
-    ("xz-utils", "the xz bomb of ns-bootstrap's hostile-input tests"),
+    (
+        "gpgv",
+        "the reference verifier ns-bootstrap's OpenPGP checks agree with",
+    ),
+    (
+        "xz-utils",
+        "the xz bomb of ns-bootstrap's hostile-input tests",
+    ),
     (
         "skopeo",
         "reads ns-bootstrap's OCI images back (oci: and oci-archive:)",
     ),
-    ("umoci", "unpacks ns-bootstrap's OCI images; builds the bench's"),
+    (
+        "umoci",
+        "unpacks ns-bootstrap's OCI images; builds the bench's",
+    ),
     ("podman", "loads and runs ns-bootstrap's OCI image"),
     (
         "runc",
