@@ -21,6 +21,10 @@ _ns_bootstrap()
 			:
 			return 0
 			;;
+		'--extra-suites')
+			:
+			return 0
+			;;
 		'--variant')
 			COMPREPLY=( $(compgen -W "minbase buildd default" -- "$cur") )
 			return 0
@@ -57,6 +61,26 @@ _ns_bootstrap()
 			:
 			return 0
 			;;
+		'--setup-hook')
+			:
+			return 0
+			;;
+		'--extract-hook')
+			:
+			return 0
+			;;
+		'--essential-hook')
+			:
+			return 0
+			;;
+		'--customize-hook')
+			:
+			return 0
+			;;
+		'--hook-directory')
+			COMPREPLY=( $(compgen -d -- "$cur") )
+			return 0
+			;;
 		'--second-stage-target')
 			COMPREPLY=( $(compgen -d -- "$cur") )
 			return 0
@@ -64,7 +88,7 @@ _ns_bootstrap()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --check-valid-until --cache-dir --make-tarball --unpack-tarball --mode --format --compress --oci-ref --reproducible --foreign --second-stage --second-stage-target" -- "$cur") )
+			COMPREPLY=( $(compgen -W "--help --version --verbose --print-debs --download-only --arch --include --exclude --components --extra-suites --variant --merged-usr --no-merged-usr --keyring --no-check-gpg --force-check-gpg --check-valid-until --cache-dir --make-tarball --unpack-tarball --mode --format --compress --oci-ref --reproducible --setup-hook --extract-hook --essential-hook --customize-hook --hook-directory --foreign --second-stage --second-stage-target" -- "$cur") )
 			return 0
 			;;
 	esac

@@ -8,6 +8,7 @@ use lexopt::Arg::{Long, Short, Value};
 use ns_getopt::{Complete, Opt, Style, Tool};
 
 use crate::compression::Compression;
+use crate::hooks::Stage;
 pub use crate::index::GpgCheck;
 pub use crate::resolve::Variant;
 use crate::Error;
@@ -63,6 +64,13 @@ Release signature, the Packages index and every package.",
             "A,B,...",
             Complete::Nothing,
             "archive components to use (default: main)",
+        ),
+        Opt::required(
+            None,
+            "extra-suites",
+            "A,B,...",
+            Complete::Nothing,
+            "more suites (bookworm-updates, bookworm-security), in sources.list too",
         ),
         Opt::required(
             None,
@@ -156,6 +164,41 @@ Release signature, the Packages index and every package.",
             None,
             "reproducible",
             "times: SOURCE_DATE_EPOCH, else the Release's Date",
+        ),
+        Opt::required(
+            None,
+            "setup-hook",
+            "COMMAND",
+            Complete::Nothing,
+            "run COMMAND (or a file) with TARGET as $1 before downloading",
+        ),
+        Opt::required(
+            None,
+            "extract-hook",
+            "COMMAND",
+            Complete::Nothing,
+            "... once unpacked, before configuring",
+        ),
+        Opt::required(
+            None,
+            "essential-hook",
+            "COMMAND",
+            Complete::Nothing,
+            "... once configured",
+        ),
+        Opt::required(
+            None,
+            "customize-hook",
+            "COMMAND",
+            Complete::Nothing,
+            "... last, before a tarball or image is written",
+        ),
+        Opt::required(
+            None,
+            "hook-directory",
+            "DIR",
+            Complete::Dirs,
+            "DIR's executables named setup*, extract*, essential*, customize*",
         ),
         Opt::flag(None, "foreign", "unpack only; --second-stage configures"),
         Opt::flag(
@@ -253,6 +296,8 @@ pub struct Bootstrap {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub components: Vec<String>,
+    /// `--extra-suites`.
+    pub extra_suites: Vec<String>,
     pub keyring: Option<PathBuf>,
     pub gpg: GpgCheck,
     /// `--check-valid-until`: a Release past its Valid-Until is an error.
@@ -270,6 +315,8 @@ pub struct Bootstrap {
     pub compress: Option<Compression>,
     /// `--oci-ref`: an OCI image's ref name.
     pub oci_ref: Option<String>,
+    /// `--setup-hook` and the others, `--hook-directory`.
+    pub hooks: crate::hooks::Hooks,
     pub reproducible: bool,
     pub foreign: bool,
     /// `--second-stage`: TARGET is what to configure (`/` by default).
@@ -332,6 +379,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "include" => b.include.extend(list(&value()?)),
                     "exclude" => b.exclude.extend(list(&value()?)),
                     "components" => b.components = list(&value()?),
+                    "extra-suites" => b.extra_suites.extend(list(&value()?)),
                     "variant" => b.variant = variant(&value()?)?,
                     "merged-usr" => b.merged_usr = Some(true),
                     "no-merged-usr" => b.merged_usr = Some(false),
@@ -349,6 +397,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                     "format" => b.format = format(&value()?)?,
                     "compress" => b.compress = Some(compress(&value()?)?),
                     "oci-ref" => b.oci_ref = Some(value()?),
+                    "setup-hook" => b.hooks.hooks.push((Stage::Setup, value()?)),
+                    "extract-hook" => b.hooks.hooks.push((Stage::Extract, value()?)),
+                    "essential-hook" => b.hooks.hooks.push((Stage::Essential, value()?)),
+                    "customize-hook" => b.hooks.hooks.push((Stage::Customize, value()?)),
+                    "hook-directory" => b.hooks.directories.push(value()?.into()),
                     "reproducible" => b.reproducible = true,
                     "foreign" => b.foreign = true,
                     "second-stage" => b.second_stage = true,
@@ -377,6 +430,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     if second_stage_target.is_some() {
         return Err(Error::Usage(
             "--second-stage-target needs --second-stage".to_string(),
+        ));
+    }
+    if !b.extra_suites.is_empty() && (b.make_tarball.is_some() || b.unpack_tarball.is_some()) {
+        return Err(Error::Usage(
+            "--extra-suites is not kept in a --make-tarball tarball".to_string(),
         ));
     }
     if b.make_tarball.is_some() && b.unpack_tarball.is_some() {

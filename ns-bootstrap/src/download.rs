@@ -221,8 +221,14 @@ impl Job {
         label: &str,
     ) -> Job {
         let sha256 = sha256.to_ascii_lowercase();
+        // A local package (`--include=./pkg.deb`) is its own URL.
+        let url = if filename.starts_with("file://") {
+            filename.to_string()
+        } else {
+            format!("{mirror}/{filename}")
+        };
         Job {
-            url: format!("{mirror}/{filename}"),
+            url,
             dest: cache.join("debs").join(format!("{sha256}.deb")),
             size,
             sha256,

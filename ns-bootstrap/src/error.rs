@@ -4,7 +4,10 @@
 
 use std::fmt;
 
-use crate::{configure, download, dpkgdb, index, oci, packages, resolve, tarball, unpack, userns};
+use crate::{
+    configure, download, dpkgdb, hooks, index, local, oci, packages, resolve, tarball, unpack,
+    userns,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +33,10 @@ pub enum Error {
     },
     #[error(transparent)]
     Resolve(Box<resolve::Error>),
+    #[error(transparent)]
+    Local(Box<local::Error>),
+    #[error(transparent)]
+    Hook(Box<hooks::Error>),
     /// Every package that could not be fetched (the last one shown; the
     /// others are reported as they are found).
     #[error("{}", .0.last().map(ToString::to_string).unwrap_or_default())]
@@ -71,6 +78,8 @@ macro_rules! from_stage {
 from_stage!(
     Index(index::Error),
     Resolve(resolve::Error),
+    Local(local::Error),
+    Hook(hooks::Error),
     Unpack(unpack::Error),
     Database(dpkgdb::Error),
     Configure(configure::Error),

@@ -143,6 +143,9 @@ pub struct Source<'a> {
     pub offline: bool,
     /// --make-tarball: keep the files as read.
     pub keep_files: bool,
+    /// An extra suite need not have every component (apt skips what a
+    /// Release does not list).
+    pub optional_components: bool,
 }
 
 /// The verified Release and each component's Packages text.
@@ -164,6 +167,16 @@ impl Source<'_> {
         }
         let mut texts = Vec::new();
         for component in self.components {
+            let listed = release
+                .file(&format!("{component}/binary-{}/Packages", self.arch))
+                .is_some();
+            if self.optional_components && !listed {
+                self.reporter.detail(&format!(
+                    "{} has no {component} component: skipped",
+                    self.suite
+                ));
+                continue;
+            }
             let (name, text) = self.packages(&release, component)?;
             if self.keep_files {
                 files.push((name, text.clone().into_bytes()));

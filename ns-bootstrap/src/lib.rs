@@ -30,7 +30,9 @@ pub mod dpkgdb;
 mod error;
 pub mod extract;
 pub mod gpg;
+pub mod hooks;
 pub mod index;
+pub mod local;
 pub mod oci;
 pub mod offline;
 pub mod output;
@@ -143,6 +145,26 @@ fn mirror_url(mirror: &str) -> Result<String, Error> {
         "MIRROR '{mirror}': an http://, https:// or file:// URL, or a directory's path, is \
          expected"
     )))
+}
+
+/// The mirror of an extra suite: the host's apt sources' for it, else
+/// the main mirror, or for a `-security` suite its sibling archive
+/// (`…/debian` → `…/debian-security`, Debian's layout).
+fn extra_mirror(suite: &str, main: &str) -> String {
+    let host = sources::host_sources(Path::new("/etc/apt"));
+    if let Some(source) = host.iter().find(|s| s.suites.iter().any(|s| s == suite)) {
+        if let Ok(url) = mirror_url(source.uri.trim_end_matches('/')) {
+            return url;
+        }
+    }
+    if suite.ends_with("-security") {
+        if let Some((parent, last)) = main.rsplit_once('/') {
+            if !last.ends_with("-security") {
+                return format!("{parent}/{last}-security");
+            }
+        }
+    }
+    main.to_string()
 }
 
 /// SOURCE_DATE_EPOCH, when set to a number.
@@ -301,7 +323,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         })?;
         Some(root)
     };
-    let build = Build::prepare(b, goal, &reporter, root.as_ref(), mapping, epoch, arch);
+    let build = Build::prepare(b, &reporter, root.as_ref(), mapping, epoch, arch, prog);
     let mut result = build.and_then(|build| {
         let outcome = build.go();
         if build.offline.is_some() {
@@ -433,6 +455,8 @@ fn image<'a>(b: &'a Bootstrap, outcome: &'a Outcome) -> oci::Image<'a> {
 /// One bootstrap's settings, resolved from the command line.
 struct Build<'a> {
     b: &'a Bootstrap,
+    /// The name ns-bootstrap was invoked as.
+    prog: &'a str,
     goal: Goal<'a>,
     reporter: &'a Reporter,
     http: download::Fetcher,
@@ -446,6 +470,8 @@ struct Build<'a> {
     mapping: Option<userns::Mapping>,
     /// --unpack-tarball: the cache it brought, inside the root.
     offline: Option<PathBuf>,
+    /// --extra-suites: (suite, its mirror).
+    extra_suites: Vec<(String, String)>,
     /// SOURCE_DATE_EPOCH.
     epoch: Option<u64>,
 }
@@ -483,12 +509,12 @@ impl Outcome {
 impl<'a> Build<'a> {
     fn prepare(
         b: &'a Bootstrap,
-        goal: Goal<'a>,
         reporter: &'a Reporter,
         root: Option<&'a Root>,
         mapping: Option<userns::Mapping>,
         epoch: Option<u64>,
         arch: String,
+        prog: &'a str,
     ) -> Result<Build<'a>, Error> {
         // --unpack-tarball: the tarball's cache (indexes and packages) is
         // the cache, inside the target; its mirror is the default.
@@ -525,14 +551,22 @@ impl<'a> Build<'a> {
                 .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
         }
         let single = mapping == Some(userns::Mapping::Single);
+        let goal = Goal::of(b);
         // A single-id namespace can unpack but not configure.
         let goal = if goal == Goal::Install && single {
             Goal::Unpack
         } else {
             goal
         };
+        let extra_suites = b
+            .extra_suites
+            .iter()
+            .map(|suite| (suite.clone(), extra_mirror(suite, &mirror)))
+            .collect();
         Ok(Build {
             b,
+            prog,
+            extra_suites,
             goal,
             reporter,
             http: download::Fetcher::new(
@@ -553,7 +587,7 @@ impl<'a> Build<'a> {
         self.root.expect("every goal but --print-debs has a root")
     }
 
-    fn go(&self) -> Result<Outcome, Error> {
+    fn go(&'a self) -> Result<Outcome, Error> {
         let b = self.b;
         let r = self.reporter;
         let components = if b.components.is_empty() {
@@ -565,12 +599,12 @@ impl<'a> Build<'a> {
             .keyring
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING));
-        let indexes = index::Source {
+        let source = |suite: &'a str, mirror: &'a str, optional_components| index::Source {
             http: &self.http,
             reporter: r,
-            mirror: &self.mirror,
+            mirror,
             cache: &self.cache,
-            suite: &b.suite,
+            suite,
             arch: &self.arch,
             components: &components,
             gpg: b.gpg,
@@ -578,8 +612,15 @@ impl<'a> Build<'a> {
             check_valid_until: b.check_valid_until,
             offline: self.offline.is_some(),
             keep_files: matches!(self.goal, Goal::MakeTarball(_)),
-        }
-        .fetch()?;
+            optional_components,
+        };
+        let indexes = source(&b.suite, &self.mirror, false).fetch()?;
+        // --extra-suites: their indexes too (apt would see them all).
+        let extras: Vec<(&(String, String), index::Indexes)> = self
+            .extra_suites
+            .iter()
+            .map(|extra| Ok((extra, source(&extra.0, &extra.1, true).fetch()?)))
+            .collect::<Result<_, Error>>()?;
         let release = &indexes.release;
         let epoch = match self.epoch {
             Some(epoch) => Some(epoch),
@@ -599,6 +640,45 @@ impl<'a> Build<'a> {
             })?;
             index.extend(packages);
         }
+        for ((suite, mirror), extra) in &extras {
+            for (component, text) in &extra.texts {
+                let packages =
+                    packages::parse_packages(text).map_err(|source| Error::Packages {
+                        component: format!("{suite}/{component}"),
+                        source,
+                    })?;
+                let base = (mirror != &self.mirror).then_some(mirror.as_str());
+                index.extend(
+                    packages
+                        .into_iter()
+                        .map(|p| packages::Package { base, ..p }),
+                );
+            }
+        }
+        // Local packages (`--include=./pkg.deb`) take the place of the
+        // archive's of the same name, and are included.
+        let (paths, mut include): (Vec<String>, Vec<String>) =
+            b.include.iter().cloned().partition(|i| local::is_path(i));
+        let locals: Vec<local::LocalDeb> = paths
+            .iter()
+            .map(|path| local::load(path))
+            .collect::<Result<_, _>>()?;
+        for (local, path) in locals.iter().zip(&paths) {
+            let location = packages::Location {
+                filename: &local.url,
+                size: local.size,
+                sha256: &local.sha256,
+            };
+            let package = packages::local_package(&local.control, location).map_err(|source| {
+                Error::Packages {
+                    component: format!("--include {path}"),
+                    source,
+                }
+            })?;
+            index.retain(|p| p.name != package.name);
+            include.push(package.name.to_string());
+            index.push(package);
+        }
         // debootstrap: merged from bookworm on, except buildd up to
         // bookworm (the buildds' own choice).
         let merged_usr = b.merged_usr.unwrap_or_else(|| {
@@ -607,7 +687,7 @@ impl<'a> Build<'a> {
         });
         let selection = resolve::Selection {
             variant: b.variant,
-            include: b.include.clone(),
+            include,
             exclude: b.exclude.clone(),
             // debootstrap's rule: the marker package for bookworm only,
             // and never the live migration from bookworm on.
@@ -628,6 +708,9 @@ impl<'a> Build<'a> {
             }
             print_stdout(&out)?;
             return Ok(Outcome::nothing(epoch));
+        }
+        if let Some(root) = self.root {
+            self.hooks(hooks::Stage::Setup, root)?;
         }
         let verified = self.fetch(&packages)?;
         let root = self.root();
@@ -661,11 +744,16 @@ impl<'a> Build<'a> {
         r.clear();
         dpkgdb::write_database(root, &unpacking.unpacked)?;
         let components = components.join(" ");
+        let mut sources = format!("deb {} {} {components}\n", self.mirror, b.suite);
+        for (suite, mirror) in &self.extra_suites {
+            sources.push_str(&format!("deb {mirror} {suite} {components}\n"));
+        }
         skeleton::write_etc(
             root,
-            &format!("deb {} {} {components}\n", self.mirror, b.suite),
+            &sources,
             !merged_usr && suite::merged_usr_by_default(&release.codename),
         )?;
+        self.hooks(hooks::Stage::Extract, root)?;
         let env: Vec<(String, String)> = epoch
             .map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string()))
             .into_iter()
@@ -704,6 +792,8 @@ impl<'a> Build<'a> {
             env,
         };
         configure::configure(root, &unpacking.unpacked, &log, r, &settings)?;
+        self.hooks(hooks::Stage::Essential, root)?;
+        self.hooks(hooks::Stage::Customize, root)?;
         if epoch.is_some() {
             skeleton::remove_varying(root)?;
         }
@@ -712,6 +802,36 @@ impl<'a> Build<'a> {
             r.elapsed().as_secs_f64()
         ));
         Ok(outcome)
+    }
+
+    /// A stage's hooks, if any.
+    fn hooks(&self, stage: hooks::Stage, root: &Root) -> Result<(), Error> {
+        let b = self.b;
+        if b.hooks.is_empty() {
+            return Ok(());
+        }
+        self.reporter
+            .info(&format!("Running the {} hooks", stage.name()));
+        let format = match b.format() {
+            Format::Directory => "directory",
+            Format::Tar(_) => "tar",
+            Format::Oci { archive: false } => "oci",
+            Format::Oci { archive: true } => "oci-archive",
+        };
+        let context = hooks::Context {
+            root,
+            mode: if self.mapping.is_some() {
+                "unshare"
+            } else {
+                "root"
+            },
+            suite: &b.suite,
+            variant: b.variant.name(),
+            format,
+            argv0: self.prog,
+            verbose: b.verbose,
+        };
+        Ok(b.hooks.run(stage, &context)?)
     }
 
     /// The downloads, with a progress line; every package with its
@@ -725,7 +845,7 @@ impl<'a> Build<'a> {
             .iter()
             .map(|p| {
                 download::Job::package(
-                    &self.mirror,
+                    p.base.unwrap_or(&self.mirror),
                     &self.cache,
                     p.filename,
                     p.size,

@@ -367,6 +367,9 @@ pub struct Package<'a> {
     pub filename: &'a str,
     pub size: u64,
     pub sha256: &'a str,
+    /// The mirror `filename` is relative to, when it is not the run's
+    /// (an extra suite on another archive, such as the security one).
+    pub base: Option<&'a str>,
 }
 
 /// The largest `.deb` accepted (Debian's largest are about 2 GB): a Size
@@ -462,82 +465,125 @@ pub fn parse_packages(text: &str) -> Result<Vec<Package<'_>>, ParseError> {
 /// Parses a piece of a Packages index that starts after `lines_before`
 /// lines.
 fn parse_packages_part(text: &str, lines_before: usize) -> Result<Vec<Package<'_>>, ParseError> {
-    let mut out = Vec::new();
     let stanzas = parse_stanzas(text).map_err(|mut e| {
         e.line += lines_before;
         e
     })?;
+    let mut out = Vec::with_capacity(stanzas.len());
     for mut stanza in stanzas {
         stanza.line += lines_before;
-        let error = |message: String| ParseError {
-            line: stanza.line,
-            message,
-        };
-        let required = |name: &str| {
-            stanza
-                .get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| error(format!("stanza without {name}")))
-        };
-        let name = required("Package")?;
-        if !valid_package_name(name) {
-            return Err(error(format!(
-                "'{name}' is not a valid package name (Debian's are [a-z0-9][a-z0-9+.-]+)"
-            )));
-        }
-        let relations = |field: &str| {
-            parse_relations(stanza.get(field).unwrap_or(""))
-                .map_err(|e| error(format!("package {name}: {field}: {e}")))
-        };
-        let size = required("Size")?;
-        let sha256 = required("SHA256")?;
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(error(format!("package {name}: bad SHA256 '{sha256}'")));
-        }
-        let provides = relations("Provides")?
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>();
-        let version = required("Version")?;
-        if !valid_version(version) {
-            return Err(error(format!("package {name}: bad Version '{version}'")));
-        }
-        let architecture = required("Architecture")?;
-        if !valid_architecture(architecture) {
-            return Err(error(format!(
-                "package {name}: bad Architecture '{architecture}'"
-            )));
-        }
-        let filename = required("Filename")?;
-        if !valid_pool_path(filename) {
-            return Err(error(format!(
-                "package {name}: bad Filename '{filename}' (a relative path in the archive)"
-            )));
-        }
-        let size: u64 = size
-            .parse()
-            .map_err(|_| error(format!("package {name}: bad Size '{size}'")))?;
-        if size > MAX_PACKAGE_SIZE {
-            return Err(error(format!(
-                "package {name}: Size {size} is more than ns-bootstrap accepts ({MAX_PACKAGE_SIZE} bytes)"
-            )));
-        }
-        out.push(Package {
-            name,
-            version,
-            architecture,
-            priority: stanza.get("Priority").unwrap_or("optional"),
-            section: stanza.get("Section"),
-            essential: stanza.get("Essential") == Some("yes"),
-            pre_depends: relations("Pre-Depends")?,
-            depends: relations("Depends")?,
-            provides,
-            filename,
-            size,
-            sha256,
-        });
+        out.push(package_of(&stanza, None)?);
     }
     Ok(out)
+}
+
+/// Where a package's bytes are when the stanza does not say (a local
+/// `.deb`'s control file has no Filename, Size or SHA256).
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    pub filename: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+}
+
+/// A local `.deb` (`--include=./pkg.deb`) as a package: its control
+/// file's fields, and where it is.
+pub fn local_package<'a>(
+    control: &'a str,
+    location: Location<'a>,
+) -> Result<Package<'a>, ParseError> {
+    let stanzas = parse_stanzas(control)?;
+    let stanza = stanzas.first().ok_or_else(|| ParseError {
+        line: 1,
+        message: "an empty control file".to_string(),
+    })?;
+    package_of(stanza, Some(location))
+}
+
+/// One stanza as a package, every name in it checked.
+fn package_of<'a>(
+    stanza: &Stanza<'a>,
+    location: Option<Location<'a>>,
+) -> Result<Package<'a>, ParseError> {
+    let error = |message: String| ParseError {
+        line: stanza.line,
+        message,
+    };
+    let required = |name: &str| {
+        stanza
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| error(format!("stanza without {name}")))
+    };
+    let name = required("Package")?;
+    if !valid_package_name(name) {
+        return Err(error(format!(
+            "'{name}' is not a valid package name (Debian's are [a-z0-9][a-z0-9+.-]+)"
+        )));
+    }
+    let relations = |field: &str| {
+        parse_relations(stanza.get(field).unwrap_or(""))
+            .map_err(|e| error(format!("package {name}: {field}: {e}")))
+    };
+    let provides = relations("Provides")?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    let version = required("Version")?;
+    if !valid_version(version) {
+        return Err(error(format!("package {name}: bad Version '{version}'")));
+    }
+    let architecture = required("Architecture")?;
+    if !valid_architecture(architecture) {
+        return Err(error(format!(
+            "package {name}: bad Architecture '{architecture}'"
+        )));
+    }
+    let location = match location {
+        Some(location) => location,
+        None => {
+            let size = required("Size")?;
+            let sha256 = required("SHA256")?;
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(error(format!("package {name}: bad SHA256 '{sha256}'")));
+            }
+            let filename = required("Filename")?;
+            if !valid_pool_path(filename) {
+                return Err(error(format!(
+                    "package {name}: bad Filename '{filename}' (a relative path in the archive)"
+                )));
+            }
+            let size: u64 = size
+                .parse()
+                .map_err(|_| error(format!("package {name}: bad Size '{size}'")))?;
+            Location {
+                filename,
+                size,
+                sha256,
+            }
+        }
+    };
+    if location.size > MAX_PACKAGE_SIZE {
+        return Err(error(format!(
+            "package {name}: Size {} is more than ns-bootstrap accepts ({MAX_PACKAGE_SIZE} bytes)",
+            location.size
+        )));
+    }
+    Ok(Package {
+        name,
+        version,
+        architecture,
+        priority: stanza.get("Priority").unwrap_or("optional"),
+        section: stanza.get("Section"),
+        essential: stanza.get("Essential") == Some("yes"),
+        pre_depends: relations("Pre-Depends")?,
+        depends: relations("Depends")?,
+        provides,
+        filename: location.filename,
+        size: location.size,
+        sha256: location.sha256,
+        base: None,
+    })
 }
 
 #[cfg(test)]

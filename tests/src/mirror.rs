@@ -405,6 +405,17 @@ pub fn ar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A data tarball holding `entries` (regular files hold "owned\n").
+pub fn data_tar(entries: &[TarEntry]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for (path, kind, link) in entries {
+        let content: &[u8] = if *kind == b'0' { b"owned\n" } else { b"" };
+        tar_entry(&mut data, path, *kind, link, content);
+    }
+    data.extend_from_slice(&[0u8; 1024]);
+    data
+}
+
 /// A data tarball entry: name, ustar type, link target.
 pub type TarEntry<'a> = (&'a str, u8, &'a str);
 
@@ -416,13 +427,7 @@ pub fn hostile_deb(name: &str, entries: &[TarEntry]) -> Vec<u8> {
 
 /// The same, with more control files (`triggers`, `postinst`, …).
 pub fn deb(name: &str, control_files: &[(&str, &[u8])], entries: &[TarEntry]) -> Vec<u8> {
-    let mut data = Vec::new();
-    for (path, kind, link) in entries {
-        let content: &[u8] = if *kind == b'0' { b"owned\n" } else { b"" };
-        tar_entry(&mut data, path, *kind, link, content);
-    }
-    data.extend_from_slice(&[0u8; 1024]);
-    deb_with_data(name, control_files, ("data.tar", data))
+    deb_with_data(name, control_files, ("data.tar", data_tar(entries)))
 }
 
 /// A package with a data member as given (name and bytes).
@@ -431,9 +436,19 @@ pub fn deb_with_data(
     control_files: &[(&str, &[u8])],
     data: (&str, Vec<u8>),
 ) -> Vec<u8> {
+    deb_with_fields(name, "", control_files, data)
+}
+
+/// The same with more control fields (`Depends: x\n`).
+pub fn deb_with_fields(
+    name: &str,
+    fields: &str,
+    control_files: &[(&str, &[u8])],
+    data: (&str, Vec<u8>),
+) -> Vec<u8> {
     let mut control = Vec::new();
     let text = format!(
-        "Package: {name}\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\n\
+        "Package: {name}\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\n{fields}\
          Description: hostile test package\n"
     );
     tar_entry(&mut control, "./control", b'0', "", text.as_bytes());
@@ -491,6 +506,49 @@ impl LocalMirror {
             sha256(packages.as_bytes()),
             packages.len()
         ));
+    }
+
+    /// Publishes another suite: its components' Packages (text each) and
+    /// a signed InRelease naming them (`Suite: SUITE`, `Codename: SUITE`).
+    pub fn publish_suite(&self, suite: &str, components: &[(&str, String)]) {
+        let mut files = String::new();
+        for (component, packages) in components {
+            let list = self
+                .dir
+                .join(format!("dists/{suite}/{component}/binary-amd64"));
+            std::fs::create_dir_all(&list).unwrap();
+            std::fs::write(list.join("Packages"), packages).unwrap();
+            files.push_str(&format!(
+                " {} {} {component}/binary-amd64/Packages\n",
+                sha256(packages.as_bytes()),
+                packages.len()
+            ));
+        }
+        let names: Vec<&str> = components.iter().map(|(c, _)| *c).collect();
+        let release = format!(
+            "Origin: Test\nSuite: {suite}\nCodename: {suite}\n{}Architectures: amd64\n\
+             Components: {}\nSHA256:\n{files}",
+            self.release_fields,
+            names.join(" ")
+        );
+        clearsign(
+            &self.key,
+            &release,
+            &self.dir.join(format!("dists/{suite}/InRelease")),
+        );
+    }
+
+    /// A stanza for a package put in the pool (not in any index).
+    pub fn pool_stanza(&self, name: &str, version: &str, file: &str, bytes: &[u8]) -> String {
+        let path = self.dir.join("pool").join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nPriority: required\n\
+             Filename: pool/{file}\nSize: {}\nSHA256: {}\n\n",
+            bytes.len(),
+            sha256(bytes)
+        )
     }
 
     /// Signs a Release whose SHA256 list is `files` (lines).
