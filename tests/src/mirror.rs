@@ -582,6 +582,29 @@ impl LocalMirror {
         );
     }
 
+    /// ns-bootstrap on this mirror's `stable` (at `url`: this server's, or
+    /// another that serves the same files), trusting its key, with a
+    /// cache of its own, `extra` options before SUITE, and a bound on
+    /// how long it may take.
+    pub fn bootstrap(
+        &self,
+        url: &str,
+        target: &Path,
+        cache: &Path,
+        extra: &[&str],
+    ) -> crate::TestCommand {
+        crate::TestCommand::new(crate::bin("ns-bootstrap"))
+            .arg("--cache-dir")
+            .arg(cache)
+            .arg("--keyring")
+            .arg(&self.key.keyring)
+            .args(extra)
+            .arg("stable")
+            .arg(target)
+            .arg(url)
+            .timeout(Duration::from_secs(300))
+    }
+
     /// The InRelease as served, for tests that tamper with it.
     pub fn in_release(&self) -> PathBuf {
         self.dir.join("dists/stable/InRelease")

@@ -16,16 +16,8 @@ fn ns_bootstrap() -> PathBuf {
 }
 
 fn local_run(mirror: &LocalMirror, target: &Path, extra: &[&str]) -> Outcome {
-    TestCommand::new(ns_bootstrap())
-        .arg("--cache-dir")
-        .arg(target.with_extension("cache"))
-        .arg("--keyring")
-        .arg(&mirror.key.keyring)
-        .args(extra)
-        .arg("stable")
-        .arg(target)
-        .arg(&mirror.url)
-        .timeout(Duration::from_secs(300))
+    mirror
+        .bootstrap(&mirror.url, target, &target.with_extension("cache"), extra)
         .run()
 }
 
@@ -191,18 +183,15 @@ fn local_debs_are_resolved_with_the_archive() {
     )
     .unwrap();
     let target = dir.path().join("target");
-    let run = TestCommand::new(ns_bootstrap())
+    let include = format!("--include={}", local_base.display());
+    let run = mirror
+        .bootstrap(
+            &mirror.url,
+            &target,
+            &target.with_extension("cache"),
+            &["--foreign", "--include=./mine_2_all.deb", &include],
+        )
         .current_dir(dir.path())
-        .arg("--cache-dir")
-        .arg(target.with_extension("cache"))
-        .arg("--keyring")
-        .arg(&mirror.key.keyring)
-        .args(["--foreign", "--include=./mine_2_all.deb"])
-        .arg(format!("--include={}", local_base.display()))
-        .arg("stable")
-        .arg(&target)
-        .arg(&mirror.url)
-        .timeout(Duration::from_secs(300))
         .run();
     if run.code != Some(0) {
         problems.push(format!("with local packages: {run}"));

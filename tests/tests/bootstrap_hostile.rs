@@ -129,17 +129,7 @@ fn tiny_mirror(dir: &Path) -> LocalMirror {
 }
 
 fn run(mirror: &LocalMirror, target: &Path, cache: &Path, extra: &[&str]) -> Outcome {
-    TestCommand::new(ns_bootstrap())
-        .arg("--cache-dir")
-        .arg(cache)
-        .arg("--keyring")
-        .arg(&mirror.key.keyring)
-        .args(extra)
-        .arg("stable")
-        .arg(target)
-        .arg(&mirror.url)
-        .timeout(Duration::from_secs(300))
-        .run()
+    mirror.bootstrap(&mirror.url, target, cache, extra).run()
 }
 
 /// What every run must be: finished in time, no panic, bounded memory,

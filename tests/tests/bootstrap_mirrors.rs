@@ -37,15 +37,8 @@ fn mirror(dir: &Path) -> LocalMirror {
 /// An unpack-only bootstrap from `url` into `target`, without a proxy
 /// from the caller's environment unless `env` sets one.
 fn bootstrap(mirror: &LocalMirror, url: &str, target: &Path, env: &[(&str, &str)]) -> Outcome {
-    let mut command = TestCommand::new(ns_bootstrap())
-        .arg("--cache-dir")
-        .arg(target.with_extension("cache"))
-        .arg("--keyring")
-        .arg(&mirror.key.keyring)
-        .args(["--foreign", "stable"])
-        .arg(target)
-        .arg(url)
-        .timeout(Duration::from_secs(300));
+    let mut command =
+        mirror.bootstrap(url, target, &target.with_extension("cache"), &["--foreign"]);
     for name in [
         "http_proxy",
         "https_proxy",

@@ -164,6 +164,17 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// mmdebstrap's documented way to keep its packages between runs: its
+/// `sync-in`/`sync-out` hooks over `cache`.
+fn cache_hooks(cache: &Path) -> [String; 3] {
+    let cache = cache.display();
+    [
+        format!("--setup-hook=mkdir -p {cache} \"$1\"/var/cache/apt/archives/"),
+        format!("--setup-hook=sync-in {cache} /var/cache/apt/archives/"),
+        format!("--customize-hook=sync-out /var/cache/apt/archives {cache}"),
+    ]
+}
+
 /// The bench user (uid = gid) and its subordinate range.
 const BENCH_ID: u32 = 64124;
 const BENCH_SUBIDS: &str = "400000:65536";
@@ -278,30 +289,22 @@ fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Res
             s(mirror),
         ]),
     };
+    let mut argv = vec![
+        s("mmdebstrap"),
+        s("--mode=unshare"),
+        s("--variant=minbase"),
+        s("--skip=essential/unlink"),
+    ];
+    argv.extend(cache_hooks(&mm_cache));
+    argv.extend([
+        s(SUITE),
+        s("@TARGET@"),
+        format!("deb {mirror} {SUITE} main"),
+    ]);
     let mmdebstrap = Tool {
         name: "mmdebstrap",
         cache: mm_cache.clone(),
-        argv: with(vec![
-            s("mmdebstrap"),
-            s("--mode=unshare"),
-            s("--variant=minbase"),
-            s("--skip=essential/unlink"),
-            format!(
-                "--setup-hook=mkdir -p {0} \"$1\"/var/cache/apt/archives/",
-                mm_cache.display()
-            ),
-            format!(
-                "--setup-hook=sync-in {} /var/cache/apt/archives/",
-                mm_cache.display()
-            ),
-            format!(
-                "--customize-hook=sync-out /var/cache/apt/archives {}",
-                mm_cache.display()
-            ),
-            s(SUITE),
-            s("@TARGET@"),
-            format!("deb {mirror} {SUITE} main"),
-        ]),
+        argv: with(argv),
     };
     let (ours_tar, ref_tar) = (user.join("ours.tar"), user.join("ref.tar"));
     run_once(&ours, &ours_tar, false)?;
@@ -389,31 +392,23 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
         ],
     };
     let mm_cache = work.join("cache-mmdebstrap");
+    let mut argv = vec![
+        s("mmdebstrap"),
+        s("--variant=minbase"),
+        s("--mode=root"),
+        s("--format=directory"),
+        s("--skip=essential/unlink"),
+    ];
+    argv.extend(cache_hooks(&mm_cache));
+    argv.extend([
+        s(SUITE),
+        s("@TARGET@"),
+        format!("deb {mirror} {SUITE} main"),
+    ]);
     let mmdebstrap = Tool {
         name: "mmdebstrap",
         cache: mm_cache.clone(),
-        argv: vec![
-            s("mmdebstrap"),
-            s("--variant=minbase"),
-            s("--mode=root"),
-            s("--format=directory"),
-            s("--skip=essential/unlink"),
-            format!(
-                "--setup-hook=mkdir -p {0} \"$1\"/var/cache/apt/archives/",
-                mm_cache.display()
-            ),
-            format!(
-                "--setup-hook=sync-in {} /var/cache/apt/archives/",
-                mm_cache.display()
-            ),
-            format!(
-                "--customize-hook=sync-out /var/cache/apt/archives {}",
-                mm_cache.display()
-            ),
-            s(SUITE),
-            s("@TARGET@"),
-            format!("deb {mirror} {SUITE} main"),
-        ],
+        argv,
     };
     let db_cache = work.join("cache-debootstrap");
     let debootstrap = Tool {
