@@ -367,6 +367,16 @@ pub fn leave_second_stage(
         make_devices(root)?;
     }
     block_services(root)?;
+    for (index, command) in commands(unpacked, None, env).iter().enumerate() {
+        let Some(stage) = &command.stage else {
+            continue;
+        };
+        for (name, mode, content) in &stage.files {
+            let rel = format!("{STAGES}/{index}/{name}");
+            root.write(&rel, content, *mode)
+                .map_err(|e| io("cannot write", root, &rel, e))?;
+        }
+    }
     root.write(
         SECOND_STAGE,
         second_stage_script(unpacked, env).as_bytes(),
