@@ -82,18 +82,20 @@ pub struct Options {
     pub action: Action,
 }
 
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
 /// Parses argv (argv[0] included).
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-chroot");
-    match parse_options(&mut parser) {
-        Ok(action) => Ok(Options { invoked_as, action }),
-        Err(error) => Err((invoked_as, error)),
-    }
+    ns_getopt::parse_args(args, TOOL.name, |parser, _| parse_options(parser))
+        .map(|(invoked_as, action)| Options { invoked_as, action })
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {

@@ -10,15 +10,21 @@
 //!
 //! lexopt does the tokenising (`--opt=value`, `--opt value`, `-abc`,
 //! `-ovalue`, `--`); this crate adds only what lexopt leaves to its caller.
-//! It is deliberately not a general "common" crate: nothing here knows
-//! about namespaces, mounts or accounts. The one exception is
-//! [`c_runtime`] (SIGPIPE, glibc's errno texts, the set-ID check), kept
-//! here only until a shared low-level crate exists.
+//! In the layering (see ns-sys) it sits beside ns-sys, below the tools: it
+//! is deliberately not a general "common" crate, and nothing here knows
+//! about namespaces, mounts, accounts or errno.
+//!
+//! A tool's command line goes through it in this order: [`main`] takes
+//! argv and the invoked name; the tool's `cli.rs` matches each option by
+//! its [`Key`] in the [`Tool`] table (abbreviations resolved, the
+//! [`Exclusive`] groups checked); the tool runs; [`finish`] reports an
+//! error as glibc-based tools do and gives the exit status.
 
-pub mod c_runtime;
+mod keys;
 mod report;
 mod table;
-pub use report::{finish, print_stdout, report, ToolError};
+pub use keys::{Exclusive, ExclusiveError, Key};
+pub use report::{finish, main, print_stdout, report, Invoked, ToolError};
 pub use table::{Complete, Opt, Style, Tool, Value};
 
 use std::ffi::OsStr;
@@ -128,6 +134,26 @@ pub fn invoked_name(argv0: Option<&OsStr>, default: &str) -> String {
         .map(|name| name.to_string_lossy().into_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| default.to_string())
+}
+
+/// argv's parser and the name the tool was invoked as (`default` for an
+/// empty argv); then `parse` reads the options. The name comes back with
+/// the result, for the messages either way.
+pub fn parse_args<I, T, E>(
+    args: I,
+    default: &str,
+    parse: impl FnOnce(&mut lexopt::Parser, &str) -> Result<T, E>,
+) -> Result<(String, T), (String, E)>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    let mut parser = lexopt::Parser::from_iter(args);
+    let invoked_as = invoked_name(parser.bin_name().map(AsRef::as_ref), default);
+    match parse(&mut parser, &invoked_as) {
+        Ok(parsed) => Ok((invoked_as, parsed)),
+        Err(error) => Err((invoked_as, error)),
+    }
 }
 
 /// The line glibc-based tools print after a usage error.

@@ -1,6 +1,7 @@
-//! How every tool ends: the status of success, or its error reported as
-//! glibc-based tools report theirs.
+//! How every tool starts and ends: argv parsed and run, then the status
+//! of success, or its error reported as glibc-based tools report theirs.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,6 +50,32 @@ pub fn finish<E: ToolError>(prog: &str, result: Result<ExitCode, E>) -> ExitCode
             report(prog, &error);
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// What a tool's parsed command line tells [`main`].
+pub trait Invoked {
+    /// The name the tool was invoked as, for its messages.
+    fn invoked_as(&self) -> &str;
+}
+
+/// The whole of a tool's `main`: a refusal found before parsing (a set-ID
+/// check), else argv parsed and run, and the error, if any, reported.
+/// `default` names the tool when argv is empty.
+pub fn main<O: Invoked, E: ToolError>(
+    args: Vec<OsString>,
+    default: &str,
+    refused: Option<E>,
+    parse: impl FnOnce(Vec<OsString>) -> Result<O, (String, E)>,
+    run: impl FnOnce(&O) -> Result<ExitCode, E>,
+) -> ExitCode {
+    if let Some(error) = refused {
+        let prog = crate::invoked_name(args.first().map(OsString::as_os_str), default);
+        return finish(&prog, Err(error));
+    }
+    match parse(args) {
+        Ok(options) => finish(options.invoked_as(), run(&options)),
+        Err((prog, error)) => finish(&prog, Err(error)),
     }
 }
 

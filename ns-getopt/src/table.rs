@@ -37,20 +37,35 @@ pub struct Opt {
     pub value: Value,
     pub complete: Complete,
     pub help: &'static str,
+    /// The letter of the option this one is another name of (`--ro` is
+    /// `-r` in mount), which help does not show beside it.
+    pub same_as: Option<char>,
 }
 
 impl Opt {
-    /// A flag: `-s, --long`.
-    pub const fn flag(short: Option<char>, long: &'static str, help: &'static str) -> Opt {
+    const fn new(
+        short: Option<char>,
+        long: &'static str,
+        value: Value,
+        complete: Complete,
+        help: &'static str,
+    ) -> Opt {
         Opt {
             short,
             long,
-            value: Value::None,
-            complete: Complete::Nothing,
+            value,
+            complete,
             help,
+            same_as: None,
         }
     }
 
+    /// A flag: `-s, --long`.
+    pub const fn flag(short: Option<char>, long: &'static str, help: &'static str) -> Opt {
+        Opt::new(short, long, Value::None, Complete::Nothing, help)
+    }
+
+    /// `--long=NAME` or `--long NAME`.
     pub const fn required(
         short: Option<char>,
         long: &'static str,
@@ -58,15 +73,10 @@ impl Opt {
         complete: Complete,
         help: &'static str,
     ) -> Opt {
-        Opt {
-            short,
-            long,
-            value: Value::Required(name),
-            complete,
-            help,
-        }
+        Opt::new(short, long, Value::Required(name), complete, help)
     }
 
+    /// `--long[=NAME]`.
     pub const fn optional(
         short: Option<char>,
         long: &'static str,
@@ -74,12 +84,14 @@ impl Opt {
         complete: Complete,
         help: &'static str,
     ) -> Opt {
+        Opt::new(short, long, Value::Optional(name), complete, help)
+    }
+
+    /// Another name of the option with letter `short`.
+    pub const fn same_as(self, short: char) -> Opt {
         Opt {
-            short,
-            long,
-            value: Value::Optional(name),
-            complete,
-            help,
+            same_as: Some(short),
+            ..self
         }
     }
 }

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use ns_chroot::accounts::Accounts;
+use ns_sys::accounts::Accounts;
 
 use cli::{Action, Options, Tree};
 use columns::{ColumnId, JsonType};
@@ -39,9 +39,9 @@ where
     I::Item: Into<OsString>,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
+    if let Err(refusal) = ns_sys::runtime::start_unprivileged_tool() {
         let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-lsns");
-        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
+        return ns_getopt::finish(&prog, Err(Error::Failed(refusal.to_string())));
     }
     let locale = Locale::from_environment();
     let (prog, result) = match cli::parse(args) {
@@ -76,7 +76,7 @@ fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
         Err(error) => Err(Error::Failed(format!(
             "write error: {}",
-            ns_getopt::c_runtime::io_error_text(&error)
+            ns_sys::io_error_text(&error)
         ))),
     }
 }
@@ -284,7 +284,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     let has = |id: ColumnId| columns.contains(&id);
 
     let mountinfo = std::fs::read("/proc/self/mountinfo").map_err(|error| {
-        let text = ns_getopt::c_runtime::io_error_text(&error);
+        let text = ns_sys::io_error_text(&error);
         Error::MountTable(format!("failed to parse /proc/self/mountinfo: {text}"))
     })?;
     let nsfs_mounts = namespaces::parse_nsfs_mounts(&mountinfo);
@@ -406,7 +406,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     }
     let mut out = Vec::new();
     rows.table.print(&mut out).map_err(|error| {
-        let text = ns_getopt::c_runtime::io_error_text(&error);
+        let text = ns_sys::io_error_text(&error);
         Error::Failed(format!("write error: {text}"))
     })?;
     write_stdout(&out)

@@ -86,7 +86,7 @@ pub(crate) fn print_stdout(text: &str) -> Result<u8, Error> {
 /// A failed write to stdout, worded and numbered as util-linux's
 /// close_stdout reports it.
 pub(crate) fn write_error(error: &std::io::Error) -> Error {
-    let text = ns_getopt::c_runtime::io_error_text(error);
+    let text = ns_sys::io_error_text(error);
     Error::failed(format!("write error: {text}"), EX_USAGE)
 }
 
@@ -131,7 +131,7 @@ impl fmt::Display for Error {
                     f,
                     "{}: {op} failed: {}",
                     path.display(),
-                    ns_getopt::c_runtime::strerror(*errno as i32)
+                    ns_sys::strerror(*errno as i32)
                 )
             }
         }

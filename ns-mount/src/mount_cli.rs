@@ -535,7 +535,7 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    ns_getopt::c_runtime::restore_sigpipe();
+    ns_sys::runtime::restore_sigpipe();
     privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
@@ -1032,7 +1032,7 @@ impl<'a> Context<'a> {
                 Ok(setup) => setup,
                 Err(errno) => {
                     let optstr = options::message_optstr(&request.options);
-                    let text = ns_getopt::c_runtime::strerror(errno);
+                    let text = ns_sys::strerror(errno);
                     return Outcome::usage(
                         &target,
                         format!("failed to parse mount options '{optstr}': {text}"),
@@ -1103,11 +1103,8 @@ impl<'a> Context<'a> {
                             return Outcome {
                                 code: EX_FAIL,
                                 message: Some(
-                                    format!(
-                                        "mount failed: {}",
-                                        ns_getopt::c_runtime::strerror(errno as i32)
-                                    )
-                                    .into_bytes(),
+                                    format!("mount failed: {}", ns_sys::strerror(errno as i32))
+                                        .into_bytes(),
                                 ),
                                 spec: target,
                                 syscall_failed: false,
@@ -1378,7 +1375,7 @@ fn permit_user_mount(parsed: &mut MountOptions, source: Option<&OsStr>) -> bool 
     let has = |parsed: &MountOptions, word: &str| parsed.user.iter().any(|w| w == word);
     if has(parsed, "owner") || has(parsed, "group") {
         use std::os::unix::fs::MetadataExt;
-        let caller = ns_getopt::c_runtime::Identity::current();
+        let caller = ns_sys::runtime::Identity::current();
         let device = source
             .filter(|path| mountinfo::starts_with(path, b"/dev/"))
             .and_then(|path| std::fs::metadata(path).ok());
@@ -1393,7 +1390,7 @@ fn permit_user_mount(parsed: &mut MountOptions, source: Option<&OsStr>) -> bool 
     if !has(parsed, "user") && !has(parsed, "users") {
         return false;
     }
-    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let uid = ns_sys::runtime::Identity::current().ruid;
     let Some(name) = privilege::user_name(uid) else {
         return false;
     };
@@ -1569,14 +1566,14 @@ fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
     let generic = |errno: Errno| {
         format!(
             "mount(2) system call failed: {}",
-            ns_getopt::c_runtime::strerror(errno as i32)
+            ns_sys::strerror(errno as i32)
         )
         .into_bytes()
     };
     Some(match f.errno {
         // Without privileges (a restricted mount that dropped them) the
         // kernel's refusal is about the caller.
-        Errno::EPERM if ns_getopt::c_runtime::Identity::current().euid != 0 => {
+        Errno::EPERM if ns_sys::runtime::Identity::current().euid != 0 => {
             text("must be superuser to use mount")
         }
         Errno::EPERM => {

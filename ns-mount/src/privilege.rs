@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ns_getopt::c_runtime::Identity;
+use ns_sys::runtime::Identity;
 
 use crate::error::{Error, EX_FAIL};
 

@@ -40,7 +40,7 @@ pub fn namespace_argument(value: &OsStr) -> Result<PathBuf, Error> {
     match std::fs::File::open(&path) {
         Ok(_) => Ok(path),
         Err(e) => {
-            let text = ns_getopt::c_runtime::io_error_text(&e);
+            let text = ns_sys::io_error_text(&e);
             let message = [
                 b"failed to set target namespace to ".as_slice(),
                 path.as_os_str().as_bytes(),

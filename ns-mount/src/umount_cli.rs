@@ -268,7 +268,7 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    ns_getopt::c_runtime::restore_sigpipe();
+    ns_sys::runtime::restore_sigpipe();
     privilege::init();
     let (prog, result) = match parse(args) {
         Ok(options) => (options.invoked_as.clone(), run(&options)),
@@ -310,7 +310,7 @@ pub fn run(o: &Options) -> Result<u8, Error> {
                     sanitized.as_os_str()
                 }
                 Err(e) => {
-                    let text = ns_getopt::c_runtime::io_error_text(&e);
+                    let text = ns_sys::io_error_text(&e);
                     return Err(Error::failed_bytes(
                         [spec.as_bytes(), b": ", text.as_bytes()].concat(),
                         EX_USAGE,
@@ -555,7 +555,7 @@ impl Unmounter<'_> {
                     Errno::EACCES => "block devices are not permitted on filesystem".to_string(),
                     other => format!(
                         "umount(2) system call failed: {}",
-                        ns_getopt::c_runtime::strerror(other as i32)
+                        ns_sys::strerror(other as i32)
                     ),
                 };
                 let name = if found.target.is_empty() {
@@ -773,7 +773,7 @@ fn user_may_unmount(found: &Found, utab: &[listing::UtabEntry]) -> bool {
     if !words.iter().any(|w| ["user", "owner", "group"].contains(w)) {
         return false;
     }
-    let uid = ns_getopt::c_runtime::Identity::current().ruid;
+    let uid = ns_sys::runtime::Identity::current().ruid;
     let Some(name) = privilege::user_name(uid) else {
         return false;
     };

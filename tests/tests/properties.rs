@@ -221,14 +221,14 @@ proptest! {
         let blocks: Vec<_> = blocks
             .into_iter()
             .filter_map(|(inner, outer, count)| {
-                ns_unshare::idmap::parse_block(&format!("{inner}:{outer}:{count}")).ok()
+                ns_sys::idmap::parse_block(&format!("{inner}:{outer}:{count}")).ok()
             })
             .collect();
         let single = single.filter(|&(o, i)| o != u32::MAX && i != u32::MAX);
-        if let Ok(ranges) = ns_unshare::idmap::combine(&blocks, single) {
+        if let Ok(ranges) = ns_sys::idmap::combine(&blocks, single) {
             for range in ranges {
-                prop_assert!(ns_unshare::idmap::check_range(range.inner, range.count));
-                prop_assert!(ns_unshare::idmap::check_range(range.outer, range.count));
+                prop_assert!(ns_sys::idmap::check_range(range.inner, range.count));
+                prop_assert!(ns_sys::idmap::check_range(range.outer, range.count));
             }
         }
     }

@@ -138,7 +138,7 @@ fn unquote(data: &[u8]) -> Vec<u8> {
 
 /// glibc's text for the errors a filter reports.
 pub fn errno_text(errno: i32) -> String {
-    ns_getopt::c_runtime::strerror(errno).into_owned()
+    ns_sys::strerror(errno).into_owned()
 }
 
 #[cfg(test)]
