@@ -185,8 +185,8 @@ proptest! {
 
     #[test]
     fn mount_and_umount_argv_never_panic(args in argv("mount")) {
-        let _ = ns_mount::mount_cli::parse(args.clone());
-        let _ = ns_mount::umount_cli::parse(args);
+        let _ = ns_mount::mount::cli::parse(args.clone());
+        let _ = ns_mount::umount::cli::parse(args);
     }
 
     #[test]
@@ -236,7 +236,7 @@ proptest! {
     #[test]
     fn sizes_and_options_never_panic(text in "[ 0-9a-zA-Z.+,=\"-]{0,24}") {
         let _ = ns_mount::size::strtosize(&text);
-        let _ = ns_mount::options::parse(&text);
-        let _ = ns_mount::options::message_optstr(&text);
+        let options = ns_mount::options::MountOptions::parse(&text);
+        let _ = options.message_optstr();
     }
 }
