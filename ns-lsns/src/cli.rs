@@ -5,8 +5,8 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use lexopt::Arg::Value;
+use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
 
 use crate::columns::{self, ColumnId};
 use crate::namespaces::NsType;
@@ -124,29 +124,36 @@ pub struct Options {
     pub filter_echo: Vec<u8>,
 }
 
+/// util-linux's mutually exclusive options.
+const EXCLUSIVE: &[&[&str]] = &[&["json", "raw"], &["persistent", "task"]];
+
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
 /// Parses argv (argv[0] included) and settles the defaults.
 pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-lsns");
-    let mut echo = Vec::new();
-    match parse_options(&mut parser, invoked_as.clone(), &mut echo) {
-        Ok(mut options) => {
-            options.filter_echo = echo;
-            Ok(options)
-        }
-        Err(error) if echo.is_empty() => Err((invoked_as, error)),
-        Err(error) => Err((
-            invoked_as,
-            Error::Echoed {
+    ns_getopt::parse_args(args, TOOL.name, |parser, prog| {
+        let mut echo = Vec::new();
+        match parse_options(parser, prog.to_string(), &mut echo) {
+            Ok(mut options) => {
+                options.filter_echo = echo;
+                Ok(options)
+            }
+            Err(error) if echo.is_empty() => Err(error),
+            Err(error) => Err(Error::Echoed {
                 stdout: echo,
                 error: Box::new(error),
-            },
-        )),
-    }
+            }),
+        }
+    })
+    .map(|(_, options)| options)
 }
 
 fn failed(message: String) -> Error {
@@ -180,49 +187,26 @@ fn parse_options(
     let mut output: Option<String> = None;
     let mut is_net = false;
     let mut positional: Vec<String> = Vec::new();
-    // Options seen of each mutually exclusive pair, for the message.
-    let mut seen_json_raw: Option<char> = None;
-    let mut seen_persistent_task: Option<char> = None;
+    let mut exclusive = Exclusive::new(EXCLUSIVE);
 
     while let Some(arg) = parser.next().map_err(usage)? {
-        let short = match arg {
-            Short(c) => c,
-            Long(name) => match TOOL.resolve_long(name)? {
-                "json" => 'J',
-                "task" => 'p',
-                "persistent" => 'P',
-                "filter" => 'Q',
-                "help" => 'h',
-                "output" => 'o',
-                "output-all" => '\u{1}',
-                "notruncate" => 'u',
-                "version" => 'V',
-                "noheadings" => 'n',
-                "nowrap" => 'W',
-                "list" => 'l',
-                "raw" => 'r',
-                "type" => 't',
-                "tree" => 'T',
-                "list-columns" => 'H',
-                other => unreachable!("option --{other} is in the table but not handled"),
-            },
-            Value(value) => {
-                positional.push(value.to_string_lossy().into_owned());
-                continue;
-            }
+        if let Value(value) = arg {
+            positional.push(value.to_string_lossy().into_owned());
+            continue;
+        }
+        let key = TOOL.key(&arg)?;
+        exclusive
+            .check(&TOOL, key)
+            .map_err(|error| failed(error.to_string()))?;
+        let Key::Short(short) = key else {
+            // The one long-only option.
+            options.columns = columns::COLUMNS.iter().map(|c| c.id).collect();
+            continue;
         };
-        exclusive(short, &mut seen_json_raw, ('J', "json"), ('r', "raw"))?;
-        exclusive(
-            short,
-            &mut seen_persistent_task,
-            ('P', "persistent"),
-            ('p', "task"),
-        )?;
         match short {
             'J' => options.json = true,
             'l' => force_list = true,
             'o' => output = Some(string(parser.value().map_err(usage)?)),
-            '\u{1}' => options.columns = columns::COLUMNS.iter().map(|c| c.id).collect(),
             'P' => options.persistent = true,
             'p' => {
                 let value = string(parser.value().map_err(usage)?);
@@ -236,7 +220,7 @@ fn parse_options(
             'u' => options.notruncate = true,
             't' => {
                 let value = string(parser.value().map_err(usage)?);
-                let kind = NsType::from_name(&value)
+                let kind = NsType::from_proc_name(&value)
                     .ok_or_else(|| failed(format!("unknown namespace type: {value}")))?;
                 options.types[kind.index()] = true;
                 if kind == NsType::Net {
@@ -286,7 +270,7 @@ fn parse_options(
                 options.action = Action::Version;
                 return Ok(options);
             }
-            _ => return Err(ns_getopt::unknown(Short(short)).into()),
+            _ => return Err(ns_getopt::unknown(arg).into()),
         }
     }
     if options.action == Action::ListColumns {
@@ -342,29 +326,6 @@ fn parse_options(
         })?;
     }
     Ok(options)
-}
-
-/// util-linux's check of mutually exclusive options: the second of a pair
-/// is an error naming both, in the pair's order.
-fn exclusive(
-    short: char,
-    seen: &mut Option<char>,
-    first: (char, &str),
-    second: (char, &str),
-) -> Result<(), Error> {
-    if short != first.0 && short != second.0 {
-        return Ok(());
-    }
-    match *seen {
-        Some(previous) if previous != short => Err(failed(format!(
-            "mutually exclusive arguments: --{} --{}",
-            first.1, second.1
-        ))),
-        _ => {
-            *seen = Some(short);
-            Ok(())
-        }
-    }
 }
 
 fn string(value: OsString) -> String {
@@ -521,6 +482,11 @@ mod tests {
             parse_err(&["-T", "parent"]),
             "invalid namespace argument: 'parent'"
         );
+    }
+
+    #[test]
+    fn exclusive_rows_ascend_as_util_linux_needs() {
+        assert!(Exclusive::new(EXCLUSIVE).rows_ascend(&TOOL));
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! (2.38.1 output, with the 2.39–2.42 additions: `-P`, `-Q`, `-H`,
 //! namespaces held only by bind mounts or open files).
 //!
-//! [`cli::parse`] turns argv into [`cli::Options`]; [`run`] collects the
-//! namespaces ([`namespaces`]), lays out the rows as util-linux does and
-//! prints them with [`table`].
+//! In the layering (see ns-sys) it stands on ns-getopt (the command line)
+//! and ns-sys (namespace types, mountinfo, accounts). The stages, in
+//! order: [`cli::parse`] turns argv into [`cli::Options`] (a `-Q`
+//! expression compiled by [`filter`]); [`run`] collects the namespaces
+//! ([`namespaces`], reading [`proc`] in parallel), builds one row per
+//! namespace or process ([`columns`]), keeps those the filter holds for,
+//! and prints them as util-linux lays them out ([`table`]).
 
 pub mod cli;
 pub mod columns;
@@ -39,20 +43,22 @@ where
     I::Item: Into<OsString>,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    if let Err(refusal) = ns_sys::runtime::start_unprivileged_tool() {
-        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-lsns");
-        return ns_getopt::finish(&prog, Err(Error::Failed(refusal.to_string())));
-    }
-    let locale = Locale::from_environment();
-    let (prog, result) = match cli::parse(args) {
-        Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
-        Err((prog, Error::Echoed { stdout, error })) => {
-            let _ = write_stdout(&stdout);
-            (prog, Err(*error))
-        }
-        Err((prog, error)) => (prog, Err(error)),
+    let refused = ns_sys::runtime::start_unprivileged_tool().err();
+    let refused = refused.map(|refusal| Error::Failed(refusal.to_string()));
+    let parse = |args| {
+        cli::parse(args).map_err(|(prog, error)| match error {
+            // What a filter's scanner echoed is printed all the same.
+            Error::Echoed { stdout, error } => {
+                let _ = write_stdout(&stdout);
+                (prog, *error)
+            }
+            error => (prog, error),
+        })
     };
-    ns_getopt::finish(&prog, result)
+    let locale = Locale::from_environment();
+    ns_getopt::main(args, cli::TOOL.name, refused, parse, |options| {
+        run(options, locale)
+    })
 }
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
@@ -121,6 +127,7 @@ fn list_columns(options: &Options, locale: Locale) -> Vec<u8> {
 
 /// Everything a row needs besides the namespace and process.
 struct Context<'a> {
+    proc: &'a proc::Proc,
     options: &'a Options,
     scan: &'a Scan,
     columns: Vec<ColumnId>,
@@ -154,7 +161,7 @@ impl Context<'_> {
         if !self.nsfs_inodes.contains(&ns.id) {
             return None;
         }
-        let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
+        let expected = format!("{}:[{}]", ns.kind.proc_name(), ns.id);
         let separator = if self.options.nowrap { b',' } else { b'\n' };
         let mut joined: Option<Vec<u8>> = None;
         for (root, target) in &self.nsfs_mounts {
@@ -178,8 +185,8 @@ impl Context<'_> {
         let text = match column {
             // Numbers without the formatting machinery: thousands of rows.
             ColumnId::Ns => return Some(decimal(ns.id)),
-            ColumnId::Type => return Some(ns.kind.name().as_bytes().to_vec()),
-            ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.name()),
+            ColumnId::Type => return Some(ns.kind.proc_name().as_bytes().to_vec()),
+            ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.proc_name()),
             ColumnId::Nprocs => return Some(decimal(ns.nprocs as u64)),
             ColumnId::Pid => return Some(signed(process?.pid)),
             ColumnId::Ppid => return Some(signed(process?.ppid)),
@@ -188,7 +195,7 @@ impl Context<'_> {
                 let index = proc_?;
                 let pid = self.scan.processes[index].pid;
                 return self.commands[index]
-                    .get_or_insert_with(|| proc::command_of(pid))
+                    .get_or_insert_with(|| self.proc.command_of(pid))
                     .clone();
             }
             ColumnId::Uid => process.map_or(ns.uid_fallback, |p| p.uid).to_string(),
@@ -303,8 +310,9 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
             && !options.persistent
             && options.namespace.is_none_or(|ns| ns == 0),
     };
-    let mut scan = Scan::collect(&scan_options, &nsfs_mounts)
-        .map_err(|error| Error::Failed(format!("cannot read /proc: {error}")))?;
+    let cannot_read = |error| Error::Failed(format!("cannot read /proc: {error}"));
+    let proc = proc::Proc::open().map_err(cannot_read)?;
+    let mut scan = Scan::collect(&proc, &scan_options, &nsfs_mounts).map_err(cannot_read)?;
     let commands = scan
         .processes
         .iter_mut()
@@ -312,6 +320,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         .collect();
 
     let mut cx = Context {
+        proc: &proc,
         options,
         scan: &scan,
         columns: columns.clone(),
@@ -437,7 +446,8 @@ fn prefetch_commands(cx: &mut Context) {
         .filter(|&i| wanted[i] && cx.commands[i].is_none())
         .collect();
     let pids: Vec<i32> = indices.iter().map(|&i| scan.processes[i].pid).collect();
-    let commands = pool::map(&pids, proc::command_of);
+    let proc = cx.proc;
+    let commands = pool::map(&pids, |pid| proc.command_of(pid));
     for (index, command) in indices.into_iter().zip(commands) {
         cx.commands[index] = Some(command);
     }
