@@ -56,12 +56,8 @@ not found, else the status of COMMAND.",
     style: Style::Coreutils,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-    Chroot(Chroot),
-}
+/// `--help`, `--version`, or a chroot.
+pub type Action = ns_getopt::Action<Chroot>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chroot {
@@ -75,27 +71,18 @@ pub struct Chroot {
     pub skip_chdir: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The name we were invoked as, for messages.
-    pub invoked_as: String,
-    pub action: Action,
-}
-
-impl ns_getopt::Invoked for Options {
-    fn invoked_as(&self) -> &str {
-        &self.invoked_as
-    }
-}
+/// The command line: the name we were invoked as, and the action.
+pub type Options = ns_getopt::Invocation<Action>;
 
 /// Parses argv (argv[0] included).
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_getopt::parse_args(args, TOOL.name, |parser, _| parse_options(parser))
-        .map(|(invoked_as, action)| Options { invoked_as, action })
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let action = parse_options(parser)?;
+        let invoked_as = prog.to_string();
+        Ok(Options { invoked_as, action })
+    })
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
@@ -123,7 +110,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             Value(newroot) => {
                 chroot.newroot = newroot.into();
                 chroot.command = parser.raw_args().map_err(usage)?.collect();
-                return Ok(Action::Chroot(chroot));
+                return Ok(Action::Run(chroot));
             }
         }
     }
@@ -132,15 +119,6 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
 
 fn string(value: OsString) -> String {
     value.to_string_lossy().into_owned()
-}
-
-/// `--help`, in our words, laid out as coreutils lays out its help.
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]
@@ -161,7 +139,7 @@ mod tests {
 
     fn chroot(args: &[&str]) -> Chroot {
         match parse_ok(args) {
-            Action::Chroot(chroot) => chroot,
+            Action::Run(chroot) => chroot,
             other => panic!("expected a chroot, got {other:?}"),
         }
     }

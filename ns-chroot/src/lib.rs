@@ -18,44 +18,26 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+use ns_getopt::Start;
 use ns_sys::accounts::Accounts;
 use ns_sys::Sys;
 
-use cli::{Action, Chroot, Options};
+use cli::{Chroot, Options};
 pub use error::{Error, EXIT_CANCELED};
 use quote::quote_shell;
 
 /// Parses argv, runs, and reports an error the way coreutils does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let refused = ns_sys::runtime::start_unprivileged_tool().err();
-    let refused = refused.map(|refusal| Error::Failed(refusal.to_string()));
-    ns_getopt::main(args, cli::TOOL.name, refused, cli::parse, run)
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, cli::parse, run)
 }
 
 /// Does what the options say. On success it does not return: the process
 /// becomes COMMAND.
 pub fn run(options: &Options) -> Result<ExitCode, Error> {
     let prog = &options.invoked_as;
-    match &options.action {
-        Action::Help => print_stdout(&cli::help(prog)),
-        Action::Version => print_stdout(&cli::version(prog)),
-        Action::Chroot(chroot) => change_root_and_exec(&ns_sys::Linux, prog, chroot),
-    }
-}
-
-/// `--help`, `--version`: a stdout that cannot be written is a failure.
-fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    ns_getopt::print_stdout(text)
-        .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| {
-            let text = ns_sys::io_error_text(&error);
-            Error::Failed(format!("write error: {text}"))
-        })
+    cli::TOOL.act(prog, &options.action, |chroot| {
+        change_root_and_exec(&ns_sys::Linux, prog, chroot)
+    })
 }
 
 fn change_root_and_exec(sys: &impl Sys, prog: &str, options: &Chroot) -> Result<ExitCode, Error> {

@@ -71,12 +71,10 @@ pub struct Resolved {
 /// digits only, and never `(uid_t) -1`, which means "unchanged" to the
 /// kernel.
 pub fn parse_id(text: &str) -> Option<u32> {
-    let digits = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = digits.strip_prefix('+').unwrap_or(digits);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match ns_sys::number::decimal(text)? {
+        (false, digits) => digits.parse::<u32>().ok().filter(|id| *id != u32::MAX),
+        (true, _) => None,
     }
-    digits.parse::<u32>().ok().filter(|id| *id != u32::MAX)
 }
 
 /// Resolves a userspec. chroot has already dropped one trailing `:`

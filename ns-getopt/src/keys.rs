@@ -6,6 +6,7 @@
 //! name goes with which letter; util-linux's check of mutually exclusive
 //! options ([`Exclusive`]) works on them, quirks included.
 
+use std::ffi::OsString;
 use std::fmt;
 
 use crate::table::Tool;
@@ -18,6 +19,25 @@ pub enum Key {
     Short(char),
     /// A long option without a letter, by its full name.
     Long(&'static str),
+}
+
+impl Key {
+    /// The error for a letter the tool does not know.
+    pub fn unknown(self) -> UsageError {
+        match self {
+            Key::Short(c) => crate::unknown(lexopt::Arg::Short(c)),
+            Key::Long(long) => crate::unknown(lexopt::Arg::Long(long)),
+        }
+    }
+}
+
+/// Why the next option could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionError {
+    /// A command-line error (then the `Try … --help` line).
+    Usage(UsageError),
+    /// Two options of one exclusive group.
+    Exclusive(ExclusiveError),
 }
 
 /// Where long-only options are numbered from: above every char, as
@@ -44,6 +64,31 @@ impl Tool {
                 Ok(self.key_of_long(long))
             }
             lexopt::Arg::Value(_) => Err(crate::unknown(arg.clone())),
+        }
+    }
+
+    /// The next option of a command line whose operands may stand
+    /// anywhere (getopt_long permutes them), by its key, once `exclusive`
+    /// has seen it; operands are set aside in `operands`. `None` at the
+    /// end.
+    pub fn next_key(
+        &self,
+        parser: &mut lexopt::Parser,
+        exclusive: &mut Exclusive,
+        operands: &mut Vec<OsString>,
+    ) -> Result<Option<Key>, OptionError> {
+        let usage = |error| OptionError::Usage(self.usage_error(error));
+        loop {
+            let Some(arg) = parser.next().map_err(usage)? else {
+                return Ok(None);
+            };
+            if let lexopt::Arg::Value(operand) = arg {
+                operands.push(operand);
+                continue;
+            }
+            let key = self.key(&arg).map_err(OptionError::Usage)?;
+            exclusive.check(self, key).map_err(OptionError::Exclusive)?;
+            return Ok(Some(key));
         }
     }
 

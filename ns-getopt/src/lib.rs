@@ -23,8 +23,11 @@
 mod keys;
 mod report;
 mod table;
-pub use keys::{Exclusive, ExclusiveError, Key};
-pub use report::{finish, main, print_stdout, report, Invoked, ToolError};
+pub use keys::{Exclusive, ExclusiveError, Key, OptionError};
+pub use report::{
+    finish, main, print_stdout, report, write_failed, Action, Failed, Invocation, Invoked, Start,
+    ToolError,
+};
 pub use table::{Complete, Opt, Style, Tool, Value};
 
 use std::ffi::OsStr;
@@ -134,26 +137,6 @@ pub fn invoked_name(argv0: Option<&OsStr>, default: &str) -> String {
         .map(|name| name.to_string_lossy().into_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| default.to_string())
-}
-
-/// argv's parser and the name the tool was invoked as (`default` for an
-/// empty argv); then `parse` reads the options. The name comes back with
-/// the result, for the messages either way.
-pub fn parse_args<I, T, E>(
-    args: I,
-    default: &str,
-    parse: impl FnOnce(&mut lexopt::Parser, &str) -> Result<T, E>,
-) -> Result<(String, T), (String, E)>
-where
-    I: IntoIterator,
-    I::Item: Into<std::ffi::OsString>,
-{
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = invoked_name(parser.bin_name().map(AsRef::as_ref), default);
-    match parse(&mut parser, &invoked_as) {
-        Ok(parsed) => Ok((invoked_as, parsed)),
-        Err(error) => Err((invoked_as, error)),
-    }
 }
 
 /// The line glibc-based tools print after a usage error.

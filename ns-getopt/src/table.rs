@@ -143,6 +143,43 @@ impl Tool {
         crate::UsageError::from_lexopt(error, &self.long_names())
     }
 
+    /// Parses argv (argv[0] included): `parse` reads the options, given
+    /// the name the tool was invoked as (its own name for an empty argv).
+    /// An error comes back with that name, for its message.
+    pub fn parse<T, E>(
+        &self,
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+        parse: impl FnOnce(&mut lexopt::Parser, &str) -> Result<T, E>,
+    ) -> Result<T, (String, E)> {
+        let mut parser = lexopt::Parser::from_iter(args.into_iter().map(Into::into));
+        let invoked_as = crate::invoked_name(parser.bin_name().map(AsRef::as_ref), self.name);
+        parse(&mut parser, &invoked_as).map_err(|error| (invoked_as, error))
+    }
+
+    /// Answers `--help` and `--version` (a stdout that cannot be written
+    /// is a failure, as the reference tools check their writes), or does
+    /// the tool's work.
+    pub fn act<T, E: From<crate::Failed>>(
+        &self,
+        prog: &str,
+        action: &crate::Action<T>,
+        run: impl FnOnce(&T) -> Result<std::process::ExitCode, E>,
+    ) -> Result<std::process::ExitCode, E> {
+        let text = match action {
+            crate::Action::Help => self.help(prog),
+            crate::Action::Version => self.version(prog),
+            crate::Action::Run(options) => return run(options),
+        };
+        crate::print_stdout(&text)
+            .map(|()| std::process::ExitCode::SUCCESS)
+            .map_err(|error| E::from(crate::write_failed(&error)))
+    }
+
+    /// `--version`: the name invoked, and nstools' version.
+    pub fn version(&self, prog: &str) -> String {
+        format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+    }
+
     /// `--help`, laid out as the reference tool lays out its own.
     pub fn help(&self, prog: &str) -> String {
         let mut out = String::new();

@@ -5,8 +5,9 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use lexopt::Arg::Value;
 use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
+
+use ns_sys::number::parse_signed;
 
 use crate::columns::{self, ColumnId};
 use crate::namespaces::NsType;
@@ -124,22 +125,20 @@ pub struct Options {
     pub filter_echo: Vec<u8>,
 }
 
-/// util-linux's mutually exclusive options.
-const EXCLUSIVE: &[&[&str]] = &[&["json", "raw"], &["persistent", "task"]];
-
 impl ns_getopt::Invoked for Options {
     fn invoked_as(&self) -> &str {
         &self.invoked_as
     }
 }
 
+/// util-linux's mutually exclusive options.
+const EXCLUSIVE: &[&[&str]] = &[&["json", "raw"], &["persistent", "task"]];
+
 /// Parses argv (argv[0] included) and settles the defaults.
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_getopt::parse_args(args, TOOL.name, |parser, prog| {
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
         let mut echo = Vec::new();
         match parse_options(parser, prog.to_string(), &mut echo) {
             Ok(mut options) => {
@@ -153,7 +152,6 @@ where
             }),
         }
     })
-    .map(|(_, options)| options)
 }
 
 fn failed(message: String) -> Error {
@@ -186,18 +184,10 @@ fn parse_options(
     let mut force_list = false;
     let mut output: Option<String> = None;
     let mut is_net = false;
-    let mut positional: Vec<String> = Vec::new();
+    let mut positional: Vec<OsString> = Vec::new();
     let mut exclusive = Exclusive::new(EXCLUSIVE);
 
-    while let Some(arg) = parser.next().map_err(usage)? {
-        if let Value(value) = arg {
-            positional.push(value.to_string_lossy().into_owned());
-            continue;
-        }
-        let key = TOOL.key(&arg)?;
-        exclusive
-            .check(&TOOL, key)
-            .map_err(|error| failed(error.to_string()))?;
+    while let Some(key) = TOOL.next_key(parser, &mut exclusive, &mut positional)? {
         let Key::Short(short) = key else {
             // The one long-only option.
             options.columns = columns::COLUMNS.iter().map(|c| c.id).collect();
@@ -270,7 +260,7 @@ fn parse_options(
                 options.action = Action::Version;
                 return Ok(options);
             }
-            _ => return Err(ns_getopt::unknown(arg).into()),
+            _ => return Err(key.unknown().into()),
         }
     }
     if options.action == Action::ListColumns {
@@ -281,13 +271,13 @@ fn parse_options(
         options.types = [true; 8];
     }
 
-    if let Some(argument) = positional.first() {
+    if let Some(argument) = positional.first().map(|arg| string(arg.clone())) {
         if options.task != 0 {
             return Err(failed(
                 "--task is mutually exclusive with <namespace>".to_string(),
             ));
         }
-        options.namespace = Some(parse_namespace(argument)?);
+        options.namespace = Some(parse_namespace(&argument)?);
         if options.tree == Tree::None && !force_list {
             options.tree = Tree::Process;
         }
@@ -332,30 +322,6 @@ fn string(value: OsString) -> String {
     value.to_string_lossy().into_owned()
 }
 
-/// `strtoimax`-like: optional leading white space and sign, decimal digits,
-/// nothing after. `Err(true)` is out of range, `Err(false)` not a number.
-fn parse_signed(text: &str) -> Result<i128, bool> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(false);
-    }
-    let digits = digits.trim_start_matches('0');
-    if digits.len() > 30 {
-        return Err(true);
-    }
-    let value: i128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().map_err(|_| true)?
-    };
-    Ok(if negative { -value } else { value })
-}
-
 fn number_error(what: &str, text: &str, range: bool) -> Error {
     if range {
         failed(format!("{what}: '{text}': Numerical result out of range"))
@@ -395,10 +361,6 @@ pub fn help(prog: &str) -> String {
         columns.push_str(&format!(" {:>11}  {}\n", column.name, column.help));
     }
     format!("{}{columns}{}", &text[..closing], &text[closing..])
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

@@ -37,14 +37,7 @@ use namespaces::{Namespace, NsType, Scan, ScanOptions, OWNER, PARENT};
 use table::{Format, Locale, Table, Terminal};
 
 /// Parses argv, runs, and reports an error the way util-linux does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let refused = ns_sys::runtime::start_unprivileged_tool().err();
-    let refused = refused.map(|refusal| Error::Failed(refusal.to_string()));
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
     let parse = |args| {
         cli::parse(args).map_err(|(prog, error)| match error {
             // What a filter's scanner echoed is printed all the same.
@@ -56,9 +49,8 @@ where
         })
     };
     let locale = Locale::from_environment();
-    ns_getopt::main(args, cli::TOOL.name, refused, parse, |options| {
-        run(options, locale)
-    })
+    let run = |options: &Options| run(options, locale);
+    ns_getopt::main(args, &cli::TOOL, ns_getopt::Start::RefuseSetId, parse, run)
 }
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
@@ -68,7 +60,7 @@ pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     }
     match options.action {
         Action::Help => write_stdout(cli::help(prog).as_bytes()),
-        Action::Version => write_stdout(cli::version(prog).as_bytes()),
+        Action::Version => write_stdout(cli::TOOL.version(prog).as_bytes()),
         Action::ListColumns => write_stdout(&list_columns(options, locale)),
         Action::List => list(options, locale),
     }

@@ -25,6 +25,13 @@ pub struct Privilege {
     restricted: bool,
 }
 
+/// The mode of this process, as the commands start with it.
+impl Default for Privilege {
+    fn default() -> Self {
+        Privilege::current()
+    }
+}
+
 impl Privilege {
     /// The mode of a process with this identity: restricted unless both
     /// the real and the effective uid are 0 (libmount's rule; a user

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::child::ChildError;
+use crate::number::{decimal, parse_ulong};
 use crate::sys::{Sys, WriteError};
 
 /// What went wrong with a map, with the text, file or path concerned.
@@ -89,34 +90,12 @@ pub struct Block {
     pub count: u32,
 }
 
-/// An unsigned number as `strtoul` (and scanf's `%u`) reads it: leading
-/// blanks, an optional sign (a `-` wraps, as in C), decimal digits, and
-/// nothing after. Values beyond 64 bits are an error.
-pub fn parse_ulong(text: &str) -> Option<u64> {
-    let rest = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match rest.as_bytes().first() {
-        Some(b'-') => (true, &rest[1..]),
-        Some(b'+') => (false, &rest[1..]),
-        _ => (false, rest),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let value: u64 = digits.parse().ok()?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// A 32-bit ID field of a map: like [`parse_ulong`] but within u32.
+/// A 32-bit ID field of a map: a decimal number within u32, no sign.
 fn parse_u32_field(text: &str) -> Option<u32> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    if trimmed.starts_with('-') {
-        return None;
+    match decimal(text)? {
+        (false, digits) => digits.parse().ok(),
+        (true, _) => None,
     }
-    parse_ulong(trimmed).and_then(|value| u32::try_from(value).ok())
 }
 
 /// `(uid_t) -1` means "no ID" to the kernel (setresuid's "unchanged"):
@@ -508,19 +487,6 @@ mod tests {
         };
         assert!(combine(&[past], None).is_err());
         assert!(combine(&[past], Some((1, 1))).is_err());
-    }
-
-    #[test]
-    fn strtoul_semantics() {
-        assert_eq!(parse_ulong("42"), Some(42));
-        assert_eq!(parse_ulong(" +42"), Some(42));
-        assert_eq!(parse_ulong("-1"), Some(u64::MAX));
-        assert_eq!(parse_ulong("4294967296"), Some(1 << 32));
-        assert_eq!(parse_ulong(""), None);
-        assert_eq!(parse_ulong("-"), None);
-        assert_eq!(parse_ulong("1x"), None);
-        assert_eq!(parse_ulong("0x10"), None);
-        assert_eq!(parse_ulong("99999999999999999999999"), None);
     }
 
     #[test]

@@ -31,7 +31,8 @@
 //!   are passed on to, waiting, dying of the child's signal;
 //! - [`exec`]: `execvp` as POSIX specifies it;
 //! - [`runtime`]: what C programs get from their runtime (SIGPIPE, the
-//!   set-ID check) and [`strerror`]: glibc's errno texts.
+//!   set-ID check), [`strerror`]: glibc's errno texts, and [`number`]:
+//!   numbers as `strtol` reads them.
 
 pub mod accounts;
 pub mod child;
@@ -40,6 +41,7 @@ pub mod idmap;
 pub mod mount;
 pub mod mountinfo;
 pub mod nstype;
+pub mod number;
 pub mod recording;
 pub mod runtime;
 pub mod strerror;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 pub use nix::mount::{MntFlags, MsFlags};
 
-use crate::sys::Sys;
+use crate::sys::{MountCall, Sys};
 
 const fn f(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
@@ -99,6 +99,17 @@ fn none() -> Option<&'static OsStr> {
     Some(OsStr::new("none"))
 }
 
+/// A call of flags alone on `target` (a remount, a propagation change).
+fn flags_call(target: &Path, flags: MsFlags) -> MountCall<'_> {
+    MountCall {
+        source: none(),
+        target,
+        fstype: None,
+        flags,
+        data: None,
+    }
+}
+
 fn is_none_like(text: Option<&OsStr>) -> bool {
     text.is_none_or(|text| text == "none")
 }
@@ -134,14 +145,21 @@ pub fn mount(
         if !main_flags.contains(MsFlags::MS_BIND) {
             call_flags.remove(MsFlags::MS_REC);
         }
-        sys.mount(source.or(none()), target, fstype, call_flags, data)
+        let call = MountCall {
+            source: source.or(none()),
+            target,
+            fstype,
+            flags: call_flags,
+            data,
+        };
+        sys.mount(&call)
             .map_err(|errno| failed(Step::Main, errno))?;
         if main_flags.contains(MsFlags::MS_BIND)
             && !main_flags.contains(MsFlags::MS_REMOUNT)
             && main_flags.intersects(MNT_FLAGS)
         {
             let remount = call_flags | MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
-            sys.mount(none(), target, None, remount, None)
+            sys.mount(&flags_call(target, remount))
                 .map_err(|errno| failed(Step::Additional, errno))?;
         }
     }
@@ -153,7 +171,7 @@ pub fn mount(
     ] {
         if propagation.contains(single) {
             let rec = flags & MsFlags::MS_REC;
-            sys.mount(none(), target, None, single | rec | silent, None)
+            sys.mount(&flags_call(target, single | rec | silent))
                 .map_err(|errno| failed(Step::Additional, errno))?;
         }
     }
@@ -172,7 +190,7 @@ pub fn set_propagation(
     if recursive {
         flags |= MsFlags::MS_REC;
     }
-    sys.mount(none(), target, None, flags, None)
+    sys.mount(&flags_call(target, flags))
         .map_err(|errno| MountError {
             step: Step::Main,
             errno,

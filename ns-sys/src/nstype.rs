@@ -19,6 +19,21 @@ pub enum NsType {
     Time,
 }
 
+/// Per type, by [`NsType::index`]: the /proc name, its path under
+/// `/proc/PID`, util-linux's option name, the clone flag (nix 0.32 has no
+/// CLONE_NEWTIME: libc's is the kernel's 0x80).
+type Names = (&'static str, &'static CStr, &'static str, libc::c_int);
+const NAMES: [Names; 8] = [
+    ("mnt", c"ns/mnt", "mount", libc::CLONE_NEWNS),
+    ("net", c"ns/net", "net", libc::CLONE_NEWNET),
+    ("pid", c"ns/pid", "pid", libc::CLONE_NEWPID),
+    ("uts", c"ns/uts", "uts", libc::CLONE_NEWUTS),
+    ("ipc", c"ns/ipc", "ipc", libc::CLONE_NEWIPC),
+    ("user", c"ns/user", "user", libc::CLONE_NEWUSER),
+    ("cgroup", c"ns/cgroup", "cgroup", libc::CLONE_NEWCGROUP),
+    ("time", c"ns/time", "time", libc::CLONE_NEWTIME),
+];
+
 impl NsType {
     /// util-linux lsns' order, which is the order a process's namespaces
     /// are read in and the order of [`NsType::index`].
@@ -38,32 +53,18 @@ impl NsType {
         self as usize
     }
 
+    fn names(self) -> &'static Names {
+        &NAMES[self.index()]
+    }
+
     /// The name under `/proc/PID/ns/`, and the type as lsns shows it.
     pub fn proc_name(self) -> &'static str {
-        match self {
-            NsType::Mnt => "mnt",
-            NsType::Net => "net",
-            NsType::Pid => "pid",
-            NsType::Uts => "uts",
-            NsType::Ipc => "ipc",
-            NsType::User => "user",
-            NsType::Cgroup => "cgroup",
-            NsType::Time => "time",
-        }
+        self.names().0
     }
 
     /// `ns/NAME`, relative to a `/proc/PID` directory, for openat(2).
     pub fn proc_path(self) -> &'static CStr {
-        match self {
-            NsType::Mnt => c"ns/mnt",
-            NsType::Net => c"ns/net",
-            NsType::Pid => c"ns/pid",
-            NsType::Uts => c"ns/uts",
-            NsType::Ipc => c"ns/ipc",
-            NsType::User => c"ns/user",
-            NsType::Cgroup => c"ns/cgroup",
-            NsType::Time => c"ns/time",
-        }
+        self.names().1
     }
 
     /// The namespace a process's children will be in, relative to
@@ -83,16 +84,7 @@ impl NsType {
 
     /// The name of util-linux's options for the type (`--mount`).
     pub fn option_name(self) -> &'static str {
-        match self {
-            NsType::Mnt => "mount",
-            NsType::Net => "net",
-            NsType::Pid => "pid",
-            NsType::Uts => "uts",
-            NsType::Ipc => "ipc",
-            NsType::User => "user",
-            NsType::Cgroup => "cgroup",
-            NsType::Time => "time",
-        }
+        self.names().2
     }
 
     pub fn from_proc_name(name: &str) -> Option<NsType> {
@@ -109,18 +101,7 @@ impl NsType {
 
     /// The `CLONE_NEW*` flag.
     pub fn clone_flag(self) -> CloneFlags {
-        let bits = match self {
-            NsType::Mnt => libc::CLONE_NEWNS,
-            NsType::Net => libc::CLONE_NEWNET,
-            NsType::Pid => libc::CLONE_NEWPID,
-            NsType::Uts => libc::CLONE_NEWUTS,
-            NsType::Ipc => libc::CLONE_NEWIPC,
-            NsType::User => libc::CLONE_NEWUSER,
-            NsType::Cgroup => libc::CLONE_NEWCGROUP,
-            // nix 0.32 has no CLONE_NEWTIME; libc has the kernel's 0x80.
-            NsType::Time => libc::CLONE_NEWTIME,
-        };
-        CloneFlags::from_bits_retain(bits)
+        CloneFlags::from_bits_retain(self.names().3)
     }
 
     /// The type of a `CLONE_NEW*` flag, as the `NS_GET_NSTYPE` ioctl

@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 
-use crate::sys::{Sys, WriteError};
+use crate::sys::{MountCall, Sys, WriteError};
 
 /// One system call, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,20 +100,13 @@ impl Recorder {
 }
 
 impl Sys for Recorder {
-    fn mount(
-        &self,
-        source: Option<&OsStr>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> Result<(), Errno> {
+    fn mount(&self, call: &MountCall<'_>) -> Result<(), Errno> {
         self.record(Call::Mount {
-            source: source.map(OsStr::to_os_string),
-            target: target.to_path_buf(),
-            fstype: fstype.map(str::to_string),
-            flags,
-            data: data.map(str::to_string),
+            source: call.source.map(OsStr::to_os_string),
+            target: call.target.to_path_buf(),
+            fstype: call.fstype.map(str::to_string),
+            flags: call.flags,
+            data: call.data.map(str::to_string),
         })
     }
 

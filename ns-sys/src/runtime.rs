@@ -73,16 +73,6 @@ impl std::fmt::Display for SetIdRefusal {
 
 impl std::error::Error for SetIdRefusal {}
 
-/// The checks every tool that runs with its caller's privileges makes
-/// first: SIGPIPE as C programs have it, and no set-ID privileges.
-pub fn start_unprivileged_tool() -> Result<(), SetIdRefusal> {
-    restore_sigpipe();
-    match Identity::current().set_id_refusal() {
-        Some(refusal) => Err(refusal),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

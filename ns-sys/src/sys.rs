@@ -47,18 +47,21 @@ impl std::fmt::Display for WriteError {
 
 impl std::error::Error for WriteError {}
 
+/// The arguments of one mount(2) call; `source` and `fstype` may be
+/// absent (util-linux passes "none" for remounts and propagation changes:
+/// see [`crate::mount`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MountCall<'a> {
+    pub source: Option<&'a OsStr>,
+    pub target: &'a Path,
+    pub fstype: Option<&'a str>,
+    pub flags: MsFlags,
+    pub data: Option<&'a str>,
+}
+
 /// The system calls, one method each, errno out and no policy.
 pub trait Sys {
-    /// mount(2); `source` and `fstype` may be absent (util-linux passes
-    /// "none" for remounts and propagation changes: see [`crate::mount`]).
-    fn mount(
-        &self,
-        source: Option<&OsStr>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> Result<(), Errno>;
+    fn mount(&self, call: &MountCall<'_>) -> Result<(), Errno>;
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno>;
     fn unshare(&self, flags: CloneFlags) -> Result<(), Errno>;
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> Result<(), Errno>;
@@ -83,15 +86,8 @@ pub trait Sys {
 pub struct Linux;
 
 impl Sys for Linux {
-    fn mount(
-        &self,
-        source: Option<&OsStr>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> Result<(), Errno> {
-        nix::mount::mount(source, target, fstype, flags, data)
+    fn mount(&self, c: &MountCall<'_>) -> Result<(), Errno> {
+        nix::mount::mount(c.source, c.target, c.fstype, c.flags, c.data)
     }
 
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {

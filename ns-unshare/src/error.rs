@@ -80,6 +80,12 @@ pub fn system_path(before: &str, path: &Path, after: &str, errno: Errno) -> Erro
     Error::FailedBytes(line)
 }
 
+impl From<ns_getopt::Failed> for Error {
+    fn from(failed: ns_getopt::Failed) -> Self {
+        Error::Failed(failed.0)
+    }
+}
+
 impl From<ns_getopt::UsageError> for Error {
     fn from(error: ns_getopt::UsageError) -> Self {
         Error::Usage(error.0)

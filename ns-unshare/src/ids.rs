@@ -43,7 +43,7 @@ pub fn resolve_id(
         Some(IdArg::Current) => current,
         Some(IdArg::Given(text)) => match by_name(text) {
             Some(id) => id,
-            None => idmap::parse_ulong(text)
+            None => ns_sys::number::parse_ulong(text)
                 .and_then(|value| u32::try_from(value).ok())
                 .filter(|&id| id != idmap::NO_ID)
                 .ok_or_else(|| Error::Failed(format!("failed to parse {what}: '{text}'")))?,

@@ -38,47 +38,29 @@ use std::process::ExitCode;
 
 use nix::errno::Errno;
 use nix::sys::signal::{self, SigHandler, Signal};
+use ns_getopt::Start;
 use ns_sys::accounts::Accounts;
 use ns_sys::idmap::{self, Kind};
 use ns_sys::sys::WriteError;
 use ns_sys::{NsType, Sys};
 
-use cli::{Action, Options, Propagation, Unshare};
+use cli::{Options, Propagation, Unshare};
 pub use error::Error;
 use ids::{map_error, Me};
 use namespaces::BIND_ORDER;
 
 /// Parses argv, runs, and reports an error the way util-linux does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let refused = ns_sys::runtime::start_unprivileged_tool().err();
-    let refused = refused.map(|refusal| Error::Failed(refusal.to_string()));
-    ns_getopt::main(args, cli::TOOL.name, refused, cli::parse, run)
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, cli::parse, run)
 }
 
 /// Does what the options say. Without `--fork` it does not return on
 /// success: the process becomes the program.
 pub fn run(options: &Options) -> Result<ExitCode, Error> {
     let prog = &options.invoked_as;
-    match &options.action {
-        Action::Help => print_stdout(&cli::help(prog)),
-        Action::Version => print_stdout(&cli::version(prog)),
-        Action::Unshare(unshare) => run_unshare(&ns_sys::Linux, prog, unshare),
-    }
-}
-
-/// `--help`, `--version`: a stdout that cannot be written is a failure.
-fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    ns_getopt::print_stdout(text)
-        .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| {
-            let text = ns_sys::io_error_text(&error);
-            Error::Failed(format!("write error: {text}"))
-        })
+    cli::TOOL.act(prog, &options.action, |unshare| {
+        run_unshare(&ns_sys::Linux, prog, unshare)
+    })
 }
 
 fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Error> {

@@ -2,6 +2,7 @@
 //! with ns-sys's recording double (no namespace is made).
 
 use super::*;
+use cli::Action;
 use ns_sys::mount::MsFlags;
 use ns_sys::recording::{Call, Recorder};
 
@@ -12,7 +13,7 @@ fn unshare(args: &[&str]) -> Unshare {
         .unwrap()
         .action
     {
-        Action::Unshare(u) => *u,
+        Action::Run(u) => *u,
         other => panic!("expected a run, got {other:?}"),
     }
 }

@@ -34,13 +34,8 @@ impl Terminal {
 
 /// `COLUMNS` as util-linux reads it: a whole positive decimal number.
 pub fn parse_columns(value: &str) -> Option<usize> {
-    let trimmed = value.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number: u64 = digits.parse().ok()?;
-    (number > 0 && number <= i32::MAX as u64).then_some(number as usize)
+    let number = ns_sys::number::parse_signed(value).ok()?;
+    (number > 0 && number <= i128::from(i32::MAX)).then_some(number as usize)
 }
 
 #[cfg(test)]

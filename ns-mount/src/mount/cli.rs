@@ -7,7 +7,6 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use lexopt::Arg::Value;
 use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
 
 use crate::error::{Error, EX_USAGE};
@@ -189,7 +188,7 @@ const EXCLUSIVE: &[&[&str]] = &[&["bind", "move", "rbind"], &["label", "uuid", "
 /// (with --source and --target): util-linux's list.
 const RESTRICTED_OK: &str = "hlLUVvrist";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub invoked_as: String,
     /// The restricted mode, as the command line left it (an option a
@@ -228,36 +227,13 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
-impl Options {
-    fn new(invoked_as: &str) -> Options {
-        Options {
-            invoked_as: invoked_as.to_string(),
-            privilege: Privilege::current(),
-            help: false,
-            version: false,
-            all: false,
-            no_canonicalize: false,
-            fake: false,
-            verbose: false,
-            show_labels: false,
-            options: MountOptions::default(),
-            options_given: false,
-            test_opts: None,
-            types: None,
-            source: None,
-            target: None,
-            target_prefix: None,
-            fstabs: Vec::new(),
-            namespace: None,
-            operation: false,
-            is_move: false,
-            propagation: false,
-            rw_only: false,
-            no_swapmatch: false,
-            operands: Vec::new(),
-        }
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
     }
+}
 
+impl Options {
     /// Option words from `-o` or an option that stands for them.
     fn add(&mut self, words: &str) {
         self.options_given |= !words.is_empty();
@@ -265,23 +241,18 @@ impl Options {
     }
 }
 
-impl ns_getopt::Invoked for Options {
-    fn invoked_as(&self) -> &str {
-        &self.invoked_as
-    }
-}
-
 /// Parses argv (argv[0] included).
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_getopt::parse_args(args, TOOL.name, |parser, prog| {
-        let mut options = Options::new(prog);
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let invoked_as = prog.to_string();
+        let mut options = Options {
+            invoked_as,
+            ..Options::default()
+        };
         parse_into(parser, &mut options).map(|()| options)
     })
-    .map(|(_, options)| options)
 }
 
 fn string(value: OsString) -> String {
@@ -291,12 +262,7 @@ fn string(value: OsString) -> String {
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut exclusive = Exclusive::new(EXCLUSIVE);
-    while let Some(arg) = parser.next().map_err(usage)? {
-        if let Value(value) = arg {
-            o.operands.push(value);
-            continue;
-        }
-        let key = TOOL.key(&arg)?;
+    while let Some(key) = TOOL.next_key(parser, &mut exclusive, &mut o.operands)? {
         // Options a restricted caller may not use make mount carry on as
         // the caller, before they take effect (-T reads a file, -N opens
         // one).
@@ -307,9 +273,6 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
         if !allowed {
             o.privilege.drop_to_caller(&ns_sys::Linux)?;
         }
-        exclusive
-            .check(&TOOL, key)
-            .map_err(|e| Error::failed(e.to_string(), EX_USAGE))?;
         match key {
             Key::Short('a') => o.all = true,
             Key::Short('c') => o.no_canonicalize = true,
@@ -391,7 +354,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 return Ok(());
             }
             Key::Long(long) => long_only(parser, o, long, usage)?,
-            Key::Short(_) => return Err(ns_getopt::unknown(arg).into()),
+            Key::Short(_) => return Err(key.unknown().into()),
         }
     }
     Ok(())
@@ -435,14 +398,6 @@ fn check_option_format(value: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

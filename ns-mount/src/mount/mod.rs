@@ -43,16 +43,16 @@ use messages::{mount_error_message, success_message, MountFailure, Outcome};
 use resolve::Resolved;
 
 /// Parses argv, runs, reports errors as util-linux does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_sys::runtime::restore_sigpipe();
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    ns_getopt::main(args, cli::TOOL.name, None, cli::parse, |o| {
-        run(&ns_sys::Linux, o).map(ExitCode::from)
-    })
+/// No set-ID refusal: mount and umount have util-linux's restricted mode.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    let run = |o: &Options| run(&ns_sys::Linux, o).map(ExitCode::from);
+    ns_getopt::main(
+        args,
+        &cli::TOOL,
+        ns_getopt::Start::SetIdAware,
+        cli::parse,
+        run,
+    )
 }
 
 fn bad_usage() -> Error {
@@ -63,10 +63,10 @@ fn bad_usage() -> Error {
 pub fn run(sys: &impl Sys, o: &Options) -> Result<u8, Error> {
     let prog = &o.invoked_as;
     if o.help {
-        return crate::error::print_stdout(&cli::help(prog));
+        return crate::error::print_stdout(&cli::TOOL.help(prog));
     }
     if o.version {
-        return crate::error::print_stdout(&cli::version(prog));
+        return crate::error::print_stdout(&cli::TOOL.version(prog));
     }
     if let Some(ns) = &o.namespace {
         crate::namespace::enter(sys, ns)?;

@@ -3,10 +3,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use lexopt::Arg::Value;
 use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
 
-use crate::error::{Error, EX_USAGE};
+use crate::error::Error;
 use crate::privilege::Privilege;
 
 /// The option table: parsing, `--help`, the man page and the bash
@@ -98,7 +97,7 @@ targets, the statuses add up (at most 255).",
 /// (util-linux's list).
 const RESTRICTED_OK: &str = "hdilqVv";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub invoked_as: String,
     /// The restricted mode, as the command line left it.
@@ -123,6 +122,12 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
 /// Pairs (and a triple) util-linux refuses together.
 const EXCLUSIVE: &[&[&str]] = &[
     &["all-targets", "all"],
@@ -131,42 +136,18 @@ const EXCLUSIVE: &[&[&str]] = &[
     &["recursive", "read-only"],
 ];
 
-impl ns_getopt::Invoked for Options {
-    fn invoked_as(&self) -> &str {
-        &self.invoked_as
-    }
-}
-
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_getopt::parse_args(args, TOOL.name, |parser, prog| {
+/// Parses argv (argv[0] included).
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let invoked_as = prog.to_string();
         let mut options = Options {
-            invoked_as: prog.to_string(),
-            privilege: Privilege::current(),
-            help: false,
-            version: false,
-            all: false,
-            all_targets: false,
-            no_canonicalize: false,
-            detach_loop: false,
-            fake: false,
-            force: false,
-            lazy: false,
-            quiet: false,
-            read_only: false,
-            recursive: false,
-            verbose: false,
-            test_opts: None,
-            types: None,
-            namespace: None,
-            operands: Vec::new(),
+            invoked_as,
+            ..Options::default()
         };
         parse_into(parser, &mut options).map(|()| options)
     })
-    .map(|(_, options)| options)
 }
 
 fn string(value: OsString) -> String {
@@ -176,12 +157,7 @@ fn string(value: OsString) -> String {
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut exclusive = Exclusive::new(EXCLUSIVE);
-    while let Some(arg) = parser.next().map_err(usage)? {
-        if let Value(value) = arg {
-            o.operands.push(value);
-            continue;
-        }
-        let key = TOOL.key(&arg)?;
+    while let Some(key) = TOOL.next_key(parser, &mut exclusive, &mut o.operands)? {
         let allowed = matches!(key, Key::Short(c) if RESTRICTED_OK.contains(c));
         if o.privilege.is_restricted() && !allowed {
             // -c would let the caller name paths unchecked: ignored, as
@@ -192,9 +168,6 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             }
             o.privilege.drop_to_caller(&ns_sys::Linux)?;
         }
-        exclusive
-            .check(&TOOL, key)
-            .map_err(|e| Error::failed(e.to_string(), EX_USAGE))?;
         match key {
             Key::Short('a') => o.all = true,
             Key::Short('A') => o.all_targets = true,
@@ -222,18 +195,10 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 o.version = true;
                 return Ok(());
             }
-            _ => return Err(ns_getopt::unknown(arg).into()),
+            _ => return Err(key.unknown().into()),
         }
     }
     Ok(())
-}
-
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

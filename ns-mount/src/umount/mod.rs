@@ -27,24 +27,25 @@ use crate::probe;
 use crate::utab::UtabEntry;
 use cli::Options;
 
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_sys::runtime::restore_sigpipe();
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    ns_getopt::main(args, cli::TOOL.name, None, cli::parse, |o| {
-        run(&ns_sys::Linux, o).map(ExitCode::from)
-    })
+/// Parses argv, runs, reports errors as util-linux does.
+/// No set-ID refusal: mount and umount have util-linux's restricted mode.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    let run = |o: &Options| run(&ns_sys::Linux, o).map(ExitCode::from);
+    ns_getopt::main(
+        args,
+        &cli::TOOL,
+        ns_getopt::Start::SetIdAware,
+        cli::parse,
+        run,
+    )
 }
 
 pub fn run(sys: &impl Sys, o: &Options) -> Result<u8, Error> {
     if o.help {
-        return crate::error::print_stdout(&cli::help(&o.invoked_as));
+        return crate::error::print_stdout(&cli::TOOL.help(&o.invoked_as));
     }
     if o.version {
-        return crate::error::print_stdout(&cli::version(&o.invoked_as));
+        return crate::error::print_stdout(&cli::TOOL.version(&o.invoked_as));
     }
     if let Some(ns) = &o.namespace {
         crate::namespace::enter(sys, ns)?;
@@ -205,7 +206,13 @@ impl<S: Sys> Unmounter<'_, S> {
             Err(Errno::EBUSY) if self.o.read_only && found.source.is_some() => {
                 let source = found.source.as_deref().unwrap_or(OsStr::new("none"));
                 let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                let remounted = self.sys.mount(Some(source), target, None, flags, None);
+                let remounted = self.sys.mount(&ns_sys::sys::MountCall {
+                    source: Some(source),
+                    target,
+                    fstype: None,
+                    flags,
+                    data: None,
+                });
                 remounted.map(|()| false)
             }
             Err(e) => Err(e),

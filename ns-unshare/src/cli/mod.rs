@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use lexopt::Arg::{Long, Value};
 use ns_getopt::{Complete, Opt, Style, Tool};
 
-use ns_sys::idmap::{parse_block, parse_ulong, Block};
+use ns_sys::idmap::{parse_block, Block};
+use ns_sys::number::{parse_signed, parse_ulong};
 use ns_sys::NsType;
 
 use crate::signame::signal_number;
@@ -230,12 +231,8 @@ cannot run 126, one that is not found 127.",
     style: Style::UtilLinux,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-    Unshare(Box<Unshare>),
-}
+/// `--help`, `--version`, or the namespaces to make.
+pub type Action = ns_getopt::Action<Box<Unshare>>;
 
 /// Mount propagation applied recursively to `/` in a new mount namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -305,27 +302,17 @@ impl Unshare {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The name we were invoked as, for messages.
-    pub invoked_as: String,
-    pub action: Action,
-}
-
-impl ns_getopt::Invoked for Options {
-    fn invoked_as(&self) -> &str {
-        &self.invoked_as
-    }
-}
+/// The command line: the name we were invoked as, and the action.
+pub type Options = ns_getopt::Invocation<Action>;
 
 /// Parses argv (argv[0] included).
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    ns_getopt::parse_args(args, TOOL.name, |parser, _| parse_options(parser))
-        .map(|(invoked_as, action)| Options { invoked_as, action })
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let invoked_as = prog.to_string();
+        parse_options(parser).map(|action| Options { invoked_as, action })
+    })
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
@@ -453,7 +440,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                 .to_string(),
         ));
     }
-    Ok(Action::Unshare(Box::new(u)))
+    Ok(Action::Run(Box::new(u)))
 }
 
 /// A required option value.
@@ -496,25 +483,15 @@ fn id_number(text: &str, what: &str) -> Result<u32, Error> {
 /// of range is reported with ERANGE's text, as util-linux 2.42 does
 /// (2.38 let `18446744073709551615` wrap).
 fn offset(text: &str, what: &str) -> Result<i64, Error> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let magnitude = digits.strip_prefix('-').unwrap_or(digits);
-    if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Failed(format!("{what}: '{text}'")));
-    }
-    digits.parse::<i64>().map_err(|_| {
+    let out_of_range = || {
         let range = ns_sys::strerror(libc::ERANGE);
         Error::Failed(format!("{what}: '{text}': {range}"))
-    })
-}
-
-/// `--help`, from the option table.
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+    };
+    match parse_signed(text) {
+        Ok(value) => i64::try_from(value).map_err(|_| out_of_range()),
+        Err(true) => Err(out_of_range()),
+        Err(false) => Err(Error::Failed(format!("{what}: '{text}'"))),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use ns_getopt::ToolError;
 fn parse_ok(args: &[&str]) -> Unshare {
     let argv = std::iter::once("ns-unshare").chain(args.iter().copied());
     match parse(argv).map_err(|(_, e)| e.to_string()).unwrap().action {
-        Action::Unshare(u) => *u,
+        Action::Run(u) => *u,
         other => panic!("expected a run, got {other:?}"),
     }
 }
@@ -238,7 +238,7 @@ fn every_table_option_is_handled() {
 
 #[test]
 fn help_names_every_option() {
-    let help = help("unshare");
+    let help = TOOL.help("unshare");
     assert!(help.starts_with("\nUsage:\n unshare [options]"));
     for opt in TOOL.options {
         assert!(help.contains(&format!("--{}", opt.long)), "{}", opt.long);
