@@ -1,6 +1,8 @@
 //! The multi-call binary: one static executable for the initramfs, which
 //! behaves as the tool named by argv[0] (`unshare`, `ns-unshare`, …), as
-//! busybox does; `nstools TOOL ARGS…` works too.
+//! busybox does; `nstools TOOL ARGS…` works too. It is the top of the
+//! layering (see ns-sys): each tool's library `main` below it, and from
+//! ns-sys only the C runtime's set-ID check for its own answers.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
