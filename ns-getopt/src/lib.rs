@@ -10,9 +10,10 @@
 //!
 //! lexopt does the tokenising (`--opt=value`, `--opt value`, `-abc`,
 //! `-ovalue`, `--`); this crate adds only what lexopt leaves to its caller.
-//! In the layering (see ns-sys) it sits beside ns-sys, below the tools: it
-//! is deliberately not a general "common" crate, and nothing here knows
-//! about namespaces, mounts, accounts or errno.
+//! In the layering (see ns-sys) it stands on ns-sys (for the C runtime's
+//! SIGPIPE, set-ID check and errno texts) and below the tools. It is
+//! deliberately not a general "common" crate: nothing here knows about
+//! namespaces, mounts or accounts.
 //!
 //! A tool's command line goes through it in this order: [`main`] takes
 //! argv and the invoked name; the tool's `cli.rs` matches each option by

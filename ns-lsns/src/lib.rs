@@ -27,6 +27,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use ns_getopt::Start;
+
 use ns_sys::accounts::Accounts;
 
 use cli::{Action, Options, Tree};
@@ -50,7 +52,7 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
     };
     let locale = Locale::from_environment();
     let run = |options: &Options| run(options, locale);
-    ns_getopt::main(args, &cli::TOOL, ns_getopt::Start::RefuseSetId, parse, run)
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, parse, run)
 }
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {

@@ -27,6 +27,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ns_getopt::Start;
+
 use ns_sys::mount::{MsFlags, Step};
 use ns_sys::mountinfo;
 use ns_sys::{Errno, Sys};
@@ -46,13 +48,7 @@ use resolve::Resolved;
 /// No set-ID refusal: mount and umount have util-linux's restricted mode.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
     let run = |o: &Options| run(&ns_sys::Linux, o).map(ExitCode::from);
-    ns_getopt::main(
-        args,
-        &cli::TOOL,
-        ns_getopt::Start::SetIdAware,
-        cli::parse,
-        run,
-    )
+    ns_getopt::main(args, &cli::TOOL, Start::SetIdAware, cli::parse, run)
 }
 
 fn bad_usage() -> Error {

@@ -14,6 +14,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+use ns_getopt::Start;
+
 use ns_sys::mount::{MntFlags, MsFlags};
 use ns_sys::mountinfo::MountEntry;
 use ns_sys::{Errno, Sys};
@@ -31,13 +33,7 @@ use cli::Options;
 /// No set-ID refusal: mount and umount have util-linux's restricted mode.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
     let run = |o: &Options| run(&ns_sys::Linux, o).map(ExitCode::from);
-    ns_getopt::main(
-        args,
-        &cli::TOOL,
-        ns_getopt::Start::SetIdAware,
-        cli::parse,
-        run,
-    )
+    ns_getopt::main(args, &cli::TOOL, Start::SetIdAware, cli::parse, run)
 }
 
 pub fn run(sys: &impl Sys, o: &Options) -> Result<u8, Error> {
