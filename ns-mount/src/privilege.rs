@@ -11,7 +11,7 @@
 //! mount (no process-wide state): it starts from the process's identity
 //! and changes only when the privileges are dropped.
 
-use ns_sys::accounts::Accounts;
+use ns_sys::accounts;
 use ns_sys::runtime::Identity;
 use ns_sys::Sys;
 
@@ -113,8 +113,9 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> T {
 /// NSS), as libmount records it in utab for `user` mounts.
 pub fn caller_name() -> Option<String> {
     let uid = Identity::current().ruid;
-    let accounts = Accounts::load(std::path::Path::new("/"));
-    accounts.user_by_uid(uid).map(|user| user.name.clone())
+    let passwd = std::fs::read("/etc/passwd").ok()?;
+    let users = accounts::parse_passwd(&String::from_utf8_lossy(&passwd));
+    users.into_iter().find(|user| user.uid == uid).map(|user| user.name)
 }
 
 /// Whether the caller is in group `gid` (primary or supplementary), as
