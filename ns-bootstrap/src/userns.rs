@@ -17,7 +17,7 @@ use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getgid, getuid, Gid, Uid};
-use ns_sys::child::Helper;
+use ns_sys::child::{ChildError, Helper};
 use ns_sys::idmap::{self, Kind, MapRange};
 use ns_sys::Linux;
 
@@ -112,6 +112,8 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
                     .and_then(|()| idmap::write_ranges(&Linux, Kind::Groups, pid, &group_ranges));
                 match written {
                     Ok(()) => 0,
+                    // newuidmap or newgidmap said why.
+                    Err(idmap::Error::Helper(ChildError::Exit(code))) => code,
                     Err(error) => {
                         eprintln!("{prog}: {error}");
                         1
