@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Opt, Style, Tool};
 
 use crate::Error;
 
@@ -91,9 +91,9 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long(name) => match TOOL.resolve_long(name)? {
-                "groups" => chroot.groups = Some(string(parser.value().map_err(usage)?)),
+                "groups" => chroot.groups = Some(text(parser.value().map_err(usage)?)),
                 "userspec" => {
-                    let mut spec = string(parser.value().map_err(usage)?);
+                    let mut spec = text(parser.value().map_err(usage)?);
                     // coreutils treats `USER:` as `USER`: the login group is
                     // looked up by default anyway (for numeric ids too).
                     if spec.ends_with(':') {
@@ -115,10 +115,6 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
         }
     }
     Err(Error::Usage("missing operand".to_string()))
-}
-
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -140,6 +140,13 @@ pub fn invoked_name(argv0: Option<&OsStr>, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// An option's value that is text (a mode, a list, a name): what is not
+/// UTF-8 becomes U+FFFD, which no table of the tool's values matches.
+/// Paths are kept as `OsString`s instead.
+pub fn text(value: std::ffi::OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
 /// The line glibc-based tools print after a usage error.
 pub fn try_help(prog: &str) -> String {
     format!("Try '{prog} --help' for more information.")

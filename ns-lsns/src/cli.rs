@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Exclusive, Key, Opt, Style, Tool};
 
 use ns_sys::number::parse_signed;
 
@@ -196,10 +196,10 @@ fn parse_options(
         match short {
             'J' => options.json = true,
             'l' => force_list = true,
-            'o' => output = Some(string(parser.value().map_err(usage)?)),
+            'o' => output = Some(text(parser.value().map_err(usage)?)),
             'P' => options.persistent = true,
             'p' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = text(parser.value().map_err(usage)?);
                 options.task = parse_pid(&value)?;
             }
             'n' => options.noheadings = true,
@@ -209,7 +209,7 @@ fn parse_options(
             }
             'u' => options.notruncate = true,
             't' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = text(parser.value().map_err(usage)?);
                 let kind = NsType::from_proc_name(&value)
                     .ok_or_else(|| failed(format!("unknown namespace type: {value}")))?;
                 options.types[kind.index()] = true;
@@ -222,7 +222,7 @@ fn parse_options(
                 // The argument is optional and only taken when attached.
                 options.tree = Tree::Owner;
                 if let Some(value) = parser.optional_value() {
-                    let value = string(value);
+                    let value = text(value);
                     let value = value.strip_prefix('=').unwrap_or(&value);
                     options.tree = match value {
                         "parent" => Tree::Parent,
@@ -271,7 +271,7 @@ fn parse_options(
         options.types = [true; 8];
     }
 
-    if let Some(argument) = positional.first().map(|arg| string(arg.clone())) {
+    if let Some(argument) = positional.first().map(|arg| text(arg.clone())) {
         if options.task != 0 {
             return Err(failed(
                 "--task is mutually exclusive with <namespace>".to_string(),
@@ -316,10 +316,6 @@ fn parse_options(
         })?;
     }
     Ok(options)
-}
-
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
 }
 
 fn number_error(what: &str, text: &str, range: bool) -> Error {

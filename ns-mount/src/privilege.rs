@@ -115,7 +115,10 @@ pub fn caller_name() -> Option<String> {
     let uid = Identity::current().ruid;
     let passwd = std::fs::read("/etc/passwd").ok()?;
     let users = accounts::parse_passwd(&String::from_utf8_lossy(&passwd));
-    users.into_iter().find(|user| user.uid == uid).map(|user| user.name)
+    users
+        .into_iter()
+        .find(|user| user.uid == uid)
+        .map(|user| user.name)
 }
 
 /// Whether the caller is in group `gid` (primary or supplementary), as

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Exclusive, Key, Opt, Style, Tool};
 
 use crate::error::{Error, EX_USAGE};
 use crate::fstab::Fstab;
@@ -245,18 +245,15 @@ impl Options {
 pub fn parse(
     args: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Result<Options, (String, Error)> {
-    TOOL.parse(args, |parser, prog| {
-        let invoked_as = prog.to_string();
-        let mut options = Options {
-            invoked_as,
-            ..Options::default()
-        };
-        parse_into(parser, &mut options).map(|()| options)
-    })
+    TOOL.parse(args, parse_options)
 }
 
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
+fn parse_options(parser: &mut lexopt::Parser, prog: &str) -> Result<Options, Error> {
+    let mut o = Options {
+        invoked_as: prog.to_string(),
+        ..Options::default()
+    };
+    parse_into(parser, &mut o).map(|()| o)
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
@@ -288,7 +285,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             }
             Key::Short('v') => o.verbose = true,
             Key::Short('o') => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = text(parser.value().map_err(usage)?);
                 check_option_format(&value)?;
                 // "move" is an operation, not an option libmount accepts.
                 let words = options::split(&value);
@@ -302,7 +299,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                     o.add(&value);
                 }
             }
-            Key::Short('O') => o.test_opts = Some(string(parser.value().map_err(usage)?)),
+            Key::Short('O') => o.test_opts = Some(text(parser.value().map_err(usage)?)),
             Key::Short(c @ ('L' | 'U')) => {
                 let value = parser.value().map_err(usage)?;
                 o.no_swapmatch = true;
@@ -319,7 +316,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 o.target = Some(parser.value().map_err(usage)?);
             }
             Key::Short('l') => o.show_labels = true,
-            Key::Short('t') => o.types = Some(string(parser.value().map_err(usage)?)),
+            Key::Short('t') => o.types = Some(text(parser.value().map_err(usage)?)),
             Key::Short('T') => {
                 let path = PathBuf::from(parser.value().map_err(usage)?);
                 let fstab = crate::mount::read_fstab(&o.invoked_as, &path)?;
@@ -334,7 +331,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
                 o.is_move = true;
             }
             Key::Short('m') => {
-                let value = parser.optional_value().map(string);
+                let value = parser.optional_value().map(text);
                 let value = value.as_deref().map(|v| v.strip_prefix('=').unwrap_or(v));
                 match value {
                     Some(mode) if !mode.is_empty() => o.add(&format!("X-mount.mkdir=\"{mode}\"")),
@@ -373,7 +370,7 @@ fn long_only(
         return Ok(());
     }
     let mut choice = |choices: &[&str]| -> Result<(), Error> {
-        let value = string(parser.value().map_err(&usage)?);
+        let value = text(parser.value().map_err(&usage)?);
         if value.split(',').all(|item| choices.contains(&item)) {
             Ok(())
         } else {

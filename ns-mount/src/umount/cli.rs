@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use ns_getopt::{Complete, Exclusive, Key, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Exclusive, Key, Opt, Style, Tool};
 
 use crate::error::Error;
 use crate::privilege::Privilege;
@@ -140,18 +140,15 @@ const EXCLUSIVE: &[&[&str]] = &[
 pub fn parse(
     args: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Result<Options, (String, Error)> {
-    TOOL.parse(args, |parser, prog| {
-        let invoked_as = prog.to_string();
-        let mut options = Options {
-            invoked_as,
-            ..Options::default()
-        };
-        parse_into(parser, &mut options).map(|()| options)
-    })
+    TOOL.parse(args, parse_options)
 }
 
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
+fn parse_options(parser: &mut lexopt::Parser, prog: &str) -> Result<Options, Error> {
+    let mut o = Options {
+        invoked_as: prog.to_string(),
+        ..Options::default()
+    };
+    parse_into(parser, &mut o).map(|()| o)
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
@@ -180,8 +177,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short('q') => o.quiet = true,
             Key::Short('r') => o.read_only = true,
             Key::Short('R') => o.recursive = true,
-            Key::Short('O') => o.test_opts = Some(string(parser.value().map_err(usage)?)),
-            Key::Short('t') => o.types = Some(string(parser.value().map_err(usage)?)),
+            Key::Short('O') => o.test_opts = Some(text(parser.value().map_err(usage)?)),
+            Key::Short('t') => o.types = Some(text(parser.value().map_err(usage)?)),
             Key::Short('v') => o.verbose = true,
             Key::Short('N') => {
                 let value = parser.value().map_err(usage)?;

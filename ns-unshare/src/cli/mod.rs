@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Opt, Style, Tool};
 
 use ns_sys::idmap::{parse_block, Block};
 use ns_sys::number::{parse_signed, parse_ulong};
@@ -344,7 +344,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "fork" => u.fork = true,
             "kill-child" => {
                 u.fork = true;
-                u.kill_child = Some(match parser.optional_value().map(string) {
+                u.kill_child = Some(match parser.optional_value().map(text) {
                     Some(name) => signal_number(&name)
                         .ok_or_else(|| Error::Failed(format!("unknown signal: {name}")))?,
                     None => libc::SIGKILL,
@@ -447,7 +447,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
 fn value(parser: &mut lexopt::Parser) -> Result<String, Error> {
     parser
         .value()
-        .map(string)
+        .map(text)
         .map_err(|error| TOOL.usage_error(error).into())
 }
 
@@ -456,10 +456,6 @@ fn os_value(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
     parser
         .value()
         .map_err(|error| TOOL.usage_error(error).into())
-}
-
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
 }
 
 fn block_arg(text: &str) -> Result<BlockArg, Error> {
