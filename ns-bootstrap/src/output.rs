@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::compression::Compression;
 use crate::progress::Reporter;
@@ -66,17 +65,6 @@ impl Drop for BuildDir {
     }
 }
 
-/// The build's process, for the parent to pass signals on to.
-static CHILD: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn pass_on(signal: libc::c_int) {
-    let child = CHILD.load(Ordering::Relaxed);
-    if child > 0 {
-        // SAFETY: kill(2) is async-signal-safe.
-        unsafe { libc::kill(child, signal) };
-    }
-}
-
 /// A tarball's build directory goes also when the build is killed (Ctrl-C
 /// kills the whole process group): the build continues in a child (the
 /// caller goes on when this returns `None`), and this process waits,
@@ -84,47 +72,33 @@ extern "C" fn pass_on(signal: libc::c_int) {
 /// --mode=unshare both are in the user namespace, so files of any owner
 /// can be removed. Must be called while single-threaded.
 pub fn clean_after_child(dir: &BuildDir) -> Result<Option<Result<(), Error>>, Error> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    use nix::sys::wait::{waitpid, WaitStatus};
-    // SAFETY: no other thread runs yet.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::failed("fork", e.into()))? {
-        nix::unistd::ForkResult::Child => Ok(None),
-        nix::unistd::ForkResult::Parent { child } => {
-            CHILD.store(child.as_raw(), Ordering::Relaxed);
-            let signals = [
-                Signal::SIGINT,
-                Signal::SIGTERM,
-                Signal::SIGHUP,
-                Signal::SIGQUIT,
-            ];
-            for sig in signals {
-                // SAFETY: the handler only calls kill(2).
-                let _ = unsafe { signal(sig, SigHandler::Handler(pass_on)) };
-            }
-            let status = loop {
-                match waitpid(child, None) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    other => break other,
-                }
-            };
-            let _ = std::fs::remove_dir_all(dir.path());
-            match status {
-                Ok(WaitStatus::Exited(_, 0)) => Ok(Some(Ok(()))),
-                // The child said why.
-                Ok(WaitStatus::Exited(_, _)) => Ok(Some(Err(Error::Reported(String::new())))),
-                Ok(WaitStatus::Signaled(_, sig, _)) => {
-                    // SAFETY: back to the default action, then die of it.
-                    unsafe {
-                        let _ = signal(sig, SigHandler::SigDfl);
-                    }
-                    let _ = nix::sys::signal::raise(sig);
-                    std::process::exit(128 + sig as i32)
-                }
-                other => Err(Error::Refused(format!(
-                    "the build process ended: {other:?}"
-                ))),
-            }
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::WaitStatus;
+    use ns_sys::child::{self, WhileWaiting};
+    const PASSED_ON: [Signal; 4] = [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ];
+    let forked = child::fork_child(WhileWaiting::Forward(&PASSED_ON), None)
+        .map_err(|e| Error::Refused(format!("cannot start the build process: {e}")))?;
+    let Some(pid) = forked else {
+        return Ok(None);
+    };
+    let status = child::wait(pid);
+    let _ = std::fs::remove_dir_all(dir.path());
+    match status {
+        Ok(WaitStatus::Exited(_, 0)) => Ok(Some(Ok(()))),
+        // The child said why.
+        Ok(WaitStatus::Exited(_, _)) => Ok(Some(Err(Error::Reported(String::new())))),
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            child::die_of(sig);
+            std::process::exit(128 + sig as i32)
         }
+        other => Err(Error::Refused(format!(
+            "the build process ended: {other:?}"
+        ))),
     }
 }
 

@@ -14,12 +14,12 @@
 //! first). Propagation is made private before mounting, so no mount event
 //! reaches the host's shared mounts.
 //!
-//! The mounts and the propagation change go through ns-mount's library
-//! (`ns_mount::mount`, `ns_mount::set_propagation`); the namespace itself
-//! is one `unshare(CLONE_NEWNS)` through nix (ns-unshare's library has no
-//! call-level API for it); the `execvp` is ns-chroot's (the POSIX one).
+//! The mounts and the propagation change are ns-sys's (`mount::mount`,
+//! `mount::set_propagation`: the calls util-linux's mount makes); the
+//! namespace itself is one `unshare(CLONE_NEWNS)` through nix; the
+//! `execvp` is ns-sys's (the POSIX one).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,8 @@ use crate::rooted::Root;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use ns_mount::{MountFlags as MsFlags, Propagation};
+use ns_sys::mount::{self, MsFlags, Propagation};
+use ns_sys::Linux;
 
 /// Files a command needs in place while it runs (and only then), as dpkg
 /// puts a package's control area in `var/lib/dpkg/tmp.ci` for its
@@ -147,7 +148,7 @@ impl<'r> Sandbox<'r> {
     fn init(&self, commands: &[Command], io: &Io) -> Result<(), Report> {
         // SAFETY: as above.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        ns_mount::set_propagation(Path::new("/"), Propagation::Private, true)
+        mount::set_propagation(&Linux, Path::new("/"), Propagation::Private, true)
             .map_err(|e| Report::setup("make / private", e))?;
         // TARGET opened again, in this mount namespace: a descriptor from
         // before unshare(2) names the old namespace's mounts, which cannot
@@ -173,21 +174,23 @@ impl<'r> Sandbox<'r> {
                 .create_dir_all(dir)
                 .map_err(|e| Report::setup(format!("create {}", root.show(dir)), e))?;
             let target = fd_path(dir_fd.as_fd().as_raw_fd());
-            let mounted =
-                ns_mount::mount(Some(Path::new(fstype)), &target, Some(fstype), flags, data);
+            let source = Some(OsStr::new(fstype));
+            let mounted = mount::mount(&Linux, source, &target, Some(fstype), flags, data);
             let mounted = match (mounted, fstype) {
                 // In a user namespace: sysfs needs a network namespace of
                 // our own, and devpts' gid=5 a mapped group 5. The host's
                 // sysfs bound instead, devpts with the default group.
-                (Err(_), "sysfs") => ns_mount::mount(
-                    Some(Path::new("/sys")),
+                (Err(_), "sysfs") => mount::mount(
+                    &Linux,
+                    Some(OsStr::new("/sys")),
                     &target,
                     None,
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None,
                 ),
-                (Err(_), "devpts") => ns_mount::mount(
-                    Some(Path::new(fstype)),
+                (Err(_), "devpts") => mount::mount(
+                    &Linux,
+                    source,
                     &target,
                     Some(fstype),
                     flags,
@@ -203,8 +206,15 @@ impl<'r> Sandbox<'r> {
                 .resolve_path(device)
                 .map_err(|e| Report::setup(format!("open {}", root.show(device)), e))?;
             let target = fd_path(placeholder.as_raw_fd());
-            ns_mount::mount(Some(&host), &target, None, MsFlags::MS_BIND, None)
-                .map_err(|e| Report::setup(format!("bind {}", host.display()), e))?;
+            mount::mount(
+                &Linux,
+                Some(host.as_os_str()),
+                &target,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .map_err(|e| Report::setup(format!("bind {}", host.display()), e))?;
         }
         // The init stays outside TARGET and each command is chrooted, as
         // under debootstrap: `ischroot` (which compares / with
@@ -281,7 +291,7 @@ fn run_one(root: &Root, command: &Command, io: &Io) -> Result<(), Status> {
             for (key, value) in &command.env {
                 std::env::set_var(key, value);
             }
-            let errno = ns_chroot::exec::execvp(&command.argv);
+            let errno = ns_sys::exec::execvp(&command.argv);
             eprintln!(
                 "cannot run {}: {}",
                 command.argv[0].to_string_lossy(),

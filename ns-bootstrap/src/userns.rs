@@ -4,8 +4,7 @@
 //! With subordinate ids (the user's line in `/etc/subuid` and
 //! `/etc/subgid`) the maps are mmdebstrap's: 0 is the user's own id, 1 and
 //! up the subordinate range, written by `newuidmap`/`newgidmap` from a
-//! helper left outside (ns-unshare's library: `fork::spawn_helper`,
-//! `idmap::write_ranges`). Files then keep their owners inside the
+//! helper left outside (ns-sys: `child::Helper`, `idmap::write_ranges`). Files then keep their owners inside the
 //! namespace (root, `_apt`, …): on disk a directory has the shifted ids,
 //! and a tarball written from inside has the real ones.
 //!
@@ -18,7 +17,9 @@ use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getgid, getuid, Gid, Uid};
-use ns_unshare::idmap::{self, Kind, MapRange};
+use ns_sys::child::{ChildError, Helper};
+use ns_sys::idmap::{self, Kind, MapRange};
+use ns_sys::Linux;
 
 /// Why the user namespace could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,7 @@ pub enum Error {
     #[error("{what}: {cause}")]
     Map {
         what: &'static str,
-        cause: ns_unshare::Error,
+        cause: idmap::Error,
     },
     #[error("{what}: {source}")]
     Credentials {
@@ -92,7 +93,7 @@ fn ranges(own: u32, (start, count): (u32, u32)) -> Vec<MapRange> {
 pub fn enter(prog: &str) -> Result<Mapping, Error> {
     let uid = getuid().as_raw();
     let gid = getgid().as_raw();
-    let name = ns_chroot::accounts::Accounts::load(Path::new("/"))
+    let name = ns_sys::accounts::Accounts::load(Path::new("/"))
         .user_by_uid(uid)
         .map(|u| u.name.clone())
         .unwrap_or_default();
@@ -105,16 +106,25 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
         (Some(u), Some(g)) if on_path("newuidmap") && on_path("newgidmap") => {
             let pid = std::process::id() as i32;
             let (user_ranges, group_ranges) = (ranges(uid, u), ranges(gid, g));
-            let helper_prog = prog.to_string();
-            let helper = ns_unshare::fork::spawn_helper(prog, move || {
-                idmap::write_ranges(&helper_prog, Kind::Users, pid, &user_ranges)?;
-                idmap::write_ranges(&helper_prog, Kind::Groups, pid, &group_ranges)
+            // The helper says why it failed; its status tells us that.
+            let helper = Helper::spawn(|| {
+                let written = idmap::write_ranges(&Linux, Kind::Users, pid, &user_ranges)
+                    .and_then(|()| idmap::write_ranges(&Linux, Kind::Groups, pid, &group_ranges));
+                match written {
+                    Ok(()) => 0,
+                    // newuidmap or newgidmap said why.
+                    Err(idmap::Error::Helper(ChildError::Exit(code))) => code,
+                    Err(error) => {
+                        eprintln!("{prog}: {error}");
+                        1
+                    }
+                }
             })
-            .map_err(|e| fail("cannot start the id-map helper", e))?;
+            .map_err(|e| fail("cannot start the id-map helper", idmap::Error::Helper(e)))?;
             unshare_user()?;
             helper
                 .finish()
-                .map_err(|e| fail("cannot map the subordinate ids", e))?;
+                .map_err(|e| fail("cannot map the subordinate ids", idmap::Error::Helper(e)))?;
             Mapping::Subordinate {
                 uids: u.1,
                 gids: g.1,
@@ -122,9 +132,8 @@ pub fn enter(prog: &str) -> Result<Mapping, Error> {
         }
         _ => {
             unshare_user()?;
-            idmap::set_setgroups(false).map_err(|e| fail("setgroups", e))?;
-            idmap::write_single(Kind::Users, 0, uid).map_err(|e| fail("uid_map", e))?;
-            idmap::write_single(Kind::Groups, 0, gid).map_err(|e| fail("gid_map", e))?;
+            idmap::map_self(&Linux, (0, uid), (0, gid))
+                .map_err(|e| fail("cannot map your own ids", e))?;
             Mapping::Single
         }
     };

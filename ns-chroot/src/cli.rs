@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Opt, Style, Tool};
 
 use crate::Error;
 
@@ -56,12 +56,8 @@ not found, else the status of COMMAND.",
     style: Style::Coreutils,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-    Chroot(Chroot),
-}
+/// `--help`, `--version`, or a chroot.
+pub type Action = ns_getopt::Action<Chroot>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chroot {
@@ -75,25 +71,18 @@ pub struct Chroot {
     pub skip_chdir: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The name we were invoked as, for messages.
-    pub invoked_as: String,
-    pub action: Action,
-}
+/// The command line: the name we were invoked as, and the action.
+pub type Options = ns_getopt::Invocation<Action>;
 
 /// Parses argv (`argv[0]` included).
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-chroot");
-    match parse_options(&mut parser) {
-        Ok(action) => Ok(Options { invoked_as, action }),
-        Err(error) => Err((invoked_as, error)),
-    }
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let action = parse_options(parser)?;
+        let invoked_as = prog.to_string();
+        Ok(Options { invoked_as, action })
+    })
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
@@ -102,9 +91,9 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long(name) => match TOOL.resolve_long(name)? {
-                "groups" => chroot.groups = Some(string(parser.value().map_err(usage)?)),
+                "groups" => chroot.groups = Some(text(parser.value().map_err(usage)?)),
                 "userspec" => {
-                    let mut spec = string(parser.value().map_err(usage)?);
+                    let mut spec = text(parser.value().map_err(usage)?);
                     // coreutils treats `USER:` as `USER`: the login group is
                     // looked up by default anyway (for numeric ids too).
                     if spec.ends_with(':') {
@@ -121,24 +110,11 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             Value(newroot) => {
                 chroot.newroot = newroot.into();
                 chroot.command = parser.raw_args().map_err(usage)?.collect();
-                return Ok(Action::Chroot(chroot));
+                return Ok(Action::Run(chroot));
             }
         }
     }
     Err(Error::Usage("missing operand".to_string()))
-}
-
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
-}
-
-/// `--help`, in our words, laid out as coreutils lays out its help.
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]
@@ -159,7 +135,7 @@ mod tests {
 
     fn chroot(args: &[&str]) -> Chroot {
         match parse_ok(args) {
-            Action::Chroot(chroot) => chroot,
+            Action::Run(chroot) => chroot,
             other => panic!("expected a chroot, got {other:?}"),
         }
     }

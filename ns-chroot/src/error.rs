@@ -4,10 +4,10 @@ use std::ffi::OsString;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 
-use nix::errno::Errno;
+use ns_sys::Errno;
 
-use crate::exec::exec_failure_status;
 use crate::quote::quote;
+use ns_sys::exec::exec_failure_status;
 
 /// chroot's own failures exit 125, so they never mix with COMMAND's status.
 pub const EXIT_CANCELED: u8 = 125;
@@ -39,10 +39,13 @@ impl Error {
     /// Builds a failure message ending in the system error, as
     /// `error (…, errno, …)` does.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!(
-            "{what}: {}",
-            ns_getopt::c_runtime::strerror(errno as i32)
-        ))
+        Error::Failed(format!("{what}: {}", ns_sys::strerror(errno as i32)))
+    }
+}
+
+impl From<ns_getopt::Failed> for Error {
+    fn from(failed: ns_getopt::Failed) -> Self {
+        Error::Failed(failed.0)
     }
 }
 
@@ -60,7 +63,7 @@ impl fmt::Display for Error {
                 f,
                 "failed to run command {}: {}",
                 quote(command.as_bytes()),
-                ns_getopt::c_runtime::strerror(*errno as i32)
+                ns_sys::strerror(*errno as i32)
             ),
         }
     }

@@ -1,16 +1,15 @@
 //! ns-chroot: run a command with a different root directory, a drop-in for
 //! coreutils `chroot`.
 //!
-//! `main` is the whole program: [`cli::parse`] turns argv into
-//! [`cli::Options`], [`run`] does the work. The account database
-//! ([`accounts`]) and `execvp` ([`exec`]) are public because ns-unshare and
-//! ns-lsns need the same: user names from the root in effect, and running a
-//! program exactly as the reference tools run it.
+//! In the layering (see ns-sys) it stands on ns-getopt (the command line)
+//! and ns-sys (accounts, `execvp`, the system calls). The stages, in
+//! order: [`cli::parse`] turns argv into [`cli::Options`]; [`run`] changes
+//! the root and directory, resolves `--userspec` and `--groups` in the new
+//! root's account files ([`userspec`]), switches identity (groups, group,
+//! user) and becomes COMMAND.
 
-pub mod accounts;
 pub mod cli;
 mod error;
-pub mod exec;
 pub mod quote;
 pub mod userspec;
 
@@ -19,53 +18,29 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
-use nix::unistd::{Gid, Uid};
+use ns_getopt::Start;
+use ns_sys::accounts::Accounts;
+use ns_sys::Sys;
 
-use accounts::Accounts;
-use cli::{Action, Chroot, Options};
+use cli::{Chroot, Options};
 pub use error::{Error, EXIT_CANCELED};
 use quote::quote_shell;
 
 /// Parses argv, runs, and reports an error the way coreutils does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
-        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-chroot");
-        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
-    }
-    let (prog, result) = match cli::parse(args) {
-        Ok(options) => (options.invoked_as.clone(), run(&options)),
-        Err((prog, error)) => (prog, Err(error)),
-    };
-    ns_getopt::finish(&prog, result)
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, cli::parse, run)
 }
 
 /// Does what the options say. On success it does not return: the process
 /// becomes COMMAND.
 pub fn run(options: &Options) -> Result<ExitCode, Error> {
     let prog = &options.invoked_as;
-    match &options.action {
-        Action::Help => print_stdout(&cli::help(prog)),
-        Action::Version => print_stdout(&cli::version(prog)),
-        Action::Chroot(chroot) => change_root_and_exec(prog, chroot),
-    }
+    cli::TOOL.act(prog, &options.action, |chroot| {
+        change_root_and_exec(&ns_sys::Linux, prog, chroot)
+    })
 }
 
-/// `--help`, `--version`: a stdout that cannot be written is a failure.
-fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    ns_getopt::print_stdout(text)
-        .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| {
-            let text = ns_getopt::c_runtime::io_error_text(&error);
-            Error::Failed(format!("write error: {text}"))
-        })
-}
-
-fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error> {
+fn change_root_and_exec(sys: &impl Sys, prog: &str, options: &Chroot) -> Result<ExitCode, Error> {
     let newroot = &options.newroot;
     // coreutils compares the canonical path with "/": a NEWROOT that is
     // the current root is a no-op, and only then may the cwd stay.
@@ -85,7 +60,7 @@ fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error>
         _ => None,
     };
 
-    nix::unistd::chroot(newroot).map_err(|errno| {
+    sys.chroot(newroot).map_err(|errno| {
         Error::system(
             format_args!(
                 "cannot change root directory to {}",
@@ -95,7 +70,7 @@ fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error>
         )
     })?;
     if !options.skip_chdir {
-        nix::unistd::chdir("/")
+        sys.chdir(Path::new("/"))
             .map_err(|errno| Error::system("cannot chdir to root directory", errno))?;
     }
 
@@ -109,35 +84,44 @@ fn change_root_and_exec(prog: &str, options: &Chroot) -> Result<ExitCode, Error>
     if options.userspec.is_some() || options.groups.is_some() {
         // After chroot, "/etc/passwd" is the new root's.
         let accounts = Accounts::load(Path::new("/"));
-        switch_identity(prog, options, &accounts, host_groups)?;
+        let identity = resolve_identity(prog, options, &accounts, host_groups)?;
+        switch_identity(sys, &identity)?;
     }
 
-    let errno = exec::execvp(&command);
+    let errno = ns_sys::exec::execvp(&command);
     Err(Error::Exec {
         command: command[0].clone(),
         errno,
     })
 }
 
-/// Sets supplementary groups, group and user, in that order (once the uid
-/// changes, the rest is no longer allowed), as coreutils does.
-fn switch_identity(
+/// Who COMMAND runs as: what to set, each part only if asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Identity {
+    groups: Option<Vec<u32>>,
+    gid: Option<u32>,
+    uid: Option<u32>,
+}
+
+/// Resolves `--userspec` and `--groups` as coreutils does: a user without
+/// a group gets its login group; a user with a name gets its
+/// supplementary groups (unless `--groups` says otherwise).
+fn resolve_identity(
     prog: &str,
     options: &Chroot,
     accounts: &Accounts,
     host_groups: Option<Vec<u32>>,
-) -> Result<(), Error> {
+) -> Result<Identity, Error> {
     let mut ids = userspec::Ids::default();
     if let Some(spec) = &options.userspec {
-        let resolved = userspec::resolve_userspec(spec, accounts).map_err(Error::Failed)?;
+        let resolved = userspec::resolve_userspec(spec, accounts)
+            .map_err(|error| Error::Failed(error.to_string()))?;
         if resolved.dot_warning {
             eprintln!("{prog}: warning: '.' should be ':'");
         }
         ids = resolved.ids;
     }
 
-    // A user without a group gets its login group; a user with a name gets
-    // its supplementary groups (unless --groups says otherwise).
     let mut username = None;
     if let Some(uid) = ids.uid {
         if options.groups.is_none() || ids.gid.is_none() {
@@ -163,10 +147,11 @@ fn switch_identity(
                 Err(errors) => match host_groups {
                     Some(gids) => gids,
                     None => {
-                        for message in &errors[..errors.len() - 1] {
-                            eprintln!("{prog}: {message}");
+                        let (last, others) = errors.split_last().expect("at least one error");
+                        for error in others {
+                            eprintln!("{prog}: {error}");
                         }
-                        return Err(Error::Failed(errors[errors.len() - 1].clone()));
+                        return Err(Error::Failed(last.to_string()));
                     }
                 },
             }
@@ -174,19 +159,112 @@ fn switch_identity(
         (None, Some(gid), Some(name)) => accounts.group_list(name, gid),
         _ => Vec::new(),
     };
+    let set_groups = ids.uid.is_some() || options.groups.is_some();
+    Ok(Identity {
+        groups: set_groups.then_some(groups),
+        gid: ids.gid,
+        uid: ids.uid,
+    })
+}
 
-    if ids.uid.is_some() || options.groups.is_some() {
-        let gids: Vec<Gid> = groups.iter().copied().map(Gid::from_raw).collect();
-        nix::unistd::setgroups(&gids)
+/// Sets supplementary groups, group and user, in that order (once the uid
+/// changes, the rest is no longer allowed), as coreutils does.
+fn switch_identity(sys: &impl Sys, identity: &Identity) -> Result<(), Error> {
+    if let Some(groups) = &identity.groups {
+        sys.setgroups(groups)
             .map_err(|errno| Error::system("failed to set supplemental groups", errno))?;
     }
-    if let Some(gid) = ids.gid {
-        nix::unistd::setgid(Gid::from_raw(gid))
+    if let Some(gid) = identity.gid {
+        sys.setgid(gid)
             .map_err(|errno| Error::system("failed to set group-ID", errno))?;
     }
-    if let Some(uid) = ids.uid {
-        nix::unistd::setuid(Uid::from_raw(uid))
+    if let Some(uid) = identity.uid {
+        sys.setuid(uid)
             .map_err(|errno| Error::system("failed to set user-ID", errno))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ns_sys::accounts::{parse_group, parse_passwd};
+    use ns_sys::recording::{Call, Recorder};
+    use ns_sys::Errno;
+
+    fn accounts() -> Accounts {
+        Accounts {
+            users: parse_passwd("alice:x:1000:1000::/home/alice:/bin/sh\n"),
+            groups: parse_group("users:x:100:alice\nwheel:x:10:\n"),
+        }
+    }
+
+    fn identity(userspec: Option<&str>, groups: Option<&str>) -> Result<Identity, Error> {
+        let chroot = Chroot {
+            userspec: userspec.map(str::to_string),
+            groups: groups.map(str::to_string),
+            ..Chroot::default()
+        };
+        resolve_identity("chroot", &chroot, &accounts(), None)
+    }
+
+    #[test]
+    fn groups_then_group_then_user() {
+        let sys = Recorder::new();
+        switch_identity(&sys, &identity(Some("alice"), None).unwrap()).unwrap();
+        assert_eq!(
+            sys.calls(),
+            [
+                Call::Setgroups(vec![1000, 100]),
+                Call::Setgid(1000),
+                Call::Setuid(1000)
+            ]
+        );
+    }
+
+    #[test]
+    fn only_what_was_asked_is_set() {
+        let sys = Recorder::new();
+        switch_identity(&sys, &identity(Some(":wheel"), None).unwrap()).unwrap();
+        assert_eq!(sys.calls(), [Call::Setgid(10)]);
+        let sys = Recorder::new();
+        switch_identity(&sys, &identity(None, Some("wheel,7")).unwrap()).unwrap();
+        assert_eq!(sys.calls(), [Call::Setgroups(vec![10, 7])]);
+        assert_eq!(
+            identity(Some("4321"), None).unwrap_err().to_string(),
+            "no group specified for unknown uid: 4321"
+        );
+    }
+
+    #[test]
+    fn a_failed_call_stops_before_the_user_changes() {
+        let sys = Recorder::new().failing(|call| matches!(call, Call::Setgid(_)), Errno::EPERM);
+        let error = switch_identity(&sys, &identity(Some("alice:users"), None).unwrap());
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "failed to set group-ID: Operation not permitted"
+        );
+        assert!(!sys.calls().contains(&Call::Setuid(1000)));
+    }
+
+    #[test]
+    fn chroot_then_chdir_before_the_identity() {
+        let sys = Recorder::new().failing(|call| matches!(call, Call::Chdir(_)), Errno::EACCES);
+        let chroot = Chroot {
+            newroot: "/nonexistent-root".into(),
+            ..Chroot::default()
+        };
+        let error = change_root_and_exec(&sys, "chroot", &chroot).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot chdir to root directory: Permission denied"
+        );
+        assert_eq!(
+            sys.calls(),
+            [
+                Call::Chroot("/nonexistent-root".into()),
+                Call::Chdir("/".into())
+            ]
+        );
+    }
 }

@@ -2,7 +2,55 @@
 //! account database the way coreutils resolves them (gnulib's
 //! `parse_user_spec` and chroot's `parse_additional_groups`).
 
-use crate::accounts::Accounts;
+use std::fmt;
+
+use ns_sys::accounts::Accounts;
+
+use crate::quote::quote;
+
+/// Why a userspec names nobody, in coreutils' words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserspecError {
+    /// `1234:` names no user whose login group could be looked up.
+    NoLoginGroup,
+    InvalidUser,
+    InvalidGroup,
+}
+
+impl fmt::Display for UserspecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UserspecError::NoLoginGroup => "cannot get the login group of a numeric UID",
+            UserspecError::InvalidUser => "invalid user",
+            UserspecError::InvalidGroup => "invalid group",
+        })
+    }
+}
+
+impl std::error::Error for UserspecError {}
+
+/// What is wrong with a `--groups` list: an item, or the list as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupListError {
+    InvalidGroup(String),
+    /// A list of nothing but commas.
+    InvalidList(String),
+}
+
+impl fmt::Display for GroupListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupListError::InvalidGroup(item) => {
+                write!(f, "invalid group {}", quote(item.as_bytes()))
+            }
+            GroupListError::InvalidList(list) => {
+                write!(f, "invalid group list {}", quote(list.as_bytes()))
+            }
+        }
+    }
+}
+
+impl std::error::Error for GroupListError {}
 
 /// What a userspec names; either part may be absent (`:wheel`, `alice`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,17 +71,15 @@ pub struct Resolved {
 /// digits only, and never `(uid_t) -1`, which means "unchanged" to the
 /// kernel.
 pub fn parse_id(text: &str) -> Option<u32> {
-    let digits = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = digits.strip_prefix('+').unwrap_or(digits);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match ns_sys::number::decimal(text)? {
+        (false, digits) => digits.parse::<u32>().ok().filter(|id| *id != u32::MAX),
+        (true, _) => None,
     }
-    digits.parse::<u32>().ok().filter(|id| *id != u32::MAX)
 }
 
 /// Resolves a userspec. chroot has already dropped one trailing `:`
 /// (`alice:` means the same as `alice`).
-pub fn resolve_userspec(spec: &str, accounts: &Accounts) -> Result<Resolved, String> {
+pub fn resolve_userspec(spec: &str, accounts: &Accounts) -> Result<Resolved, UserspecError> {
     let colon = if spec.is_empty() {
         None
     } else {
@@ -65,7 +111,7 @@ fn resolve_with_separator(
     spec: &str,
     separator: Option<usize>,
     accounts: &Accounts,
-) -> Result<Ids, String> {
+) -> Result<Ids, UserspecError> {
     let (user, group) = match separator {
         None => (spec, None),
         Some(at) => (&spec[..at], Some(&spec[at + 1..]).filter(|g| !g.is_empty())),
@@ -86,9 +132,9 @@ fn resolve_with_separator(
                 }
             }
             None if separator.is_some() && group.is_none() => {
-                return Err("cannot get the login group of a numeric UID".to_string());
+                return Err(UserspecError::NoLoginGroup);
             }
-            None => ids.uid = Some(parse_id(user).ok_or("invalid user")?),
+            None => ids.uid = Some(parse_id(user).ok_or(UserspecError::InvalidUser)?),
         }
     }
     if let Some(group) = group {
@@ -99,7 +145,7 @@ fn resolve_with_separator(
         };
         ids.gid = Some(match found {
             Some(entry) => entry.gid,
-            None => parse_id(group).ok_or("invalid group")?,
+            None => parse_id(group).ok_or(UserspecError::InvalidGroup)?,
         });
     }
     Ok(ids)
@@ -108,7 +154,10 @@ fn resolve_with_separator(
 /// Resolves `--groups`: comma-separated names or numbers (empty items are
 /// skipped). A number is a number unless a group is named so; a `+`
 /// forces a number. Every invalid item is reported, as coreutils does.
-pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, Vec<String>> {
+pub fn resolve_group_list(
+    list: &str,
+    accounts: &Accounts,
+) -> Result<Vec<u32>, Vec<GroupListError>> {
     let mut gids = Vec::new();
     let mut errors = Vec::new();
     for item in list.split(',').filter(|item| !item.is_empty()) {
@@ -120,20 +169,14 @@ pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, V
         };
         match gid {
             Some(gid) => gids.push(gid),
-            None => errors.push(format!(
-                "invalid group {}",
-                crate::quote::quote(item.as_bytes())
-            )),
+            None => errors.push(GroupListError::InvalidGroup(item.to_string())),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     if gids.is_empty() {
-        return Err(vec![format!(
-            "invalid group list {}",
-            crate::quote::quote(list.as_bytes())
-        )]);
+        return Err(vec![GroupListError::InvalidList(list.to_string())]);
     }
     Ok(gids)
 }
@@ -141,7 +184,7 @@ pub fn resolve_group_list(list: &str, accounts: &Accounts) -> Result<Vec<u32>, V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::{parse_group, parse_passwd};
+    use ns_sys::accounts::{parse_group, parse_passwd};
 
     fn accounts() -> Accounts {
         Accounts {
@@ -153,7 +196,7 @@ mod tests {
         }
     }
 
-    fn ids(spec: &str) -> Result<Ids, String> {
+    fn ids(spec: &str) -> Result<Ids, UserspecError> {
         resolve_userspec(spec, &accounts()).map(|r| r.ids)
     }
 
@@ -231,24 +274,21 @@ mod tests {
                 gid: Some(1000)
             })
         );
-        assert_eq!(
-            ids("1234:"),
-            Err("cannot get the login group of a numeric UID".into())
-        );
+        assert_eq!(ids("1234:"), Err(UserspecError::NoLoginGroup));
     }
 
     #[test]
     fn invalid_users_and_groups() {
-        assert_eq!(ids("nosuch"), Err("invalid user".into()));
-        assert_eq!(ids("alice:nosuch"), Err("invalid group".into()));
-        assert_eq!(ids("99999999999"), Err("invalid user".into()));
+        assert_eq!(ids("nosuch"), Err(UserspecError::InvalidUser));
+        assert_eq!(ids("alice:nosuch"), Err(UserspecError::InvalidGroup));
+        assert_eq!(ids("99999999999"), Err(UserspecError::InvalidUser));
         assert_eq!(
             ids("4294967295"),
-            Err("invalid user".into()),
+            Err(UserspecError::InvalidUser),
             "(uid_t)-1 is refused"
         );
-        assert_eq!(ids("-1"), Err("invalid user".into()));
-        assert_eq!(ids("1x"), Err("invalid user".into()));
+        assert_eq!(ids("-1"), Err(UserspecError::InvalidUser));
+        assert_eq!(ids("1x"), Err(UserspecError::InvalidUser));
     }
 
     #[test]
@@ -271,7 +311,7 @@ mod tests {
             }
         );
         assert!(!spec.dot_warning);
-        assert_eq!(ids("alice.nosuch"), Err("invalid user".into()));
+        assert_eq!(ids("alice.nosuch"), Err(UserspecError::InvalidUser));
     }
 
     #[test]
@@ -291,8 +331,16 @@ mod tests {
         );
         let errors = resolve_group_list("nosuch,users,other", &accounts).unwrap_err();
         assert_eq!(errors.len(), 2);
-        assert!(errors[0].contains("nosuch") && errors[1].contains("other"));
+        assert_eq!(
+            errors[0].to_string(),
+            format!("invalid group {}", quote(b"nosuch"))
+        );
+        assert_eq!(errors[1], GroupListError::InvalidGroup("other".into()));
         let errors = resolve_group_list(",", &accounts).unwrap_err();
-        assert!(errors[0].starts_with("invalid group list"));
+        assert_eq!(errors, [GroupListError::InvalidList(",".into())]);
+        assert_eq!(
+            errors[0].to_string(),
+            format!("invalid group list {}", quote(b","))
+        );
     }
 }

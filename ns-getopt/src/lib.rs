@@ -10,15 +10,25 @@
 //!
 //! lexopt does the tokenising (`--opt=value`, `--opt value`, `-abc`,
 //! `-ovalue`, `--`); this crate adds only what lexopt leaves to its caller.
-//! It is deliberately not a general "common" crate: nothing here knows
-//! about namespaces, mounts or accounts. The one exception is
-//! [`c_runtime`] (SIGPIPE, glibc's errno texts, the set-ID check), kept
-//! here only until a shared low-level crate exists.
+//! In the layering (see ns-sys) it stands on ns-sys (for the C runtime's
+//! SIGPIPE, set-ID check and errno texts) and below the tools. It is
+//! deliberately not a general "common" crate: nothing here knows about
+//! namespaces, mounts or accounts.
+//!
+//! A tool's command line goes through it in this order: [`main`] takes
+//! argv and the invoked name; the tool's `cli.rs` matches each option by
+//! its [`Key`] in the [`Tool`] table (abbreviations resolved, the
+//! [`Exclusive`] groups checked); the tool runs; [`finish`] reports an
+//! error as glibc-based tools do and gives the exit status.
 
-pub mod c_runtime;
+mod keys;
 mod report;
 mod table;
-pub use report::{finish, print_stdout, report, ToolError};
+pub use keys::{Exclusive, ExclusiveError, Key, OptionError};
+pub use report::{
+    finish, main, print_stdout, report, write_failed, Action, Failed, Invocation, Invoked, Start,
+    ToolError,
+};
 pub use table::{Complete, Opt, Style, Tool, Value};
 
 use std::ffi::OsStr;
@@ -128,6 +138,13 @@ pub fn invoked_name(argv0: Option<&OsStr>, default: &str) -> String {
         .map(|name| name.to_string_lossy().into_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| default.to_string())
+}
+
+/// An option's value that is text (a mode, a list, a name): what is not
+/// UTF-8 becomes U+FFFD, which no table of the tool's values matches.
+/// Paths are kept as `OsString`s instead.
+pub fn text(value: std::ffi::OsString) -> String {
+    value.to_string_lossy().into_owned()
 }
 
 /// The line glibc-based tools print after a usage error.

@@ -1,6 +1,9 @@
-//! How every tool ends: the status of success, or its error reported as
+//! How every tool starts and ends: what C programs get from their runtime
+//! (SIGPIPE, and for most tools the refusal to run set-ID), argv parsed
+//! and run, then the status of success, or its error reported as
 //! glibc-based tools report theirs.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,6 +55,80 @@ pub fn finish<E: ToolError>(prog: &str, result: Result<ExitCode, E>) -> ExitCode
     }
 }
 
+/// A failure of the tool itself, already worded: the set-ID refusal, a
+/// stdout that cannot be written. Each tool's error type takes it with
+/// its own status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed(pub String);
+
+/// How a tool starts, as far as set-ID privileges go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Refuses to run set-user-ID or set-group-ID: the tool acts on the
+    /// caller's paths and programs (chroot, unshare, lsns).
+    RefuseSetId,
+    /// Has a restricted mode of its own (mount, umount).
+    SetIdAware,
+}
+
+/// What a tool's parsed command line tells [`main`].
+pub trait Invoked {
+    /// The name the tool was invoked as, for its messages.
+    fn invoked_as(&self) -> &str;
+}
+
+/// What a command line asks a tool for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<T> {
+    Help,
+    Version,
+    /// Its work, with the options.
+    Run(T),
+}
+
+/// A command line that comes down to one action, with the name the tool
+/// was invoked as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation<A> {
+    pub invoked_as: String,
+    pub action: A,
+}
+
+impl<A> Invoked for Invocation<A> {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
+/// The whole of a tool's `main`: SIGPIPE as C programs have it, the
+/// set-ID check `start` asks for, then argv parsed and run, and the
+/// error, if any, reported. `tool` names the tool when argv is empty.
+pub fn main<O: Invoked, E: ToolError + From<Failed>>(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+    tool: &crate::Tool,
+    start: Start,
+    parse: impl FnOnce(Vec<OsString>) -> Result<O, (String, E)>,
+    run: impl FnOnce(&O) -> Result<ExitCode, E>,
+) -> ExitCode {
+    ns_sys::runtime::restore_sigpipe();
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let identity = ns_sys::runtime::Identity::current();
+    if let (Start::RefuseSetId, Some(refusal)) = (start, identity.set_id_refusal()) {
+        let prog = crate::invoked_name(args.first().map(OsString::as_os_str), tool.name);
+        return finish(&prog, Err(E::from(Failed(refusal.to_string()))));
+    }
+    match parse(args) {
+        Ok(options) => finish(options.invoked_as(), run(&options)),
+        Err((prog, error)) => finish(&prog, Err(error)),
+    }
+}
+
+/// A stdout that could not be written, worded as util-linux's and
+/// coreutils' close_stdout word it.
+pub fn write_failed(error: &std::io::Error) -> Failed {
+    Failed(format!("write error: {}", ns_sys::io_error_text(error)))
+}
+
 /// Writes `--help` or `--version` text. A closed or full stdout is an
 /// error for the caller to turn into its failure status (coreutils and
 /// util-linux check their writes too).
@@ -65,7 +142,7 @@ pub fn print_stdout(text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
+    #[derive(Debug, PartialEq)]
     enum Sample {
         Usage,
         Quiet,
@@ -93,6 +170,59 @@ mod tests {
                 Sample::Usage => Some(self.to_string()),
             }
         }
+    }
+
+    impl From<Failed> for Sample {
+        fn from(_: Failed) -> Self {
+            Sample::Quiet
+        }
+    }
+
+    const TOOL: crate::Tool = crate::Tool {
+        name: "ns-sample",
+        reference: "sample",
+        section: 1,
+        summary: "",
+        usage: &[],
+        description: "",
+        options: &[],
+        notes: "",
+        operands: crate::Complete::Nothing,
+        style: crate::Style::UtilLinux,
+    };
+
+    #[test]
+    fn main_parses_then_runs_and_reports_with_the_invoked_name() {
+        let parse = |args: Vec<OsString>| {
+            let invoked_as = crate::invoked_name(args.first().map(|a| a.as_os_str()), "x");
+            match args.len() {
+                1 => Ok(Invocation {
+                    invoked_as,
+                    action: Action::Run(5u8),
+                }),
+                _ => Err((invoked_as, Sample::Usage)),
+            }
+        };
+        let run = |o: &Invocation<Action<u8>>| match o.action {
+            Action::Run(code) => Ok(ExitCode::from(code)),
+            _ => Err(Sample::Quiet),
+        };
+        let start = Start::SetIdAware;
+        assert_eq!(
+            main(["/bin/s"], &TOOL, start, parse, run),
+            ExitCode::from(5)
+        );
+        assert_eq!(
+            main(["s", "-x"], &TOOL, start, parse, run),
+            ExitCode::from(2)
+        );
+    }
+
+    #[test]
+    fn act_runs_or_answers() {
+        let run = |code: &u8| Ok::<_, Sample>(ExitCode::from(*code));
+        assert_eq!(TOOL.act("s", &Action::Run(3), run), Ok(ExitCode::from(3)));
+        assert_eq!(TOOL.act("s", &Action::Version, run), Ok(ExitCode::SUCCESS));
     }
 
     #[test]

@@ -37,20 +37,35 @@ pub struct Opt {
     pub value: Value,
     pub complete: Complete,
     pub help: &'static str,
+    /// The letter of the option this one is another name of (`--ro` is
+    /// `-r` in mount), which help does not show beside it.
+    pub same_as: Option<char>,
 }
 
 impl Opt {
-    /// A flag: `-s, --long`.
-    pub const fn flag(short: Option<char>, long: &'static str, help: &'static str) -> Opt {
+    const fn new(
+        short: Option<char>,
+        long: &'static str,
+        value: Value,
+        complete: Complete,
+        help: &'static str,
+    ) -> Opt {
         Opt {
             short,
             long,
-            value: Value::None,
-            complete: Complete::Nothing,
+            value,
+            complete,
             help,
+            same_as: None,
         }
     }
 
+    /// A flag: `-s, --long`.
+    pub const fn flag(short: Option<char>, long: &'static str, help: &'static str) -> Opt {
+        Opt::new(short, long, Value::None, Complete::Nothing, help)
+    }
+
+    /// `--long=NAME` or `--long NAME`.
     pub const fn required(
         short: Option<char>,
         long: &'static str,
@@ -58,15 +73,10 @@ impl Opt {
         complete: Complete,
         help: &'static str,
     ) -> Opt {
-        Opt {
-            short,
-            long,
-            value: Value::Required(name),
-            complete,
-            help,
-        }
+        Opt::new(short, long, Value::Required(name), complete, help)
     }
 
+    /// `--long[=NAME]`.
     pub const fn optional(
         short: Option<char>,
         long: &'static str,
@@ -74,12 +84,14 @@ impl Opt {
         complete: Complete,
         help: &'static str,
     ) -> Opt {
+        Opt::new(short, long, Value::Optional(name), complete, help)
+    }
+
+    /// Another name of the option with letter `short`.
+    pub const fn same_as(self, short: char) -> Opt {
         Opt {
-            short,
-            long,
-            value: Value::Optional(name),
-            complete,
-            help,
+            same_as: Some(short),
+            ..self
         }
     }
 }
@@ -129,6 +141,43 @@ impl Tool {
     /// Maps a lexopt error to glibc's wording, naming options in full.
     pub fn usage_error(&self, error: lexopt::Error) -> crate::UsageError {
         crate::UsageError::from_lexopt(error, &self.long_names())
+    }
+
+    /// Parses argv (`argv[0]` included): `parse` reads the options, given
+    /// the name the tool was invoked as (its own name for an empty argv).
+    /// An error comes back with that name, for its message.
+    pub fn parse<T, E>(
+        &self,
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+        parse: impl FnOnce(&mut lexopt::Parser, &str) -> Result<T, E>,
+    ) -> Result<T, (String, E)> {
+        let mut parser = lexopt::Parser::from_iter(args.into_iter().map(Into::into));
+        let invoked_as = crate::invoked_name(parser.bin_name().map(AsRef::as_ref), self.name);
+        parse(&mut parser, &invoked_as).map_err(|error| (invoked_as, error))
+    }
+
+    /// Answers `--help` and `--version` (a stdout that cannot be written
+    /// is a failure, as the reference tools check their writes), or does
+    /// the tool's work.
+    pub fn act<T, E: From<crate::Failed>>(
+        &self,
+        prog: &str,
+        action: &crate::Action<T>,
+        run: impl FnOnce(&T) -> Result<std::process::ExitCode, E>,
+    ) -> Result<std::process::ExitCode, E> {
+        let text = match action {
+            crate::Action::Help => self.help(prog),
+            crate::Action::Version => self.version(prog),
+            crate::Action::Run(options) => return run(options),
+        };
+        crate::print_stdout(&text)
+            .map(|()| std::process::ExitCode::SUCCESS)
+            .map_err(|error| E::from(crate::write_failed(&error)))
+    }
+
+    /// `--version`: the name invoked, and nstools' version.
+    pub fn version(&self, prog: &str) -> String {
+        format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
     }
 
     /// `--help`, laid out as the reference tool lays out its own.

@@ -5,8 +5,9 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use ns_getopt::{text, Complete, Exclusive, Key, Opt, Style, Tool};
+
+use ns_sys::number::parse_signed;
 
 use crate::columns::{self, ColumnId};
 use crate::namespaces::NsType;
@@ -124,29 +125,33 @@ pub struct Options {
     pub filter_echo: Vec<u8>,
 }
 
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
+/// util-linux's mutually exclusive options.
+const EXCLUSIVE: &[&[&str]] = &[&["json", "raw"], &["persistent", "task"]];
+
 /// Parses argv (`argv[0]` included) and settles the defaults.
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-lsns");
-    let mut echo = Vec::new();
-    match parse_options(&mut parser, invoked_as.clone(), &mut echo) {
-        Ok(mut options) => {
-            options.filter_echo = echo;
-            Ok(options)
-        }
-        Err(error) if echo.is_empty() => Err((invoked_as, error)),
-        Err(error) => Err((
-            invoked_as,
-            Error::Echoed {
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let mut echo = Vec::new();
+        match parse_options(parser, prog.to_string(), &mut echo) {
+            Ok(mut options) => {
+                options.filter_echo = echo;
+                Ok(options)
+            }
+            Err(error) if echo.is_empty() => Err(error),
+            Err(error) => Err(Error::Echoed {
                 stdout: echo,
                 error: Box::new(error),
-            },
-        )),
-    }
+            }),
+        }
+    })
 }
 
 fn failed(message: String) -> Error {
@@ -179,53 +184,22 @@ fn parse_options(
     let mut force_list = false;
     let mut output: Option<String> = None;
     let mut is_net = false;
-    let mut positional: Vec<String> = Vec::new();
-    // Options seen of each mutually exclusive pair, for the message.
-    let mut seen_json_raw: Option<char> = None;
-    let mut seen_persistent_task: Option<char> = None;
+    let mut positional: Vec<OsString> = Vec::new();
+    let mut exclusive = Exclusive::new(EXCLUSIVE);
 
-    while let Some(arg) = parser.next().map_err(usage)? {
-        let short = match arg {
-            Short(c) => c,
-            Long(name) => match TOOL.resolve_long(name)? {
-                "json" => 'J',
-                "task" => 'p',
-                "persistent" => 'P',
-                "filter" => 'Q',
-                "help" => 'h',
-                "output" => 'o',
-                "output-all" => '\u{1}',
-                "notruncate" => 'u',
-                "version" => 'V',
-                "noheadings" => 'n',
-                "nowrap" => 'W',
-                "list" => 'l',
-                "raw" => 'r',
-                "type" => 't',
-                "tree" => 'T',
-                "list-columns" => 'H',
-                other => unreachable!("option --{other} is in the table but not handled"),
-            },
-            Value(value) => {
-                positional.push(value.to_string_lossy().into_owned());
-                continue;
-            }
+    while let Some(key) = TOOL.next_key(parser, &mut exclusive, &mut positional)? {
+        let Key::Short(short) = key else {
+            // The one long-only option.
+            options.columns = columns::COLUMNS.iter().map(|c| c.id).collect();
+            continue;
         };
-        exclusive(short, &mut seen_json_raw, ('J', "json"), ('r', "raw"))?;
-        exclusive(
-            short,
-            &mut seen_persistent_task,
-            ('P', "persistent"),
-            ('p', "task"),
-        )?;
         match short {
             'J' => options.json = true,
             'l' => force_list = true,
-            'o' => output = Some(string(parser.value().map_err(usage)?)),
-            '\u{1}' => options.columns = columns::COLUMNS.iter().map(|c| c.id).collect(),
+            'o' => output = Some(text(parser.value().map_err(usage)?)),
             'P' => options.persistent = true,
             'p' => {
-                let value = string(parser.value().map_err(usage)?);
+                let value = text(parser.value().map_err(usage)?);
                 options.task = parse_pid(&value)?;
             }
             'n' => options.noheadings = true,
@@ -235,8 +209,8 @@ fn parse_options(
             }
             'u' => options.notruncate = true,
             't' => {
-                let value = string(parser.value().map_err(usage)?);
-                let kind = NsType::from_name(&value)
+                let value = text(parser.value().map_err(usage)?);
+                let kind = NsType::from_proc_name(&value)
                     .ok_or_else(|| failed(format!("unknown namespace type: {value}")))?;
                 options.types[kind.index()] = true;
                 if kind == NsType::Net {
@@ -248,7 +222,7 @@ fn parse_options(
                 // The argument is optional and only taken when attached.
                 options.tree = Tree::Owner;
                 if let Some(value) = parser.optional_value() {
-                    let value = string(value);
+                    let value = text(value);
                     let value = value.strip_prefix('=').unwrap_or(&value);
                     options.tree = match value {
                         "parent" => Tree::Parent,
@@ -286,7 +260,7 @@ fn parse_options(
                 options.action = Action::Version;
                 return Ok(options);
             }
-            _ => return Err(ns_getopt::unknown(Short(short)).into()),
+            _ => return Err(key.unknown().into()),
         }
     }
     if options.action == Action::ListColumns {
@@ -297,13 +271,13 @@ fn parse_options(
         options.types = [true; 8];
     }
 
-    if let Some(argument) = positional.first() {
+    if let Some(argument) = positional.first().map(|arg| text(arg.clone())) {
         if options.task != 0 {
             return Err(failed(
                 "--task is mutually exclusive with <namespace>".to_string(),
             ));
         }
-        options.namespace = Some(parse_namespace(argument)?);
+        options.namespace = Some(parse_namespace(&argument)?);
         if options.tree == Tree::None && !force_list {
             options.tree = Tree::Process;
         }
@@ -342,57 +316,6 @@ fn parse_options(
         })?;
     }
     Ok(options)
-}
-
-/// util-linux's check of mutually exclusive options: the second of a pair
-/// is an error naming both, in the pair's order.
-fn exclusive(
-    short: char,
-    seen: &mut Option<char>,
-    first: (char, &str),
-    second: (char, &str),
-) -> Result<(), Error> {
-    if short != first.0 && short != second.0 {
-        return Ok(());
-    }
-    match *seen {
-        Some(previous) if previous != short => Err(failed(format!(
-            "mutually exclusive arguments: --{} --{}",
-            first.1, second.1
-        ))),
-        _ => {
-            *seen = Some(short);
-            Ok(())
-        }
-    }
-}
-
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
-}
-
-/// `strtoimax`-like: optional leading white space and sign, decimal digits,
-/// nothing after. `Err(true)` is out of range, `Err(false)` not a number.
-fn parse_signed(text: &str) -> Result<i128, bool> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(false);
-    }
-    let digits = digits.trim_start_matches('0');
-    if digits.len() > 30 {
-        return Err(true);
-    }
-    let value: i128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().map_err(|_| true)?
-    };
-    Ok(if negative { -value } else { value })
 }
 
 fn number_error(what: &str, text: &str, range: bool) -> Error {
@@ -434,10 +357,6 @@ pub fn help(prog: &str) -> String {
         columns.push_str(&format!(" {:>11}  {}\n", column.name, column.help));
     }
     format!("{}{columns}{}", &text[..closing], &text[closing..])
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]
@@ -521,6 +440,11 @@ mod tests {
             parse_err(&["-T", "parent"]),
             "invalid namespace argument: 'parent'"
         );
+    }
+
+    #[test]
+    fn exclusive_rows_ascend_as_util_linux_needs() {
+        assert!(Exclusive::new(EXCLUSIVE).rows_ascend(&TOOL));
     }
 
     #[test]

@@ -56,9 +56,24 @@ impl ns_getopt::ToolError for Error {
     }
 }
 
+impl From<ns_getopt::Failed> for Error {
+    fn from(failed: ns_getopt::Failed) -> Self {
+        Error::Failed(failed.0)
+    }
+}
+
 impl From<ns_getopt::UsageError> for Error {
     fn from(error: ns_getopt::UsageError) -> Self {
         Error::Usage(error.0)
+    }
+}
+
+impl From<ns_getopt::OptionError> for Error {
+    fn from(error: ns_getopt::OptionError) -> Self {
+        match error {
+            ns_getopt::OptionError::Usage(usage) => usage.into(),
+            ns_getopt::OptionError::Exclusive(e) => Error::Failed(e.to_string()),
+        }
     }
 }
 

@@ -92,7 +92,7 @@ pub fn scan(
         }
         let is_namespace = std::str::from_utf8(kind)
             .ok()
-            .and_then(NsType::from_name)
+            .and_then(NsType::from_proc_name)
             .is_some();
         if !is_namespace || held.files.iter().any(|&(seen, _)| seen == ino) {
             return;
@@ -139,7 +139,7 @@ fn socket_net(pidfd: RawFd, fd: RawFd) -> Option<(u64, OwnedFd)> {
 /// The device of nsfs, from one of our own namespace files.
 pub fn nsfs_dev() -> Option<u64> {
     NsType::ALL.into_iter().find_map(|kind| {
-        std::fs::metadata(format!("/proc/self/ns/{}", kind.name()))
+        std::fs::metadata(format!("/proc/self/ns/{}", kind.proc_name()))
             .ok()
             .map(|m| std::os::linux::fs::MetadataExt::st_dev(&m))
     })

@@ -2,9 +2,13 @@
 //! (2.38.1 output, with the 2.39–2.42 additions: `-P`, `-Q`, `-H`,
 //! namespaces held only by bind mounts or open files).
 //!
-//! [`cli::parse`] turns argv into [`cli::Options`]; [`run`] collects the
-//! namespaces ([`namespaces`]), lays out the rows as util-linux does and
-//! prints them with [`table`].
+//! In the layering (see ns-sys) it stands on ns-getopt (the command line)
+//! and ns-sys (namespace types, mountinfo, accounts). The stages, in
+//! order: [`cli::parse`] turns argv into [`cli::Options`] (a `-Q`
+//! expression compiled by [`filter`]); [`run`] collects the namespaces
+//! ([`namespaces`], reading [`proc`] in parallel), builds one row per
+//! namespace or process ([`columns`]), keeps those the filter holds for,
+//! and prints them as util-linux lays them out ([`table`]).
 
 pub mod cli;
 pub mod columns;
@@ -23,7 +27,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use ns_chroot::accounts::Accounts;
+use ns_getopt::Start;
+
+use ns_sys::accounts::Accounts;
 
 use cli::{Action, Options, Tree};
 use columns::{ColumnId, JsonType};
@@ -33,26 +39,20 @@ use namespaces::{Namespace, NsType, Scan, ScanOptions, OWNER, PARENT};
 use table::{Format, Locale, Table, Terminal};
 
 /// Parses argv, runs, and reports an error the way util-linux does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
-        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-lsns");
-        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
-    }
-    let locale = Locale::from_environment();
-    let (prog, result) = match cli::parse(args) {
-        Ok(options) => (options.invoked_as.clone(), run(&options, locale)),
-        Err((prog, Error::Echoed { stdout, error })) => {
-            let _ = write_stdout(&stdout);
-            (prog, Err(*error))
-        }
-        Err((prog, error)) => (prog, Err(error)),
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    let parse = |args| {
+        cli::parse(args).map_err(|(prog, error)| match error {
+            // What a filter's scanner echoed is printed all the same.
+            Error::Echoed { stdout, error } => {
+                let _ = write_stdout(&stdout);
+                (prog, *error)
+            }
+            error => (prog, error),
+        })
     };
-    ns_getopt::finish(&prog, result)
+    let locale = Locale::from_environment();
+    let run = |options: &Options| run(options, locale);
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, parse, run)
 }
 
 pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
@@ -62,7 +62,7 @@ pub fn run(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     }
     match options.action {
         Action::Help => write_stdout(cli::help(prog).as_bytes()),
-        Action::Version => write_stdout(cli::version(prog).as_bytes()),
+        Action::Version => write_stdout(cli::TOOL.version(prog).as_bytes()),
         Action::ListColumns => write_stdout(&list_columns(options, locale)),
         Action::List => list(options, locale),
     }
@@ -76,7 +76,7 @@ fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
         Err(error) => Err(Error::Failed(format!(
             "write error: {}",
-            ns_getopt::c_runtime::io_error_text(&error)
+            ns_sys::io_error_text(&error)
         ))),
     }
 }
@@ -121,6 +121,7 @@ fn list_columns(options: &Options, locale: Locale) -> Vec<u8> {
 
 /// Everything a row needs besides the namespace and process.
 struct Context<'a> {
+    proc: &'a proc::Proc,
     options: &'a Options,
     scan: &'a Scan,
     columns: Vec<ColumnId>,
@@ -154,7 +155,7 @@ impl Context<'_> {
         if !self.nsfs_inodes.contains(&ns.id) {
             return None;
         }
-        let expected = format!("{}:[{}]", ns.kind.name(), ns.id);
+        let expected = format!("{}:[{}]", ns.kind.proc_name(), ns.id);
         let separator = if self.options.nowrap { b',' } else { b'\n' };
         let mut joined: Option<Vec<u8>> = None;
         for (root, target) in &self.nsfs_mounts {
@@ -178,8 +179,8 @@ impl Context<'_> {
         let text = match column {
             // Numbers without the formatting machinery: thousands of rows.
             ColumnId::Ns => return Some(decimal(ns.id)),
-            ColumnId::Type => return Some(ns.kind.name().as_bytes().to_vec()),
-            ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.name()),
+            ColumnId::Type => return Some(ns.kind.proc_name().as_bytes().to_vec()),
+            ColumnId::Path => format!("/proc/{}/ns/{}", process?.pid, ns.kind.proc_name()),
             ColumnId::Nprocs => return Some(decimal(ns.nprocs as u64)),
             ColumnId::Pid => return Some(signed(process?.pid)),
             ColumnId::Ppid => return Some(signed(process?.ppid)),
@@ -188,7 +189,7 @@ impl Context<'_> {
                 let index = proc_?;
                 let pid = self.scan.processes[index].pid;
                 return self.commands[index]
-                    .get_or_insert_with(|| proc::command_of(pid))
+                    .get_or_insert_with(|| self.proc.command_of(pid))
                     .clone();
             }
             ColumnId::Uid => process.map_or(ns.uid_fallback, |p| p.uid).to_string(),
@@ -284,7 +285,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     let has = |id: ColumnId| columns.contains(&id);
 
     let mountinfo = std::fs::read("/proc/self/mountinfo").map_err(|error| {
-        let text = ns_getopt::c_runtime::io_error_text(&error);
+        let text = ns_sys::io_error_text(&error);
         Error::MountTable(format!("failed to parse /proc/self/mountinfo: {text}"))
     })?;
     let nsfs_mounts = namespaces::parse_nsfs_mounts(&mountinfo);
@@ -303,8 +304,9 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
             && !options.persistent
             && options.namespace.is_none_or(|ns| ns == 0),
     };
-    let mut scan = Scan::collect(&scan_options, &nsfs_mounts)
-        .map_err(|error| Error::Failed(format!("cannot read /proc: {error}")))?;
+    let cannot_read = |error| Error::Failed(format!("cannot read /proc: {error}"));
+    let proc = proc::Proc::open().map_err(cannot_read)?;
+    let mut scan = Scan::collect(&proc, &scan_options, &nsfs_mounts).map_err(cannot_read)?;
     let commands = scan
         .processes
         .iter_mut()
@@ -312,6 +314,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
         .collect();
 
     let mut cx = Context {
+        proc: &proc,
         options,
         scan: &scan,
         columns: columns.clone(),
@@ -406,7 +409,7 @@ fn list(options: &Options, locale: Locale) -> Result<ExitCode, Error> {
     }
     let mut out = Vec::new();
     rows.table.print(&mut out).map_err(|error| {
-        let text = ns_getopt::c_runtime::io_error_text(&error);
+        let text = ns_sys::io_error_text(&error);
         Error::Failed(format!("write error: {text}"))
     })?;
     write_stdout(&out)
@@ -437,7 +440,8 @@ fn prefetch_commands(cx: &mut Context) {
         .filter(|&i| wanted[i] && cx.commands[i].is_none())
         .collect();
     let pids: Vec<i32> = indices.iter().map(|&i| scan.processes[i].pid).collect();
-    let commands = pool::map(&pids, proc::command_of);
+    let proc = cx.proc;
+    let commands = pool::map(&pids, |pid| proc.command_of(pid));
     for (index, command) in indices.into_iter().zip(commands) {
         cx.commands[index] = Some(command);
     }

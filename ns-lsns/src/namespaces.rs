@@ -8,94 +8,17 @@
 //! of [`NsType::ALL`], namespaces finally sorted by inode.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use ns_sys::mountinfo;
+pub use ns_sys::NsType;
 
 use crate::held::{self, Held};
 use crate::netnsid::{Netlink, NetnsId};
 use crate::pool;
-use crate::proc::{self, ProcDir};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NsType {
-    Mnt,
-    Net,
-    Pid,
-    Uts,
-    Ipc,
-    User,
-    Cgroup,
-    Time,
-}
-
-impl NsType {
-    /// util-linux's order, which is the order a process's namespaces are
-    /// read in.
-    pub const ALL: [NsType; 8] = [
-        NsType::Mnt,
-        NsType::Net,
-        NsType::Pid,
-        NsType::Uts,
-        NsType::Ipc,
-        NsType::User,
-        NsType::Cgroup,
-        NsType::Time,
-    ];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            NsType::Mnt => "mnt",
-            NsType::Net => "net",
-            NsType::Pid => "pid",
-            NsType::Uts => "uts",
-            NsType::Ipc => "ipc",
-            NsType::User => "user",
-            NsType::Cgroup => "cgroup",
-            NsType::Time => "time",
-        }
-    }
-
-    /// `ns/NAME`, relative to a `/proc/PID` directory.
-    fn path(self) -> &'static CStr {
-        match self {
-            NsType::Mnt => c"ns/mnt",
-            NsType::Net => c"ns/net",
-            NsType::Pid => c"ns/pid",
-            NsType::Uts => c"ns/uts",
-            NsType::Ipc => c"ns/ipc",
-            NsType::User => c"ns/user",
-            NsType::Cgroup => c"ns/cgroup",
-            NsType::Time => c"ns/time",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<NsType> {
-        NsType::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-
-    fn from_clone_flag(flag: libc::c_int) -> Option<NsType> {
-        Some(match flag {
-            libc::CLONE_NEWNS => NsType::Mnt,
-            libc::CLONE_NEWNET => NsType::Net,
-            libc::CLONE_NEWPID => NsType::Pid,
-            libc::CLONE_NEWUTS => NsType::Uts,
-            libc::CLONE_NEWIPC => NsType::Ipc,
-            libc::CLONE_NEWUSER => NsType::User,
-            libc::CLONE_NEWCGROUP => NsType::Cgroup,
-            libc::CLONE_NEWTIME => NsType::Time,
-            _ => return None,
-        })
-    }
-
-    /// Only pid and user namespaces nest.
-    fn is_hierarchical(self) -> bool {
-        matches!(self, NsType::Pid | NsType::User)
-    }
-}
+use crate::proc::{self, Proc};
 
 pub const PARENT: usize = 0;
 pub const OWNER: usize = 1;
@@ -109,7 +32,7 @@ pub struct Process {
     pub ns_ids: [u64; 8],
     /// The process whose PID is our PPID, if it was read.
     pub parent: Option<usize>,
-    /// The command (see [`proc::command_of`]), if it was read with the
+    /// The command (see [`Proc::command_of`]), if it was read with the
     /// rest: `Some(None)` when there was none to read.
     pub command: Option<Option<Vec<u8>>>,
 }
@@ -163,6 +86,7 @@ pub struct Scan {
 pub type NsfsMounts = Vec<(String, Vec<u8>)>;
 
 struct Context<'a> {
+    proc: &'a Proc,
     options: &'a ScanOptions,
     netlink: Option<Netlink>,
     /// How many of the assigned namespace ids no answer has named yet
@@ -196,9 +120,14 @@ impl Scan {
     }
 
     /// Reads everything and sorts the namespaces by inode.
-    pub fn collect(options: &ScanOptions, mounts: &NsfsMounts) -> std::io::Result<Scan> {
+    pub fn collect(
+        proc: &Proc,
+        options: &ScanOptions,
+        mounts: &NsfsMounts,
+    ) -> std::io::Result<Scan> {
         let mut scan = Scan::default();
         let mut cx = Context {
+            proc,
             options,
             netlink: if options.netnsid {
                 Netlink::open().ok()
@@ -217,9 +146,9 @@ impl Scan {
             sockets: options.types[NsType::Net.index()],
         });
         let raws = pool::map_listed(
-            |push| proc::for_each_pid(push),
+            |push| proc.for_each_pid(push),
             Seen::default,
-            |seen, pid| read_raw(options, wanted.as_ref(), seen, pid),
+            |seen, pid| read_raw(proc, options, wanted.as_ref(), seen, pid),
         )?;
         let mut socket_nets = Vec::new();
         for mut raw in raws.into_iter().flatten() {
@@ -255,8 +184,8 @@ impl Scan {
                 need_netnsid = false;
             }
             if need_related || need_netnsid {
-                let name = kind.path().to_bytes();
-                let Some(fd) = proc::open_checked(raw.pid, name, ino) else {
+                let name = kind.proc_path().to_bytes();
+                let Some(fd) = cx.proc.open_checked(raw.pid, name, ino) else {
                     return;
                 };
                 if need_related {
@@ -288,7 +217,7 @@ impl Scan {
                 .position(|&b| b == 0)
                 .unwrap_or(fd_name.len());
             name[3..3 + len].copy_from_slice(&fd_name[..len]);
-            if let Some(fd) = proc::open_checked(raw.pid, &name[..3 + len], ino) {
+            if let Some(fd) = cx.proc.open_checked(raw.pid, &name[..3 + len], ino) {
                 self.add_for_fd(cx, fd.as_raw_fd(), ino);
             }
         }
@@ -499,7 +428,11 @@ impl Scan {
             return;
         };
         let kind = self.namespaces[orphan].kind;
-        let path = format!("/proc/{}/ns/{}", self.processes[proc_].pid, kind.name());
+        let path = format!(
+            "/proc/{}/ns/{}",
+            self.processes[proc_].pid,
+            kind.proc_name()
+        );
         let Ok(file) = std::fs::File::open(path) else {
             return;
         };
@@ -607,12 +540,13 @@ struct Seen {
 /// listing shows, while the directory is open, at the price of a spare
 /// read per namespace and thread at most.
 fn read_raw(
+    proc: &Proc,
     options: &ScanOptions,
     wanted: Option<&held::Wanted>,
     seen: &mut Seen,
     pid: i32,
 ) -> Option<Raw> {
-    let dir = ProcDir::open(pid).ok()?;
+    let dir = proc.dir(pid).ok()?;
     let uid = dir.uid().ok()?;
     let stat = dir.stat()?;
     let mut ns_ids = [0u64; 8];
@@ -620,7 +554,7 @@ fn read_raw(
         if !options.types[kind.index()] {
             continue;
         }
-        match dir.ns_ino(kind.path()) {
+        match dir.ns_ino(kind.proc_path()) {
             Ok(ino) => ns_ids[kind.index()] = ino,
             Err(error) => match error.raw_os_error() {
                 // Not there (a zombie, an old kernel) or not ours to see:
@@ -658,43 +592,14 @@ fn read_raw(
 /// The nsfs mounts of a mountinfo text, in order, with `\NNN` escapes of
 /// root and mount point decoded (as libmount decodes them).
 pub fn parse_nsfs_mounts(text: &[u8]) -> NsfsMounts {
-    let mut mounts = Vec::new();
-    for line in text.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-        let Some(dash) = fields.iter().skip(6).position(|f| *f == b"-") else {
-            continue;
-        };
-        let fstype = fields.get(6 + dash + 1).copied().unwrap_or(b"");
-        if fstype != b"nsfs" || fields.len() < 5 {
-            continue;
-        }
-        let root = String::from_utf8_lossy(&unescape(fields[3])).into_owned();
-        mounts.push((root, unescape(fields[4])));
-    }
-    mounts
-}
-
-fn unescape(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let value = (bytes[i + 1] - b'0') as u32 * 64
-                + (bytes[i + 2] - b'0') as u32 * 8
-                + (bytes[i + 3] - b'0') as u32;
-            out.push(value as u8);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
+    mountinfo::parse(text)
+        .into_iter()
+        .filter(|mount| mount.fstype == "nsfs")
+        .map(|mount| {
+            let root = String::from_utf8_lossy(mount.root.as_bytes()).into_owned();
+            (root, mount.target.into_vec())
+        })
+        .collect()
 }
 
 /// The inode in an nsfs mount root such as `net:[4026532290]`.
@@ -713,15 +618,6 @@ pub fn nsfs_root_ino(root: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn type_names_round_trip() {
-        for kind in NsType::ALL {
-            assert_eq!(NsType::from_name(kind.name()), Some(kind));
-        }
-        assert_eq!(NsType::from_name("NET"), None);
-        assert_eq!(NsType::from_name("network"), None);
-    }
 
     #[test]
     fn nsfs_roots() {

@@ -6,7 +6,6 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
 
 /// What lsns needs from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,21 +62,80 @@ pub fn cmdline_to_string(mut data: Vec<u8>) -> Option<Vec<u8>> {
 
 /// `/proc`, opened once: process directories and files are opened
 /// relative to it (no path formatting on the heap, one lookup less).
-fn root() -> io::Result<RawFd> {
-    static ROOT: OnceLock<RawFd> = OnceLock::new();
-    let fd = *ROOT.get_or_init(|| {
-        // SAFETY: a valid C string; the fd lives as long as the process.
-        unsafe {
+#[derive(Debug)]
+pub struct Proc {
+    root: OwnedFd,
+}
+
+impl Proc {
+    pub fn open() -> io::Result<Proc> {
+        // SAFETY: a valid C string.
+        let fd = unsafe {
             libc::open(
                 c"/proc".as_ptr(),
                 libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
             )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
         }
-    });
-    if fd < 0 {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        // SAFETY: fd was just opened and is owned by nobody else.
+        let root = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Proc { root })
     }
-    Ok(fd)
+
+    fn fd(&self) -> RawFd {
+        self.root.as_raw_fd()
+    }
+
+    /// `/proc/PID`, see [`ProcDir`].
+    pub fn dir(&self, pid: i32) -> io::Result<ProcDir> {
+        let path = PathBuf64::new(pid, b"");
+        // O_PATH: only a handle for the *at calls below and fstat,
+        // cheaper to open than the directory itself.
+        Ok(ProcDir {
+            fd: openat(self.fd(), path.as_ptr(), libc::O_DIRECTORY | libc::O_PATH)?,
+        })
+    }
+
+    /// Opens `/proc/PID/NAME` (read-only) if it is still the file with
+    /// inode `ino`: a process read earlier may have exited and its PID
+    /// been reused.
+    pub fn open_checked(&self, pid: i32, name: &[u8], ino: u64) -> Option<OwnedFd> {
+        let path = PathBuf64::new(pid, name);
+        let fd = openat(self.fd(), path.as_ptr(), 0).ok()?;
+        (fstat(fd.as_raw_fd()).ok()?.st_ino == ino).then_some(fd)
+    }
+
+    /// The command of a process as lsns shows it: its command line, else
+    /// its name (kernel threads), else nothing (the process is gone).
+    pub fn command_of(&self, pid: i32) -> Option<Vec<u8>> {
+        read_command(|name| {
+            let path = PathBuf64::new(pid, name);
+            openat(self.fd(), path.as_ptr(), 0).ok()
+        })
+    }
+
+    /// Calls `each` with every PID in `/proc`, in directory order
+    /// (ascending, as procfs lists them). Entries that are not numbers
+    /// are ignored.
+    pub fn for_each_pid(&self, mut each: impl FnMut(i32)) -> io::Result<()> {
+        let dir = openat(self.fd(), c".".as_ptr(), libc::O_DIRECTORY)?;
+        for_each_entry(dir.as_raw_fd(), false, |name, d_type| {
+            if !name.first().is_some_and(u8::is_ascii_digit) {
+                return;
+            }
+            if d_type != libc::DT_DIR && d_type != libc::DT_UNKNOWN {
+                return;
+            }
+            if let Some(pid) = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                each(pid as i32);
+            }
+        })
+    }
 }
 
 /// The decimal digits of `n`, written at the end of `buf` (the formatting
@@ -132,14 +190,6 @@ fn openat(dir: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Resu
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Opens `/proc/PID/NAME` (read-only) if it is still the file with inode
-/// `ino`: a process read earlier may have exited and its PID been reused.
-pub fn open_checked(pid: i32, name: &[u8], ino: u64) -> Option<OwnedFd> {
-    let path = PathBuf64::new(pid, name);
-    let fd = openat(root().ok()?, path.as_ptr(), 0).ok()?;
-    (fstat(fd.as_raw_fd()).ok()?.st_ino == ino).then_some(fd)
-}
-
 /// Reads a file into `buf` from its start and returns the length read.
 /// The /proc files read here (`stat`, `cmdline`) hand over everything
 /// that fits in one read, so a read that leaves room in the buffer is
@@ -176,15 +226,6 @@ pub struct ProcDir {
 }
 
 impl ProcDir {
-    pub fn open(pid: i32) -> io::Result<ProcDir> {
-        let path = PathBuf64::new(pid, b"");
-        // O_PATH: only a handle for the *at calls below and fstat,
-        // cheaper to open than the directory itself.
-        Ok(ProcDir {
-            fd: openat(root()?, path.as_ptr(), libc::O_DIRECTORY | libc::O_PATH)?,
-        })
-    }
-
     /// The owner of `/proc/PID`: the process's effective uid.
     pub fn uid(&self) -> io::Result<u32> {
         Ok(fstat(self.fd.as_raw_fd())?.st_uid)
@@ -223,7 +264,7 @@ impl ProcDir {
         openat(self.fd.as_raw_fd(), name.as_ptr(), flags)
     }
 
-    /// [`command_of`] this process.
+    /// `command_of` this process.
     pub fn command(&self) -> Option<Vec<u8>> {
         read_command(|name| {
             let mut path = [0u8; 16];
@@ -281,17 +322,7 @@ pub fn fstat(fd: libc::c_int) -> io::Result<libc::stat> {
 /// `BUFSIZ` buffer).
 const BUFSIZ: usize = 8192;
 
-/// The command of a process as lsns shows it: its command line, else its
-/// name (kernel threads), else nothing (the process is gone).
-pub fn command_of(pid: i32) -> Option<Vec<u8>> {
-    let root = root().ok()?;
-    read_command(|name| {
-        let path = PathBuf64::new(pid, name);
-        openat(root, path.as_ptr(), 0).ok()
-    })
-}
-
-/// [`command_of`], given a way to open `cmdline` and `comm`.
+/// [`Proc::command_of`], given a way to open `cmdline` and `comm`.
 fn read_command(open: impl Fn(&[u8]) -> Option<OwnedFd>) -> Option<Vec<u8>> {
     let read = |name: &[u8]| -> Option<Vec<u8>> {
         let fd = open(name)?;
@@ -363,26 +394,6 @@ pub fn for_each_entry(
             return Ok(());
         }
     }
-}
-
-/// Calls `each` with every PID in `/proc`, in directory order (ascending,
-/// as procfs lists them). Entries that are not numbers are ignored.
-pub fn for_each_pid(mut each: impl FnMut(i32)) -> io::Result<()> {
-    let dir = openat(root()?, c".".as_ptr(), libc::O_DIRECTORY)?;
-    for_each_entry(dir.as_raw_fd(), false, |name, d_type| {
-        if !name.first().is_some_and(u8::is_ascii_digit) {
-            return;
-        }
-        if d_type != libc::DT_DIR && d_type != libc::DT_UNKNOWN {
-            return;
-        }
-        if let Some(pid) = std::str::from_utf8(name)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-        {
-            each(pid as i32);
-        }
-    })
 }
 
 /// Errors that mean "this process is gone or not ours to read": skip it.

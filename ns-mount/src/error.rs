@@ -86,8 +86,7 @@ pub(crate) fn print_stdout(text: &str) -> Result<u8, Error> {
 /// A failed write to stdout, worded and numbered as util-linux's
 /// close_stdout reports it.
 pub(crate) fn write_error(error: &std::io::Error) -> Error {
-    let text = ns_getopt::c_runtime::io_error_text(error);
-    Error::failed(format!("write error: {text}"), EX_USAGE)
+    ns_getopt::write_failed(error).into()
 }
 
 impl ns_getopt::ToolError for Error {
@@ -114,9 +113,25 @@ impl ns_getopt::ToolError for Error {
     }
 }
 
+impl From<ns_getopt::Failed> for Error {
+    fn from(failed: ns_getopt::Failed) -> Self {
+        Error::failed(failed.0, EX_USAGE)
+    }
+}
+
 impl From<ns_getopt::UsageError> for Error {
     fn from(error: ns_getopt::UsageError) -> Self {
         Error::Usage(error.0)
+    }
+}
+
+impl From<ns_getopt::OptionError> for Error {
+    fn from(error: ns_getopt::OptionError) -> Self {
+        match error {
+            ns_getopt::OptionError::Usage(usage) => usage.into(),
+            // util-linux says so without the `Try` line.
+            ns_getopt::OptionError::Exclusive(e) => Error::failed(e.to_string(), EX_USAGE),
+        }
     }
 }
 
@@ -131,7 +146,7 @@ impl fmt::Display for Error {
                     f,
                     "{}: {op} failed: {}",
                     path.display(),
-                    ns_getopt::c_runtime::strerror(*errno as i32)
+                    ns_sys::strerror(*errno as i32)
                 )
             }
         }

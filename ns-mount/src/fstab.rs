@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 
-use crate::mountinfo::{unescape, unescape_path};
+use ns_sys::mountinfo::{unescape, unescape_path};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FstabEntry {

@@ -1,11 +1,15 @@
-//! Mount option strings (`-o nosuid,nodev,mode=755`): which words are
-//! mount(2) flags, which are userspace-only (fstab and utab bookkeeping,
-//! loop set-up) and which are the filesystem's data string.
+//! Mount option strings (`-o nosuid,nodev,mode=755`), parsed once into a
+//! typed [`MountOptions`]: the mount(2) flags, the filesystem's data
+//! string, and the userspace-only options (fstab and utab bookkeeping,
+//! loop set-up). A request from fstab merges fstab's options and the
+//! command line's as values, never by joining and re-reading strings.
 //!
 //! The table mirrors libmount's two maps (the Linux flags and the
 //! userspace options), so a word is classified as util-linux classifies it.
 
-use nix::mount::MsFlags;
+use std::fmt;
+
+use ns_sys::mount::{MsFlags, MS_NOSYMFOLLOW};
 
 /// What one option word means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,23 +34,6 @@ const OWNER_SECURE: MsFlags = f(libc::MS_NOSUID | libc::MS_NODEV);
 const fn f(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
 }
-
-/// Propagation flags; a mount request carrying them is done in a second
-/// mount(2) call, as the kernel accepts only one propagation type per call.
-pub const PROPAGATION: MsFlags =
-    f(libc::MS_SHARED | libc::MS_SLAVE | libc::MS_PRIVATE | libc::MS_UNBINDABLE);
-
-/// The flags that change a mount point (not the superblock); they are
-/// what a bind remount may set.
-pub const MNT_FLAGS: MsFlags = f(libc::MS_RDONLY
-    | libc::MS_NOSUID
-    | libc::MS_NODEV
-    | libc::MS_NOEXEC
-    | libc::MS_NOATIME
-    | libc::MS_NODIRATIME
-    | libc::MS_RELATIME
-    | libc::MS_STRICTATIME
-    | 256); // MS_NOSYMFOLLOW
 
 /// The option words with a fixed meaning, in libmount's order.
 const TABLE: &[(&str, Kind)] = &[
@@ -91,8 +78,8 @@ const TABLE: &[(&str, Kind)] = &[
     ("rslave", Kind::Set(f(libc::MS_SLAVE | libc::MS_REC))),
     ("shared", Kind::Set(f(libc::MS_SHARED))),
     ("rshared", Kind::Set(f(libc::MS_SHARED | libc::MS_REC))),
-    ("symfollow", Kind::Clear(f(256))),
-    ("nosymfollow", Kind::Set(f(256))),
+    ("symfollow", Kind::Clear(MS_NOSYMFOLLOW)),
+    ("nosymfollow", Kind::Set(MS_NOSYMFOLLOW)),
     ("defaults", Kind::User),
     ("auto", Kind::User),
     ("noauto", Kind::User),
@@ -134,9 +121,10 @@ const USER_WITH_VALUE: &[&str] = &[
 /// fstab or for mount(8) itself only).
 const UTAB_KEPT: &[&str] = &["user", "_netdev", "loop", "uhelper", "helper"];
 
-/// An option string split by meaning.
+/// An option string split by meaning, with its words kept in order for
+/// libmount's messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
+pub struct MountOptions {
     /// mount(2) flags, with every set/clear applied in order.
     pub flags: MsFlags,
     /// The flags that were explicitly cleared (`rw`, `suid`, …): a remount
@@ -146,20 +134,86 @@ pub struct Options {
     pub data: Vec<String>,
     /// Options mount(8) interprets itself (`noauto`, `loop=`, `x-…`, …).
     pub user: Vec<String>,
+    /// Every word, as given.
+    words: Vec<String>,
 }
 
-impl Default for Options {
+impl Default for MountOptions {
     fn default() -> Self {
-        Options {
+        MountOptions {
             flags: MsFlags::empty(),
             cleared: MsFlags::empty(),
             data: Vec::new(),
             user: Vec::new(),
+            words: Vec::new(),
         }
     }
 }
 
-impl Options {
+/// An `X-mount.mkdir=MODE` whose mode is no octal number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidMode(pub String);
+
+impl fmt::Display for InvalidMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid mode '{}'", self.0)
+    }
+}
+
+impl std::error::Error for InvalidMode {}
+
+impl MountOptions {
+    /// Parses a whole option string.
+    pub fn parse(options: &str) -> MountOptions {
+        let mut parsed = MountOptions::default();
+        parsed.apply(options);
+        parsed
+    }
+
+    /// Adds the words of `options`, in order: later words override
+    /// earlier ones.
+    pub fn apply(&mut self, options: &str) {
+        for word in split(options) {
+            match classify(word) {
+                Some(Kind::Set(flags)) => self.set(flags),
+                Some(Kind::Clear(flags)) => {
+                    self.flags.remove(flags);
+                    self.cleared.insert(flags);
+                }
+                Some(Kind::User) => self.user.push(word.to_string()),
+                Some(Kind::UserImplying(flags)) => {
+                    self.set(flags);
+                    self.user.push(word.to_string());
+                }
+                None => self.data.push(word.to_string()),
+            }
+            self.words.push(word.to_string());
+        }
+    }
+
+    fn set(&mut self, flags: MsFlags) {
+        self.flags.insert(flags);
+        self.cleared.remove(flags);
+    }
+
+    /// These options followed by `later`'s, as if `later`'s words came
+    /// after ours (fstab's options, then the command line's).
+    pub fn merged(&self, later: &MountOptions) -> MountOptions {
+        let concat = |a: &[String], b: &[String]| [a, b].concat();
+        MountOptions {
+            flags: (self.flags - later.cleared) | later.flags,
+            cleared: (self.cleared - later.flags) | later.cleared,
+            data: concat(&self.data, &later.data),
+            user: concat(&self.user, &later.user),
+            words: concat(&self.words, &later.words),
+        }
+    }
+
+    /// The words, as given.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
     /// The data string, or `None` when there is none.
     pub fn data_string(&self) -> Option<String> {
         if self.data.is_empty() {
@@ -172,28 +226,15 @@ impl Options {
     /// The value of a userspace option: `Some(None)` for a bare `loop`,
     /// `Some(Some("/dev/loop3"))` for `loop=/dev/loop3`; the last one wins.
     pub fn user_value(&self, name: &str) -> Option<Option<&str>> {
-        self.user.iter().rev().find_map(|word| {
-            if word == name {
-                Some(None)
-            } else {
-                word.strip_prefix(name)
-                    .and_then(|rest| rest.strip_prefix('='))
-                    .map(|value| Some(unquote(value)))
-            }
-        })
+        self.user
+            .iter()
+            .rev()
+            .find_map(|word| user_word(word, name))
     }
 
-    /// As [`Options::user_value`], but the first one counts.
+    /// As [`MountOptions::user_value`], but the first one counts.
     pub fn first_user_value(&self, name: &str) -> Option<Option<&str>> {
-        self.user.iter().find_map(|word| {
-            if word == name {
-                Some(None)
-            } else {
-                word.strip_prefix(name)
-                    .and_then(|rest| rest.strip_prefix('='))
-                    .map(|value| Some(unquote(value)))
-            }
-        })
+        self.user.iter().find_map(|word| user_word(word, name))
     }
 
     pub fn has_user(&self, name: &str) -> bool {
@@ -215,15 +256,53 @@ impl Options {
     }
 
     /// `X-mount.mkdir[=MODE]`: `Some(mode)` when asked (0755 by default).
-    pub fn mkdir_mode(&self) -> Option<Result<u32, String>> {
+    pub fn mkdir_mode(&self) -> Option<Result<u32, InvalidMode>> {
         let value = self
             .user_value("X-mount.mkdir")
             .or_else(|| self.user_value("x-mount.mkdir"))?;
         Some(match value {
             None | Some("") => Ok(0o755),
-            Some(text) => u32::from_str_radix(text, 8).map_err(|_| text.to_string()),
+            Some(text) => u32::from_str_radix(text, 8).map_err(|_| InvalidMode(text.to_string())),
         })
     }
+
+    /// The options as libmount shows them in "failed to parse mount
+    /// options" messages: `ro` or `rw`, the flags still set in the order
+    /// given, the filesystem's options, then the userspace ones (without
+    /// `defaults`).
+    pub fn message_optstr(&self) -> String {
+        let read_only = self.flags.contains(MsFlags::MS_RDONLY);
+        let mut words: Vec<&str> = vec![if read_only { "ro" } else { "rw" }];
+        for word in &self.words {
+            if let Some(Kind::Set(flags)) = classify(word) {
+                if flags != MsFlags::MS_RDONLY
+                    && self.flags.contains(flags)
+                    && !words.contains(&word.as_str())
+                {
+                    words.push(word);
+                }
+            }
+        }
+        words.extend(self.data.iter().map(String::as_str));
+        words.extend(
+            self.user
+                .iter()
+                .map(String::as_str)
+                .filter(|w| *w != "defaults"),
+        );
+        words.join(",")
+    }
+}
+
+/// `Some(value)` when `word` is the userspace option `name` (`Some(None)`
+/// bare, `Some(Some(v))` for `name=v`, quotes dropped).
+fn user_word<'a>(word: &'a str, name: &str) -> Option<Option<&'a str>> {
+    if word == name {
+        return Some(None);
+    }
+    word.strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('='))
+        .map(|value| Some(unquote(value)))
 }
 
 fn unquote(value: &str) -> &str {
@@ -269,72 +348,6 @@ fn classify(word: &str) -> Option<Kind> {
         return Some(Kind::User);
     }
     None
-}
-
-/// Adds the words of `options` to `into`, in order.
-pub fn apply(into: &mut Options, options: &str) {
-    for word in split(options) {
-        match classify(word) {
-            Some(Kind::Set(flags)) => {
-                into.flags.insert(flags);
-                into.cleared.remove(flags);
-            }
-            Some(Kind::Clear(flags)) => {
-                into.flags.remove(flags);
-                into.cleared.insert(flags);
-            }
-            Some(Kind::User) => into.user.push(word.to_string()),
-            Some(Kind::UserImplying(flags)) => {
-                into.flags.insert(flags);
-                into.cleared.remove(flags);
-                into.user.push(word.to_string());
-            }
-            None => into.data.push(word.to_string()),
-        }
-    }
-}
-
-/// An option string as libmount shows it in "failed to parse mount
-/// options" messages: `ro` or `rw`, the flags still set in the order
-/// given, the filesystem's options, then the userspace ones (without
-/// `defaults`).
-pub fn message_optstr(options: &str) -> String {
-    let parsed = parse(options);
-    let read_only = parsed.flags.contains(MsFlags::MS_RDONLY);
-    let mut words: Vec<&str> = vec![if read_only { "ro" } else { "rw" }];
-    for word in split(options) {
-        if let Some(Kind::Set(flags)) = classify(word) {
-            if flags != MsFlags::MS_RDONLY && parsed.flags.contains(flags) && !words.contains(&word)
-            {
-                words.push(word);
-            }
-        }
-    }
-    words.extend(parsed.data.iter().map(String::as_str));
-    words.extend(
-        parsed
-            .user
-            .iter()
-            .map(String::as_str)
-            .filter(|w| *w != "defaults"),
-    );
-    words.join(",")
-}
-
-/// Parses a whole option string.
-pub fn parse(options: &str) -> Options {
-    let mut parsed = Options::default();
-    apply(&mut parsed, options);
-    parsed
-}
-
-/// The simple form for other tools: `"nosuid,nodev,mode=755"` gives
-/// `(MS_NOSUID|MS_NODEV, Some("mode=755"))`. Userspace-only options
-/// (`defaults`, `noauto`, `x-…`) are dropped.
-pub fn parse_options(options: &str) -> (MsFlags, Option<String>) {
-    let parsed = parse(options);
-    let data = parsed.data_string();
-    (parsed.flags, data)
 }
 
 /// Whether `options` (an option string) matches an `-O` pattern list as
@@ -410,12 +423,22 @@ pub fn match_fstype(fstype: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ns_sys::mount::PROPAGATION;
+
+    fn parse(text: &str) -> MountOptions {
+        MountOptions::parse(text)
+    }
+
+    fn message_optstr(text: &str) -> String {
+        parse(text).message_optstr()
+    }
 
     #[test]
     fn flags_and_data_are_split() {
-        let (flags, data) = parse_options("nosuid,nodev,mode=755");
-        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
-        assert_eq!(data.as_deref(), Some("mode=755"));
+        let parsed = parse("nosuid,nodev,mode=755");
+        assert_eq!(parsed.flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(parsed.data_string().as_deref(), Some("mode=755"));
+        assert_eq!(parsed.words(), ["nosuid", "nodev", "mode=755"]);
     }
 
     #[test]
@@ -446,7 +469,7 @@ mod tests {
         assert_eq!(parse("X-mount.mkdir").mkdir_mode(), Some(Ok(0o755)));
         assert_eq!(
             parse("X-mount.mkdir=abc").mkdir_mode(),
-            Some(Err("abc".to_string()))
+            Some(Err(InvalidMode("abc".to_string())))
         );
         assert_eq!(parse("ro").mkdir_mode(), None);
     }
@@ -483,6 +506,22 @@ mod tests {
             message_optstr("loop,offset=x,noexec,exec,nosuid"),
             "rw,nosuid,loop,offset=x"
         );
+    }
+
+    #[test]
+    fn merging_is_reading_the_later_words_after_the_earlier() {
+        for (first, then) in [
+            ("ro,nosuid,mode=1", "rw,exec,size=2"),
+            ("user,noauto", "exec,loop"),
+            ("bind", "ro,rslave"),
+            ("", "noexec"),
+            ("nodev,dev", ""),
+            ("rbind,ro", "remount,rw,nosymfollow"),
+        ] {
+            let merged = parse(first).merged(&parse(then));
+            let joined = parse(&format!("{first},{then}"));
+            assert_eq!(merged, joined, "{first} then {then}");
+        }
     }
 
     #[test]

@@ -2,66 +2,87 @@
 //! root by distributions, and a drop-in copied over them keeps the bit: a
 //! caller whose real uid is not 0 may then only mount and unmount what
 //! /etc/fstab allows (`user`, `users`, `owner`, `group`). Everything else
-//! is done after dropping the privileges for good ([`drop_to_caller`]), so
-//! the kernel refuses it as it refuses the caller ("must be superuser to
-//! use mount"), exactly as util-linux 2.35+ behaves.
+//! is done after dropping the privileges for good
+//! ([`Privilege::drop_to_caller`]), so the kernel refuses it as it refuses
+//! the caller ("must be superuser to use mount"), exactly as util-linux
+//! 2.35+ behaves.
 //!
-//! The state is process-wide, as the set-ID privileges are; the library
-//! API used by other tools never sets it, so it stays unrestricted there.
+//! The mode is a value the commands carry from the command line to the
+//! mount (no process-wide state): it starts from the process's identity
+//! and changes only when the privileges are dropped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use ns_getopt::c_runtime::Identity;
+use ns_sys::accounts;
+use ns_sys::runtime::Identity;
+use ns_sys::Sys;
 
 use crate::error::{Error, EX_FAIL};
 
-static RESTRICTED: AtomicBool = AtomicBool::new(false);
-static STARTED_SET_ID: AtomicBool = AtomicBool::new(false);
-
-/// Called first by the mount and umount commands: restricted unless both
-/// the real and the effective uid are 0 (libmount's rule; a user namespace
-/// where the caller is 0 is unrestricted).
-pub fn init() {
-    let id = Identity::current();
-    RESTRICTED.store(!(id.ruid == 0 && id.euid == 0), Ordering::Relaxed);
-    STARTED_SET_ID.store(id.is_set_id(), Ordering::Relaxed);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Privilege {
+    /// The identity we were started with.
+    identity: Identity,
+    /// Only fstab's user mounts are allowed.
+    restricted: bool,
 }
 
-/// Whether only fstab's user mounts are allowed.
-pub fn is_restricted() -> bool {
-    RESTRICTED.load(Ordering::Relaxed)
+/// The mode of this process, as the commands start with it.
+impl Default for Privilege {
+    fn default() -> Self {
+        Privilege::current()
+    }
 }
 
-/// Whether we were started set-ID: then the environment
-/// (`LIBMOUNT_FSTAB`) is the caller's to choose, not ours to follow, also
-/// after the privileges are dropped (util-linux 2.38 still names
-/// /etc/fstab then).
-pub fn environment_is_untrusted() -> bool {
-    STARTED_SET_ID.load(Ordering::Relaxed)
-}
-
-/// util-linux's suid_drop: gives up the set-ID privileges for good (real,
-/// effective and saved IDs all the caller's), then carries on
-/// unrestricted, as the caller.
-pub fn drop_to_caller() -> Result<(), Error> {
-    let id = Identity::current();
-    let failed = || Error::failed("drop permissions failed", EX_FAIL);
-    // SAFETY: plain system calls on our own credentials; the process is
-    // single-threaded at this point (no thread is started before).
-    unsafe {
-        if id.egid != id.rgid && libc::setresgid(id.rgid, id.rgid, id.rgid) != 0 {
-            return Err(failed());
-        }
-        if id.euid != id.ruid && libc::setresuid(id.ruid, id.ruid, id.ruid) != 0 {
-            return Err(failed());
-        }
-        // Be sure there is no way back: setuid(0) must fail now.
-        if id.ruid != 0 && libc::setuid(0) == 0 {
-            return Err(Error::failed("drop permissions failed.", EX_FAIL));
+impl Privilege {
+    /// The mode of a process with this identity: restricted unless both
+    /// the real and the effective uid are 0 (libmount's rule; a user
+    /// namespace where the caller is 0 is unrestricted).
+    pub fn of(identity: Identity) -> Privilege {
+        Privilege {
+            identity,
+            restricted: !(identity.ruid == 0 && identity.euid == 0),
         }
     }
-    RESTRICTED.store(false, Ordering::Relaxed);
-    Ok(())
+
+    /// The mode of this process, as the mount and umount commands start.
+    pub fn current() -> Privilege {
+        Privilege::of(Identity::current())
+    }
+
+    /// Whether only fstab's user mounts are allowed.
+    pub fn is_restricted(&self) -> bool {
+        self.restricted
+    }
+
+    /// Whether we were started set-ID: then the environment
+    /// (`LIBMOUNT_FSTAB`) is the caller's to choose, not ours to follow,
+    /// also after the privileges are dropped (util-linux 2.38 still names
+    /// /etc/fstab then).
+    pub fn environment_is_untrusted(&self) -> bool {
+        self.identity.is_set_id()
+    }
+
+    /// util-linux's suid_drop: gives up the set-ID privileges for good
+    /// (real, effective and saved IDs all the caller's), then carries on
+    /// unrestricted, as the caller.
+    pub fn drop_to_caller(&mut self, sys: &impl Sys) -> Result<(), Error> {
+        if !self.restricted {
+            return Ok(());
+        }
+        let id = self.identity;
+        let failed = |dot: &str| Error::failed(format!("drop permissions failed{dot}"), EX_FAIL);
+        if id.egid != id.rgid && sys.setresgid(id.rgid).is_err() {
+            return Err(failed(""));
+        }
+        if id.euid != id.ruid && sys.setresuid(id.ruid).is_err() {
+            return Err(failed(""));
+        }
+        // Be sure there is no way back: setuid(0) must fail now.
+        if id.ruid != 0 && sys.setuid(0).is_ok() {
+            return Err(failed("."));
+        }
+        self.restricted = false;
+        Ok(())
+    }
 }
 
 /// Runs `f` with the caller's effective IDs (the saved set-user-ID keeps
@@ -90,20 +111,14 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> T {
 
 /// The caller's user name from /etc/passwd (the binaries are static: no
 /// NSS), as libmount records it in utab for `user` mounts.
-pub fn user_name(uid: u32) -> Option<Vec<u8>> {
+pub fn caller_name() -> Option<String> {
+    let uid = Identity::current().ruid;
     let passwd = std::fs::read("/etc/passwd").ok()?;
-    passwd_name(&passwd, uid)
-}
-
-/// The first passwd line with this uid: its name.
-pub fn passwd_name(passwd: &[u8], uid: u32) -> Option<Vec<u8>> {
-    let wanted = uid.to_string();
-    passwd.split(|&b| b == b'\n').find_map(|line| {
-        let mut fields = line.split(|&b| b == b':');
-        let name = fields.next().filter(|name| !name.is_empty())?;
-        let _password = fields.next()?;
-        (fields.next()? == wanted.as_bytes()).then(|| name.to_vec())
-    })
+    let users = accounts::parse_passwd(&String::from_utf8_lossy(&passwd));
+    users
+        .into_iter()
+        .find(|user| user.uid == uid)
+        .map(|user| user.name)
 }
 
 /// Whether the caller is in group `gid` (primary or supplementary), as
@@ -122,14 +137,49 @@ pub fn caller_in_group(gid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ns_sys::recording::{Call, Recorder};
+    use ns_sys::Errno;
+
+    const SETUID_ROOT: Identity = Identity {
+        ruid: 1000,
+        euid: 0,
+        rgid: 100,
+        egid: 100,
+    };
 
     #[test]
-    fn names_by_uid() {
-        let passwd =
-            b"root:x:0:0::/root:/bin/sh\n\nnobody:x:65534:65534::/:/bin/false\n:x:7:7::/:\nbad\n";
-        assert_eq!(passwd_name(passwd, 0), Some(b"root".to_vec()));
-        assert_eq!(passwd_name(passwd, 65534), Some(b"nobody".to_vec()));
-        assert_eq!(passwd_name(passwd, 7), None, "an empty name is no name");
-        assert_eq!(passwd_name(passwd, 1000), None);
+    fn restricted_unless_real_and_effective_root() {
+        assert!(Privilege::of(SETUID_ROOT).is_restricted());
+        assert!(Privilege::of(SETUID_ROOT).environment_is_untrusted());
+        let root = Identity {
+            ruid: 0,
+            rgid: 0,
+            egid: 0,
+            ..SETUID_ROOT
+        };
+        assert!(!Privilege::of(root).is_restricted());
+        let user = Identity {
+            euid: 1000,
+            ..SETUID_ROOT
+        };
+        assert!(Privilege::of(user).is_restricted());
+        assert!(!Privilege::of(user).environment_is_untrusted());
+    }
+
+    #[test]
+    fn dropping_is_for_good_and_checked() {
+        // setuid(0) must fail after the drop, as it does for a real caller.
+        let sys = Recorder::new().failing(|call| *call == Call::Setuid(0), Errno::EPERM);
+        let mut privilege = Privilege::of(SETUID_ROOT);
+        privilege.drop_to_caller(&sys).unwrap();
+        assert!(!privilege.is_restricted());
+        assert_eq!(sys.calls(), [Call::Setresuid(1000), Call::Setuid(0)]);
+        // Once dropped, nothing more to do.
+        privilege.drop_to_caller(&sys).unwrap();
+        assert_eq!(sys.calls().len(), 2);
+
+        let sys = Recorder::new();
+        let error = Privilege::of(SETUID_ROOT).drop_to_caller(&sys).unwrap_err();
+        assert_eq!(error.to_string(), "drop permissions failed.");
     }
 }

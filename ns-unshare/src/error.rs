@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
-use ns_chroot::exec::exec_failure_status;
+use ns_sys::exec::exec_failure_status;
 
 #[derive(Debug)]
 pub enum Error {
@@ -54,7 +54,7 @@ impl ns_getopt::ToolError for Error {
                 let mut line = b"failed to execute ".to_vec();
                 line.extend_from_slice(program.as_bytes());
                 line.extend_from_slice(b": ");
-                line.extend_from_slice(ns_getopt::c_runtime::strerror(*errno as i32).as_bytes());
+                line.extend_from_slice(ns_sys::strerror(*errno as i32).as_bytes());
                 Some(line)
             }
             other => Some(other.to_string().into_bytes()),
@@ -66,10 +66,7 @@ impl Error {
     /// A failure ending in the system error, as util-linux's `err()`
     /// words it: `WHAT: strerror`.
     pub fn system(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::Failed(format!(
-            "{what}: {}",
-            ns_getopt::c_runtime::strerror(errno as i32)
-        ))
+        Error::Failed(format!("{what}: {}", ns_sys::strerror(errno as i32)))
     }
 }
 
@@ -79,8 +76,14 @@ pub fn system_path(before: &str, path: &Path, after: &str, errno: Errno) -> Erro
     line.extend_from_slice(path.as_os_str().as_bytes());
     line.extend_from_slice(after.as_bytes());
     line.extend_from_slice(b": ");
-    line.extend_from_slice(ns_getopt::c_runtime::strerror(errno as i32).as_bytes());
+    line.extend_from_slice(ns_sys::strerror(errno as i32).as_bytes());
     Error::FailedBytes(line)
+}
+
+impl From<ns_getopt::Failed> for Error {
+    fn from(failed: ns_getopt::Failed) -> Self {
+        Error::Failed(failed.0)
+    }
 }
 
 impl From<ns_getopt::UsageError> for Error {
@@ -98,7 +101,7 @@ impl fmt::Display for Error {
                 f,
                 "failed to execute {}: {}",
                 program.to_string_lossy(),
-                ns_getopt::c_runtime::strerror(*errno as i32)
+                ns_sys::strerror(*errno as i32)
             ),
             Error::Exit(code) => write!(f, "exit status {code}"),
         }

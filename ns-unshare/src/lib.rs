@@ -2,8 +2,12 @@
 //! `unshare` (2.38.1, plus the options of 2.39–2.42 that matter for
 //! building containers).
 //!
-//! `main` parses ([`cli::parse`]) and [`run`]s. The order of the steps in
-//! [`run`] is the contract with the kernel and mirrors util-linux:
+//! In the layering (see ns-sys) it stands on ns-getopt (the command line)
+//! and ns-sys (namespace types, id maps, mount calls, child processes,
+//! `execvp`, the [`ns_sys::Sys`] calls). `main` parses ([`cli::parse`],
+//! names resolved by `ids`) and `run`s. The order of the steps is the
+//! contract with the kernel and mirrors util-linux (the unit tests below
+//! check it with ns-sys's recording double):
 //!
 //! 1. helpers are forked *before* `unshare(2)` for whatever must be done
 //!    from the original namespaces: binding persistent namespace files
@@ -21,112 +25,73 @@
 pub mod caps;
 pub mod cli;
 pub mod error;
-pub mod fork;
-pub mod idmap;
+mod helpers;
+mod ids;
 pub mod mounts;
 pub mod namespaces;
 pub mod signame;
 
 use std::ffi::{CString, OsString};
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use nix::errno::Errno;
-use nix::sched::CloneFlags;
 use nix::sys::signal::{self, SigHandler, Signal};
-use nix::unistd::{Gid, Uid};
+use ns_getopt::Start;
+use ns_sys::accounts::Accounts;
+use ns_sys::idmap::{self, Kind};
+use ns_sys::sys::WriteError;
+use ns_sys::{NsType, Sys};
 
-use cli::{Action, BlockArg, IdArg, Options, Propagation, Unshare};
+use cli::{Options, Propagation, Unshare};
 pub use error::Error;
-use idmap::{Block, Kind};
-use namespaces::NAMESPACES;
-use ns_chroot::accounts::Accounts;
+use ids::{map_error, Me};
+use namespaces::BIND_ORDER;
 
 /// Parses argv, runs, and reports an error the way util-linux does.
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    if let Some(refusal) = ns_getopt::c_runtime::start_unprivileged_tool() {
-        let prog = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "ns-unshare");
-        return ns_getopt::finish(&prog, Err(Error::Failed(refusal)));
-    }
-    let (prog, result) = match cli::parse(args) {
-        Ok(options) => (options.invoked_as.clone(), run(&options)),
-        Err((prog, error)) => (prog, Err(error)),
-    };
-    ns_getopt::finish(&prog, result)
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    ns_getopt::main(args, &cli::TOOL, Start::RefuseSetId, cli::parse, run)
 }
 
 /// Does what the options say. Without `--fork` it does not return on
 /// success: the process becomes the program.
 pub fn run(options: &Options) -> Result<ExitCode, Error> {
     let prog = &options.invoked_as;
-    match &options.action {
-        Action::Help => print_stdout(&cli::help(prog)),
-        Action::Version => print_stdout(&cli::version(prog)),
-        Action::Unshare(unshare) => run_unshare(prog, unshare),
-    }
+    cli::TOOL.act(prog, &options.action, |unshare| {
+        run_unshare(&ns_sys::Linux, prog, unshare)
+    })
 }
 
-/// `--help`, `--version`: a stdout that cannot be written is a failure.
-fn print_stdout(text: &str) -> Result<ExitCode, Error> {
-    ns_getopt::print_stdout(text)
-        .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| {
-            let text = ns_getopt::c_runtime::io_error_text(&error);
-            Error::Failed(format!("write error: {text}"))
-        })
-}
-
-/// The caller's identity, taken once at start as util-linux does.
-struct Me {
-    euid: u32,
-    egid: u32,
-}
-
-fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
+fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
     // SIGCHLD may come ignored from our own parent; then the kernel would
     // reap our children itself and waitpid could not see them. (SIGPIPE
     // was restored at start.)
     // SAFETY: restoring the default action installs no handler.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
-    let me = Me {
-        euid: nix::unistd::geteuid().as_raw(),
-        egid: nix::unistd::getegid().as_raw(),
-    };
+    let me = Me::current();
     let loaded = std::cell::OnceCell::new();
     let accounts = || loaded.get_or_init(|| Accounts::load(Path::new("/")));
 
-    let map_user = resolve_id(u.map_user.as_ref(), me.euid, "uid", |name| {
+    let map_user = ids::resolve_id(u.map_user.as_ref(), me.euid, "uid", |name| {
         accounts().user_by_name(name).map(|user| user.uid)
     })?;
-    let map_group = resolve_id(u.map_group.as_ref(), me.egid, "gid", |name| {
+    let map_group = ids::resolve_id(u.map_group.as_ref(), me.egid, "gid", |name| {
         accounts().group_by_name(name).map(|group| group.gid)
     })?;
-    let user_blocks = resolve_blocks(&u.map_users, Kind::Users, &me, &accounts)?;
-    let group_blocks = resolve_blocks(&u.map_groups, Kind::Groups, &me, &accounts)?;
+    let user_blocks = ids::resolve_blocks(&u.map_users, Kind::Users, &me, &accounts)?;
+    let group_blocks = ids::resolve_blocks(&u.map_groups, Kind::Groups, &me, &accounts)?;
 
-    let flags = u
-        .namespaces
-        .iter()
-        .fold(CloneFlags::empty(), |flags, index| {
-            flags | NAMESPACES[*index].flag
-        });
-    let persist = u.persist.clone();
+    let flags = ns_sys::nstype::clone_flags(&u.namespaces);
+    let persist = &u.persist;
     let persisting = persist.iter().any(Option::is_some);
 
     // A new mount or user namespace takes away the right to mount on the
     // host's files: a helper left outside binds the namespace files.
     let ppid = nix::unistd::getpid().as_raw();
-    let bind_helper = if persisting && (u.wants("mount") || u.wants("user")) {
-        let persist = persist.clone();
-        Some(fork::spawn_helper(prog, move || {
-            bind_namespace_files(ppid, &persist)
+    let bind_helper = if persisting && (u.wants(NsType::Mnt) || u.wants(NsType::User)) {
+        Some(helpers::spawn(prog, || {
+            bind_namespace_files(sys, ppid, persist)
         })?)
     } else {
         None
@@ -135,28 +100,22 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
     // Blocks of IDs are written from outside (the kernel lets only a
     // process with privilege over the parent namespace map more than
     // its own ID); the single --map-user then joins them.
-    let (user_ranges, single_user) = if user_blocks.is_empty() {
-        (None, map_user)
-    } else {
-        let single = map_user.map(|inner| (me.euid, inner));
-        let ranges = idmap::combine(&user_blocks, single).map_err(Error::Failed)?;
-        (Some(ranges), None)
+    let combine = |blocks: &[idmap::Block], single: Option<u32>, own: u32| {
+        if blocks.is_empty() {
+            return Ok((None, single));
+        }
+        let single = single.map(|inner| (own, inner));
+        let ranges = idmap::combine(blocks, single).map_err(map_error)?;
+        Ok::<_, Error>((Some(ranges), None))
     };
-    let (group_ranges, single_group) = if group_blocks.is_empty() {
-        (None, map_group)
-    } else {
-        let single = map_group.map(|inner| (me.egid, inner));
-        let ranges = idmap::combine(&group_blocks, single).map_err(Error::Failed)?;
-        (Some(ranges), None)
-    };
+    let (user_ranges, single_user) = combine(&user_blocks, map_user, me.euid)?;
+    let (group_ranges, single_group) = combine(&group_blocks, map_group, me.egid)?;
     let map_helper = if user_ranges.is_some() || group_ranges.is_some() {
-        let helper_prog = prog.to_string();
-        Some(fork::spawn_helper(prog, move || {
-            if let Some(ranges) = &user_ranges {
-                idmap::write_ranges(&helper_prog, Kind::Users, ppid, ranges)?;
-            }
-            if let Some(ranges) = &group_ranges {
-                idmap::write_ranges(&helper_prog, Kind::Groups, ppid, ranges)?;
+        Some(helpers::spawn(prog, || {
+            for (kind, ranges) in [(Kind::Users, &user_ranges), (Kind::Groups, &group_ranges)] {
+                if let Some(ranges) = ranges {
+                    idmap::write_ranges(sys, kind, ppid, ranges).map_err(map_error)?;
+                }
             }
             Ok(())
         })?)
@@ -164,22 +123,16 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
         None
     };
 
-    nix::sched::unshare(flags).map_err(|errno| unshare_failed(prog, errno, u.wants("user")))?;
+    sys.unshare(flags)
+        .map_err(|errno| unshare_failed(prog, errno, u.wants(NsType::User)))?;
 
     if let Some(helper) = map_helper {
-        helper.finish()?;
+        helpers::finish(helper)?;
     }
-    // Offsets can be set only while no process is in the time namespace,
-    // that is before the fork.
-    if let Some(offset) = u.boottime {
-        set_time_offset(libc::CLOCK_BOOTTIME, offset)?;
-    }
-    if let Some(offset) = u.monotonic {
-        set_time_offset(libc::CLOCK_MONOTONIC, offset)?;
-    }
+    set_time_offsets(sys, u)?;
 
     let child = if u.fork {
-        fork::fork_program(u.forward_signals, u.kill_child)?
+        helpers::fork_program(u.forward_signals, u.kill_child)?
     } else {
         None
     };
@@ -193,8 +146,8 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
 
     if persisting && (child.is_some() || !u.fork) {
         let bound = match bind_helper {
-            Some(helper) => helper.finish(),
-            None => bind_namespace_files(nix::unistd::getpid().as_raw(), &persist),
+            Some(helper) => helpers::finish(helper),
+            None => bind_namespace_files(sys, nix::unistd::getpid().as_raw(), persist),
         };
         if let Err(error) = bound {
             if let Some(child) = child {
@@ -207,21 +160,25 @@ fn run_unshare(prog: &str, u: &Unshare) -> Result<ExitCode, Error> {
         }
     }
     if let Some(child) = child {
-        return fork::wait_program(child);
+        return helpers::wait_program(child);
     }
 
-    become_program(u, &me, single_user, single_group)
+    set_up_process(sys, u, &me, single_user, single_group)?;
+    become_program(u)
 }
 
-/// The part that runs in the process that becomes the program.
-fn become_program(
+/// In the process that becomes the program: single-ID maps (setgroups
+/// denied before the gid_map), propagation, root and working directory,
+/// `/proc`, then groups, gid and uid, capabilities.
+fn set_up_process(
+    sys: &impl Sys,
     u: &Unshare,
     me: &Me,
     single_user: Option<u32>,
     single_group: Option<u32>,
-) -> Result<ExitCode, Error> {
+) -> Result<(), Error> {
     if let Some(uid) = single_user {
-        idmap::write_single(Kind::Users, uid, me.euid)?;
+        idmap::write_single(sys, Kind::Users, uid, me.euid).map_err(map_error)?;
     }
     if let Some(gid) = single_group {
         if u.setgroups == Some(true) {
@@ -231,115 +188,73 @@ fn become_program(
         }
         // Since Linux 3.19 an unprivileged gid_map needs setgroups denied
         // first.
-        idmap::set_setgroups(false)?;
-        idmap::write_single(Kind::Groups, gid, me.egid)?;
+        idmap::set_setgroups(sys, false).map_err(map_error)?;
+        idmap::write_single(sys, Kind::Groups, gid, me.egid).map_err(map_error)?;
     }
     if let Some(allow) = u.setgroups {
-        idmap::set_setgroups(allow)?;
+        idmap::set_setgroups(sys, allow).map_err(map_error)?;
     }
-    if u.wants("mount") {
-        mounts::set_root_propagation(u.propagation)?;
+    if u.wants(NsType::Mnt) {
+        mounts::set_root_propagation(sys, u.propagation)?;
     }
 
     let mut wd = u.wd.clone();
     if let Some(root) = &u.root {
-        nix::unistd::chroot(root).map_err(|errno| {
+        sys.chroot(root).map_err(|errno| {
             error::system_path("cannot change root directory to '", root, "'", errno)
         })?;
         wd.get_or_insert_with(|| PathBuf::from("/"));
     }
     if let Some(wd) = &wd {
-        nix::unistd::chdir(wd)
+        sys.chdir(wd)
             .map_err(|errno| error::system_path("cannot chdir to '", wd, "'", errno))?;
     }
     if let Some(dir) = &u.mount_proc {
         // A recursive private / already covers an existing /proc mount.
         if u.root.is_none() && u.propagation != Propagation::Private {
-            mounts::make_private(dir)?;
+            mounts::make_private(sys, dir)?;
         }
-        mounts::mount_proc(dir)?;
+        mounts::mount_proc(sys, dir)?;
     }
 
     if let Some(gid) = u.setgid {
-        nix::unistd::setgroups(&[]).map_err(|errno| Error::system("setgroups failed", errno))?;
-        nix::unistd::setgid(Gid::from_raw(gid))
+        sys.setgroups(&[])
+            .map_err(|errno| Error::system("setgroups failed", errno))?;
+        sys.setgid(gid)
             .map_err(|errno| Error::system("setgid failed", errno))?;
     }
     if let Some(uid) = u.setuid {
-        nix::unistd::setuid(Uid::from_raw(uid))
+        sys.setuid(uid)
             .map_err(|errno| Error::system("setuid failed", errno))?;
     }
-    if u.keep_caps && u.wants("user") {
+    if u.keep_caps && u.wants(NsType::User) {
         caps::permitted_to_ambient()?;
     }
+    Ok(())
+}
 
+/// Becomes the program (or the login shell); returns only its failure.
+fn become_program(u: &Unshare) -> Result<ExitCode, Error> {
     if u.command.is_empty() {
         return Err(exec_shell());
     }
-    let errno = ns_chroot::exec::execvp(&u.command);
+    let errno = ns_sys::exec::execvp(&u.command);
     Err(Error::Exec {
         program: u.command[0].clone(),
         errno,
     })
 }
 
-/// `--map-user`/`--map-group`: a name first, else a number. A number
-/// beyond 32 bits, or 4294967295 (`(uid_t) -1`, no ID), is refused as
-/// util-linux 2.42 refuses it (2.38 cut the first to 32 bits, mapping
-/// 4294967296 to root, and read the second as "no mapping").
-fn resolve_id(
-    arg: Option<&IdArg>,
-    current: u32,
-    what: &str,
-    by_name: impl FnOnce(&str) -> Option<u32>,
-) -> Result<Option<u32>, Error> {
-    let id = match arg {
-        None => return Ok(None),
-        Some(IdArg::Number(id)) => *id,
-        Some(IdArg::Current) => current,
-        Some(IdArg::Given(text)) => match by_name(text) {
-            Some(id) => id,
-            None => idmap::parse_ulong(text)
-                .and_then(|value| u32::try_from(value).ok())
-                .filter(|&id| id != idmap::NO_ID)
-                .ok_or_else(|| Error::Failed(format!("failed to parse {what}: '{text}'")))?,
-        },
-    };
-    if id == idmap::NO_ID {
-        return Err(Error::Failed(format!(
-            "cannot map {what} {id}: it is (uid_t) -1, which is no ID"
-        )));
-    }
-    Ok(Some(id))
-}
-
-fn resolve_blocks<'a>(
-    args: &[BlockArg],
-    kind: Kind,
-    me: &Me,
-    accounts: &dyn Fn() -> &'a Accounts,
-) -> Result<Vec<Block>, Error> {
-    args.iter()
-        .map(|arg| match arg {
-            BlockArg::Block(block) => Ok(*block),
-            BlockArg::Auto => {
-                // Both files are searched by the user's name (or uid).
-                let name = accounts()
-                    .user_by_uid(me.euid)
-                    .map(|user| user.name.clone())
-                    .ok_or_else(|| Error::Failed(format!("you (user {}) don't exist.", me.euid)))?;
-                idmap::auto_block(kind, &name, me.euid)
-            }
-        })
-        .collect()
-}
-
 /// Binds `/proc/PID/ns/X` onto each file asked for, user namespace first.
-fn bind_namespace_files(pid: i32, persist: &[Option<PathBuf>]) -> Result<(), Error> {
-    for (ns, target) in NAMESPACES.iter().zip(persist) {
-        if let Some(target) = target {
-            let source = PathBuf::from(format!("/proc/{pid}/{}", ns.proc_file));
-            mounts::bind_namespace(&source, target)?;
+fn bind_namespace_files(
+    sys: &impl Sys,
+    pid: i32,
+    persist: &[Option<PathBuf>; 8],
+) -> Result<(), Error> {
+    for kind in BIND_ORDER {
+        if let Some(target) = &persist[kind.index()] {
+            let source = PathBuf::from(format!("/proc/{pid}/{}", kind.children_proc_path()));
+            mounts::bind_namespace(sys, &source, target)?;
         }
     }
     Ok(())
@@ -347,10 +262,7 @@ fn bind_namespace_files(pid: i32, persist: &[Option<PathBuf>]) -> Result<(), Err
 
 /// util-linux's line, then the reason in plain words for EPERM.
 fn unshare_failed(prog: &str, errno: Errno, wants_user: bool) -> Error {
-    let first = format!(
-        "unshare failed: {}",
-        ns_getopt::c_runtime::strerror(errno as i32)
-    );
+    let first = format!("unshare failed: {}", ns_sys::strerror(errno as i32));
     match errno {
         Errno::EPERM => {
             let why = namespaces::explain_eperm(
@@ -369,16 +281,26 @@ fn unshare_failed(prog: &str, errno: Errno, wants_user: bool) -> Error {
     }
 }
 
-/// Writes `CLOCK OFFSET 0` (seconds, nanoseconds) to timens_offsets.
-fn set_time_offset(clock: libc::clockid_t, offset: i64) -> Result<(), Error> {
-    let path = "/proc/self/timens_offsets";
-    let errno = |error: std::io::Error| Errno::from_raw(error.raw_os_error().unwrap_or(0));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::system(format_args!("failed to open {path}"), errno(e)))?;
-    file.write_all(format!("{clock} {offset} 0").as_bytes())
-        .map_err(|e| Error::system(format_args!("failed to write to {path}"), errno(e)))
+/// `--boottime`, `--monotonic`: `CLOCK OFFSET 0` (seconds, nanoseconds)
+/// written to timens_offsets, which the kernel takes only while no
+/// process is in the time namespace, that is before the fork.
+fn set_time_offsets(sys: &impl Sys, u: &Unshare) -> Result<(), Error> {
+    let path = Path::new("/proc/self/timens_offsets");
+    for (clock, offset) in [
+        (libc::CLOCK_BOOTTIME, u.boottime),
+        (libc::CLOCK_MONOTONIC, u.monotonic),
+    ] {
+        let Some(offset) = offset else { continue };
+        let text = format!("{clock} {offset} 0");
+        sys.write_proc(path, text.as_bytes())
+            .map_err(|error| match error {
+                WriteError::Open(errno) => error::system_path("failed to open ", path, "", errno),
+                WriteError::Write(errno) => {
+                    error::system_path("failed to write to ", path, "", errno)
+                }
+            })?;
+    }
+    Ok(())
 }
 
 /// No program: `$SHELL`, else the user's shell from the passwd file of
@@ -408,3 +330,6 @@ fn exec_shell() -> Error {
         errno,
     }
 }
+
+#[cfg(test)]
+mod tests;

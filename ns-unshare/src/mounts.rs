@@ -1,62 +1,69 @@
 //! Every mount of ns-unshare: bind mounts that keep namespaces,
-//! propagation changes, and `--mount-proc`. The calls go through ns-mount's
-//! library (the same mount(2) calls util-linux makes); the messages stay
-//! util-linux unshare's.
+//! propagation changes, and `--mount-proc`. The calls are ns-sys's (the
+//! same mount(2) calls util-linux makes); the messages util-linux
+//! unshare's.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use nix::errno::Errno;
-use ns_mount::{MountFlags, Propagation as MountPropagation};
+use ns_sys::mount::{self, MsFlags, Propagation as MountPropagation};
+use ns_sys::Sys;
 
 use crate::cli::Propagation;
+use crate::error::system_path;
 use crate::Error;
-
-/// The errno behind a failed library call (always a system call here).
-fn errno(error: ns_mount::Error) -> Errno {
-    error.errno().unwrap_or(Errno::EIO)
-}
 
 /// Binds `/proc/PID/ns/X` onto FILE (which must exist) to keep the
 /// namespace after its last process is gone.
-pub fn bind_namespace(source: &Path, target: &Path) -> Result<(), Error> {
-    ns_mount::mount(Some(source), target, None, MountFlags::MS_BIND, None).map_err(|error| {
+pub fn bind_namespace(sys: &impl Sys, source: &Path, target: &Path) -> Result<(), Error> {
+    let source_text = source.as_os_str();
+    mount::mount(sys, Some(source_text), target, None, MsFlags::MS_BIND, None).map_err(|error| {
         let before = format!("mount {} on ", source.display());
-        crate::error::system_path(&before, target, " failed", errno(error))
+        system_path(&before, target, " failed", error.errno)
     })
 }
 
 /// Sets the propagation of every mount of the new namespace, so nothing
 /// done inside leaks out (private) or as asked.
-pub fn set_root_propagation(propagation: Propagation) -> Result<(), Error> {
+pub fn set_root_propagation(sys: &impl Sys, propagation: Propagation) -> Result<(), Error> {
     let propagation = match propagation {
         Propagation::Private => MountPropagation::Private,
         Propagation::Shared => MountPropagation::Shared,
         Propagation::Slave => MountPropagation::Slave,
         Propagation::Unchanged => return Ok(()),
     };
-    ns_mount::set_propagation(Path::new("/"), propagation, true)
-        .map_err(|error| Error::system("cannot change root filesystem propagation", errno(error)))
+    mount::set_propagation(sys, Path::new("/"), propagation, true)
+        .map_err(|error| Error::system("cannot change root filesystem propagation", error.errno))
 }
 
 /// Makes the mounts at and under `dir` private before proc is mounted
 /// there, when `/` was not made private recursively. A directory that is
 /// no mount point answers EINVAL, which is fine: it has no propagation.
-pub fn make_private(dir: &Path) -> Result<(), Error> {
-    match ns_mount::set_propagation(dir, MountPropagation::Private, true).map_err(errno) {
-        Ok(()) | Err(Errno::EINVAL) => Ok(()),
-        Err(errno) => Err(crate::error::system_path(
+pub fn make_private(sys: &impl Sys, dir: &Path) -> Result<(), Error> {
+    match mount::set_propagation(sys, dir, MountPropagation::Private, true) {
+        Ok(()) => Ok(()),
+        Err(error) if error.errno == Errno::EINVAL => Ok(()),
+        Err(error) => Err(system_path(
             "cannot change ",
             dir,
             " filesystem propagation",
-            errno,
+            error.errno,
         )),
     }
 }
 
 /// A proc filesystem for the new PID namespace, without setuid, device
 /// files or executables, as util-linux mounts it.
-pub fn mount_proc(dir: &Path) -> Result<(), Error> {
-    let flags = MountFlags::MS_NOSUID | MountFlags::MS_NOEXEC | MountFlags::MS_NODEV;
-    ns_mount::mount(Some(Path::new("proc")), dir, Some("proc"), flags, None)
-        .map_err(|error| crate::error::system_path("mount ", dir, " failed", errno(error)))
+pub fn mount_proc(sys: &impl Sys, dir: &Path) -> Result<(), Error> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
+    mount::mount(
+        sys,
+        Some(OsStr::new("proc")),
+        dir,
+        Some("proc"),
+        flags,
+        None,
+    )
+    .map_err(|error| system_path("mount ", dir, " failed", error.errno))
 }

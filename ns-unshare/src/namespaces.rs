@@ -1,85 +1,22 @@
-//! The namespace types: their `CLONE_NEW*` flags, their options and the
-//! `/proc/PID/ns/` file a persistent namespace is bound from; and why
-//! `unshare(2)` said EPERM, in words.
+//! The namespace types in the order ns-unshare binds them, and why
+//! `unshare(2)` said EPERM, in words. The types themselves (flags, /proc
+//! names, option names) are ns-sys's [`NsType`].
 
-use nix::sched::CloneFlags;
+use ns_sys::NsType;
 
-/// One namespace type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Namespace {
-    pub flag: CloneFlags,
-    pub short: char,
-    pub long: &'static str,
-    /// Under `/proc/PID/`: what `--TYPE=FILE` binds. For pid and time
-    /// namespaces `unshare(2)` does not move the caller, only its future
-    /// children, so the `*_for_children` link is the new namespace.
-    pub proc_file: &'static str,
-}
-
-/// In util-linux's binding order: the user namespace first, so a file of
-/// a later type is bound while the namespace that owns it is already
-/// persistent.
-pub const NAMESPACES: [Namespace; 8] = [
-    Namespace {
-        flag: CloneFlags::CLONE_NEWUSER,
-        short: 'U',
-        long: "user",
-        proc_file: "ns/user",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWCGROUP,
-        short: 'C',
-        long: "cgroup",
-        proc_file: "ns/cgroup",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWIPC,
-        short: 'i',
-        long: "ipc",
-        proc_file: "ns/ipc",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWUTS,
-        short: 'u',
-        long: "uts",
-        proc_file: "ns/uts",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWNET,
-        short: 'n',
-        long: "net",
-        proc_file: "ns/net",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWPID,
-        short: 'p',
-        long: "pid",
-        proc_file: "ns/pid_for_children",
-    },
-    Namespace {
-        flag: CloneFlags::CLONE_NEWNS,
-        short: 'm',
-        long: "mount",
-        proc_file: "ns/mnt",
-    },
-    Namespace {
-        // nix 0.32 has no CLONE_NEWTIME; the kernel's value is 0x80.
-        flag: CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
-        short: 'T',
-        long: "time",
-        proc_file: "ns/time_for_children",
-    },
+/// util-linux's binding order for `--TYPE=FILE`: the user namespace
+/// first, so a file of a later type is bound while the namespace that
+/// owns it is already persistent.
+pub const BIND_ORDER: [NsType; 8] = [
+    NsType::User,
+    NsType::Cgroup,
+    NsType::Ipc,
+    NsType::Uts,
+    NsType::Net,
+    NsType::Pid,
+    NsType::Mnt,
+    NsType::Time,
 ];
-
-/// The index in [`NAMESPACES`] of the type with this short option.
-pub fn by_short(short: char) -> Option<usize> {
-    NAMESPACES.iter().position(|ns| ns.short == short)
-}
-
-/// The index in [`NAMESPACES`] of the type with this long option.
-pub fn by_long(long: &str) -> Option<usize> {
-    NAMESPACES.iter().position(|ns| ns.long == long)
-}
 
 /// What the system says about user namespaces, read from /proc; `None`
 /// where a file is missing (a kernel without that knob).
@@ -196,15 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_lookups() {
-        assert_eq!(NAMESPACES[by_short('m').unwrap()].long, "mount");
+    fn binding_order_is_user_first_and_complete() {
         assert_eq!(
-            NAMESPACES[by_long("pid").unwrap()].proc_file,
-            "ns/pid_for_children"
+            BIND_ORDER[0],
+            NsType::User,
+            "the user namespace binds first"
         );
-        assert_eq!(NAMESPACES[by_short('T').unwrap()].flag.bits(), 0x80);
-        assert!(by_short('x').is_none());
-        assert_eq!(NAMESPACES[0].long, "user", "the user namespace binds first");
+        for kind in NsType::ALL {
+            assert!(BIND_ORDER.contains(&kind), "{kind:?}");
+        }
     }
 
     #[test]

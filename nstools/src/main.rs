@@ -1,6 +1,8 @@
 //! The multi-call binary: one static executable for the initramfs, which
 //! behaves as the tool named by `argv[0]` (`unshare`, `ns-unshare`, …), as
-//! busybox does; `nstools TOOL ARGS…` works too.
+//! busybox does; `nstools TOOL ARGS…` works too. It is the top of the
+//! layering (see ns-sys): each tool's library `main` below it, and from
+//! ns-sys only the C runtime's set-ID check for its own answers.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -24,7 +26,7 @@ fn find(name: &str) -> Option<Main> {
 }
 
 fn main() -> ExitCode {
-    ns_getopt::c_runtime::restore_sigpipe();
+    ns_sys::runtime::restore_sigpipe();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = ns_getopt::invoked_name(args.first().map(OsString::as_os_str), "nstools");
     if let Some(main) = find(&invoked) {
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
     }
     // `nstools TOOL ARGS…`: the tool sees itself invoked as TOOL.
     let tool = args.get(1).map(|arg| arg.to_string_lossy().into_owned());
-    let identity = ns_getopt::c_runtime::Identity::current();
+    let identity = ns_sys::runtime::Identity::current();
     if let Some(refusal) = identity.set_id_refusal() {
         // Each tool checks for itself at start (mount and umount have a
         // restricted mode, as util-linux's; the others refuse to run);

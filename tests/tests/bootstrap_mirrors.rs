@@ -69,7 +69,9 @@ fn entries(dir: &Path) -> usize {
 
 #[test]
 fn file_mirrors_are_read_in_place() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("mirrors-file");
     let mirror = mirror(dir.path());
     let mut problems = Vec::new();
@@ -177,7 +179,9 @@ fn authority(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn https_mirrors_are_checked_against_the_systems_authorities() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("mirrors-https");
     let mirror = mirror(dir.path());
     let (ca, chain, key) = authority(dir.path());
@@ -216,7 +220,9 @@ fn https_mirrors_are_checked_against_the_systems_authorities() {
 
 #[test]
 fn proxies_as_wget_and_apt_take_them() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("mirrors-proxy");
     let mirror = mirror(dir.path());
     let (proxy_url, count) = proxy();
@@ -303,7 +309,9 @@ fn proxies_as_wget_and_apt_take_them() {
 
 #[test]
 fn a_failing_mirror_is_retried_and_a_cut_download_resumed() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("mirrors-failing");
     let mut mirror = mirror(dir.path());
     let mut problems = Vec::new();

@@ -52,7 +52,9 @@ ns-mount -t proc,sysfs,tmpfs | grep -v ' on /dev' | sed 's/ (.*//'
 
 #[test]
 fn walk_through_as_root() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("scenario-walk");
     let root = container_root(dir.path());
     let before = host_mounts();
@@ -72,7 +74,9 @@ fn walk_through_as_root() {
 
 #[test]
 fn walk_through_unprivileged() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("scenario-walk-user");
     let root = container_root(dir.path());
     let run = in_container(&root, INSIDE).unprivileged().run();
@@ -94,7 +98,9 @@ fn walk_through_unprivileged() {
 /// a private mount namespace, so the host never sees the bind mount.
 #[test]
 fn persistent_namespace_entered_later() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("scenario-persist");
     let before = host_mounts();
     let script = r#"
@@ -124,7 +130,9 @@ fn persistent_namespace_entered_later() {
 /// is gone when it ends, on the host and for the next container.
 #[test]
 fn root_reused_across_runs() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("scenario-reuse");
     let root = container_root(dir.path());
     let before = host_mounts();
@@ -174,7 +182,9 @@ fn namespace_init(unshare: u32) -> i32 {
 /// no process behind; its status reaches the caller.
 #[test]
 fn failure_midway_leaves_nothing_behind() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let dir = TempDir::new("scenario-fail");
     let root = container_root(dir.path());
     let before = host_mounts();

@@ -13,8 +13,8 @@ pub fn tools() -> Vec<(Tool, &'static str)> {
     vec![
         (ns_unshare::cli::TOOL, "ns-unshare"),
         (ns_chroot::cli::TOOL, "ns-chroot"),
-        (ns_mount::mount_cli::TOOL, "ns-mount"),
-        (ns_mount::umount_cli::TOOL, "ns-mount"),
+        (ns_mount::mount::cli::TOOL, "ns-mount"),
+        (ns_mount::umount::cli::TOOL, "ns-mount"),
         (ns_lsns::cli::TOOL, "ns-lsns"),
         (ns_bootstrap::cli::TOOL, "ns-bootstrap"),
     ]

@@ -33,13 +33,13 @@ pub enum CmpOp {
 /// it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
-    pub message: String,
+    pub error: parse::SyntaxError,
     pub echo: Vec<u8>,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        self.error.fmt(f)
     }
 }
 
@@ -76,7 +76,7 @@ impl Filter {
             .collect();
         match result {
             Ok(code) => Ok(Filter { code, echo }),
-            Err(message) => Err(ParseError { message, echo }),
+            Err(error) => Err(ParseError { error, echo }),
         }
     }
 
@@ -138,7 +138,7 @@ fn unquote(data: &[u8]) -> Vec<u8> {
 
 /// glibc's text for the errors a filter reports.
 pub fn errno_text(errno: i32) -> String {
-    ns_getopt::c_runtime::strerror(errno).into_owned()
+    ns_sys::strerror(errno).into_owned()
 }
 
 #[cfg(test)]
@@ -167,7 +167,7 @@ mod tests {
     }
 
     fn parse_error(text: &str) -> String {
-        Filter::parse(text.as_bytes()).unwrap_err().message
+        Filter::parse(text.as_bytes()).unwrap_err().to_string()
     }
 
     #[test]
@@ -273,7 +273,7 @@ mod tests {
         let chain = format!("{}PID == 42", "PID == 1 || ".repeat(100_000));
         assert!(holds(&chain));
         let error = Filter::parse("!".repeat(100_000).as_bytes()).unwrap_err();
-        assert_eq!(error.message, "memory exhausted");
+        assert_eq!(error.to_string(), "memory exhausted");
     }
 
     #[test]

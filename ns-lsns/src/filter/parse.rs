@@ -17,8 +17,10 @@
 //! first). The result is a program for a stack machine ([`Instr`]), so
 //! that evaluating it does not recurse either.
 
+use std::fmt;
+
 use super::lex::{Lexed, Token};
-use super::regex::Regex;
+use super::regex::{Regex, RegexError};
 use super::CmpOp;
 
 /// Bison's default `YYMAXDEPTH`: the states its stack may hold.
@@ -100,16 +102,56 @@ enum Place {
     Parenthesized,
 }
 
-fn syntax_error(token: &Token, place: Place) -> String {
-    let mut message = format!("syntax error, unexpected {}", token.name());
-    if let Place::Top = place {
-        message.push_str(", expecting end of file");
+/// Why an expression does not parse, in libsmartcols' words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyntaxError {
+    /// bison's "syntax error, unexpected TOKEN", with ", expecting end of
+    /// file" where only the end could come.
+    Unexpected {
+        token: &'static str,
+        expecting_end: bool,
+    },
+    /// Nested deeper than bison's stack holds.
+    MemoryExhausted,
+    /// The scanner's message about a number.
+    InvalidNumber(String),
+    /// A pattern `regcomp` refuses.
+    Regex(RegexError),
+    /// `=~` with no string on its right, which libsmartcols reports with
+    /// no message at all ("(null)").
+    NoPattern,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyntaxError::Unexpected {
+                token,
+                expecting_end,
+            } => {
+                // libsmartcols drops the first "T_" of bison's message.
+                let token = token.replacen("T_", "", 1);
+                write!(f, "syntax error, unexpected {token}")?;
+                if *expecting_end {
+                    f.write_str(", expecting end of file")?;
+                }
+                Ok(())
+            }
+            SyntaxError::MemoryExhausted => f.write_str("memory exhausted"),
+            SyntaxError::InvalidNumber(message) => f.write_str(message),
+            SyntaxError::Regex(error) => error.fmt(f),
+            SyntaxError::NoPattern => f.write_str("(null)"),
+        }
     }
-    // libsmartcols drops the first "T_" of bison's message.
-    if let Some(at) = message.find("T_") {
-        message.replace_range(at..at + 2, "");
+}
+
+impl std::error::Error for SyntaxError {}
+
+fn syntax_error(token: &Token, place: Place) -> SyntaxError {
+    SyntaxError::Unexpected {
+        token: token.name(),
+        expecting_end: matches!(place, Place::Top),
     }
-    message
 }
 
 pub struct Parser<'a> {
@@ -145,10 +187,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Bison shifts a token: one more state, which must fit.
-    fn shift(&mut self) -> Result<(), String> {
+    fn shift(&mut self) -> Result<(), SyntaxError> {
         self.symbols += 1;
         if self.symbols + 1 >= MAX_STATES {
-            return Err("memory exhausted".to_string());
+            return Err(SyntaxError::MemoryExhausted);
         }
         self.at += 1;
         Ok(())
@@ -179,7 +221,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The whole filter: an expression, then the end.
-    pub fn filter(&mut self) -> Result<Vec<Instr>, String> {
+    pub fn filter(&mut self) -> Result<Vec<Instr>, SyntaxError> {
         loop {
             let shape = self.operand()?;
             if self.after_operand(shape)? {
@@ -190,7 +232,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Shifts `!` and `(` up to an operand, and the operand: its shape.
-    fn operand(&mut self) -> Result<Shape, String> {
+    fn operand(&mut self) -> Result<Shape, SyntaxError> {
         loop {
             let token = self.peek();
             let frame = match token {
@@ -210,7 +252,9 @@ impl<'a> Parser<'a> {
             Token::False => (Param::Bool(false), Shape::Bool),
             Token::Holder(name) => (Param::Holder(name.clone()), Shape::Holder(name.clone())),
             // The scanner's message stands.
-            Token::InvalidNumber(message) => return Err(message.clone()),
+            Token::InvalidNumber(message) => {
+                return Err(SyntaxError::InvalidNumber(message.clone()))
+            }
             other => return Err(syntax_error(other, Place::Operand)),
         };
         self.shift()?;
@@ -221,7 +265,7 @@ impl<'a> Parser<'a> {
     /// With an operand on the stack: reduces what it completes, then takes
     /// the next operator (shifted, with its frame pushed: `Ok(false)`) or
     /// the end (`Ok(true)`), or fails as bison fails there.
-    fn after_operand(&mut self, mut shape: Shape) -> Result<bool, String> {
+    fn after_operand(&mut self, mut shape: Shape) -> Result<bool, SyntaxError> {
         loop {
             // `!` takes only its operand.
             while let Some(Frame::Not) = self.stack.last() {
@@ -311,10 +355,12 @@ impl<'a> Parser<'a> {
 
     /// The right side of `=~` is compiled; anything but a string has no
     /// text to compile, and libsmartcols reports it with no message at all.
-    fn compile_right(&mut self) -> Result<Regex, String> {
+    fn compile_right(&mut self) -> Result<Regex, SyntaxError> {
         match self.code.last() {
-            Some(Instr::Push(Param::Str(text))) => Regex::new(&super::unquote(text)),
-            _ => Err("(null)".to_string()),
+            Some(Instr::Push(Param::Str(text))) => {
+                Regex::new(&super::unquote(text)).map_err(SyntaxError::Regex)
+            }
+            _ => Err(SyntaxError::NoPattern),
         }
     }
 }
@@ -324,7 +370,7 @@ mod tests {
     use super::*;
     use crate::filter::lex::lex;
 
-    fn parse(text: &str) -> Result<Vec<Instr>, String> {
+    fn parse(text: &str) -> Result<Vec<Instr>, SyntaxError> {
         let tokens = lex(text.as_bytes());
         Parser::new(&tokens).filter()
     }
@@ -349,7 +395,7 @@ mod tests {
             let deep = nested(prefix, most + 1, core, suffix);
             assert_eq!(
                 parse(&deep).unwrap_err(),
-                "memory exhausted",
+                SyntaxError::MemoryExhausted,
                 "{prefix:?} x {}",
                 most + 1
             );
@@ -369,7 +415,7 @@ mod tests {
             if text.starts_with("NS && ") {
                 assert!(result.is_ok());
             } else {
-                assert_eq!(result.unwrap_err(), "memory exhausted");
+                assert_eq!(result.unwrap_err().to_string(), "memory exhausted");
             }
         }
     }

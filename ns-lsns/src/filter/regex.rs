@@ -35,10 +35,22 @@ fn message(code: libc::c_int) -> &'static str {
     }
 }
 
+/// A pattern `regcomp` refuses: its error code, shown as glibc's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegexError(pub libc::c_int);
+
+impl fmt::Display for RegexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(message(self.0))
+    }
+}
+
+impl std::error::Error for RegexError {}
+
 impl Regex {
-    pub fn new(pattern: &[u8]) -> Result<Regex, String> {
+    pub fn new(pattern: &[u8]) -> Result<Regex, RegexError> {
         // A NUL cannot be in a filter's string (it ends the argument).
-        let c_pattern = CString::new(pattern).map_err(|_| message(libc::REG_BADPAT))?;
+        let c_pattern = CString::new(pattern).map_err(|_| RegexError(libc::REG_BADPAT))?;
         // SAFETY: regex_t is plain data; regcomp initialises it.
         let mut compiled: Box<libc::regex_t> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: valid pointers; on success regfree is called on drop.
@@ -50,7 +62,7 @@ impl Regex {
             )
         };
         if rc != 0 {
-            return Err(message(rc).to_string());
+            return Err(RegexError(rc));
         }
         Ok(Regex { compiled })
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ns_bootstrap::sources::{default_mirror, host_sources};
-use ns_unshare::idmap::{find_subid_range, Kind};
+use ns_sys::idmap::{find_subid_range, Kind};
 
 use super::network::{self, Network};
 use super::tools::Build;
@@ -116,7 +116,7 @@ fn probe_namespaces() -> std::io::Result<()> {
 fn unprivileged_build() -> String {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
-    let name = ns_chroot::accounts::Accounts::load(Path::new("/"))
+    let name = ns_sys::accounts::Accounts::load(Path::new("/"))
         .user_by_uid(uid)
         .map(|user| user.name.clone())
         .unwrap_or_default();

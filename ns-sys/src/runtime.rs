@@ -1,21 +1,14 @@
 //! What the reference tools get from their C runtime and Rust's runtime
 //! does otherwise, for every tool to set right at start: the default
-//! SIGPIPE disposition, glibc's errno texts ([`strerror`]), and the check
-//! that a tool meant to run with the caller's own privileges was not
-//! installed set-user-ID or set-group-ID.
-//!
-//! These are here, and not in each tool, because every tool depends on
-//! this crate; they are one module so they can move together into the
-//! shared low-level crate planned for later.
-
-mod strerror;
-
-pub use strerror::{io_error_text, strerror};
+//! SIGPIPE disposition, and the check that a tool meant to run with the
+//! caller's own privileges was not installed set-user-ID or set-group-ID.
 
 /// Restores SIGPIPE's default action. Rust's runtime ignores it before
 /// `main`, so a write to a closed pipe would fail with EPIPE and the tool
 /// would print an error; the C tools die of the signal instead, quietly
-/// (status 141), which is what pipelines (`tool | head -1`) expect.
+/// (status 141), which is what pipelines (`tool | head -1`) expect. An
+/// ignored signal also stays ignored across exec, which is why
+/// [`crate::exec::execvp`] restores it too.
 pub fn restore_sigpipe() {
     // SAFETY: installing the default action runs no code of ours in a
     // signal handler.
@@ -57,24 +50,28 @@ impl Identity {
     /// act on them with the executable owner's rights (`chroot
     /// --userspec=0:0` would hand out a root shell). `None` when the
     /// identities agree.
-    pub fn set_id_refusal(&self) -> Option<String> {
-        self.is_set_id().then(|| {
-            format!(
-                "refusing to run with set-user-ID or set-group-ID privileges \
-                 (real/effective uid {}/{}, gid {}/{})",
-                self.ruid, self.euid, self.rgid, self.egid
-            )
-        })
+    pub fn set_id_refusal(&self) -> Option<SetIdRefusal> {
+        self.is_set_id().then_some(SetIdRefusal(*self))
     }
 }
 
-/// The checks every tool that runs with its caller's privileges makes
-/// first: SIGPIPE as C programs have it, and no set-ID privileges.
-/// Returns the refusal message, if any.
-pub fn start_unprivileged_tool() -> Option<String> {
-    restore_sigpipe();
-    Identity::current().set_id_refusal()
+/// A tool refusing to run set-ID, with the identities that made it refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetIdRefusal(pub Identity);
+
+impl std::fmt::Display for SetIdRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = &self.0;
+        write!(
+            f,
+            "refusing to run with set-user-ID or set-group-ID privileges \
+             (real/effective uid {}/{}, gid {}/{})",
+            id.ruid, id.euid, id.rgid, id.egid
+        )
+    }
 }
+
+impl std::error::Error for SetIdRefusal {}
 
 #[cfg(test)]
 mod tests {
@@ -92,7 +89,7 @@ mod tests {
         assert_eq!(same.set_id_refusal(), None);
         let setuid = Identity { euid: 0, ..same };
         assert!(setuid.is_set_id());
-        let message = setuid.set_id_refusal().unwrap();
+        let message = setuid.set_id_refusal().unwrap().to_string();
         assert!(message.contains("uid 1000/0, gid 100/100"), "{message}");
         let setgid = Identity { egid: 0, ..same };
         assert!(setgid.is_set_id());

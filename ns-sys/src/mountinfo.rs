@@ -12,7 +12,7 @@
 //! named.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 /// One mount, fields as the kernel wrote them (paths unescaped).
@@ -194,14 +194,10 @@ pub fn find_target<'a>(table: &'a [MountEntry], target: &OsStr) -> Option<&'a Mo
     table.iter().rev().find(|entry| entry.target == target)
 }
 
-/// Whether a path's bytes start with `prefix` (`/` for an absolute path).
-pub fn starts_with(path: &OsStr, prefix: &[u8]) -> bool {
-    path.as_bytes().starts_with(prefix)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     const SAMPLE: &[u8] = b"\
 22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard

@@ -15,7 +15,11 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 /// Replaces the process with `args[0]` looked up in PATH; returns only on
 /// failure, with the error the caller turns into 126 or 127.
 pub fn execvp(args: &[OsString]) -> Errno {
-    restore_sigpipe();
+    // The Rust runtime ignores SIGPIPE for its own sake, and an ignored
+    // signal stays ignored across exec: without this, `yes | head` run by
+    // us would not end as it does when a C tool runs it. (Our tools
+    // restore it at start; a library caller may not have.)
+    crate::runtime::restore_sigpipe();
     let Some(program) = args.first() else {
         return Errno::ENOENT;
     };
@@ -66,14 +70,6 @@ pub fn execvp(args: &[OsString]) -> Errno {
     } else {
         Errno::ENOENT
     }
-}
-
-/// The Rust runtime ignores SIGPIPE for its own sake, and an ignored
-/// signal stays ignored across exec: without this, `yes | head` run by us
-/// would not end as it does when a C tool runs it. (Our tools restore it
-/// at start; a library caller may not have.)
-fn restore_sigpipe() {
-    ns_getopt::c_runtime::restore_sigpipe();
 }
 
 /// Runs one file; a file the kernel cannot execute (no `#!`, not ELF) is

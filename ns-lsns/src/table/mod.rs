@@ -4,8 +4,17 @@
 //! cells, tree art, the raw format with `\xNN` escapes, and JSON with a
 //! three-space indent.
 
+mod json;
+mod terminal;
+mod text;
+
 use std::borrow::Cow;
 use std::io::{self, Write};
+
+pub use json::write_json_string;
+pub use terminal::{parse_columns, Terminal};
+use text::push_hex;
+pub use text::{safe_encode, safe_encode_cow, safe_width, truncate, Locale};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,236 +44,6 @@ pub struct Line {
     pub cells: Vec<Option<Vec<u8>>>,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
-}
-
-/// Character handling of the locale in effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Locale {
-    pub utf8: bool,
-}
-
-impl Locale {
-    /// Sets the locale from the environment (as util-linux's `setlocale`)
-    /// and reports whether its character set is UTF-8.
-    pub fn from_environment() -> Locale {
-        // SAFETY: setlocale and nl_langinfo are called before any other
-        // thread exists; the returned string is read at once.
-        let utf8 = unsafe {
-            libc::setlocale(libc::LC_ALL, c"".as_ptr());
-            let codeset = libc::nl_langinfo(libc::CODESET);
-            !codeset.is_null() && std::ffi::CStr::from_ptr(codeset).to_bytes() == b"UTF-8"
-        };
-        Locale { utf8 }
-    }
-
-    fn branch(self) -> &'static str {
-        if self.utf8 {
-            "\u{251c}\u{2500}"
-        } else {
-            "|-"
-        }
-    }
-
-    fn right(self) -> &'static str {
-        if self.utf8 {
-            "\u{2514}\u{2500}"
-        } else {
-            "`-"
-        }
-    }
-
-    fn vertical(self) -> &'static str {
-        if self.utf8 {
-            "\u{2502} "
-        } else {
-            "| "
-        }
-    }
-}
-
-extern "C" {
-    fn wcwidth(c: libc::wchar_t) -> libc::c_int;
-    fn iswprint(c: libc::c_uint) -> libc::c_int;
-}
-
-fn char_width(c: char) -> usize {
-    // SAFETY: pure functions of their argument (and the locale).
-    let width = unsafe { wcwidth(c as libc::wchar_t) };
-    width.max(0) as usize
-}
-
-fn char_printable(c: char) -> bool {
-    // SAFETY: a pure function of its argument (and the locale).
-    unsafe { iswprint(c as libc::c_uint) != 0 }
-}
-
-fn push_hex(out: &mut Vec<u8>, byte: u8) {
-    out.extend_from_slice(format!("\\x{byte:02x}").as_bytes());
-}
-
-/// Makes a cell safe for a terminal: control characters, bytes that are
-/// not valid characters, non-printable characters and the backslash of a
-/// literal `\x` become `\xNN`. Returns the text and its width in cells.
-pub fn safe_encode(data: &[u8], safechars: &[u8], locale: Locale) -> (Vec<u8>, usize) {
-    let mut out = Vec::with_capacity(data.len());
-    let mut width = 0;
-    let mut i = 0;
-    while i < data.len() {
-        let byte = data[i];
-        if byte == 0 {
-            break;
-        }
-        if safechars.contains(&byte) {
-            out.push(byte);
-            i += 1;
-            continue;
-        }
-        if (byte == b'\\' && data.get(i + 1) == Some(&b'x')) || byte < 0x20 || byte == 0x7f {
-            push_hex(&mut out, byte);
-            width += 4;
-            i += 1;
-            continue;
-        }
-        if byte < 0x80 {
-            out.push(byte);
-            width += 1;
-            i += 1;
-            continue;
-        }
-        if !locale.utf8 {
-            push_hex(&mut out, byte);
-            width += 4;
-            i += 1;
-            continue;
-        }
-        match decode_utf8(&data[i..]) {
-            Some((c, len)) if char_printable(c) => {
-                out.extend_from_slice(&data[i..i + len]);
-                width += char_width(c);
-                i += len;
-            }
-            Some((_, len)) => {
-                for &b in &data[i..i + len] {
-                    push_hex(&mut out, b);
-                    width += 4;
-                }
-                i += len;
-            }
-            None => {
-                push_hex(&mut out, byte);
-                width += 4;
-                i += 1;
-            }
-        }
-    }
-    (out, width)
-}
-
-/// Whether [`safe_encode`] leaves `data` as it is, one cell per byte:
-/// printable ASCII without a backslash or a byte of `safechars`.
-fn is_plain(data: &[u8], safechars: &[u8]) -> bool {
-    data.iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && !safechars.contains(&b))
-}
-
-/// [`safe_encode`] without a copy of a cell that needs no encoding (most).
-pub fn safe_encode_cow<'a>(
-    data: &'a [u8],
-    safechars: &[u8],
-    locale: Locale,
-) -> (Cow<'a, [u8]>, usize) {
-    if is_plain(data, safechars) {
-        return (Cow::Borrowed(data), data.len());
-    }
-    let (encoded, width) = safe_encode(data, safechars, locale);
-    (Cow::Owned(encoded), width)
-}
-
-/// The width a cell takes once made safe.
-pub fn safe_width(data: &[u8], locale: Locale) -> usize {
-    if is_plain(data, b"") {
-        return data.len();
-    }
-    safe_encode(data, b"", locale).1
-}
-
-/// One UTF-8 character at the start of `data`, and its length.
-fn decode_utf8(data: &[u8]) -> Option<(char, usize)> {
-    let len = match data.first()? {
-        0x00..=0x7f => 1,
-        0xc2..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf4 => 4,
-        _ => return None,
-    };
-    let text = std::str::from_utf8(data.get(..len)?).ok()?;
-    text.chars().next().map(|c| (c, len))
-}
-
-/// Cuts safe (already encoded) text to at most `width` cells; returns
-/// the byte length kept and the cells used.
-pub fn truncate(data: &[u8], width: usize, locale: Locale) -> (usize, usize) {
-    let mut cells = 0;
-    let mut i = 0;
-    while i < data.len() {
-        let (w, len) = if data[i] < 0x80 || !locale.utf8 {
-            (1, 1)
-        } else {
-            match decode_utf8(&data[i..]) {
-                Some((c, len)) => (char_width(c), len),
-                None => (1, 1),
-            }
-        };
-        if cells + w > width {
-            break;
-        }
-        cells += w;
-        i += len;
-    }
-    (i, cells)
-}
-
-/// Where the output goes and how wide it may be.
-#[derive(Debug, Clone, Copy)]
-pub struct Terminal {
-    pub is_term: bool,
-    pub width: usize,
-}
-
-impl Terminal {
-    /// stdout's terminal width, else `COLUMNS`, else 80.
-    pub fn detect() -> Terminal {
-        // SAFETY: isatty has no preconditions.
-        let is_term = unsafe { libc::isatty(1) } == 1;
-        // SAFETY: a zeroed winsize is a valid out-parameter.
-        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: TIOCGWINSZ writes one winsize.
-        let cols = if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut size) } == 0 {
-            size.ws_col as usize
-        } else {
-            0
-        };
-        let width = if cols > 0 {
-            cols
-        } else {
-            std::env::var("COLUMNS")
-                .ok()
-                .and_then(|value| parse_columns(&value))
-                .unwrap_or(80)
-        };
-        Terminal { is_term, width }
-    }
-}
-
-/// `COLUMNS` as util-linux reads it: a whole positive decimal number.
-pub fn parse_columns(value: &str) -> Option<usize> {
-    let trimmed = value.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number: u64 = digits.parse().ok()?;
-    (number > 0 && number <= i32::MAX as u64).then_some(number as usize)
 }
 
 pub struct Table {
@@ -444,11 +223,7 @@ impl Table {
     pub fn print(&self, out: &mut Vec<u8>) -> io::Result<()> {
         if self.lines.is_empty() {
             if self.format == Format::Json {
-                let mut json = JsonWriter::new();
-                json.open(out, None, JsonKind::Object)?;
-                json.open(out, Some(&self.name), JsonKind::Array)?;
-                json.close(out, JsonKind::Array)?;
-                json.close(out, JsonKind::Object)?;
+                return self.print_json(out, &[]);
             }
             return Ok(());
         }
@@ -502,58 +277,6 @@ impl Table {
             }
         }
         Ok(())
-    }
-
-    fn print_json(&self, out: &mut Vec<u8>, order: &[usize]) -> io::Result<()> {
-        let mut json = JsonWriter::new();
-        json.open(out, None, JsonKind::Object)?;
-        json.open(out, Some(&self.name), JsonKind::Array)?;
-        let tree = self.is_tree();
-        let last_root = (0..self.lines.len())
-            .rev()
-            .find(|&i| self.lines[i].parent.is_none());
-        for &line in order {
-            json.open(out, None, JsonKind::Object)?;
-            for (column, col) in self.columns.iter().enumerate() {
-                if col.hidden {
-                    continue;
-                }
-                let data = self.lines[line].cells.get(column).and_then(Option::as_ref);
-                let data = data.filter(|d| !d.is_empty() && d[0] != 0);
-                let name = col.name.to_ascii_lowercase();
-                json.open(out, Some(&name), JsonKind::Value)?;
-                match data {
-                    None => out.write_all(b"null")?,
-                    Some(data) if col.json_number => out.write_all(until_nul(data))?,
-                    Some(data) => write_json_string(out, data)?,
-                }
-                json.close(out, JsonKind::Value)?;
-            }
-            if !tree {
-                json.close(out, JsonKind::Object)?;
-                continue;
-            }
-            if !self.lines[line].children.is_empty() {
-                json.open(out, Some("children"), JsonKind::Array)?;
-                continue;
-            }
-            let mut current = Some(line);
-            while let Some(ln) = current {
-                let is_child = self.lines[ln].parent.is_some();
-                let last =
-                    (is_child && self.is_last_child(ln)) || (!is_child && Some(ln) == last_root);
-                json.close(out, JsonKind::Object)?;
-                if last && is_child {
-                    json.close(out, JsonKind::Array)?;
-                }
-                if !last {
-                    break;
-                }
-                current = self.lines[ln].parent;
-            }
-        }
-        json.close(out, JsonKind::Array)?;
-        json.close(out, JsonKind::Object)
     }
 
     fn print_human(&self, out: &mut Vec<u8>, order: &[usize]) -> io::Result<()> {
@@ -860,124 +583,10 @@ fn put(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-fn until_nul(data: &[u8]) -> &[u8] {
-    match data.iter().position(|&b| b == 0) {
-        Some(end) => &data[..end],
-        None => data,
-    }
-}
-
-/// A JSON string as util-linux writes it: `"` and `\` escaped, control
-/// characters as short escapes or `\u00XX`, every other byte as it is.
-pub fn write_json_string(out: &mut Vec<u8>, data: &[u8]) -> io::Result<()> {
-    let mut text = Vec::with_capacity(data.len() + 2);
-    text.push(b'"');
-    for &byte in until_nul(data) {
-        match byte {
-            b'"' | b'\\' => {
-                text.push(b'\\');
-                text.push(byte);
-            }
-            0x08 => text.extend_from_slice(b"\\b"),
-            b'\t' => text.extend_from_slice(b"\\t"),
-            b'\n' => text.extend_from_slice(b"\\n"),
-            0x0c => text.extend_from_slice(b"\\f"),
-            b'\r' => text.extend_from_slice(b"\\r"),
-            0x00..=0x1f => text.extend_from_slice(format!("\\u00{byte:02x}").as_bytes()),
-            _ => text.push(byte),
-        }
-    }
-    text.push(b'"');
-    out.write_all(&text)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JsonKind {
-    Object,
-    Array,
-    Value,
-}
-
-/// util-linux's JSON writer: its indentation and comma placement.
-struct JsonWriter {
-    indent: usize,
-    after_close: bool,
-}
-
-impl JsonWriter {
-    fn new() -> JsonWriter {
-        JsonWriter {
-            indent: 0,
-            after_close: false,
-        }
-    }
-
-    fn write_indent(&self, out: &mut Vec<u8>) -> io::Result<()> {
-        for _ in 0..self.indent {
-            out.write_all(b"   ")?;
-        }
-        Ok(())
-    }
-
-    fn open(&mut self, out: &mut Vec<u8>, name: Option<&str>, kind: JsonKind) -> io::Result<()> {
-        match name {
-            Some(name) => {
-                if self.after_close {
-                    out.write_all(b",\n")?;
-                }
-                self.write_indent(out)?;
-                write_json_string(out, name.to_ascii_lowercase().as_bytes())?;
-            }
-            None => {
-                if self.after_close {
-                    out.write_all(b",")?;
-                } else {
-                    self.write_indent(out)?;
-                }
-            }
-        }
-        let named = name.is_some();
-        match kind {
-            JsonKind::Object => {
-                out.write_all(if named { b": {\n" } else { b"{\n" })?;
-                self.indent += 1;
-            }
-            JsonKind::Array => {
-                out.write_all(if named { b": [\n" } else { b"[\n" })?;
-                self.indent += 1;
-            }
-            JsonKind::Value => out.write_all(if named { b": " } else { b" " })?,
-        }
-        self.after_close = false;
-        Ok(())
-    }
-
-    fn close(&mut self, out: &mut Vec<u8>, kind: JsonKind) -> io::Result<()> {
-        if self.indent == 1 {
-            out.write_all(b"\n}\n")?;
-            self.indent = 0;
-            self.after_close = true;
-            return Ok(());
-        }
-        match kind {
-            JsonKind::Object | JsonKind::Array => {
-                self.indent = self.indent.saturating_sub(1);
-                out.write_all(b"\n")?;
-                self.write_indent(out)?;
-                out.write_all(if kind == JsonKind::Object { b"}" } else { b"]" })?;
-            }
-            JsonKind::Value => {}
-        }
-        self.after_close = true;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const UTF8: Locale = Locale { utf8: true };
     const ASCII: Locale = Locale { utf8: false };
 
     fn column(name: &str) -> Column {
@@ -1081,48 +690,5 @@ mod tests {
         assert_eq!(render(&table), "{\n   \"namespaces\": [\n\n   ]\n}\n");
         table.format = Format::Human;
         assert_eq!(render(&table), "");
-    }
-
-    #[test]
-    fn json_strings_escape_hostile_bytes() {
-        let mut out = Vec::new();
-        write_json_string(&mut out, b"a\"b\\c\n\t\x01\x7f\xff").unwrap();
-        assert_eq!(out, b"\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xff\"");
-    }
-
-    #[test]
-    fn safe_encoding() {
-        assert_eq!(safe_encode(b"a\x1bb", b"", ASCII), (b"a\\x1bb".to_vec(), 6));
-        assert_eq!(safe_encode(b"\\x41", b"", ASCII), (b"\\x5cx41".to_vec(), 7));
-        assert_eq!(
-            safe_encode(b"\xc3\xa9", b"", ASCII),
-            (b"\\xc3\\xa9".to_vec(), 8)
-        );
-        assert_eq!(safe_encode(b"a\nb", b"\n", ASCII), (b"a\nb".to_vec(), 2));
-    }
-
-    #[test]
-    fn truncation_counts_cells() {
-        assert_eq!(truncate(b"abcdef", 3, ASCII), (3, 3));
-        assert_eq!(truncate(b"ab", 3, ASCII), (2, 2));
-    }
-
-    #[test]
-    fn utf8_decoding_refuses_bad_sequences() {
-        assert_eq!(decode_utf8(b"\xc3\xa9x"), Some(('\u{e9}', 2)));
-        assert_eq!(decode_utf8(b"\xc3"), None);
-        assert_eq!(decode_utf8(b"\xed\xa0\x80"), None, "surrogate");
-        assert_eq!(decode_utf8(b"\xc0\x80"), None, "overlong");
-        let _ = UTF8;
-    }
-
-    #[test]
-    fn columns_variable() {
-        assert_eq!(parse_columns("100"), Some(100));
-        assert_eq!(parse_columns(" 42"), Some(42));
-        assert_eq!(parse_columns("0"), None);
-        assert_eq!(parse_columns("12x"), None);
-        assert_eq!(parse_columns(""), None);
-        assert_eq!(parse_columns("-5"), None);
     }
 }

@@ -9,11 +9,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use lexopt::Arg::{Long, Short, Value};
-use ns_getopt::{Complete, Opt, Style, Tool};
+use lexopt::Arg::{Long, Value};
+use ns_getopt::{text, Complete, Opt, Style, Tool};
 
-use crate::idmap::{parse_block, parse_ulong, Block};
-use crate::namespaces::{self, NAMESPACES};
+use ns_sys::idmap::{parse_block, Block};
+use ns_sys::number::{parse_signed, parse_ulong};
+use ns_sys::NsType;
+
 use crate::signame::signal_number;
 use crate::Error;
 
@@ -229,12 +231,8 @@ cannot run 126, one that is not found 127.",
     style: Style::UtilLinux,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-    Unshare(Box<Unshare>),
-}
+/// `--help`, `--version`, or the namespaces to make.
+pub type Action = ns_getopt::Action<Box<Unshare>>;
 
 /// Mount propagation applied recursively to `/` in a new mount namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -265,10 +263,11 @@ pub enum BlockArg {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unshare {
-    /// Indexes into [`NAMESPACES`] of the types to create.
-    pub namespaces: Vec<usize>,
-    /// Per type (same index), the file to bind the namespace onto.
-    pub persist: [Option<PathBuf>; NAMESPACES.len()],
+    /// The types to create, in the order given.
+    pub namespaces: Vec<NsType>,
+    /// Per type (by [`NsType::index`]), the file to bind the namespace
+    /// onto.
+    pub persist: [Option<PathBuf>; 8],
     pub fork: bool,
     pub kill_child: Option<i32>,
     pub forward_signals: bool,
@@ -292,66 +291,49 @@ pub struct Unshare {
 }
 
 impl Unshare {
-    pub fn wants(&self, long: &str) -> bool {
-        namespaces::by_long(long).is_some_and(|index| self.namespaces.contains(&index))
+    pub fn wants(&self, kind: NsType) -> bool {
+        self.namespaces.contains(&kind)
     }
 
-    fn add(&mut self, index: usize) {
-        if !self.namespaces.contains(&index) {
-            self.namespaces.push(index);
+    fn add(&mut self, kind: NsType) {
+        if !self.wants(kind) {
+            self.namespaces.push(kind);
         }
     }
-
-    fn add_named(&mut self, long: &str) {
-        self.add(namespaces::by_long(long).expect("a namespace of the table"));
-    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The name we were invoked as, for messages.
-    pub invoked_as: String,
-    pub action: Action,
-}
+/// The command line: the name we were invoked as, and the action.
+pub type Options = ns_getopt::Invocation<Action>;
 
 /// Parses argv (`argv[0]` included).
-pub fn parse<I>(args: I) -> Result<Options, (String, Error)>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    let mut parser = lexopt::Parser::from_iter(args);
-    let invoked_as = ns_getopt::invoked_name(parser.bin_name().map(AsRef::as_ref), "ns-unshare");
-    match parse_options(&mut parser) {
-        Ok(action) => Ok(Options { invoked_as, action }),
-        Err(error) => Err((invoked_as, error)),
-    }
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, |parser, prog| {
+        let invoked_as = prog.to_string();
+        parse_options(parser).map(|action| Options { invoked_as, action })
+    })
 }
 
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut u = Unshare::default();
     while let Some(arg) = parser.next().map_err(usage)? {
-        let name = match arg {
-            Long(name) => TOOL.resolve_long(name)?,
-            Short(c) => match short_to_long(c) {
-                Some(long) => long,
-                None => return Err(ns_getopt::unknown(arg).into()),
-            },
-            Value(program) => {
-                u.command.push(program);
-                u.command.extend(parser.raw_args().map_err(usage)?);
-                break;
-            }
-        };
+        if let Value(program) = arg {
+            u.command.push(program);
+            u.command.extend(parser.raw_args().map_err(usage)?);
+            break;
+        }
+        let name = TOOL
+            .long_of_key(TOOL.key(&arg)?)
+            .ok_or_else(|| ns_getopt::unknown(arg.clone()))?;
         // Short namespace options take no value; the long ones take an
         // optional `=FILE`.
-        let is_long = matches!(arg, Long(_));
-        if let Some(index) = namespaces::by_long(name) {
-            u.add(index);
-            if is_long {
+        if let Some(kind) = NsType::from_option_name(name) {
+            u.add(kind);
+            if matches!(arg, Long(_)) {
                 if let Some(file) = parser.optional_value() {
-                    u.persist[index] = Some(file.into());
+                    u.persist[kind.index()] = Some(file.into());
                 }
             }
             continue;
@@ -362,7 +344,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             "fork" => u.fork = true,
             "kill-child" => {
                 u.fork = true;
-                u.kill_child = Some(match parser.optional_value().map(string) {
+                u.kill_child = Some(match parser.optional_value().map(text) {
                     Some(name) => signal_number(&name)
                         .ok_or_else(|| Error::Failed(format!("unknown signal: {name}")))?,
                     None => libc::SIGKILL,
@@ -373,7 +355,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                 u.forward_signals = true;
             }
             "mount-proc" => {
-                u.add_named("mount");
+                u.add(NsType::Mnt);
                 u.mount_proc = Some(
                     parser
                         .optional_value()
@@ -381,33 +363,33 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                 );
             }
             "map-user" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_user = Some(IdArg::Given(value(parser)?));
             }
             "map-group" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_group = Some(IdArg::Given(value(parser)?));
             }
             "map-root-user" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_user = Some(IdArg::Number(0));
                 u.map_group = Some(IdArg::Number(0));
             }
             "map-current-user" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_user = Some(IdArg::Current);
                 u.map_group = Some(IdArg::Current);
             }
             "map-users" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_users.push(block_arg(&value(parser)?)?);
             }
             "map-groups" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_groups.push(block_arg(&value(parser)?)?);
             }
             "map-auto" => {
-                u.add_named("user");
+                u.add(NsType::User);
                 u.map_users.push(BlockArg::Auto);
                 u.map_groups.push(BlockArg::Auto);
             }
@@ -451,39 +433,21 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             other => unreachable!("option --{other} is in TOOL but not handled"),
         }
     }
-    if (u.monotonic.is_some() || u.boottime.is_some()) && !u.wants("time") {
+    if (u.monotonic.is_some() || u.boottime.is_some()) && !u.wants(NsType::Time) {
         // util-linux 2.38 names the option "-t" here; it is -T.
         return Err(Error::Failed(
             "options --monotonic and --boottime require unsharing of a time namespace (-T)"
                 .to_string(),
         ));
     }
-    Ok(Action::Unshare(Box::new(u)))
-}
-
-fn short_to_long(c: char) -> Option<&'static str> {
-    if let Some(index) = namespaces::by_short(c) {
-        return Some(NAMESPACES[index].long);
-    }
-    Some(match c {
-        'f' => "fork",
-        'h' => "help",
-        'V' => "version",
-        'r' => "map-root-user",
-        'c' => "map-current-user",
-        'R' => "root",
-        'w' => "wd",
-        'S' => "setuid",
-        'G' => "setgid",
-        _ => return None,
-    })
+    Ok(Action::Run(Box::new(u)))
 }
 
 /// A required option value.
 fn value(parser: &mut lexopt::Parser) -> Result<String, Error> {
     parser
         .value()
-        .map(string)
+        .map(text)
         .map_err(|error| TOOL.usage_error(error).into())
 }
 
@@ -494,17 +458,13 @@ fn os_value(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
         .map_err(|error| TOOL.usage_error(error).into())
 }
 
-fn string(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
-}
-
 fn block_arg(text: &str) -> Result<BlockArg, Error> {
     if text == "auto" {
         return Ok(BlockArg::Auto);
     }
     parse_block(text)
         .map(BlockArg::Block)
-        .map_err(Error::Failed)
+        .map_err(|error| Error::Failed(error.to_string()))
 }
 
 /// `-S`/`-G`: a number as strtoul reads it, cut to 32 bits as C's
@@ -519,280 +479,16 @@ fn id_number(text: &str, what: &str) -> Result<u32, Error> {
 /// of range is reported with ERANGE's text, as util-linux 2.42 does
 /// (2.38 let `18446744073709551615` wrap).
 fn offset(text: &str, what: &str) -> Result<i64, Error> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let magnitude = digits.strip_prefix('-').unwrap_or(digits);
-    if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Failed(format!("{what}: '{text}'")));
-    }
-    digits.parse::<i64>().map_err(|_| {
-        let range = ns_getopt::c_runtime::strerror(libc::ERANGE);
+    let out_of_range = || {
+        let range = ns_sys::strerror(libc::ERANGE);
         Error::Failed(format!("{what}: '{text}': {range}"))
-    })
-}
-
-/// `--help`, from the option table.
-pub fn help(prog: &str) -> String {
-    TOOL.help(prog)
-}
-
-pub fn version(prog: &str) -> String {
-    format!("{prog} (nstools) {}\n", env!("CARGO_PKG_VERSION"))
+    };
+    match parse_signed(text) {
+        Ok(value) => i64::try_from(value).map_err(|_| out_of_range()),
+        Err(true) => Err(out_of_range()),
+        Err(false) => Err(Error::Failed(format!("{what}: '{text}'"))),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ns_getopt::ToolError;
-
-    fn parse_ok(args: &[&str]) -> Unshare {
-        let argv = std::iter::once("ns-unshare").chain(args.iter().copied());
-        match parse(argv).map_err(|(_, e)| e.to_string()).unwrap().action {
-            Action::Unshare(u) => *u,
-            other => panic!("expected a run, got {other:?}"),
-        }
-    }
-
-    fn parse_err(args: &[&str]) -> (u8, bool, String) {
-        let argv = std::iter::once("ns-unshare").chain(args.iter().copied());
-        let (_, error) = parse(argv).unwrap_err();
-        (
-            error.exit_code(),
-            matches!(error, Error::Usage(_)),
-            error.to_string(),
-        )
-    }
-
-    fn longs(u: &Unshare) -> Vec<&'static str> {
-        u.namespaces.iter().map(|i| NAMESPACES[*i].long).collect()
-    }
-
-    #[test]
-    fn walk_through_line() {
-        let u = parse_ok(&[
-            "--mount",
-            "--uts",
-            "--ipc",
-            "--net",
-            "--map-root-user",
-            "--user",
-            "--pid",
-            "--fork",
-            "ns-chroot",
-            "/debian",
-            "bash",
-        ]);
-        assert_eq!(longs(&u), ["mount", "uts", "ipc", "net", "user", "pid"]);
-        assert!(u.fork);
-        assert_eq!(u.map_user, Some(IdArg::Number(0)));
-        assert_eq!(u.map_group, Some(IdArg::Number(0)));
-        assert_eq!(u.command, ["ns-chroot", "/debian", "bash"]);
-    }
-
-    #[test]
-    fn bundled_short_options() {
-        let u = parse_ok(&["-muinpUCTf", "true"]);
-        assert_eq!(u.namespaces.len(), 8);
-        assert!(u.fork);
-        assert!(u.persist.iter().all(Option::is_none));
-    }
-
-    #[test]
-    fn parsing_stops_at_the_program() {
-        let u = parse_ok(&["-u", "sh", "-c", "--mount", "--"]);
-        assert_eq!(longs(&u), ["uts"]);
-        assert_eq!(u.command, ["sh", "-c", "--mount", "--"]);
-        let u = parse_ok(&["--", "-m"]);
-        assert!(u.namespaces.is_empty());
-        assert_eq!(u.command, ["-m"]);
-        assert!(parse_ok(&[]).command.is_empty());
-    }
-
-    #[test]
-    fn persistence_files_only_with_long_equals() {
-        let u = parse_ok(&["--mount=/run/mnt", "--pid=/run/pid", "--net", "/x"]);
-        let m = namespaces::by_long("mount").unwrap();
-        let p = namespaces::by_long("pid").unwrap();
-        let n = namespaces::by_long("net").unwrap();
-        assert_eq!(u.persist[m], Some(PathBuf::from("/run/mnt")));
-        assert_eq!(u.persist[p], Some(PathBuf::from("/run/pid")));
-        assert_eq!(u.persist[n], None);
-        assert_eq!(u.command, ["/x"], "--net takes no separate value");
-        assert_eq!(
-            parse_err(&["-m/tmp/x"]),
-            (1, true, "invalid option -- '/'".into())
-        );
-        let u = parse_ok(&["--ut=/a", "--uts=/b"]);
-        assert_eq!(
-            u.persist[namespaces::by_long("uts").unwrap()],
-            Some(PathBuf::from("/b")),
-            "the last file wins"
-        );
-    }
-
-    #[test]
-    fn implied_options() {
-        let u = parse_ok(&["--mount-proc"]);
-        assert_eq!(longs(&u), ["mount"]);
-        assert_eq!(u.mount_proc, Some(PathBuf::from("/proc")));
-        let u = parse_ok(&["--mount-proc=/mnt/p"]);
-        assert_eq!(u.mount_proc, Some(PathBuf::from("/mnt/p")));
-        let u = parse_ok(&["--kill-child"]);
-        assert!(u.fork);
-        assert_eq!(u.kill_child, Some(libc::SIGKILL));
-        assert_eq!(parse_ok(&["--kill-child=term"]).kill_child, Some(15));
-        let u = parse_ok(&["--forward-signals"]);
-        assert!(u.fork && u.forward_signals);
-        for option in ["-r", "-c", "--map-user=1", "--map-group=1", "--map-auto"] {
-            assert_eq!(longs(&parse_ok(&[option])), ["user"], "{option}");
-        }
-        assert_eq!(
-            parse_ok(&["-c"]).map_user,
-            Some(IdArg::Current),
-            "-c maps the current ids"
-        );
-    }
-
-    #[test]
-    fn map_blocks_repeat_and_auto() {
-        let u = parse_ok(&["--map-users=0:100000:10", "--map-users=100010,10,5"]);
-        assert_eq!(
-            u.map_users,
-            [
-                BlockArg::Block(Block {
-                    outer: 100000,
-                    inner: 0,
-                    count: 10
-                }),
-                BlockArg::Block(Block {
-                    outer: 100010,
-                    inner: 10,
-                    count: 5
-                })
-            ]
-        );
-        let u = parse_ok(&["--map-auto", "--map-groups", "auto"]);
-        assert_eq!(u.map_users, [BlockArg::Auto]);
-        assert_eq!(u.map_groups, [BlockArg::Auto, BlockArg::Auto]);
-        assert_eq!(
-            parse_err(&["--map-users=1:2"]),
-            (1, false, "invalid mapping '1:2'".into())
-        );
-    }
-
-    #[test]
-    fn value_checks_in_option_order() {
-        assert_eq!(
-            parse_err(&["--propagation", "foo"]).2,
-            "unsupported propagation mode: foo"
-        );
-        assert_eq!(
-            parse_err(&["--setgroups=x"]).2,
-            "unsupported --setgroups argument 'x'"
-        );
-        assert_eq!(parse_err(&["--kill-child=9"]).2, "unknown signal: 9");
-        assert_eq!(parse_err(&["-S", "x"]).2, "failed to parse uid: 'x'");
-        assert_eq!(parse_err(&["-G", ""]).2, "failed to parse gid: ''");
-        assert_eq!(parse_ok(&["-S", "4294967296"]).setuid, Some(0));
-        assert_eq!(parse_ok(&["-S", "-5"]).setuid, Some(4294967291));
-        assert_eq!(
-            parse_err(&["-T", "--monotonic=5x"]).2,
-            "failed to parse monotonic offset: '5x'"
-        );
-        assert_eq!(parse_ok(&["-T", "--boottime", "-5"]).boottime, Some(-5));
-        assert_eq!(parse_ok(&["-T", "--boottime", " +5"]).boottime, Some(5));
-        for (huge, sign) in [("18446744073709551615", ""), ("9223372036854775808", "-")] {
-            let value = format!("{sign}{huge}9");
-            assert_eq!(
-                parse_err(&["-T", "--boottime", &value]).2,
-                format!(
-                    "failed to parse boottime offset: '{value}': Numerical result out of range"
-                )
-            );
-        }
-        assert_eq!(
-            parse_err(&["-T", "--monotonic=18446744073709551615"]).2,
-            "failed to parse monotonic offset: '18446744073709551615': Numerical result out of range"
-        );
-        assert_eq!(
-            parse_err(&["-T", "--monotonic=-"]).2,
-            "failed to parse monotonic offset: '-'"
-        );
-        let (code, usage, text) = parse_err(&["--monotonic", "5"]);
-        assert_eq!((code, usage), (1, false));
-        assert!(text.contains("(-T)"));
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert_eq!(
-            parse_err(&["-x"]),
-            (1, true, "invalid option -- 'x'".into())
-        );
-        assert_eq!(
-            parse_err(&["--bogus"]),
-            (1, true, "unrecognized option '--bogus'".into())
-        );
-        assert_eq!(
-            parse_err(&["-S"]),
-            (1, true, "option requires an argument -- 'S'".into())
-        );
-        assert_eq!(
-            parse_err(&["--propagation"]),
-            (
-                1,
-                true,
-                "option '--propagation' requires an argument".into()
-            )
-        );
-        assert_eq!(
-            parse_err(&["--fork=1"]),
-            (1, true, "option '--fork' doesn't allow an argument".into())
-        );
-        let (_, usage, text) = parse_err(&["--map"]);
-        assert!(usage && text.starts_with("option '--map' is ambiguous"));
-    }
-
-    #[test]
-    fn abbreviations() {
-        let u = parse_ok(&["--mount", "--ut", "--map-r", "--prop", "slave", "--wd=/t"]);
-        assert_eq!(longs(&u), ["mount", "uts", "user"]);
-        assert_eq!(u.propagation, Propagation::Slave);
-        assert_eq!(u.wd, Some(PathBuf::from("/t")));
-    }
-
-    #[test]
-    fn every_table_option_is_handled() {
-        for opt in TOOL.options {
-            let mut argv = vec!["unshare".to_string(), format!("--{}", opt.long)];
-            if matches!(opt.value, ns_getopt::Value::Required(_)) {
-                argv.push("1".to_string());
-            }
-            // An error is fine (a bad value); a panic (unhandled) is not.
-            let _ = parse(argv);
-            if let Some(short) = opt.short {
-                assert_eq!(short_to_long(short), Some(opt.long), "-{short}");
-            }
-        }
-    }
-
-    #[test]
-    fn help_names_every_option() {
-        let help = help("unshare");
-        assert!(help.starts_with("\nUsage:\n unshare [options]"));
-        for opt in TOOL.options {
-            assert!(help.contains(&format!("--{}", opt.long)), "{}", opt.long);
-        }
-    }
-
-    #[test]
-    fn help_and_version() {
-        let argv = ["unshare", "-h", "--bogus"];
-        assert_eq!(parse(argv).unwrap().action, Action::Help);
-        assert_eq!(parse(["unshare", "-V"]).unwrap().action, Action::Version);
-        assert_eq!(
-            parse(["/usr/bin/unshare", "-V"]).unwrap().invoked_as,
-            "unshare"
-        );
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! The account database of a root filesystem: `/etc/passwd` and
 //! `/etc/group` read as files. Our binaries are static, so there is no NSS;
 //! and the database that matters is the one of the root in effect (the new
-//! root after `chroot`), which is exactly what reading the files gives.
+//! root after `chroot`, the target of a bootstrap), which is exactly what
+//! reading the files gives.
 
 use std::path::Path;
 
@@ -36,16 +37,25 @@ fn id_field(field: Option<&str>) -> Option<u32> {
     field.parse().ok()
 }
 
-/// Parses passwd lines (`name:password:uid:gid:gecos:home:shell`); lines
-/// without a name or with a non-numeric uid or gid are skipped, as glibc
-/// skips them. Missing trailing fields read as empty.
-pub fn parse_passwd(text: &str) -> Vec<User> {
+/// The entries of a passwd or group file: a name that is not empty, the
+/// password field skipped, and the fields after it.
+fn entries(text: &str) -> impl Iterator<Item = (String, std::str::Split<'_, char>)> {
     text.lines()
         .filter(|line| is_entry(line))
         .filter_map(|line| {
             let mut fields = line.trim_end_matches('\r').split(':');
             let name = fields.next().filter(|name| !name.is_empty())?.to_string();
             let _password = fields.next()?;
+            Some((name, fields))
+        })
+}
+
+/// Parses passwd lines (`name:password:uid:gid:gecos:home:shell`); lines
+/// without a name or with a non-numeric uid or gid are skipped, as glibc
+/// skips them. Missing trailing fields read as empty.
+pub fn parse_passwd(text: &str) -> Vec<User> {
+    entries(text)
+        .filter_map(|(name, mut fields)| {
             let uid = id_field(fields.next())?;
             let gid = id_field(fields.next())?;
             let _gecos = fields.next();
@@ -64,12 +74,8 @@ pub fn parse_passwd(text: &str) -> Vec<User> {
 
 /// Parses group lines (`name:password:gid:member,member`).
 pub fn parse_group(text: &str) -> Vec<Group> {
-    text.lines()
-        .filter(|line| is_entry(line))
-        .filter_map(|line| {
-            let mut fields = line.trim_end_matches('\r').split(':');
-            let name = fields.next().filter(|name| !name.is_empty())?.to_string();
-            let _password = fields.next()?;
+    entries(text)
+        .filter_map(|(name, mut fields)| {
             let gid = id_field(fields.next())?;
             let members = fields
                 .next()

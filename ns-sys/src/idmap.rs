@@ -5,11 +5,72 @@
 //! `newuidmap`/`newgidmap` (Debian's `uidmap` package) otherwise.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use crate::Error;
+use crate::child::ChildError;
+use crate::number::{decimal, parse_ulong};
+use crate::sys::{Sys, WriteError};
+
+/// What went wrong with a map, with the text, file or path concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A block that is not `INNER:OUTER:COUNT` or `OUTER,INNER,COUNT`.
+    InvalidMapping { text: String },
+    /// A block whose range reaches [`NO_ID`].
+    ReachesNoId { text: String },
+    /// A subid line's start or count that is no number.
+    SubidField { field: String },
+    /// A subid range that reaches [`NO_ID`].
+    SubidRange { start: u32, count: u32 },
+    /// Ranges whose sums leave 32 bits.
+    Overflow,
+    /// `/etc/subuid` (or subgid) cannot be read.
+    ReadSubid { file: &'static str, errno: Errno },
+    /// The user has no line there.
+    NoSubidLine { user: String, file: &'static str },
+    /// A map (or `setgroups`) could not be written.
+    Write { path: PathBuf, error: WriteError },
+    /// A map longer than the page the kernel reads.
+    TooLarge { path: PathBuf },
+    /// newuidmap or newgidmap failed.
+    Helper(ChildError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidMapping { text } => write!(f, "invalid mapping '{text}'"),
+            Error::ReachesNoId { text } => write!(
+                f,
+                "invalid mapping '{text}': a range may not reach {NO_ID} ((uid_t) -1, which is no ID)"
+            ),
+            Error::SubidField { field } => write!(f, "failed to parse subid map: '{field}'"),
+            Error::SubidRange { start, count } => write!(
+                f,
+                "subid range {start}:{count} reaches {NO_ID}, which is no ID"
+            ),
+            Error::Overflow => f.write_str("ID map arithmetic overflows"),
+            Error::ReadSubid { file, errno } => write!(
+                f,
+                "could not open '{file}': {}",
+                crate::strerror(*errno as i32)
+            ),
+            Error::NoSubidLine { user, file } => {
+                write!(f, "no line matching user \"{user}\" in {file}")
+            }
+            Error::Write { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::TooLarge { path } => {
+                write!(f, "{} too large for kernel 4k limit", path.display())
+            }
+            Error::Helper(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// One line of a uid_map or gid_map: `count` IDs from `outer` (in the
 /// parent namespace) appear as `inner` onwards inside.
@@ -29,34 +90,12 @@ pub struct Block {
     pub count: u32,
 }
 
-/// An unsigned number as `strtoul` (and scanf's `%u`) reads it: leading
-/// blanks, an optional sign (a `-` wraps, as in C), decimal digits, and
-/// nothing after. Values beyond 64 bits are an error.
-pub fn parse_ulong(text: &str) -> Option<u64> {
-    let rest = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match rest.as_bytes().first() {
-        Some(b'-') => (true, &rest[1..]),
-        Some(b'+') => (false, &rest[1..]),
-        _ => (false, rest),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let value: u64 = digits.parse().ok()?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// A 32-bit ID field of a map: like [`parse_ulong`] but within u32.
+/// A 32-bit ID field of a map: a decimal number within u32, no sign.
 fn parse_u32_field(text: &str) -> Option<u32> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    if trimmed.starts_with('-') {
-        return None;
+    match decimal(text)? {
+        (false, digits) => digits.parse().ok(),
+        (true, _) => None,
     }
-    parse_ulong(trimmed).and_then(|value| u32::try_from(value).ok())
 }
 
 /// `(uid_t) -1` means "no ID" to the kernel (setresuid's "unchanged"):
@@ -75,8 +114,10 @@ pub fn check_range(first: u32, count: u32) -> bool {
 /// that reaches 4294967295 is refused: util-linux 2.42 turns
 /// `0:4294967295:1` into the map `0 0 1` (root mapped to root), its own
 /// "no ID" sentinel taken for an ID.
-pub fn parse_block(text: &str) -> Result<Block, String> {
-    let invalid = || format!("invalid mapping '{text}'");
+pub fn parse_block(text: &str) -> Result<Block, Error> {
+    let invalid = || Error::InvalidMapping {
+        text: text.to_string(),
+    };
     let (fields, new_order): (Vec<&str>, bool) = if text.contains(':') {
         (text.split(':').collect(), true)
     } else {
@@ -92,9 +133,9 @@ pub fn parse_block(text: &str) -> Result<Block, String> {
     );
     let (inner, outer) = if new_order { (a, b) } else { (b, a) };
     if !check_range(inner, count) || !check_range(outer, count) {
-        return Err(format!(
-            "invalid mapping '{text}': a range may not reach {NO_ID} ((uid_t) -1, which is no ID)"
-        ));
+        return Err(Error::ReachesNoId {
+            text: text.to_string(),
+        });
     }
     Ok(Block {
         outer,
@@ -105,7 +146,7 @@ pub fn parse_block(text: &str) -> Result<Block, String> {
 
 /// The first `/etc/subuid` (or subgid) line of a user, named by `name` or
 /// by number: its start and count. `Ok(None)` when no line matches.
-pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32, u32)>, String> {
+pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32, u32)>, Error> {
     for line in text.lines() {
         let mut fields = line.splitn(3, ':');
         let (Some(owner), Some(start), Some(count)) = (fields.next(), fields.next(), fields.next())
@@ -121,13 +162,13 @@ pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32,
         let number = |field: &str| {
             parse_ulong(field)
                 .and_then(|value| u32::try_from(value).ok())
-                .ok_or_else(|| format!("failed to parse subid map: '{field}'"))
+                .ok_or_else(|| Error::SubidField {
+                    field: field.to_string(),
+                })
         };
         let (start, count) = (number(start)?, number(count)?);
         if !check_range(start, count) {
-            return Err(format!(
-                "subid range {start}:{count} reaches {NO_ID}, which is no ID"
-            ));
+            return Err(Error::SubidRange { start, count });
         }
         return Ok(Some((start, count)));
     }
@@ -143,8 +184,8 @@ pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32,
 /// Every sum is checked: blocks come from [`parse_block`] or /etc/subuid,
 /// whose ranges end below [`NO_ID`], and anything else is an error rather
 /// than a wrapped ID.
-pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Result<Vec<MapRange>, String> {
-    let overflow = || "ID map arithmetic overflows".to_string();
+pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Result<Vec<MapRange>, Error> {
+    let overflow = || Error::Overflow;
     let Some((outer, inner)) = single else {
         return blocks
             .iter()
@@ -265,73 +306,80 @@ impl Kind {
     }
 }
 
-/// `--map-users=auto`: the user's first subordinate range, mapped to 0.
-pub fn auto_block(kind: Kind, name: &str, uid: u32) -> Result<Block, Error> {
+/// The first subordinate range of a user in `/etc/subuid` (or subgid).
+pub fn subid_range(kind: Kind, name: &str, uid: u32) -> Result<(u32, u32), Error> {
     let file = kind.subid_file();
-    let text = std::fs::read_to_string(file).map_err(|error| {
-        Error::system(
-            format_args!("could not open '{file}'"),
-            Errno::from_raw(error.raw_os_error().unwrap_or(0)),
-        )
+    let text = std::fs::read_to_string(file).map_err(|error| Error::ReadSubid {
+        file,
+        errno: crate::errno_of(&error),
     })?;
-    match find_subid_range(&text, name, uid).map_err(Error::Failed)? {
-        Some((outer, count)) => Ok(Block {
-            outer,
-            inner: 0,
-            count,
-        }),
-        None => Err(Error::Failed(format!(
-            "no line matching user \"{name}\" in {file}"
-        ))),
-    }
+    find_subid_range(&text, name, uid)?.ok_or_else(|| Error::NoSubidLine {
+        user: name.to_string(),
+        file,
+    })
 }
 
-fn write_proc(path: &str, text: &str, open_what: &str, write_what: &str) -> Result<(), Error> {
-    let errno = |error: std::io::Error| Errno::from_raw(error.raw_os_error().unwrap_or(0));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::system(format_args!("{open_what} {path}"), errno(e)))?;
-    // One write(2): the kernel takes a map in a single write only.
-    file.write_all(text.as_bytes())
-        .map_err(|e| Error::system(format_args!("{write_what} {path}"), errno(e)))
+/// `--map-users=auto`: the user's first subordinate range, mapped to 0.
+pub fn auto_block(kind: Kind, name: &str, uid: u32) -> Result<Block, Error> {
+    let (outer, count) = subid_range(kind, name, uid)?;
+    Ok(Block {
+        outer,
+        inner: 0,
+        count,
+    })
+}
+
+fn write(sys: &impl Sys, path: PathBuf, text: &str) -> Result<(), Error> {
+    sys.write_proc(&path, text.as_bytes())
+        .map_err(|error| Error::Write { path, error })
 }
 
 /// `--map-user`/`--map-group` alone: the process maps itself, one ID.
-pub fn write_single(kind: Kind, inner: u32, outer: u32) -> Result<(), Error> {
-    let path = format!("/proc/self/{}", kind.proc_file());
-    write_proc(
-        &path,
-        &format!("{inner} {outer} 1"),
-        "cannot open",
-        "write failed",
-    )
+/// For a gid_map without privilege, [`set_setgroups`] must deny first.
+pub fn write_single(sys: &impl Sys, kind: Kind, inner: u32, outer: u32) -> Result<(), Error> {
+    let path = PathBuf::from(format!("/proc/self/{}", kind.proc_file()));
+    write(sys, path, &format!("{inner} {outer} 1"))
 }
 
 /// `--setgroups allow|deny`; a kernel without the file (before 3.19)
 /// has nothing to control.
-pub fn set_setgroups(allow: bool) -> Result<(), Error> {
-    let path = "/proc/self/setgroups";
-    if !std::path::Path::new(path).exists() {
+pub fn set_setgroups(sys: &impl Sys, allow: bool) -> Result<(), Error> {
+    let path = Path::new("/proc/self/setgroups");
+    if !path.exists() {
         return Ok(());
     }
     let text = if allow { "allow" } else { "deny" };
-    write_proc(path, text, "cannot open", "write failed")
+    write(sys, path.to_path_buf(), text)
+}
+
+/// Maps this process's own user and group to `uid` and `gid` inside its
+/// new user namespace, as an unprivileged process may (Linux 3.19+):
+/// setgroups(2) denied before the gid_map is written.
+pub fn map_self(sys: &impl Sys, uid: (u32, u32), gid: (u32, u32)) -> Result<(), Error> {
+    write_single(sys, Kind::Users, uid.0, uid.1)?;
+    set_setgroups(sys, false)?;
+    write_single(sys, Kind::Groups, gid.0, gid.1)
 }
 
 /// Writes ranges for process `pid`: directly when we are root (the kernel
 /// checks nothing more), else through newuidmap/newgidmap, which check
 /// them against /etc/subuid and /etc/subgid.
-pub fn write_ranges(prog: &str, kind: Kind, pid: i32, ranges: &[MapRange]) -> Result<(), Error> {
+pub fn write_ranges(
+    sys: &impl Sys,
+    kind: Kind,
+    pid: i32,
+    ranges: &[MapRange],
+) -> Result<(), Error> {
     if nix::unistd::geteuid().is_root() {
-        let path = format!("/proc/{pid}/{}", kind.proc_file());
-        let text = map_text(ranges)
-            .ok_or_else(|| Error::Failed(format!("{path} too large for kernel 4k limit")))?;
-        return write_proc(&path, &text, "failed to open", "failed to write");
+        let path = PathBuf::from(format!("/proc/{pid}/{}", kind.proc_file()));
+        let Some(text) = map_text(ranges) else {
+            return Err(Error::TooLarge { path });
+        };
+        return write(sys, path, &text);
     }
     let mut argv = vec![OsString::from(kind.helper())];
     argv.extend(helper_args(pid, ranges).into_iter().map(OsString::from));
-    crate::fork::run_program(prog, &argv)
+    crate::child::run_program(&argv).map_err(Error::Helper)
 }
 
 #[cfg(test)]
@@ -385,8 +433,12 @@ mod tests {
         ] {
             assert_eq!(
                 parse_block(bad),
-                Err(format!("invalid mapping '{bad}'")),
+                Err(Error::InvalidMapping { text: bad.into() }),
                 "{bad:?}"
+            );
+            assert_eq!(
+                parse_block(bad).unwrap_err().to_string(),
+                format!("invalid mapping '{bad}'")
             );
         }
     }
@@ -403,8 +455,11 @@ mod tests {
             "1:0:4294967295",
         ] {
             let error = parse_block(bad).unwrap_err();
+            assert_eq!(error, Error::ReachesNoId { text: bad.into() });
             assert!(
-                error.starts_with(&format!("invalid mapping '{bad}': ")),
+                error
+                    .to_string()
+                    .starts_with(&format!("invalid mapping '{bad}': ")),
                 "{error}"
             );
         }
@@ -435,19 +490,6 @@ mod tests {
     }
 
     #[test]
-    fn strtoul_semantics() {
-        assert_eq!(parse_ulong("42"), Some(42));
-        assert_eq!(parse_ulong(" +42"), Some(42));
-        assert_eq!(parse_ulong("-1"), Some(u64::MAX));
-        assert_eq!(parse_ulong("4294967296"), Some(1 << 32));
-        assert_eq!(parse_ulong(""), None);
-        assert_eq!(parse_ulong("-"), None);
-        assert_eq!(parse_ulong("1x"), None);
-        assert_eq!(parse_ulong("0x10"), None);
-        assert_eq!(parse_ulong("99999999999999999999999"), None);
-    }
-
-    #[test]
     fn subid_lines_by_name_or_number() {
         let text = "alice:100000:65536\n1001:165536:65536\nbad\nbob:x\nalice:1:1\n";
         assert_eq!(
@@ -466,11 +508,15 @@ mod tests {
         assert_eq!(find_subid_range("", "root", 0), Ok(None));
         assert_eq!(
             find_subid_range("root:abc:5\n", "root", 0),
-            Err("failed to parse subid map: 'abc'".into())
+            Err(Error::SubidField {
+                field: "abc".into()
+            })
         );
         assert_eq!(
-            find_subid_range("root:5:\n", "root", 0),
-            Err("failed to parse subid map: ''".into())
+            find_subid_range("root:5:\n", "root", 0)
+                .unwrap_err()
+                .to_string(),
+            "failed to parse subid map: ''"
         );
     }
 
@@ -543,5 +589,41 @@ mod tests {
         );
         let many = vec![range(4_000_000_000, 4_000_000_000, 4_000_000_000); 200];
         assert!(map_text(&many).is_none(), "over a page");
+    }
+
+    #[test]
+    fn setgroups_is_denied_before_the_gid_map() {
+        use crate::recording::{Call, Recorder};
+        let sys = Recorder::new();
+        map_self(&sys, (0, 1000), (0, 100)).unwrap();
+        assert_eq!(
+            sys.calls(),
+            [
+                Call::write("/proc/self/uid_map", "0 1000 1"),
+                Call::write("/proc/self/setgroups", "deny"),
+                Call::write("/proc/self/gid_map", "0 100 1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_write_names_the_file() {
+        use crate::recording::{Call, Recorder};
+        let sys = Recorder::new().failing(
+            |call| matches!(call, Call::WriteProc(path, _) if path.ends_with("gid_map")),
+            Errno::EPERM,
+        );
+        let error = map_self(&sys, (0, 1000), (0, 100)).unwrap_err();
+        assert_eq!(
+            error,
+            Error::Write {
+                path: "/proc/self/gid_map".into(),
+                error: WriteError::Write(Errno::EPERM)
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "/proc/self/gid_map: write: Operation not permitted"
+        );
     }
 }

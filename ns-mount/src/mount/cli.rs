@@ -1,0 +1,535 @@
+//! ns-mount's command line, the first stage: argv parsed once into
+//! [`Options`], whose mount options are already typed ([`MountOptions`]:
+//! flags, data, userspace options). `-B`, `-R`, `-r`, `--make-…` and
+//! `-m` are option words like `-o`'s, as util-linux treats them.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use ns_getopt::{text, Complete, Exclusive, Key, Opt, Style, Tool};
+
+use crate::error::{Error, EX_USAGE};
+use crate::fstab::Fstab;
+use crate::options::{self, MountOptions};
+use crate::privilege::Privilege;
+
+/// The option table: parsing, `--help`, the man page and the bash
+/// completion come from it. Options are in util-linux's getopt order,
+/// which decides how an ambiguous abbreviation is reported.
+pub const TOOL: Tool = Tool {
+    name: "ns-mount",
+    reference: "mount",
+    section: 8,
+    summary: "mount a filesystem",
+    usage: &[
+        "[-lhV]",
+        "-a [options]",
+        "[options] [--source] <source> | [--target] <directory>",
+        "[options] <source> <directory>",
+        "<operation> <mountpoint> [<target>]",
+    ],
+    description: "Attach a filesystem to the directory tree, or list what is attached.
+
+Without libblkid or libmount: LABEL=, UUID=, PARTLABEL= and PARTUUID= are found by
+reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs) and GPT entries
+of the devices in /proc/partitions; a regular file is attached to a loop device.",
+    options: &[
+        Opt::flag(
+            Some('a'),
+            "all",
+            "mount every fstab entry not marked noauto",
+        ),
+        Opt::flag(Some('f'), "fake", "do everything but the mount(2) call"),
+        Opt::required(
+            Some('T'),
+            "fstab",
+            "path",
+            Complete::Files,
+            "read this file instead of /etc/fstab",
+        ),
+        Opt::flag(
+            Some('F'),
+            "fork",
+            "accepted for compatibility (mounts run in turn)",
+        ),
+        Opt::flag(Some('h'), "help", "display this help"),
+        Opt::flag(Some('n'), "no-mtab", "accepted (no /etc/mtab is written)"),
+        Opt::flag(Some('r'), "read-only", "mount read-only (-o ro)"),
+        Opt::flag(None, "ro", "the same as --read-only").same_as('r'),
+        Opt::flag(Some('v'), "verbose", "report what was done"),
+        Opt::flag(Some('V'), "version", "display version"),
+        Opt::flag(Some('w'), "read-write", "mount read-write (the default)"),
+        Opt::flag(None, "rw", "the same as --read-write").same_as('w'),
+        Opt::required(
+            Some('o'),
+            "options",
+            "list",
+            Complete::Nothing,
+            "comma-separated mount options",
+        ),
+        Opt::required(
+            Some('O'),
+            "test-opts",
+            "list",
+            Complete::Nothing,
+            "with -a: only entries with these options",
+        ),
+        Opt::required(
+            Some('t'),
+            "types",
+            "list",
+            Complete::Words(FILESYSTEMS),
+            "filesystem type, or types to list or mount",
+        ),
+        Opt::required(
+            Some('U'),
+            "uuid",
+            "uuid",
+            Complete::Nothing,
+            "the same as UUID=<uuid>",
+        ),
+        Opt::required(
+            Some('L'),
+            "label",
+            "label",
+            Complete::Nothing,
+            "the same as LABEL=<label>",
+        ),
+        Opt::flag(Some('B'), "bind", "make a subtree visible elsewhere too"),
+        Opt::flag(Some('M'), "move", "move a subtree elsewhere"),
+        Opt::flag(
+            Some('R'),
+            "rbind",
+            "bind a subtree with everything mounted below it",
+        ),
+        Opt::flag(None, "make-shared", "mark a mount shared"),
+        Opt::flag(None, "make-slave", "mark a mount slave"),
+        Opt::flag(None, "make-private", "mark a mount private"),
+        Opt::flag(None, "make-unbindable", "mark a mount unbindable"),
+        Opt::flag(None, "make-rshared", "mark a whole subtree shared"),
+        Opt::flag(None, "make-rslave", "mark a whole subtree slave"),
+        Opt::flag(None, "make-rprivate", "mark a whole subtree private"),
+        Opt::flag(None, "make-runbindable", "mark a whole subtree unbindable"),
+        Opt::optional(
+            Some('m'),
+            "mkdir",
+            "mode",
+            Complete::Nothing,
+            "create a missing mount point (X-mount.mkdir)",
+        ),
+        Opt::flag(Some('c'), "no-canonicalize", "take paths as given"),
+        Opt::flag(
+            Some('i'),
+            "internal-only",
+            "accepted (no mount.<type> helpers are run)",
+        ),
+        Opt::flag(
+            Some('l'),
+            "show-labels",
+            "append filesystem labels to the listing",
+        ),
+        Opt::required(None, "target", "target", Complete::Dirs, "the mount point"),
+        Opt::required(
+            None,
+            "target-prefix",
+            "path",
+            Complete::Dirs,
+            "prefix every mount point with this path",
+        ),
+        Opt::required(
+            None,
+            "source",
+            "src",
+            Complete::Files,
+            "the source (path, LABEL=, UUID=, ...)",
+        ),
+        Opt::required(
+            None,
+            "options-mode",
+            "mode",
+            Complete::Words("ignore append prepend replace"),
+            "accepted: ignore, append, prepend or replace",
+        ),
+        Opt::required(
+            None,
+            "options-source",
+            "source",
+            Complete::Words("fstab mtab disable"),
+            "accepted: fstab, mtab or disable",
+        ),
+        Opt::flag(None, "options-source-force", "accepted"),
+        Opt::required(
+            Some('N'),
+            "namespace",
+            "ns",
+            Complete::Pids,
+            "work in the mount namespace of a PID or file",
+        ),
+    ],
+    notes: "Sources: LABEL=<label>, UUID=<uuid>, PARTLABEL=<label>, PARTUUID=<uuid>, a
+block device, a directory (with --bind or --rbind) or a regular file (attached to a
+loop device). -s (sloppy) is accepted.
+
+Exit status: 0 success, 1 bad usage or permissions, 2 system error, 32 mount
+failure, 64 some of -a succeeded.",
+    operands: Complete::Files,
+    style: Style::UtilLinux,
+};
+
+/// For the completion of `-t`.
+const FILESYSTEMS: &str =
+    "ext4 ext3 ext2 xfs btrfs vfat iso9660 squashfs tmpfs proc sysfs devtmpfs";
+
+/// Options that may not be combined (util-linux's `excl` table).
+const EXCLUSIVE: &[&[&str]] = &[&["bind", "move", "rbind"], &["label", "uuid", "source"]];
+
+/// The options a caller without privileges may give a set-user-ID mount
+/// (with --source and --target): util-linux's list.
+const RESTRICTED_OK: &str = "hlLUVvrist";
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub invoked_as: String,
+    /// The restricted mode, as the command line left it (an option a
+    /// caller may not give drops the privileges while it is read).
+    pub privilege: Privilege,
+    pub help: bool,
+    pub version: bool,
+    pub all: bool,
+    pub no_canonicalize: bool,
+    pub fake: bool,
+    pub verbose: bool,
+    pub show_labels: bool,
+    /// `-o`, `-r`, `-w`, `-B`, `--make-…`, … in order, parsed.
+    pub options: MountOptions,
+    /// Whether any of those was given (`-o ""` is not).
+    pub options_given: bool,
+    pub test_opts: Option<String>,
+    pub types: Option<String>,
+    /// Paths and tags as bytes, as given: what is mounted is what was
+    /// named.
+    pub source: Option<OsString>,
+    pub target: Option<OsString>,
+    pub target_prefix: Option<OsString>,
+    /// `-T` files, each already parsed (util-linux parses them while
+    /// reading the command line).
+    pub fstabs: Vec<Fstab>,
+    pub namespace: Option<PathBuf>,
+    pub operation: bool,
+    pub is_move: bool,
+    pub propagation: bool,
+    /// `-w`: a write-protected device must not fall back to read-only.
+    pub rw_only: bool,
+    /// `--source`, `--target`, `-L` or `-U` given: no swapping of source
+    /// and target in fstab look-ups.
+    pub no_swapmatch: bool,
+    pub operands: Vec<OsString>,
+}
+
+impl ns_getopt::Invoked for Options {
+    fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+}
+
+impl Options {
+    /// Option words from `-o` or an option that stands for them.
+    fn add(&mut self, words: &str) {
+        self.options_given |= !words.is_empty();
+        self.options.apply(words);
+    }
+}
+
+/// Parses argv (`argv[0]` included).
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Options, (String, Error)> {
+    TOOL.parse(args, parse_options)
+}
+
+fn parse_options(parser: &mut lexopt::Parser, prog: &str) -> Result<Options, Error> {
+    let mut o = Options {
+        invoked_as: prog.to_string(),
+        ..Options::default()
+    };
+    parse_into(parser, &mut o).map(|()| o)
+}
+
+fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
+    let usage = |error| Error::from(TOOL.usage_error(error));
+    let mut exclusive = Exclusive::new(EXCLUSIVE);
+    while let Some(key) = TOOL.next_key(parser, &mut exclusive, &mut o.operands)? {
+        // Options a restricted caller may not use make mount carry on as
+        // the caller, before they take effect (-T reads a file, -N opens
+        // one).
+        let allowed = match key {
+            Key::Short(c) => RESTRICTED_OK.contains(c),
+            Key::Long(long) => matches!(long, "source" | "target"),
+        };
+        if !allowed {
+            o.privilege.drop_to_caller(&ns_sys::Linux)?;
+        }
+        match key {
+            Key::Short('a') => o.all = true,
+            Key::Short('c') => o.no_canonicalize = true,
+            Key::Short('f') => o.fake = true,
+            Key::Short('F' | 'i' | 'n' | 's') => {}
+            Key::Short('r') => {
+                o.add("ro");
+                o.rw_only = false;
+            }
+            Key::Short('w') => {
+                o.add("rw");
+                o.rw_only = true;
+            }
+            Key::Short('v') => o.verbose = true,
+            Key::Short('o') => {
+                let value = text(parser.value().map_err(usage)?);
+                check_option_format(&value)?;
+                // "move" is an operation, not an option libmount accepts.
+                let words = options::split(&value);
+                if words.contains(&"move") {
+                    o.operation = true;
+                    o.is_move = true;
+                    for word in words.into_iter().filter(|w| *w != "move") {
+                        o.add(word);
+                    }
+                } else {
+                    o.add(&value);
+                }
+            }
+            Key::Short('O') => o.test_opts = Some(text(parser.value().map_err(usage)?)),
+            Key::Short(c @ ('L' | 'U')) => {
+                let value = parser.value().map_err(usage)?;
+                o.no_swapmatch = true;
+                let tag: &[u8] = if c == 'L' { b"LABEL=\"" } else { b"UUID=\"" };
+                let spec = [tag, value.as_bytes(), b"\""].concat();
+                o.source = Some(OsString::from_vec(spec));
+            }
+            Key::Long("source") => {
+                o.no_swapmatch = true;
+                o.source = Some(parser.value().map_err(usage)?);
+            }
+            Key::Long("target") => {
+                o.no_swapmatch = true;
+                o.target = Some(parser.value().map_err(usage)?);
+            }
+            Key::Short('l') => o.show_labels = true,
+            Key::Short('t') => o.types = Some(text(parser.value().map_err(usage)?)),
+            Key::Short('T') => {
+                let path = PathBuf::from(parser.value().map_err(usage)?);
+                let fstab = crate::mount::read_fstab(&o.invoked_as, &path)?;
+                o.fstabs.push(fstab);
+            }
+            Key::Short(c @ ('B' | 'R')) => {
+                o.operation = true;
+                o.add(if c == 'B' { "bind" } else { "rbind" });
+            }
+            Key::Short('M') => {
+                o.operation = true;
+                o.is_move = true;
+            }
+            Key::Short('m') => {
+                let value = parser.optional_value().map(text);
+                let value = value.as_deref().map(|v| v.strip_prefix('=').unwrap_or(v));
+                match value {
+                    Some(mode) if !mode.is_empty() => o.add(&format!("X-mount.mkdir=\"{mode}\"")),
+                    _ => o.add("X-mount.mkdir"),
+                }
+            }
+            Key::Short('N') => {
+                let value = parser.value().map_err(usage)?;
+                o.namespace = Some(crate::namespace::argument(&value)?);
+            }
+            Key::Short('h') => {
+                o.help = true;
+                return Ok(());
+            }
+            Key::Short('V') => {
+                o.version = true;
+                return Ok(());
+            }
+            Key::Long(long) => long_only(parser, o, long, usage)?,
+            Key::Short(_) => return Err(key.unknown().into()),
+        }
+    }
+    Ok(())
+}
+
+fn long_only(
+    parser: &mut lexopt::Parser,
+    o: &mut Options,
+    long: &str,
+    usage: impl Fn(lexopt::Error) -> Error,
+) -> Result<(), Error> {
+    if let Some(word) = long.strip_prefix("make-") {
+        // --make-rslave is the option word rslave.
+        o.add(word);
+        o.propagation = true;
+        return Ok(());
+    }
+    let mut choice = |choices: &[&str]| -> Result<(), Error> {
+        let value = text(parser.value().map_err(&usage)?);
+        if value.split(',').all(|item| choices.contains(&item)) {
+            Ok(())
+        } else {
+            Err(Error::Usage("bad usage".into()))
+        }
+    };
+    match long {
+        "target-prefix" => o.target_prefix = Some(parser.value().map_err(&usage)?),
+        "options-mode" => choice(&["ignore", "append", "prepend", "replace"])?,
+        "options-source" => choice(&["fstab", "mtab", "disable"])?,
+        "options-source-force" => {}
+        other => unreachable!("option --{other} is in the table but not handled"),
+    }
+    Ok(())
+}
+
+fn check_option_format(value: &str) -> Result<(), Error> {
+    if value.starts_with(['=', '\'', '"', ' ', '\t']) {
+        return Err(Error::failed(
+            format!("unsupported option format: {value}"),
+            EX_USAGE,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    fn parse_ok(args: &[&str]) -> Options {
+        let argv = std::iter::once("mount").chain(args.iter().copied());
+        parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
+    }
+
+    fn parse_err(args: &[&str]) -> (u8, String) {
+        let argv = std::iter::once("mount").chain(args.iter().copied());
+        let (_, error) = parse(argv).unwrap_err();
+        (error.exit_code(), error.to_string())
+    }
+
+    #[test]
+    fn operands_and_options_mix() {
+        let o = parse_ok(&["-t", "proc", "none", "/proc", "-o", "nosuid"]);
+        assert_eq!(o.types.as_deref(), Some("proc"));
+        assert_eq!(
+            o.operands,
+            vec![OsString::from("none"), OsString::from("/proc")]
+        );
+        assert_eq!(o.options.words(), ["nosuid"]);
+    }
+
+    #[test]
+    fn operations_become_options() {
+        let o = parse_ok(&["--rbind", "-r", "--make-rslave", "/a", "/b"]);
+        assert_eq!(o.options.words(), ["rbind", "ro", "rslave"]);
+        assert!(o.operation && o.propagation);
+        let o = parse_ok(&["-o", "move,ro", "/a", "/b"]);
+        assert!(o.is_move);
+        assert_eq!(o.options.words(), ["ro"]);
+    }
+
+    #[test]
+    fn mkdir_takes_an_attached_mode_only() {
+        assert_eq!(
+            parse_ok(&["-m0700", "x"]).options.words(),
+            ["X-mount.mkdir=\"0700\""]
+        );
+        assert_eq!(
+            parse_ok(&["--mkdir=0700", "x"]).options.mkdir_mode(),
+            Some(Ok(0o700))
+        );
+        let o = parse_ok(&["-m", "x"]);
+        assert_eq!(o.options.words(), ["X-mount.mkdir"]);
+        assert_eq!(o.operands, vec![OsString::from("x")]);
+    }
+
+    #[test]
+    fn labels_and_uuids_become_tags() {
+        assert_eq!(
+            parse_ok(&["-L", "root"]).source.as_deref(),
+            Some(OsStr::new("LABEL=\"root\""))
+        );
+        assert_eq!(
+            parse_ok(&["-U", "ab"]).source.as_deref(),
+            Some(OsStr::new("UUID=\"ab\""))
+        );
+    }
+
+    #[test]
+    fn exclusive_options() {
+        assert_eq!(
+            parse_err(&["-B", "-M", "a", "b"]),
+            (
+                1,
+                "mutually exclusive arguments: --bind --move --rbind".to_string()
+            )
+        );
+        assert_eq!(
+            parse_err(&["-L", "a", "--source", "b"]).1,
+            "mutually exclusive arguments: --label --uuid --source"
+        );
+        // The same option twice is fine.
+        parse_ok(&["-B", "-B", "a", "b"]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(parse_err(&["-x"]), (1, "invalid option -- 'x'".to_string()));
+        assert_eq!(
+            parse_err(&["--bogus"]),
+            (1, "unrecognized option '--bogus'".to_string())
+        );
+        assert_eq!(
+            parse_err(&["-o"]),
+            (1, "option requires an argument -- 'o'".to_string())
+        );
+        assert_eq!(
+            parse_err(&["-o", "=x"]),
+            (1, "unsupported option format: =x".to_string())
+        );
+        assert_eq!(
+            parse_err(&["--make"]).1,
+            "option '--make' is ambiguous; possibilities: '--make-shared' '--make-slave' '--make-private' '--make-unbindable' '--make-rshared' '--make-rslave' '--make-rprivate' '--make-runbindable'"
+        );
+    }
+
+    #[test]
+    fn options_are_parsed_once_into_flags() {
+        use ns_sys::mount::MsFlags;
+        let o = parse_ok(&["-o", "bind,ro", "/a", "/b"]);
+        assert_eq!(o.options.flags, MsFlags::MS_BIND | MsFlags::MS_RDONLY);
+        let o = parse_ok(&["--ro", "--make-rprivate", "-o", "size=1m,x-a", "/a"]);
+        assert_eq!(
+            o.options.flags,
+            MsFlags::MS_RDONLY | MsFlags::MS_PRIVATE | MsFlags::MS_REC
+        );
+        assert_eq!(o.options.data, ["size=1m"]);
+        assert_eq!(o.options.user, ["x-a"]);
+        assert!(o.options_given);
+        assert!(!parse_ok(&["-o", ""]).options_given, "-o '' adds nothing");
+        assert!(parse_ok(&["-o", ","]).options_given, "-o ',' does");
+    }
+
+    #[test]
+    fn exclusive_rows_ascend_as_util_linux_needs() {
+        assert!(Exclusive::new(EXCLUSIVE).rows_ascend(&TOOL));
+    }
+
+    #[test]
+    fn every_table_option_is_handled() {
+        for opt in TOOL.options {
+            let mut argv = vec!["mount".to_string(), format!("--{}", opt.long)];
+            if matches!(opt.value, ns_getopt::Value::Required(_)) {
+                argv.push("ignore".to_string());
+            }
+            // An error is fine (a bad value); a panic (unhandled) is not.
+            let _ = parse(argv);
+        }
+    }
+}

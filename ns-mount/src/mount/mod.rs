@@ -1,0 +1,473 @@
+//! ns-mount's command, a drop-in for util-linux `mount`. One request goes
+//! through four stages, one file each:
+//!
+//! 1. [`cli`]: argv parsed into [`cli::Options`], the mount options typed
+//!    once ([`MountOptions`]: flags, data, userspace options);
+//! 2. `resolve`: the `Request` completed from fstab or the mount
+//!    table, the source resolved (tags, canonical paths, a loop device),
+//!    the mount point prepared;
+//! 3. the mount, here (`Context::mount_one`): the type probed if need
+//!    be, then ns-sys's [`ns_sys::mount::mount`], which makes util-linux's
+//!    mount(2) calls (`-o bind,ro SRC DST`: a bind, then a read-only bind
+//!    remount);
+//! 4. `messages`: the outcome as util-linux words it.
+//!
+//! Without operands the table is listed ([`crate::listing`]); `-a` runs
+//! the stages for each fstab entry (`all`).
+
+mod all;
+pub mod cli;
+mod messages;
+mod resolve;
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ns_getopt::Start;
+
+use ns_sys::mount::{MsFlags, Step};
+use ns_sys::mountinfo;
+use ns_sys::{Errno, Sys};
+
+use crate::error::{Error, EX_FAIL, EX_SUCCESS, EX_SYSERR, EX_USAGE};
+use crate::fstab::{self, Fstab, FstabEntry};
+use crate::listing;
+use crate::options::MountOptions;
+use crate::output::say;
+use crate::privilege::{self, Privilege};
+use crate::probe;
+use cli::Options;
+use messages::{mount_error_message, success_message, MountFailure, Outcome};
+use resolve::Resolved;
+
+/// Parses argv, runs, reports errors as util-linux does.
+/// No set-ID refusal: mount and umount have util-linux's restricted mode.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    let run = |o: &Options| run(&ns_sys::Linux, o).map(ExitCode::from);
+    ns_getopt::main(args, &cli::TOOL, Start::SetIdAware, cli::parse, run)
+}
+
+fn bad_usage() -> Error {
+    Error::Usage("bad usage".into())
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub fn run(sys: &impl Sys, o: &Options) -> Result<u8, Error> {
+    let prog = &o.invoked_as;
+    if o.help {
+        return crate::error::print_stdout(&cli::TOOL.help(prog));
+    }
+    if o.version {
+        return crate::error::print_stdout(&cli::TOOL.version(prog));
+    }
+    if let Some(ns) = &o.namespace {
+        crate::namespace::enter(sys, ns)?;
+    }
+    if o.source.is_none() && o.target.is_none() && o.operands.is_empty() && !o.all {
+        if o.operation || o.options_given {
+            return Err(bad_usage());
+        }
+        return list(o);
+    }
+    let mut cx = Context::new(sys, o);
+    // A restricted caller may list by type, not mount by it.
+    if o.types.is_some() {
+        cx.privilege.drop_to_caller(sys)?;
+    }
+    if o.operation && (o.types.is_some() || o.all || o.source.is_some()) {
+        return Err(bad_usage());
+    }
+    if o.all {
+        return Ok(cx.mount_all());
+    }
+    let (source, target) = match (o.operands.len(), &o.source, &o.target) {
+        (0, _, _) => (o.source.clone(), o.target.clone()),
+        (1, source, target) if source.is_none() || target.is_none() => {
+            let operand = o.operands[0].clone();
+            let is_tag = probe::parse_tag(&operand).is_some();
+            if is_tag && source.is_some() {
+                return Err(Error::failed("source specified more than once", EX_USAGE));
+            }
+            if is_tag || target.is_some() {
+                (Some(operand), target.clone())
+            } else {
+                (source.clone(), Some(operand))
+            }
+        }
+        (2, None, None) => (Some(o.operands[0].clone()), Some(o.operands[1].clone())),
+        _ => return Err(bad_usage()),
+    };
+    // A restricted caller names a source or a target, which fstab
+    // completes; never both. Each must be a path the caller can reach.
+    let (source, target) = if !cx.privilege.is_restricted() {
+        (source, target)
+    } else if source.is_some() && target.is_some() {
+        cx.privilege.drop_to_caller(sys)?;
+        (source, target)
+    } else {
+        match (sanitize(source), sanitize(target)) {
+            (Ok(source), Ok(target)) => (source, target),
+            (source, target) => {
+                cx.privilege.drop_to_caller(sys)?;
+                let given = |path: Result<_, _>| path.unwrap_or_else(|given| given);
+                (given(source), given(target))
+            }
+        }
+    };
+    let request = Request {
+        source,
+        target,
+        fstype: None,
+        options: o.options.clone(),
+        from_fstab: false,
+    };
+    let mut outcome = cx.mount_one(request.clone());
+    if outcome.not_permitted && cx.privilege.is_restricted() {
+        // Not a user mount: try again as the caller, so that the kernel
+        // refuses it as it refuses them (util-linux does the same).
+        cx.privilege.drop_to_caller(sys)?;
+        outcome = cx.mount_one(request);
+    }
+    Ok(outcome.report(prog, o.verbose))
+}
+
+/// A path given to a restricted mount, canonicalized as the caller would
+/// see it (libmount's ul_canonicalize_path_restricted); tags and absent
+/// values pass as they are. `Err` gives back what was given.
+fn sanitize(given: Option<OsString>) -> Result<Option<OsString>, Option<OsString>> {
+    match given {
+        Some(path) if probe::parse_tag(&path).is_none() => {
+            match privilege::as_caller(|| std::fs::canonicalize(&path)) {
+                Ok(resolved) => Ok(Some(resolved.into_os_string())),
+                Err(_) => Err(Some(path)),
+            }
+        }
+        other => Ok(other),
+    }
+}
+
+/// `mount` alone: the mount table, as util-linux prints it.
+fn list(o: &Options) -> Result<u8, Error> {
+    let mtab = |e: std::io::Error| Error::failed(format!("failed to read mtab: {e}"), EX_SYSERR);
+    let utab = crate::utab::read();
+    // utab adds options only now and then: the plain pass otherwise.
+    let plain = utab.iter().all(|u| u.options.is_empty());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let find_label = |source: &OsStr| probe::label_of(source);
+    let label: Option<listing::LabelFinder<'_>> = if o.show_labels {
+        Some(&find_label)
+    } else {
+        None
+    };
+    let path = Path::new("/proc/self/mountinfo");
+    let written = if plain {
+        let mut file = std::fs::File::open(path).map_err(mtab)?;
+        match listing::stream_listing_text(&mut file, &mut out, o.types.as_deref(), label) {
+            Err(listing::StreamError::Read(e)) => return Err(mtab(e)),
+            Err(listing::StreamError::Write(e)) => Err(e),
+            Ok(()) => Ok(()),
+        }
+    } else {
+        let table = mountinfo::parse(&mountinfo::read_text(path).map_err(mtab)?);
+        listing::write_listing(&mut out, &table, &utab, o.types.as_deref(), label)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| crate::error::write_error(&e))?;
+    Ok(EX_SUCCESS)
+}
+
+/// The fstab in effect: `LIBMOUNT_FSTAB` or /etc/fstab; a set-user-ID
+/// mount reads /etc/fstab whatever the caller's environment says.
+fn fstab_path(privilege: &Privilege) -> PathBuf {
+    std::env::var_os("LIBMOUNT_FSTAB")
+        .filter(|_| !privilege.environment_is_untrusted())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
+}
+
+/// Reads and parses an fstab, reporting bad lines as util-linux does.
+pub(crate) fn read_fstab(prog: &str, path: &Path) -> Result<Fstab, Error> {
+    let path = path.as_os_str().as_bytes();
+    match std::fs::read(OsStr::from_bytes(path)) {
+        Ok(text) => {
+            let parsed = fstab::parse(&text);
+            for line in &parsed.bad_lines {
+                let what = format!(": parse error at line {line} -- ignored");
+                say(&[prog.as_bytes(), b": ", path, what.as_bytes()]);
+            }
+            Ok(parsed)
+        }
+        Err(_) => Err(Error::failed_bytes(
+            [path, b": failed to parse"].concat(),
+            EX_USAGE,
+        )),
+    }
+}
+
+/// One mount to do: what the command line or an fstab entry asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub source: Option<OsString>,
+    pub target: Option<OsString>,
+    pub fstype: Option<String>,
+    pub options: MountOptions,
+    pub from_fstab: bool,
+}
+
+/// What every request of one command shares.
+pub struct Context<'a, S: Sys> {
+    sys: &'a S,
+    o: &'a Options,
+    privilege: Privilege,
+    fstab: Option<Fstab>,
+    /// Set when the type came from `-t` as a single type (not a pattern).
+    fstype: Option<String>,
+    fstype_pattern: Option<String>,
+}
+
+impl<'a, S: Sys> Context<'a, S> {
+    fn new(sys: &'a S, o: &'a Options) -> Context<'a, S> {
+        let (fstype, fstype_pattern) = match &o.types {
+            Some(t) if o.all || t.contains(',') || t.starts_with("no") => (None, Some(t.clone())),
+            Some(t) => (Some(t.clone()), None),
+            None => (None, None),
+        };
+        Context {
+            sys,
+            o,
+            privilege: o.privilege,
+            fstab: None,
+            fstype,
+            fstype_pattern,
+        }
+    }
+
+    /// The fstab entries: `-T` files, else /etc/fstab (read on first use).
+    fn fstab(&mut self) -> &[FstabEntry] {
+        if self.fstab.is_none() {
+            let mut merged = Fstab::default();
+            if self.o.fstabs.is_empty() {
+                let path = fstab_path(&self.privilege);
+                if let Ok(table) = read_fstab(&self.o.invoked_as, &path) {
+                    merged = table;
+                }
+            } else {
+                for table in &self.o.fstabs {
+                    merged.entries.extend(table.entries.iter().cloned());
+                }
+            }
+            self.fstab = Some(merged);
+        }
+        &self.fstab.as_ref().expect("fstab just read").entries
+    }
+
+    /// libmount's mnt_context_mount for one request.
+    fn mount_one(&mut self, request: Request) -> Outcome {
+        match self.resolve(request) {
+            Ok(resolved) => self.mount_resolved(resolved),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The mount(2) calls, the type probed first when it is not known.
+    fn mount_resolved(&self, mut m: Resolved) -> Outcome {
+        let source_text = m.source.clone().unwrap_or_else(|| "none".into());
+        let source = Some(source_text.as_os_str());
+        let target = Path::new(&m.target);
+        let needs_type = !m
+            .flags
+            .intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT)
+            && !m.propagation_only;
+        let mut try_types: Vec<String> = Vec::new();
+        if needs_type && m.fstype.is_none() {
+            match probe_source(&source_text) {
+                Some(superblock) => m.fstype = Some(superblock.fstype.to_string()),
+                None => try_types = filesystems_to_try(),
+            }
+        }
+        let data = m.options.data_string();
+        let data = data.as_deref();
+        let result = if self.o.fake {
+            Ok(())
+        } else if try_types.is_empty() {
+            ns_sys::mount::mount(self.sys, source, target, m.fstype.as_deref(), m.flags, data)
+        } else {
+            let flags = m.flags | MsFlags::MS_SILENT;
+            let mut last = Err((Step::Main, Errno::ENODEV));
+            for candidate in &try_types {
+                last = ns_sys::mount::mount(self.sys, source, target, Some(candidate), flags, data)
+                    .map_err(|e| (e.step, e.errno));
+                match last {
+                    Ok(()) => {
+                        m.fstype = Some(candidate.clone());
+                        break;
+                    }
+                    Err((Step::Main, Errno::EINVAL | Errno::ENODEV)) => continue,
+                    Err(_) => break,
+                }
+            }
+            last.map_err(|(step, errno)| ns_sys::mount::MountError {
+                step,
+                errno,
+                target: target.to_path_buf(),
+            })
+        };
+        drop(m.loop_device.take());
+
+        match result {
+            Ok(()) => {
+                if !self.o.fake {
+                    crate::utab::record_mount(&m.options, &m.target);
+                }
+                let prog = &self.o.invoked_as;
+                let verbose =
+                    success_message(prog, m.flags, m.propagation_only, &source_text, &m.target);
+                Outcome::ok(m.target, Some(verbose))
+            }
+            Err(error) => {
+                let message = mount_error_message(MountFailure {
+                    errno: error.errno,
+                    step: error.step,
+                    flags: m.flags,
+                    source: m.source.as_deref(),
+                    target: &m.target,
+                    fstype: m.fstype.as_deref(),
+                    rw_only: self.o.rw_only,
+                });
+                match message {
+                    None if m.options.has_user("nofail") => Outcome::ok(m.target, None),
+                    message => Outcome {
+                        code: EX_FAIL,
+                        message,
+                        spec: m.target,
+                        syscall_failed: true,
+                        verbose: None,
+                        not_permitted: false,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The filesystem on a block device or image file, if any.
+fn probe_source(source: &OsStr) -> Option<probe::Superblock> {
+    let meta = std::fs::metadata(source).ok()?;
+    if !(meta.file_type().is_block_device() || meta.is_file()) {
+        return None;
+    }
+    probe::probe_device(Path::new(source))
+}
+
+/// The types util-linux tries when none is given and probing found none:
+/// /etc/filesystems, then the kernel's block-device filesystems.
+fn filesystems_to_try() -> Vec<String> {
+    let mut types: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if !name.is_empty() && !types.iter().any(|t| t == name) {
+            types.push(name.to_string());
+        }
+    };
+    if let Ok(text) = std::fs::read_to_string("/etc/filesystems") {
+        for name in text.lines().map(str::trim) {
+            if name == "*" {
+                break;
+            }
+            if !name.starts_with('#') {
+                add(name);
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string("/proc/filesystems") {
+        for line in text.lines().filter(|line| !line.starts_with("nodev")) {
+            add(line.trim());
+        }
+    }
+    types
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ns_sys::recording::{Call, Recorder};
+
+    /// The calls `mount ARGS` makes (paths taken as given: `-c`).
+    fn calls(args: &[&str]) -> (u8, Vec<Call>) {
+        let argv = ["mount", "-c"].iter().chain(args).copied();
+        let options = cli::parse(argv).map_err(|(_, e)| e.to_string()).unwrap();
+        let sys = Recorder::new();
+        let code = run(&sys, &options).unwrap();
+        (code, sys.calls())
+    }
+
+    #[test]
+    fn bind_ro_is_a_bind_then_a_read_only_remount() {
+        let bind_ro = MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+        assert_eq!(
+            calls(&["-o", "bind,ro", "/src", "/dst"]),
+            (
+                EX_SUCCESS,
+                vec![
+                    Call::mount("/src", "/dst", None, bind_ro),
+                    Call::mount("none", "/dst", None, bind_ro | MsFlags::MS_REMOUNT),
+                ]
+            )
+        );
+        // -B -r and --bind --ro are the same words.
+        assert_eq!(
+            calls(&["-B", "-r", "/src", "/dst"]),
+            calls(&["--bind", "--ro", "/src", "/dst"])
+        );
+        assert_eq!(calls(&["-B", "-r", "/src", "/dst"]).1.len(), 2);
+    }
+
+    #[test]
+    fn rbind_and_propagation() {
+        let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        assert_eq!(
+            calls(&["--rbind", "--make-rslave", "/src", "/dst"]).1,
+            [
+                Call::mount("/src", "/dst", None, rbind),
+                Call::mount("none", "/dst", None, MsFlags::MS_SLAVE | MsFlags::MS_REC),
+            ]
+        );
+        assert_eq!(
+            calls(&["--make-private", "/dst"]).1,
+            [Call::mount("none", "/dst", None, MsFlags::MS_PRIVATE)]
+        );
+        assert_eq!(
+            calls(&["--move", "/src", "/dst"]).1,
+            [Call::mount("/src", "/dst", None, MsFlags::MS_MOVE)]
+        );
+    }
+
+    #[test]
+    fn a_typed_mount_passes_its_data() {
+        let (code, calls) = calls(&["-t", "tmpfs", "-o", "nosuid,size=1m", "tmp", "/dst"]);
+        assert_eq!(code, EX_SUCCESS);
+        assert_eq!(
+            calls,
+            [Call::Mount {
+                source: Some("tmp".into()),
+                target: "/dst".into(),
+                fstype: Some("tmpfs".into()),
+                flags: MsFlags::MS_NOSUID,
+                data: Some("size=1m".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn fake_makes_no_call() {
+        assert_eq!(
+            calls(&["-f", "-o", "bind,ro", "/src", "/dst"]),
+            (EX_SUCCESS, vec![])
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! The second stage of a mount: a [`Request`] made concrete, as libmount
+//! prepares it. A half-given request is completed from fstab (or, for a
+//! remount, from the mount table); a restricted caller's is checked
+//! against fstab's user options; the source is resolved (`LABEL=` and
+//! friends to a device, paths canonicalised, a regular file attached to a
+//! loop device); the mount point is prefixed, created for
+//! `X-mount.mkdir`, and canonicalised.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use ns_sys::mount::{MsFlags, PROPAGATION};
+use ns_sys::mountinfo;
+use ns_sys::Sys;
+
+use super::messages::Outcome;
+use super::{fstab_path, Context, Request};
+use crate::error::EX_FAIL;
+use crate::fstab::FstabEntry;
+use crate::fstypes::{is_pseudo_fs, is_regular_fs};
+use crate::loopdev::{self, LoopSetup};
+use crate::options::MountOptions;
+use crate::paths::{canonical_source, canonical_target, starts_with};
+use crate::privilege;
+use crate::probe;
+use crate::size;
+
+/// A request ready for mount(2).
+pub struct Resolved {
+    /// The source to pass: a device, a canonical path, or as given.
+    pub source: Option<OsString>,
+    pub target: OsString,
+    pub fstype: Option<String>,
+    /// The options in effect (a `user` mount's, a loop device's `ro`).
+    pub options: MountOptions,
+    /// The mount(2) flags, `MS_MOVE` included.
+    pub flags: MsFlags,
+    pub propagation_only: bool,
+    /// The loop device set up for the source, held until mount(2) took it
+    /// (autoclear then detaches it with the mount).
+    pub loop_device: Option<loopdev::Attached>,
+}
+
+impl<S: Sys> Context<'_, S> {
+    /// Resolves a request; `Err` is its outcome when there is nothing to
+    /// mount (a failure, or a missing `nofail` source).
+    pub(super) fn resolve(&mut self, mut request: Request) -> Result<Resolved, Outcome> {
+        let o = self.o;
+        let remount = request.options.flags.contains(MsFlags::MS_REMOUNT);
+        let no_tables = !request.from_fstab && ((o.operation && !remount) || o.propagation);
+
+        let mut fstab_applied = false;
+        if !request.from_fstab
+            && !no_tables
+            && (request.source.is_none() || request.target.is_none() || remount)
+            && !(request.source.is_some() && request.target.is_some())
+        {
+            fstab_applied = self.complete_from_tables(&mut request, remount)?;
+        }
+        let mut options = request.options.clone();
+        if self.privilege.is_restricted() {
+            let source = request.source.as_deref();
+            if !fstab_applied || !permit_user_mount(&mut options, source) {
+                let spec = request.target.as_deref().or(source);
+                return Err(Outcome::not_permitted(spec.unwrap_or(OsStr::new("???"))));
+            }
+        }
+        if o.is_move {
+            options.flags |= MsFlags::MS_MOVE;
+        }
+        let flags = options.flags;
+        let propagation_only = flags.intersects(PROPAGATION)
+            && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty();
+
+        let mut fstype = request
+            .fstype
+            .clone()
+            .or_else(|| self.fstype.clone())
+            .filter(|t| t != "auto");
+        if request.from_fstab && self.fstype.is_some() && request.fstype.is_none() {
+            fstype = self.fstype.clone();
+        }
+
+        let Some(raw_target) = request.target.clone() else {
+            let spec = request.source.clone().unwrap_or_else(|| "???".into());
+            return Err(Outcome::usage(&spec, "no mount point specified"));
+        };
+        let target = match &o.target_prefix {
+            Some(prefix) => {
+                let prefix = prefix.as_bytes();
+                let end = prefix
+                    .iter()
+                    .rposition(|&b| b != b'/')
+                    .map_or(0, |at| at + 1);
+                OsString::from_vec([&prefix[..end], raw_target.as_bytes()].concat())
+            }
+            None => raw_target,
+        };
+
+        let mut source = request.source.clone();
+        let mut loop_device = None;
+        if !propagation_only && !remount {
+            let Some(given) = source.clone() else {
+                return Err(Outcome::usage(&target, "no mount source specified"));
+            };
+            let (path, device) =
+                self.resolve_source(&request, &mut options, &given, &target, fstype.as_deref())?;
+            source = Some(path);
+            loop_device = device;
+        } else if let Some(given) = &source {
+            if !o.no_canonicalize
+                && starts_with(given, b"/")
+                && !is_pseudo_fs(fstype.as_deref().unwrap_or("none"))
+            {
+                source = Some(canonical_source(given));
+            }
+        }
+        // The mount point, prepared after the source as libmount does (so
+        // source errors name the target as given).
+        self.make_mount_point(&options, &target)?;
+        let target = if o.no_canonicalize {
+            target
+        } else {
+            canonical_target(&target)
+        };
+        let flags = options.flags
+            | if o.is_move {
+                MsFlags::MS_MOVE
+            } else {
+                MsFlags::empty()
+            };
+        Ok(Resolved {
+            source,
+            target,
+            fstype,
+            options,
+            flags,
+            propagation_only,
+            loop_device,
+        })
+    }
+
+    /// A source to mount: a tag found, a path canonicalised, a file on a
+    /// loop device (`options` then lose `loop`, and gain `ro` for a
+    /// read-only file).
+    fn resolve_source(
+        &self,
+        request: &Request,
+        options: &mut MountOptions,
+        given: &OsStr,
+        target: &OsStr,
+        fstype: Option<&str>,
+    ) -> Result<(OsString, Option<loopdev::Attached>), Outcome> {
+        let o = self.o;
+        let mut path = given.to_os_string();
+        if let Some((kind, value)) = probe::parse_tag(given) {
+            match probe::find_device(kind, value) {
+                Some(device) => path = device.into_os_string(),
+                None if options.has_user("nofail") => {
+                    return Err(Outcome::ok(target.to_os_string(), None))
+                }
+                None => {
+                    let message = [b"can't find ", given.as_bytes()].concat();
+                    return Err(Outcome::usage(target, message));
+                }
+            }
+        }
+        let flags = options.flags;
+        let pseudo = fstype.is_some_and(|t| !is_regular_fs(t));
+        // Paths are resolved for real filesystems, and for what a bind or
+        // move takes (a directory), as libmount does.
+        let bind_or_move =
+            flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) && Path::new(&path).exists();
+        if !o.no_canonicalize && (!pseudo || bind_or_move) {
+            path = canonical_source(&path);
+        }
+        let setup = loop_setup(options, &path, fstype, flags).map_err(|errno| {
+            let optstr = request.options.message_optstr();
+            let text = ns_sys::strerror(errno);
+            let message = format!("failed to parse mount options '{optstr}': {text}");
+            Outcome::usage(target, message)
+        })?;
+        let Some(setup) = setup else {
+            return Ok((path, None));
+        };
+        if o.fake {
+            return Ok((path, None));
+        }
+        match loopdev::attach(&setup) {
+            Ok(attached) => {
+                if attached.read_only {
+                    options.flags |= MsFlags::MS_RDONLY;
+                }
+                // With autoclear the kernel tracks the device: libmount
+                // leaves "loop" out of utab then.
+                options
+                    .user
+                    .retain(|w| w != "loop" && !w.starts_with("loop="));
+                let device = attached.device.clone().into_os_string();
+                Ok((device, Some(attached)))
+            }
+            Err(_) => {
+                let message = [b"failed to setup loop device for ", path.as_bytes()].concat();
+                Err(Outcome::failed(EX_FAIL, target.to_os_string(), message))
+            }
+        }
+    }
+
+    /// `X-mount.mkdir`: creates a missing mount point (for root, and
+    /// callers without set-ID privileges, only).
+    fn make_mount_point(&self, options: &MountOptions, target: &OsStr) -> Result<(), Outcome> {
+        let mode = match options.mkdir_mode() {
+            None => return Ok(()),
+            Some(Ok(mode)) => mode,
+            Some(Err(bad)) => {
+                let message = format!("failed to parse mount options '{}'", bad.0);
+                return Err(Outcome::usage(target, message));
+            }
+        };
+        if Path::new(target).exists() {
+            return Ok(());
+        }
+        // A restricted caller's request goes on without the privileges.
+        if self.privilege.is_restricted() {
+            return Err(Outcome::not_permitted(target));
+        }
+        if self.o.fake {
+            return Ok(());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(target)
+            .map_err(|e| {
+                let text = ns_sys::io_error_text(&e);
+                Outcome::failed(
+                    EX_FAIL,
+                    target.to_os_string(),
+                    format!("mount failed: {text}"),
+                )
+            })
+    }
+
+    /// Fills in what fstab (or the mount table, for a remount) knows.
+    /// `Ok(true)` when an fstab entry completed the request.
+    fn complete_from_tables(
+        &mut self,
+        request: &mut Request,
+        remount: bool,
+    ) -> Result<bool, Outcome> {
+        let swapmatch = !self.o.no_swapmatch;
+        let source = request.source.clone();
+        let target = request.target.clone();
+        let entries = self.fstab();
+        let found =
+            match (&source, &target) {
+                (None, Some(t)) => by_target(entries, t)
+                    .or_else(|| swapmatch.then(|| by_source(entries, t)).flatten()),
+                (Some(s), None) => by_source(entries, s)
+                    .or_else(|| swapmatch.then(|| by_target(entries, s)).flatten()),
+                (Some(_), Some(t)) => by_target(entries, t),
+                (None, None) => None,
+            }
+            .cloned();
+        if let Some(entry) = found {
+            // A one-operand swap: the operand was the entry's source.
+            request.source = Some(entry.source.clone());
+            request.target = Some(entry.target.clone());
+            if request.fstype.is_none() && self.fstype.is_none() {
+                request.fstype = Some(entry.fstype.clone());
+            }
+            request.options = MountOptions::parse(&entry.options).merged(&request.options);
+            return Ok(true);
+        }
+        if remount {
+            // The mount table, for what is mounted on the target.
+            if let Some(t) = target.clone().or(source.clone()) {
+                let table = mountinfo::read_self().unwrap_or_default();
+                if let Some(entry) = mountinfo::find_target(&table, &canonical_target(&t)) {
+                    request.target = Some(entry.target.clone());
+                    request.source = Some(entry.source.clone());
+                    request.fstype = Some(entry.fstype.clone());
+                    let mounted = MountOptions::parse(&entry.options());
+                    request.options = mounted.merged(&request.options);
+                } else if request.target.is_none() {
+                    request.target = Some(t);
+                }
+            }
+            return Ok(false);
+        }
+        let spec = target
+            .clone()
+            .or(source.clone())
+            .unwrap_or_else(|| "???".into());
+        let path = fstab_path(&self.privilege);
+        let path = path.as_os_str().as_bytes();
+        let message = if swapmatch {
+            [b"can't find in ", path].concat()
+        } else if target.is_some() {
+            [b"can't find mount point in ", path].concat()
+        } else {
+            let source = source.as_deref().unwrap_or_default().as_bytes();
+            [b"can't find mount source ", source, b" in ", path].concat()
+        };
+        Err(Outcome::usage(&spec, message))
+    }
+}
+
+/// The last fstab entry for a mount point: as written, else canonical.
+fn by_target<'e>(entries: &'e [FstabEntry], target: &OsStr) -> Option<&'e FstabEntry> {
+    let canonical = canonical_target(target);
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.target == target)
+        .or_else(|| {
+            entries
+                .iter()
+                .rev()
+                .find(|e| canonical_target(&e.target) == canonical)
+        })
+}
+
+/// The last fstab entry for a source: as written, else canonical.
+fn by_source<'e>(entries: &'e [FstabEntry], source: &OsStr) -> Option<&'e FstabEntry> {
+    let canonical = if starts_with(source, b"/") {
+        canonical_source(source)
+    } else {
+        source.to_os_string()
+    };
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.source == source)
+        .or_else(|| {
+            entries
+                .iter()
+                .rev()
+                .find(|e| starts_with(&e.source, b"/") && canonical_source(&e.source) == canonical)
+        })
+}
+
+/// Whether this mount needs a loop device, and how to set it up. `Err` is
+/// the errno of an `offset=`, `sizelimit=` or `encryption=` util-linux
+/// refuses.
+fn loop_setup(
+    options: &MountOptions,
+    path: &OsStr,
+    fstype: Option<&str>,
+    flags: MsFlags,
+) -> Result<Option<LoopSetup>, i32> {
+    let asked = ["loop", "offset", "sizelimit", "encryption"]
+        .iter()
+        .any(|name| options.has_user(name));
+    if !asked {
+        if flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
+            return Ok(None);
+        }
+        if fstype.is_some_and(|t| !is_regular_fs(t)) {
+            return Ok(None);
+        }
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(None);
+        };
+        if !meta.is_file() || meta.len() <= 1024 {
+            return Ok(None);
+        }
+    }
+    // The first of each counts, as for libmount 2.38.
+    let number = |name: &str| match options.first_user_value(name) {
+        Some(Some(text)) => size::strtosize(text),
+        Some(None) | None => Ok(0),
+    };
+    let (offset, sizelimit) = (number("offset")?, number("sizelimit")?);
+    // Cryptoloop is gone from the kernel; libmount refuses it.
+    if options.has_user("encryption") {
+        return Err(libc::EINVAL);
+    }
+    let device = options
+        .user_value("loop")
+        .flatten()
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    Ok(Some(LoopSetup {
+        file: PathBuf::from(path),
+        offset,
+        sizelimit,
+        read_only: flags.contains(MsFlags::MS_RDONLY),
+        device,
+    }))
+}
+
+/// libmount's evaluation of a restricted (non-root) mount of an fstab
+/// entry: allowed with `user` or `users`; with `owner` or `group` when the
+/// source is a device under /dev that the caller owns or whose group they
+/// are in, which then counts as `user`. A `user` mount is recorded in utab
+/// as `user=NAME`, so that the same caller may unmount it. The implied
+/// nosuid, nodev (and noexec) are already in the options' flags, where
+/// the option stood.
+fn permit_user_mount(options: &mut MountOptions, source: Option<&OsStr>) -> bool {
+    // `user=NAME` from fstab names nobody allowed: libmount ignores it.
+    options.user.retain(|word| !word.starts_with("user="));
+    let has = |options: &MountOptions, word: &str| options.user.iter().any(|w| w == word);
+    if has(options, "owner") || has(options, "group") {
+        let caller = ns_sys::runtime::Identity::current();
+        let device = source
+            .filter(|path| starts_with(path, b"/dev/"))
+            .and_then(|path| std::fs::metadata(path).ok());
+        if let Some(meta) = device {
+            if (has(options, "owner") && meta.uid() == caller.ruid)
+                || (has(options, "group") && privilege::caller_in_group(meta.gid()))
+            {
+                options.user.push("user".to_string());
+            }
+        }
+    }
+    if !has(options, "user") && !has(options, "users") {
+        return false;
+    }
+    let Some(name) = privilege::caller_name() else {
+        return false;
+    };
+    for word in options.user.iter_mut().filter(|w| *w == "user") {
+        *word = format!("user={name}");
+    }
+    true
+}

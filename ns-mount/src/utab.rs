@@ -1,0 +1,224 @@
+//! The userspace mount table, /run/mount/utab: the options libmount keeps
+//! for mounts because the kernel does not (`x-…`, `_netdev`, `user=NAME`),
+//! read, merged into the kernel's table, and rewritten.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use ns_sys::mount::MsFlags;
+use ns_sys::mountinfo::{self, unescape, unescape_path, MountEntry};
+
+use crate::fstypes::is_pseudo_fs;
+use crate::options::MountOptions;
+
+/// Where libmount keeps the options the kernel does not know.
+pub const UTAB: &str = "/run/mount/utab";
+
+/// One utab line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UtabEntry {
+    pub source: OsString,
+    pub target: OsString,
+    pub root: OsString,
+    pub options: String,
+    pub attrs: String,
+}
+
+/// Parses utab; lines without SRC, TARGET and ROOT are skipped.
+pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
+    let mut entries = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let mut entry = UtabEntry::default();
+        let (mut has_src, mut has_target, mut has_root) = (false, false, false);
+        for field in line.split(|&b| b == b' ') {
+            let Some(equals) = field.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let (key, value) = (&field[..equals], &field[equals + 1..]);
+            match key {
+                b"SRC" => (entry.source, has_src) = (unescape_path(value), true),
+                b"TARGET" => (entry.target, has_target) = (unescape_path(value), true),
+                b"ROOT" => (entry.root, has_root) = (unescape_path(value), true),
+                b"OPTS" => entry.options = unescape(value),
+                b"ATTRS" => entry.attrs = unescape(value),
+                _ => {}
+            }
+        }
+        if has_src && has_target && has_root {
+            entries.push(entry);
+        }
+    }
+    entries
+}
+
+/// Escapes as libmount does when writing tables.
+pub fn mangle(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        match b {
+            b' ' => out.extend_from_slice(b"\\040"),
+            b'\t' => out.extend_from_slice(b"\\011"),
+            b'\n' => out.extend_from_slice(b"\\012"),
+            b'\\' => out.extend_from_slice(b"\\134"),
+            b => out.push(b),
+        }
+    }
+    out
+}
+
+pub fn format_utab_line(entry: &UtabEntry) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (key, value) in [
+        (&b"SRC="[..], entry.source.as_bytes()),
+        (b" TARGET=", entry.target.as_bytes()),
+        (b" ROOT=", entry.root.as_bytes()),
+    ] {
+        line.extend_from_slice(key);
+        line.extend_from_slice(&mangle(value));
+    }
+    line.push(b' ');
+    if !entry.attrs.is_empty() {
+        line.extend_from_slice(b"ATTRS=");
+        line.extend_from_slice(&mangle(entry.attrs.as_bytes()));
+        line.push(b' ');
+    }
+    line.extend_from_slice(b"OPTS=");
+    line.extend_from_slice(&mangle(entry.options.as_bytes()));
+    line.push(b'\n');
+    line
+}
+
+fn same_path(a: &OsStr, b: &OsStr) -> bool {
+    let trim = |p: &OsStr| {
+        let bytes = p.as_bytes();
+        let end = bytes
+            .iter()
+            .rposition(|&c| c != b'/')
+            .map_or(0, |at| at + 1);
+        bytes[..end].to_vec()
+    };
+    a == b || trim(a) == trim(b)
+}
+
+/// A mount with its options as util-linux shows them (utab merged).
+pub struct Listed<'a> {
+    pub entry: &'a MountEntry,
+    pub options: String,
+}
+
+/// Merges utab's options into the table as libmount does: each utab entry
+/// goes to the last mount with the same root, target and source.
+pub fn merge_utab<'a>(table: &'a [MountEntry], utab: &[UtabEntry]) -> Vec<Listed<'a>> {
+    let mut listed: Vec<Listed<'a>> = table
+        .iter()
+        .map(|entry| Listed {
+            entry,
+            options: entry.options(),
+        })
+        .collect();
+    let mut merged = vec![false; listed.len()];
+    for user in utab {
+        if user.options.is_empty() {
+            continue;
+        }
+        let found = (0..listed.len()).rev().find(|&i| {
+            let entry = listed[i].entry;
+            !merged[i]
+                && entry.root == user.root
+                && same_path(&entry.target, &user.target)
+                && (entry.source == user.source
+                    || (!is_pseudo_fs(&entry.fstype) && same_path(&entry.source, &user.source)))
+        });
+        if let Some(i) = found {
+            merged[i] = true;
+            if !listed[i].options.is_empty() {
+                listed[i].options.push(',');
+            }
+            listed[i].options.push_str(&user.options);
+        }
+    }
+    listed
+}
+
+/// Reads utab; a missing file is an empty table.
+pub fn read() -> Vec<UtabEntry> {
+    std::fs::read(UTAB)
+        .map(|text| parse_utab(&text))
+        .unwrap_or_default()
+}
+
+/// Rewrites utab through a temporary file and rename, as libmount does.
+pub fn write(entries: &[UtabEntry]) -> io::Result<()> {
+    let path = Path::new(UTAB);
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!("utab.ns-mount.{}", std::process::id()));
+    let text: Vec<u8> = entries.iter().flat_map(format_utab_line).collect();
+    std::fs::write(&temp, text)?;
+    std::fs::rename(&temp, path)
+}
+
+/// After a successful mount with utab options (`x-…`, `_netdev`, `user=`),
+/// records them as libmount does.
+pub fn record_mount(options: &MountOptions, target: &OsStr) {
+    let kept = options.utab_options();
+    if kept.is_empty() || options.flags.contains(MsFlags::MS_REMOUNT) {
+        return;
+    }
+    let table = mountinfo::read_self().unwrap_or_default();
+    let Some(entry) = mountinfo::find_target(&table, target) else {
+        return;
+    };
+    let mut utab = read();
+    utab.push(UtabEntry {
+        source: entry.source.clone(),
+        target: entry.target.clone(),
+        root: entry.root.clone(),
+        options: kept.join(","),
+        attrs: String::new(),
+    });
+    let _ = write(&utab);
+}
+
+/// Drops a target's entry after it was unmounted.
+pub fn forget(target: &OsStr) {
+    let mut utab = read();
+    if let Some(index) = utab.iter().rposition(|u| u.target == target) {
+        utab.remove(index);
+        let _ = write(&utab);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utab_round_trip_and_merge() {
+        let entry = UtabEntry {
+            source: "none".into(),
+            target: "/mnt/a b".into(),
+            root: "/".into(),
+            options: "x-foo".into(),
+            attrs: String::new(),
+        };
+        let line = format_utab_line(&entry);
+        assert_eq!(line, b"SRC=none TARGET=/mnt/a\\040b ROOT=/ OPTS=x-foo\n");
+        let parsed = parse_utab(&line);
+        assert_eq!(parsed, vec![entry]);
+
+        let table = mountinfo::parse(
+            b"1 0 0:1 / /mnt/a\\040b rw - tmpfs none rw\n2 0 0:2 / /mnt/a\\040b rw - tmpfs none rw,size=4k\n",
+        );
+        let listed = merge_utab(&table, &parsed);
+        assert_eq!(listed[0].options, "rw");
+        assert_eq!(listed[1].options, "rw,size=4k,x-foo");
+    }
+
+    #[test]
+    fn utab_lines_missing_keys_are_skipped() {
+        assert!(parse_utab(b"garbage\nSRC=a TARGET=/b\n").is_empty());
+    }
+}
