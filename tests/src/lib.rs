@@ -3,6 +3,7 @@
 //! small root filesystems, and compare two runs.
 
 pub mod mirror;
+pub mod reference;
 pub mod tree;
 
 use std::ffi::OsStr;
