@@ -26,8 +26,8 @@ mod report;
 mod table;
 pub use keys::{Exclusive, ExclusiveError, Key, OptionError};
 pub use report::{
-    finish, main, print_stdout, report, write_failed, Action, Failed, Invocation, Invoked, Start,
-    ToolError,
+    finish, main, print_stdout, report, write_failed, write_failed_after, Action, Failed,
+    Invocation, Invoked, Start, ToolError,
 };
 pub use table::{Complete, Opt, Style, Tool, Value};
 

@@ -124,9 +124,43 @@ pub fn main<O: Invoked, E: ToolError + From<Failed>>(
 }
 
 /// A stdout that could not be written, worded as util-linux's and
-/// coreutils' close_stdout word it.
+/// coreutils' close_stdout word it, for output that fits one stdio buffer
+/// (`--help`, `--version`, short listings).
 pub fn write_failed(error: &std::io::Error) -> Failed {
-    Failed(format!("write error: {}", ns_sys::io_error_text(error)))
+    write_failed_after(error, 0)
+}
+
+/// The same for a program that had produced `produced` bytes when the
+/// write failed. A C program's failed write(2) in mid-stream only sets the
+/// stream's error flag (glibc drops the buffer), so close_stdout finds no
+/// errno and says a bare "write error"; only output that fitted one buffer
+/// fails in the flush at exit, with the system error.
+pub fn write_failed_after(error: &std::io::Error, produced: usize) -> Failed {
+    if produced > stdio_buffer_size() {
+        Failed("write error".to_string())
+    } else {
+        Failed(format!("write error: {}", ns_sys::io_error_text(error)))
+    }
+}
+
+/// The size of glibc's buffer for stdout: the file's preferred block size,
+/// at most BUFSIZ (8192).
+fn stdio_buffer_size() -> usize {
+    const BUFSIZ: usize = 8192;
+    // SAFETY: fstat on descriptor 1 into a zeroed stat we own; failure is
+    // checked.
+    let block = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut stat) == 0 {
+            stat.st_blksize
+        } else {
+            0
+        }
+    };
+    match usize::try_from(block) {
+        Ok(size) if size > 0 && size < BUFSIZ => size,
+        _ => BUFSIZ,
+    }
 }
 
 /// Writes `--help` or `--version` text. A closed or full stdout is an

@@ -74,10 +74,7 @@ fn write_stdout(data: &[u8]) -> Result<ExitCode, Error> {
     match stdout.write_all(data).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::FAILURE),
-        Err(error) => Err(Error::Failed(format!(
-            "write error: {}",
-            ns_sys::io_error_text(&error)
-        ))),
+        Err(error) => Err(ns_getopt::write_failed_after(&error, data.len()).into()),
     }
 }
 

@@ -109,3 +109,62 @@ fn a_full_disk_is_a_write_error_with_the_reference_status() {
     assert_eq!(code, Some(125));
     assert_eq!(stderr, "chroot: write error: No space left on device\n");
 }
+
+/// Output longer than one stdio buffer fails in mid-stream, where glibc
+/// only sets the stream's error flag: util-linux's close_stdout then says
+/// a bare `write error`, and so must ours (the system error is for output
+/// that fails in the flush at exit, as above).
+#[test]
+fn a_full_disk_after_a_full_buffer_is_a_bare_write_error() {
+    if !nstools_tests::require_root() {
+        return;
+    }
+    let dir = nstools_tests::TempDir::new("full-buffer");
+    // 150 tmpfs mounts make `mount`'s listing about 9 KiB; the UTS
+    // namespace's holder has a 6,000-byte command line for lsns' COMMAND.
+    let script = r#"
+        set -e
+        for i in $(seq 150); do mkdir "$1/m$i"; mount -t tmpfs scratch "$1/m$i"; done
+        long=$(printf '%6000s' x | tr ' ' y)
+        unshare --uts sh -c 'sleep 30; :' "$long" &
+        holder=$!
+        sleep 0.3
+        set +e
+        for pair in "mount /usr/bin/mount" "mount $2" "mount $4" \
+                    "lsns /usr/bin/lsns" "lsns $3" "lsns $4"; do
+            name=${pair%% *}; program=${pair#* }
+            if [ "$name" = lsns ]; then args="-t uts"; else args=""; fi
+            (exec -a "$name" "$program" $args > /dev/full)
+            echo "$name ($program): status $?"
+        done 2>&1
+        kill $holder
+    "#;
+    let out = nstools_tests::TestCommand::new("unshare")
+        // In its own PID namespace, so that nothing it started outlives it.
+        .args(["--mount", "--propagation", "private", "--pid", "--fork"])
+        .args(["bash", "-c", script, "bash"])
+        .arg(dir.path())
+        .arg(bin("ns-mount"))
+        .arg(bin("ns-lsns"))
+        .arg(bin("nstools"))
+        .run();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let mut seen = Vec::new();
+    for pair in lines.chunks(2) {
+        let [message, status] = pair else {
+            panic!("odd output: {out}");
+        };
+        let status = status.split(": status ").nth(1).unwrap_or_default();
+        seen.push((message.to_string(), status.to_string()));
+    }
+    assert_eq!(seen.len(), 6, "{out}");
+    for (tool, group) in [("mount", &seen[..3]), ("lsns", &seen[3..])] {
+        for (message, status) in group {
+            assert_eq!(
+                (message.as_str(), status.as_str()),
+                (format!("{tool}: write error").as_str(), "1"),
+                "{out}"
+            );
+        }
+    }
+}

@@ -157,7 +157,8 @@ fn list(o: &Options) -> Result<u8, Error> {
     // utab adds options only now and then: the plain pass otherwise.
     let plain = utab.iter().all(|u| u.options.is_empty());
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut out =
+        listing::Counted::new(std::io::BufWriter::with_capacity(64 * 1024, stdout.lock()));
     let find_label = |source: &OsStr| probe::label_of(source);
     let label: Option<listing::LabelFinder<'_>> = if o.show_labels {
         Some(&find_label)
@@ -178,7 +179,7 @@ fn list(o: &Options) -> Result<u8, Error> {
     };
     written
         .and_then(|()| out.flush())
-        .map_err(|e| crate::error::write_error(&e))?;
+        .map_err(|e| ns_getopt::write_failed_after(&e, out.count))?;
     Ok(EX_SUCCESS)
 }
 
