@@ -1,15 +1,17 @@
-//! Where a build ends up: a directory (TARGET itself) or a tarball
-//! written from a private build directory that is removed on every exit
-//! path, Ctrl-C included; and debootstrap's log, kept in TARGET only when
-//! the build fails.
+//! Where a build ends up: a directory (TARGET itself), or a tarball or an
+//! OCI image (with what the image says of itself) written from a private
+//! build directory that is removed on every exit path, Ctrl-C included;
+//! and debootstrap's log, kept in TARGET only when the build fails.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::build::Outcome;
+use crate::cli::Bootstrap;
 use crate::compression::Compression;
 use crate::progress::Reporter;
 use crate::rooted::{self, Root};
-use crate::{configure, oci, tarball, Error};
+use crate::{configure, oci, release, tarball, Error};
 
 /// Where debootstrap keeps its log while it works, relative to TARGET.
 pub const LOG: &str = "debootstrap/debootstrap.log";
@@ -238,4 +240,56 @@ pub fn finish_log(root: &Root, keep: bool, reporter: &Reporter) {
         let _ = root.rename(LOG, "var/log/bootstrap.log");
     }
     let _ = root.remove_all("debootstrap");
+}
+
+/// What an image says of itself: made as `ns-bootstrap --variant=V
+/// SUITE`, at SOURCE_DATE_EPOCH (else now), with provenance annotations
+/// that name no mirror.
+pub(crate) fn image<'a>(b: &'a Bootstrap, outcome: &'a Outcome) -> oci::Image<'a> {
+    let created = outcome.epoch.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let variant = b.variant.name();
+    let mut annotations = vec![
+        (
+            "org.opencontainers.image.title".to_string(),
+            format!("Debian {} ({variant})", outcome.provenance.codename),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            format!(
+                "Debian {} {variant} base system, verified and bootstrapped by ns-bootstrap",
+                b.suite
+            ),
+        ),
+        ("org.nstools.bootstrap.suite".to_string(), b.suite.clone()),
+        (
+            "org.nstools.bootstrap.codename".to_string(),
+            outcome.provenance.codename.clone(),
+        ),
+        (
+            "org.nstools.bootstrap.variant".to_string(),
+            variant.to_string(),
+        ),
+        (
+            "org.nstools.bootstrap.packages".to_string(),
+            outcome.provenance.packages.clone(),
+        ),
+    ];
+    if let Some(date) = outcome.provenance.release_date {
+        annotations.push((
+            "org.nstools.bootstrap.release-date".to_string(),
+            release::rfc3339(date),
+        ));
+    }
+    oci::Image {
+        arch: &outcome.provenance.arch,
+        ref_name: b.oci_ref.as_deref().unwrap_or(&b.suite),
+        created,
+        compression: b.compress.unwrap_or(Compression::Gzip),
+        created_by: format!("ns-bootstrap --variant={variant} {}", b.suite),
+        annotations,
+    }
 }

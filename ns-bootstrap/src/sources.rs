@@ -1,7 +1,10 @@
 //! The host's apt sources, to find the default MIRROR: the one-line format
-//! of `/etc/apt/sources.list` and `*.list`, and the deb822 `*.sources`.
+//! of `/etc/apt/sources.list` and `*.list`, and the deb822 `*.sources`;
+//! and MIRROR as the command line gives it, and an extra suite's mirror.
 
 use std::path::Path;
+
+use crate::Error;
 
 /// One `deb` source: a URI and its suites.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +113,43 @@ pub fn default_mirror(sources: &[Source]) -> Option<String> {
         .find(|s| s.is_main_archive())
         .or(sources.first())
         .map(|s| s.uri.trim_end_matches('/').to_string())
+}
+
+/// A MIRROR as debootstrap takes it: `http://`, `https://` or `file://`,
+/// or a directory's path (read as `file://`).
+pub(crate) fn mirror_url(mirror: &str) -> Result<String, Error> {
+    if mirror.starts_with('/') {
+        return Ok(format!("file://{mirror}"));
+    }
+    for scheme in ["http://", "https://", "file://"] {
+        if mirror.starts_with(scheme) {
+            return Ok(mirror.to_string());
+        }
+    }
+    Err(Error::Usage(format!(
+        "MIRROR '{mirror}': an http://, https:// or file:// URL, or a directory's path, is \
+         expected"
+    )))
+}
+
+/// The mirror of an extra suite: the host's apt sources' for it, else
+/// the main mirror, or for a `-security` suite its sibling archive
+/// (`…/debian` → `…/debian-security`, Debian's layout).
+pub(crate) fn extra_mirror(suite: &str, main: &str) -> String {
+    let host = host_sources(Path::new("/etc/apt"));
+    if let Some(source) = host.iter().find(|s| s.suites.iter().any(|s| s == suite)) {
+        if let Ok(url) = mirror_url(source.uri.trim_end_matches('/')) {
+            return url;
+        }
+    }
+    if suite.ends_with("-security") {
+        if let Some((parent, last)) = main.rsplit_once('/') {
+            if !last.ends_with("-security") {
+                return format!("{parent}/{last}-security");
+            }
+        }
+    }
+    main.to_string()
 }
 
 #[cfg(test)]
