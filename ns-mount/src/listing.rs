@@ -347,6 +347,37 @@ fn push_merged_options(buf: &mut Vec<u8>, vfs: &[u8], fs: &[u8]) {
     buf.push(b')');
 }
 
+/// A writer that counts what passes through it: how much a listing had
+/// produced when stdout failed decides how close_stdout words the error
+/// (see `ns_getopt::write_failed_after`).
+pub struct Counted<W> {
+    inner: W,
+    pub count: usize,
+}
+
+impl<W> Counted<W> {
+    pub fn new(inner: W) -> Self {
+        Counted { inner, count: 0 }
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(data)?;
+        self.count = self.count.saturating_add(written);
+        Ok(written)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.count = self.count.saturating_add(data.len());
+        self.inner.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,36 +452,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "none on /t?x type tmpfs (rw,mode=755)\n"
         );
-    }
-}
-
-/// A writer that counts what passes through it: how much a listing had
-/// produced when stdout failed decides how close_stdout words the error
-/// (see `ns_getopt::write_failed_after`).
-pub struct Counted<W> {
-    inner: W,
-    pub count: usize,
-}
-
-impl<W> Counted<W> {
-    pub fn new(inner: W) -> Self {
-        Counted { inner, count: 0 }
-    }
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(data)?;
-        self.count = self.count.saturating_add(written);
-        Ok(written)
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.count = self.count.saturating_add(data.len());
-        self.inner.write_all(data)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
