@@ -46,6 +46,18 @@ pub(crate) struct Build<'a> {
     epoch: Option<u64>,
 }
 
+/// What `bootstrap()` settled before the build: the command line, the
+/// goal it comes to in this namespace, the architecture, the mapping.
+pub(crate) struct Decided<'a> {
+    pub(crate) b: &'a Bootstrap,
+    pub(crate) prog: &'a str,
+    pub(crate) goal: Goal<'a>,
+    pub(crate) reporter: &'a Reporter,
+    pub(crate) arch: String,
+    pub(crate) mapping: Option<userns::Mapping>,
+    pub(crate) epoch: Option<u64>,
+}
+
 /// What a good build leaves for the output stage.
 pub(crate) struct Outcome {
     /// The time a tarball's entries are clamped to.
@@ -78,14 +90,18 @@ impl Outcome {
 
 impl<'a> Build<'a> {
     pub(crate) fn prepare(
-        b: &'a Bootstrap,
-        reporter: &'a Reporter,
+        decided: Decided<'a>,
         root: Option<&'a Root>,
-        mapping: Option<userns::Mapping>,
-        epoch: Option<u64>,
-        arch: String,
-        prog: &'a str,
     ) -> Result<Build<'a>, Error> {
+        let Decided {
+            b,
+            prog,
+            goal,
+            reporter,
+            arch,
+            mapping,
+            epoch,
+        } = decided;
         // --unpack-tarball: the tarball's cache (indexes and packages) is
         // the cache, inside the target; its mirror is the default.
         let offline = match (&b.unpack_tarball, root) {
@@ -120,14 +136,6 @@ impl<'a> Build<'a> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::failed(format_args!("cannot create {}", dir.display()), e))?;
         }
-        let single = mapping == Some(userns::Mapping::Single);
-        let goal = Goal::of(b);
-        // A single-id namespace can unpack but not configure.
-        let goal = if goal == Goal::Install && single {
-            Goal::Unpack
-        } else {
-            goal
-        };
         let extra_suites = b
             .extra_suites
             .iter()

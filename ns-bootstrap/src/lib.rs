@@ -70,7 +70,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
-use build::Build;
+use build::{Build, Decided};
 use cli::{Action, Bootstrap, Format, Options};
 use compression::Compression;
 pub use error::Error;
@@ -213,6 +213,12 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         None
     };
     let single = mapping == Some(userns::Mapping::Single);
+    // A single-id namespace can unpack but not configure.
+    let goal = if goal == Goal::Install && single {
+        Goal::Unpack
+    } else {
+        goal
+    };
     if single {
         reporter.warn(
             "no subordinate ids for this user in /etc/subuid and /etc/subgid (or no \
@@ -241,7 +247,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
             script.display()
         ));
     }
-    if goal == Goal::Install && !single && !suite::can_run(&arch) {
+    if goal == Goal::Install && !suite::can_run(&arch) {
         return Err(Error::Refused(format!(
             "this machine cannot run {arch} binaries (no enabled binfmt_misc entry \
              qemu-{}): use --foreign, then --second-stage where they run",
@@ -287,18 +293,26 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
         })?;
         Some(root)
     };
-    let build = Build::prepare(b, &reporter, root.as_ref(), mapping, epoch, arch, prog);
-    let mut result = build.and_then(|build| {
-        let outcome = build.go();
-        if build.offline.is_some() {
-            if let Some(root) = &root {
-                let _ = root.remove_all(offline::OFFLINE_DIR);
-            }
-        }
-        outcome
-    });
+    let build = Build::prepare(
+        Decided {
+            b,
+            prog,
+            goal,
+            reporter: &reporter,
+            arch,
+            mapping,
+            epoch,
+        },
+        root.as_ref(),
+    );
+    let mut result = build.and_then(|build| build.go());
+    // The tarball's cache is scaffolding: gone whether the build went
+    // through or failed (also when it failed while being prepared).
+    if let (Some(_), Some(root)) = (&b.unpack_tarball, &root) {
+        let _ = root.remove_all(offline::OFFLINE_DIR);
+    }
     if let (Ok(outcome), Some(dir), Some(root)) = (&result, &build_dir, &root) {
-        if goal == Goal::Unpack || single {
+        if goal == Goal::Unpack {
             // The second stage stays in /debootstrap; the log goes.
             let _ = root.remove_file(output::LOG);
         } else {
@@ -331,9 +345,7 @@ fn bootstrap(b: &Bootstrap, prog: &str) -> Result<(), Error> {
     match (&result, &root) {
         (Ok(_), _) if build_dir.is_some() => {}
         (Ok(outcome), Some(root)) => match goal {
-            Goal::Install if !single => {
-                output::finish_log(root, outcome.epoch.is_none(), &reporter)
-            }
+            Goal::Install => output::finish_log(root, outcome.epoch.is_none(), &reporter),
             Goal::MakeTarball(_) => {
                 let _ = root.remove_all("debootstrap");
             }

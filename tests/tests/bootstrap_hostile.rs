@@ -328,7 +328,55 @@ fn planted_symlinks_never_lead_outside() {
         &mut problems,
     );
     victims.check("garbage InRelease", &mut problems);
+    no_offline_cache_left("garbage InRelease", &target, &mut problems);
+
+    // A tarball that names a mirror ns-bootstrap cannot use, with no
+    // MIRROR operand: refused while the build is being prepared, and the
+    // unpacked cache goes too.
+    std::fs::write(
+        unpacked.join("debootstrap/offline/mirror"),
+        "gopher://mirror.invalid/debian\n",
+    )
+    .unwrap();
+    let bad_mirror = dir.path().join("bad-mirror.tar");
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(&bad_mirror)
+        .arg("-C")
+        .arg(&unpacked)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let target = dir.path().join("bad-mirror");
+    let outcome = TestCommand::new(bin("ns-bootstrap"))
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--keyring")
+        .arg(&mirror.key.keyring)
+        .arg(format!("--unpack-tarball={}", bad_mirror.display()))
+        .arg("stable")
+        .arg(&target)
+        .timeout(Duration::from_secs(120))
+        .run();
+    expect_refusal(
+        "tarball's mirror",
+        &outcome,
+        "gopher",
+        &target,
+        &mut problems,
+    );
+    no_offline_cache_left("tarball's mirror", &target, &mut problems);
+    victims.check("tarball's mirror", &mut problems);
     finish(problems);
+}
+
+/// --unpack-tarball's cache is scaffolding, gone however the build ended.
+fn no_offline_cache_left(case: &str, target: &Path, problems: &mut Vec<String>) {
+    let offline = target.join("debootstrap/offline");
+    if offline.exists() {
+        problems.push(format!("{case}: {} left behind", offline.display()));
+    }
 }
 
 /// Names from the archive are data: a Packages entry, a trigger, a

@@ -199,7 +199,13 @@ impl Keyring {
                 })
                 .collect();
             if candidates.is_empty() {
-                problems.push(Problem::UnknownKey(sig.issuer.unwrap_or_default()));
+                // A v4 key ID is the fingerprint's last eight bytes: a
+                // signature naming only the fingerprint still names a key.
+                let named = sig.issuer.or_else(|| {
+                    sig.issuer_fingerprint
+                        .and_then(|fpr| fpr[12..].try_into().ok())
+                });
+                problems.push(Problem::UnknownKey(named.unwrap_or_default()));
                 continue;
             }
             // SHA-1 is broken for collisions: not accepted for documents.

@@ -371,4 +371,24 @@ mod crafted {
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
+
+    /// A signature naming its key by fingerprint alone (as Sequoia signs)
+    /// from a key the keyring lacks: the error names the key ID, the
+    /// fingerprint's last eight bytes, not zeros.
+    #[test]
+    fn an_unknown_key_named_by_fingerprint_only_is_named() {
+        let (signer, other) = (signing_key(4), signing_key(5));
+        let mut fpr = vec![4];
+        fpr.extend_from_slice(&key_of(&signer).fingerprint);
+        let mut hashed = created();
+        hashed.extend(subpacket(33, &fpr));
+        let signature = packet(TAG_SIGNATURE, &sign(&signer, 0x01, &[TEXT], &hashed, &[]));
+        let error = Keyring::parse(&primary(&other, Some(0x03), true))
+            .and_then(|k| k.verify(TEXT, &armor(&signature)))
+            .unwrap_err()
+            .to_string();
+        let id = hex(&key_of(&signer).key_id());
+        assert!(error.contains(&format!("unknown key {id}")), "{error}");
+        assert_ne!(id, "0000000000000000");
+    }
 }

@@ -47,11 +47,6 @@ pub use private::{make_private_dir, make_private_file};
 /// How many symlinks one resolution may follow (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
 
-/// Set once `openat2(2)` turned out to be missing (ENOSYS on kernels
-/// before 5.6, or a seccomp filter that refuses it): the walk is used
-/// from then on.
-static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
-
 /// A directory everything below which is resolved in-root.
 #[derive(Debug)]
 pub struct Root {
@@ -60,6 +55,10 @@ pub struct Root {
     /// Resolve with the walk even where openat2 exists (tests of the
     /// fallback).
     walk_only: bool,
+    /// Set once `openat2(2)` turned out to be missing (ENOSYS on kernels
+    /// before 5.6, or a seccomp filter that refuses it): the walk is used
+    /// from then on.
+    no_openat2: AtomicBool,
 }
 
 /// A single path component: not empty, not `.` or `..`, no `/` or NUL.
@@ -124,6 +123,7 @@ impl Root {
             fd,
             path: path.to_path_buf(),
             walk_only: false,
+            no_openat2: AtomicBool::new(false),
         })
     }
 
@@ -298,10 +298,10 @@ impl Root {
     /// `rel` resolved in-root as an `O_PATH` descriptor with `extra` flags
     /// (`O_DIRECTORY` for a directory).
     fn resolve(&self, rel: &[u8], extra: OFlag) -> io::Result<OwnedFd> {
-        if !self.walk_only && !NO_OPENAT2.load(Ordering::Relaxed) {
+        if !self.walk_only && !self.no_openat2.load(Ordering::Relaxed) {
             match openat2_in_root(self.fd.as_fd(), rel, extra) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                    NO_OPENAT2.store(true, Ordering::Relaxed);
+                    self.no_openat2.store(true, Ordering::Relaxed);
                 }
                 other => return other,
             }
