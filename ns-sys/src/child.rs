@@ -196,29 +196,29 @@ pub fn fork_child(
     death_signal: Option<i32>,
 ) -> Result<Option<Pid>, ChildError> {
     // Set up before the fork, so that no signal falls between the two.
-    let old_mask = match while_waiting {
-        WhileWaiting::Forward(signals) => {
-            let action = SigAction::new(
-                SigHandler::Handler(pass_on),
-                SaFlags::SA_RESTART,
-                SigSet::empty(),
-            );
-            for sig in signals {
-                // SAFETY: the handler only reads an atomic and calls kill.
-                unsafe { signal::sigaction(*sig, &action) }.map_err(start("sigaction"))?;
-            }
-            None
-        }
-        WhileWaiting::Block(signals) => {
-            let mut block = SigSet::empty();
-            signals.iter().for_each(|sig| block.add(*sig));
-            Some(
-                block
-                    .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-                    .map_err(start("sigprocmask"))?,
-            )
-        }
+    // Forwarded signals are blocked across the fork too: one that came
+    // before the parent knew its child's pid would find nobody to pass
+    // it to and be lost (the child may already run and be waited on).
+    // Unblocked once the pid is stored, it is delivered and passed on.
+    let signals = match while_waiting {
+        WhileWaiting::Forward(signals) | WhileWaiting::Block(signals) => signals,
     };
+    let mut block = SigSet::empty();
+    signals.iter().for_each(|sig| block.add(*sig));
+    let old_mask = block
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+        .map_err(start("sigprocmask"))?;
+    if let WhileWaiting::Forward(signals) = while_waiting {
+        let action = SigAction::new(
+            SigHandler::Handler(pass_on),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for sig in signals {
+            // SAFETY: the handler only reads an atomic and calls kill.
+            unsafe { signal::sigaction(*sig, &action) }.map_err(start("sigaction"))?;
+        }
+    }
     let parent_fd = match death_signal {
         Some(_) => pidfd_of_self()?,
         None => None,
@@ -228,20 +228,20 @@ pub fn fork_child(
     match unsafe { fork() }.map_err(start("fork"))? {
         ForkResult::Parent { child } => {
             CHILD.store(child.as_raw(), Ordering::Relaxed);
+            if let WhileWaiting::Forward(_) = while_waiting {
+                old_mask.thread_set_mask().map_err(start("sigprocmask"))?;
+            }
             Ok(Some(child))
         }
         ForkResult::Child => {
-            match (while_waiting, old_mask) {
-                (_, Some(mask)) => mask.thread_set_mask().map_err(start("sigprocmask"))?,
-                (WhileWaiting::Forward(signals), None) => {
-                    for sig in signals {
-                        // SAFETY: restoring the default action installs no
-                        // handler.
-                        let _ = unsafe { signal::signal(*sig, SigHandler::SigDfl) };
-                    }
+            if let WhileWaiting::Forward(signals) = while_waiting {
+                for sig in signals {
+                    // SAFETY: restoring the default action installs no
+                    // handler.
+                    let _ = unsafe { signal::signal(*sig, SigHandler::SigDfl) };
                 }
-                (WhileWaiting::Block(_), None) => {}
             }
+            old_mask.thread_set_mask().map_err(start("sigprocmask"))?;
             if let Some(signo) = death_signal {
                 // SAFETY: plain prctl with integer arguments.
                 if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signo as libc::c_ulong) } < 0 {

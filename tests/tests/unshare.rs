@@ -634,3 +634,39 @@ fn beyond_the_reference_as_root() {
 fn beyond_the_reference_unprivileged() {
     check_ours_only(true);
 }
+
+/// `--forward-signals`: a SIGTERM that reaches the parent before it has
+/// stored its child's pid (the child already running, the parent not yet
+/// back from fork(2)) must still be passed on, not dropped. The window is
+/// short, so many runs at once (each child tells its starter it is ready,
+/// the starter sends SIGTERM at once) make the machine busy enough to hit
+/// it: before the fix, 13 to 18 of the 64 runs hung here.
+#[test]
+fn forward_signals_passes_on_a_signal_that_comes_during_the_fork() {
+    if !require_root() {
+        return;
+    }
+    let dir = TempDir::new("forward-race");
+    let script = r#"
+one() {
+    d=$D/$1; mkdir "$d"
+    $U -r --forward-signals sh -c 'trap "exit 3" TERM; : > "$0/ready"; while :; do sleep 0.05; done' "$d" >/dev/null &
+    p=$!
+    while [ ! -e "$d/ready" ]; do :; done
+    kill -TERM $p
+    wait $p
+    echo "rc=$?" >> "$d/status"
+}
+for i in $(seq 1 64); do timeout -s KILL 20 bash -c "$(declare -f one); one $i" & done
+wait
+for i in $(seq 1 64); do cat "$D/$i/status" 2>/dev/null || echo "run $i: no status (hung, killed)"; done | sort | uniq -c
+"#;
+    let outcome = TestCommand::new(REFERENCE)
+        .args([
+            "--mount", "--uts", "--net", "--ipc", "--", "bash", "-c", script,
+        ])
+        .env("U", bin("ns-unshare"))
+        .env("D", dir.path())
+        .run();
+    assert_eq!(outcome.stdout.trim(), "64 rc=3", "{outcome}");
+}
