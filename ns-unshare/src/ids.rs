@@ -87,6 +87,7 @@ pub fn resolve_blocks<'a>(
                     outer,
                     inner: 0,
                     count,
+                    auto: true,
                 });
             }
             BlockArg::Subids => {
@@ -95,6 +96,7 @@ pub fn resolve_blocks<'a>(
                     outer,
                     inner: outer,
                     count,
+                    auto: false,
                 });
             }
             BlockArg::All => blocks.extend(own_map(kind)?),
@@ -134,6 +136,7 @@ pub fn pass_through(map: &str) -> Vec<Block> {
                 outer: start,
                 inner: start,
                 count,
+                auto: false,
             })
         })
         .collect()
@@ -203,6 +206,7 @@ mod tests {
             outer: start,
             inner: start,
             count,
+            auto: false,
         };
         assert_eq!(
             pass_through("         0          0 4294967295\n"),

@@ -120,12 +120,14 @@ fn map_blocks_repeat_and_auto() {
             BlockArg::Block(Block {
                 outer: 100000,
                 inner: 0,
-                count: 10
+                count: 10,
+                auto: false,
             }),
             BlockArg::Block(Block {
                 outer: 100010,
                 inner: 10,
-                count: 5
+                count: 5,
+                auto: false,
             })
         ]
     );
