@@ -326,14 +326,15 @@ fn number_error(what: &str, text: &str, range: bool) -> Error {
     }
 }
 
-/// `-p`: a 32-bit signed number.
+/// `-p`: a PID, 1 to 2147483647; anything else is out of range, as in
+/// util-linux 2.42 (2.38 took 0 and negative numbers, and listed nothing).
 pub fn parse_pid(text: &str) -> Result<i32, Error> {
     const WHAT: &str = "invalid PID argument";
     let value = parse_signed(text).map_err(|range| number_error(WHAT, text, range))?;
-    if value > i64::MAX as i128 || value < i64::MIN as i128 {
-        return Err(number_error(WHAT, text, true));
-    }
-    i32::try_from(value).map_err(|_| number_error(WHAT, text, true))
+    i32::try_from(value)
+        .ok()
+        .filter(|&pid| pid >= 1)
+        .ok_or_else(|| number_error(WHAT, text, true))
 }
 
 /// The namespace argument: an unsigned 64-bit inode number; negative
@@ -451,11 +452,11 @@ mod tests {
     fn exclusive_pairs() {
         assert_eq!(
             parse_err(&["-r", "-J"]),
-            "mutually exclusive arguments: --json --raw"
+            "options --raw and --json cannot be combined"
         );
         assert_eq!(
             parse_err(&["-p", "1", "-P"]),
-            "mutually exclusive arguments: --persistent --task"
+            "options --task and --persistent cannot be combined"
         );
         // util-linux's -l/-T pair never fires (its table is out of order).
         assert_eq!(parse_ok(&["-l", "-T"]).tree, Tree::Owner);
@@ -472,6 +473,13 @@ mod tests {
             parse_pid("").unwrap_err().to_string(),
             "invalid PID argument: ''"
         );
+        for out_of_range in ["0", "-5", "2147483648"] {
+            assert_eq!(
+                parse_pid(out_of_range).unwrap_err().to_string(),
+                format!("invalid PID argument: '{out_of_range}': Numerical result out of range")
+            );
+        }
+        assert_eq!(parse_pid(" +2147483647").unwrap(), i32::MAX);
         assert_eq!(
             parse_namespace("-1").unwrap_err().to_string(),
             "invalid namespace argument: '-1': Numerical result out of range"
