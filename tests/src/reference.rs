@@ -147,16 +147,19 @@ pub fn both<S: AsRef<OsStr> + Clone>(
 /// `name` of the given release as the words of one command line joined
 /// by spaces, for scripts that run the reference as `$U ARGS` (`$U`
 /// expanded unquoted, so split at the spaces), also under setpriv or
-/// timeout. Panics if a word has white space or a quote in it.
+/// timeout. The host's is its bare name, found in the system PATH as a
+/// user's shell finds it (getopt's messages show argv[0] as given).
+/// Panics if a word has white space or a quote in it.
 pub fn shell_command(release: Release, name: &str) -> String {
     let words: Vec<String> = match release {
         Release::Host => {
-            let path = COMMAND_DIRS
-                .iter()
-                .map(|dir| Path::new("/").join(dir).join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("the host has no {name} in {COMMAND_DIRS:?}"));
-            vec![path.to_string_lossy().into_owned()]
+            assert!(
+                COMMAND_DIRS
+                    .iter()
+                    .any(|dir| Path::new("/").join(dir).join(name).exists()),
+                "the host has no {name} in {COMMAND_DIRS:?}"
+            );
+            vec![name.to_string()]
         }
         Release::Newest => {
             let root = newest_root();
