@@ -14,8 +14,8 @@ use crate::namespaces::NsType;
 use crate::Error;
 
 /// The option table: parsing, `--help`, the man page and the bash
-/// completion come from it. Options are in util-linux's getopt order,
-/// which decides how an ambiguous abbreviation is reported.
+/// completion come from it. Options are in util-linux 2.42's getopt
+/// order, which decides how an ambiguous abbreviation is reported.
 pub const TOOL: Tool = Tool {
     name: "ns-lsns",
     reference: "lsns",
@@ -37,14 +37,6 @@ listed too. A process that exits while its /proc entries are read is skipped.",
             Complete::Pids,
             "only the namespaces of this process",
         ),
-        Opt::flag(Some('P'), "persistent", "only namespaces no process is in"),
-        Opt::required(
-            Some('Q'),
-            "filter",
-            "expr",
-            Complete::Nothing,
-            "only the rows the expression holds for",
-        ),
         Opt::flag(Some('h'), "help", "display this help"),
         Opt::required(
             Some('o'),
@@ -54,6 +46,14 @@ listed too. A process that exits while its /proc entries are read is skipped.",
             "the columns to print (+list adds to the defaults)",
         ),
         Opt::flag(None, "output-all", "print every column"),
+        Opt::flag(Some('P'), "persistent", "only namespaces no process is in"),
+        Opt::required(
+            Some('Q'),
+            "filter",
+            "expr",
+            Complete::Nothing,
+            "only the rows the expression holds for",
+        ),
         Opt::flag(Some('u'), "notruncate", "never truncate a column"),
         Opt::flag(Some('V'), "version", "display version"),
         Opt::flag(Some('n'), "noheadings", "leave out the header line"),
