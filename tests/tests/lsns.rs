@@ -84,7 +84,7 @@ spawn ip netns exec red sleep 1000
 # An unprivileged user's processes, one in namespaces of its own.
 spawn setpriv --reuid=65534 --regid=65534 --clear-groups sleep 1000
 spawn setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user --net --uts sleep 1000
-HELDNET=0 SOCKNET=0 INETNET=0
+HELDNET=0 SOCKNET=0 INETNET=0 GONENET=0
 if [ -n "${HELD-}" ]; then
     # A net namespace, then a uts and a user namespace, held only by
     # descriptors a shell keeps open into the sleep it becomes.
@@ -106,6 +106,14 @@ if [ -n "${HELD-}" ]; then
     SOCKNET=$(cat /run/keep/unix.ns)
     while [ "$(readlink /proc/$HELDPID/exe)" != "$(readlink -f /bin/sleep)" ]; do sleep 0.01; done
     HELDNET=$(stat -L -c %i /proc/$HELDPID/fd/7)
+    # One opened through `ip netns`' bind mount, which is then removed:
+    # its descriptor reads `/`, not `net:[…]` (util-linux's
+    # lsns/filedesc test).
+    ip netns add gone
+    GONENET=$(stat -L -c %i /run/netns/gone)
+    spawn bash -c 'exec 7</run/netns/gone; touch /run/keep/gone.ready; exec sleep 1000'
+    while [ ! -e /run/keep/gone.ready ]; do sleep 0.01; done
+    ip netns delete gone
 fi
 sleep 0.5
 NETNS=$(stat -L -c %i /proc/$NETPID/ns/net)
@@ -179,7 +187,6 @@ const CASES: &[&str] = &[
     "--bogus",
     "--no",
     "--t",
-    "--li",
     "-x",
     "-o",
     "--tree=",
@@ -222,6 +229,8 @@ const CASES_NEWEST: &[&str] = &[
     // A PID below 1 is out of range; 2.39+'s words for exclusive options.
     "-p -5",
     "-p 0",
+    // --li: --list and 2.39's --list-columns.
+    "--li",
     "-J -r",
     "-n",
     "-l -n -u",
@@ -288,6 +297,8 @@ const CASES_NEWEST: &[&str] = &[
     "-Q \"NS == $HELDNET\" -n -r -o TYPE,NPROCS,USER,NETNSID",
     "-Q \"NS == $SOCKNET\" -n -r -o NS,TYPE,NPROCS,PID,USER,COMMAND",
     "--noheadings --raw --output TYPE --filter \"NS == $INETNET\"",
+    "--noheadings --raw --output TYPE,NPROCS,USER -Q \"NS == $GONENET\"",
+    "$GONENET",
     "-Q 'NETNSID == \"unassigned\"' -o NS,NPROCS",
     "-T owner -Q 'TYPE == \"user\"'",
     "-Q 'TYPE == net'",
