@@ -23,7 +23,8 @@ use nstools_tests::{bin, require_root, TempDir, TestCommand};
 /// (`$REF`, the words of a command line) and with ours (`$OURS`, a
 /// symlink named `lsns` so messages match), leaving each run's stdout,
 /// stderr and status in `$OUT/N.{ref,ours}.{out,err,rc}`. A case may
-/// start with `LANG=…` or `COLUMNS=…` assignments, then `as_nobody` to
+/// start with `LANG=…`, `COLUMNS=…` or `LIBSMARTCOLS_JSON=…` assignments,
+/// then `as_nobody` to
 /// run as an unprivileged user (who sees only its own processes'
 /// namespaces), or `tty_run` to run on a pseudo-terminal (of size 0, so
 /// COLUMNS decides the width).
@@ -37,7 +38,7 @@ run_case() {
     local env=()
     while [ $# -gt 0 ]; do
         case "$1" in
-            LANG=*|COLUMNS=*) env+=("$1"); shift ;;
+            LANG=*|COLUMNS=*|LIBSMARTCOLS_JSON=*) env+=("$1"); shift ;;
             *) break ;;
         esac
     done
@@ -231,6 +232,20 @@ const CASES_NEWEST: &[&str] = &[
     "-p 0",
     // --li: --list and 2.39's --list-columns.
     "--li",
+    // 2.42's LIBSMARTCOLS_JSON layouts (JSON Lines of trees: see
+    // json_lines_are_valid_json).
+    "LIBSMARTCOLS_JSON=compact -J",
+    "LIBSMARTCOLS_JSON=compact -J -l -t net",
+    "LIBSMARTCOLS_JSON=compact -J -T",
+    "LIBSMARTCOLS_JSON=compact -H -J",
+    "LIBSMARTCOLS_JSON=compact -J -Q 'NPROCS > 1000'",
+    "LIBSMARTCOLS_JSON=compact -J $NETNS -l",
+    "LIBSMARTCOLS_JSON=lines -J -l",
+    "LIBSMARTCOLS_JSON=lines -J -l -t net -o +NSFS,PNS",
+    "LIBSMARTCOLS_JSON=lines -H -J",
+    "LIBSMARTCOLS_JSON=lines -J -Q 'NPROCS > 1000'",
+    "LIBSMARTCOLS_JSON=lines -r",
+    "LIBSMARTCOLS_JSON=pretty -J -t uts",
     "-J -r",
     "-n",
     "-l -n -u",
@@ -717,6 +732,42 @@ echo ---
     assert_eq!(blocks[2], ["uts"], "{stdout}");
     assert_eq!(blocks[3], ["status 1"], "{stdout}");
     assert!(stderr.contains("unknown column: NOSUCH"), "{stderr}");
+}
+
+/// JSON Lines (`LIBSMARTCOLS_JSON=lines`, 2.42): a line per row, each
+/// valid JSON, children nested with their colon. (util-linux 2.42.4
+/// writes `"children"[`, which no parser takes: ours differs there.)
+#[test]
+fn json_lines_are_valid_json() {
+    if !require_root() {
+        return;
+    }
+    let ours = bin("ns-lsns");
+    let script = r#"
+set -eu
+unshare --net --uts sleep 1000 &
+sleep 0.3
+for args in "-J" "-J -T" "-J -Tparent" "-J -l" "-J -H"; do
+    LIBSMARTCOLS_JSON=lines "$OURS" $args
+    echo ---
+done
+"#;
+    let output = in_pid_namespace("60", script)
+        .env("OURS", &ours)
+        .output()
+        .expect("run the JSON Lines script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let blocks: Vec<&str> = stdout.split("---\n").filter(|b| !b.is_empty()).collect();
+    assert_eq!(blocks.len(), 5, "{stdout}");
+    for block in &blocks {
+        assert!(block.ends_with("}\n"), "{block}");
+        for line in block.lines() {
+            assert!(line.starts_with('{') && valid_json(line), "{line}");
+        }
+    }
+    assert!(blocks[1].contains("\"children\":[{"), "{}", blocks[1]);
+    assert_eq!(blocks[4].lines().count(), 13, "one line per column");
 }
 
 /// `-H` lists the columns with their types.

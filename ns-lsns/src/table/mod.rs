@@ -11,7 +11,7 @@ mod text;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-pub use json::write_json_string;
+pub use json::{write_json_string, JsonFormat};
 pub use terminal::{parse_columns, Terminal};
 use text::push_hex;
 pub use text::{safe_encode, safe_encode_cow, safe_width, truncate, Locale};
@@ -50,6 +50,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     pub lines: Vec<Line>,
     pub format: Format,
+    /// `LIBSMARTCOLS_JSON`'s layout for [`Format::Json`].
+    pub json_format: JsonFormat,
     pub noheadings: bool,
     /// The JSON array's name.
     pub name: String,
@@ -82,6 +84,7 @@ impl Table {
             columns: Vec::new(),
             lines: Vec::new(),
             format,
+            json_format: JsonFormat::from_environment(),
             noheadings: false,
             name: String::new(),
             locale,
@@ -787,6 +790,31 @@ mod tests {
             text.ends_with("            }\n         ]\n      }\n   ]\n}\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn compact_and_lines_json() {
+        let mut table = sample(Format::Json, piped());
+        table.name = "namespaces".into();
+        table.json_format = JsonFormat::Compact;
+        assert_eq!(
+            render(&table),
+            "{\"namespaces\":[\n{\"ns\":1,\"type\":\"net\",\"command\":\"init --foo\",\"children\":[{\"ns\":22,\"type\":\"mnt\",\"command\":\"sh -c x\"},{\"ns\":333,\"type\":\"uts\",\"command\":\"sleep 1\"}]}\n]}\n"
+        );
+        table.json_format = JsonFormat::Lines;
+        assert_eq!(
+            render(&table),
+            "{\"ns\":1,\"type\":\"net\",\"command\":\"init --foo\",\"children\":[{\"ns\":22,\"type\":\"mnt\",\"command\":\"sh -c x\"},{\"ns\":333,\"type\":\"uts\",\"command\":\"sleep 1\"}]}\n"
+        );
+        table.columns[2].tree = false;
+        for line in &mut table.lines {
+            line.parent = None;
+        }
+        assert_eq!(render(&table).lines().count(), 3, "a line per row");
+        table.lines.clear();
+        assert_eq!(render(&table), "", "no rows, no lines");
+        table.json_format = JsonFormat::Compact;
+        assert_eq!(render(&table), "{\"namespaces\":[\n]}\n");
     }
 
     #[test]
