@@ -57,7 +57,8 @@ struct Case {
     env: Vec<(&'static str, Option<&'static str>)>,
     stdin: &'static str,
     compare: Compare,
-    /// Whether the host's coreutils (9.1) does the same as 9.10.
+    /// Whether the host's coreutils (9.1) does the same as 9.10 (so far
+    /// every case: coreutils changed nothing of chroot's between them).
     host_agrees: bool,
 }
 
@@ -68,14 +69,6 @@ fn case(compare: Compare, args: &[&str]) -> Case {
         stdin: "",
         compare,
         host_agrees: true,
-    }
-}
-
-/// A case that pins coreutils 9.10 only.
-fn newest(compare: Compare, args: &[&str]) -> Case {
-    Case {
-        host_agrees: false,
-        ..case(compare, args)
     }
 }
 
