@@ -375,6 +375,7 @@ const CASES: &[Case] = &[
     case(Both, All, "$U -x"),
     case(Both, All, "$U --bogus"),
     newest(Both, All, "$U --map"),
+    newest(Both, All, "$U --m true; $U --mount- true; $U --map-u=0 true; $U --s true; $U --o"),
     case(Both, All, "$U -S"),
     case(Both, All, "$U --fork=1 true"),
     case(Both, All, "$U -m/tmp true"),
