@@ -104,7 +104,7 @@ fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Erro
     // its own ID); the single --map-user then joins them. So does it
     // when --owner gives the namespace away: its new owner could not map
     // our ID.
-    let owner = u.owner.map_or((idmap::NO_ID, idmap::NO_ID), |owner| owner);
+    let owner = u.owner.unwrap_or((idmap::NO_ID, idmap::NO_ID));
     let combine = |blocks: &[idmap::Block], single: Option<u32>, own: u32, owner: u32| {
         if blocks.is_empty() && (single.is_none() || owner == idmap::NO_ID) {
             return Ok((None, single));
