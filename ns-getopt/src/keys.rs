@@ -135,7 +135,27 @@ pub struct Exclusive {
 
 /// Two options of one exclusive group: the group's options, in its order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExclusiveError(pub &'static [&'static str]);
+pub struct ExclusiveError(pub &'static [&'static str], pub Clash);
+
+/// The two options that clashed (long names): the one seen first, then
+/// the one given after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clash {
+    pub first: &'static str,
+    pub second: &'static str,
+}
+
+impl ExclusiveError {
+    /// util-linux 2.39+'s words, which name the two options given:
+    /// `options --raw and --json cannot be combined`. ([`fmt::Display`]
+    /// gives 2.38's, which list the group.)
+    pub fn cannot_be_combined(&self) -> String {
+        format!(
+            "options --{} and --{} cannot be combined",
+            self.1.first, self.1.second
+        )
+    }
+}
 
 impl fmt::Display for ExclusiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,7 +195,17 @@ impl Exclusive {
             if *seen == 0 {
                 *seen = code;
             } else if *seen != code {
-                return Err(ExclusiveError(row));
+                let name = |wanted: u32| {
+                    row.iter()
+                        .copied()
+                        .find(|long| tool.code(tool.key_of_long(long)) == wanted)
+                        .unwrap_or_default()
+                };
+                let clash = Clash {
+                    first: name(*seen),
+                    second: name(code),
+                };
+                return Err(ExclusiveError(row, clash));
             }
         }
         Ok(())
@@ -252,10 +282,18 @@ mod tests {
             error.to_string(),
             "mutually exclusive arguments: --bind --move --rbind"
         );
+        assert_eq!(
+            error.cannot_be_combined(),
+            "options --bind and --move cannot be combined"
+        );
         let error = exclusive.check(&TOOL, Key::Long("source")).unwrap_err();
         assert_eq!(
             error.to_string(),
             "mutually exclusive arguments: --label --source"
+        );
+        assert_eq!(
+            error.cannot_be_combined(),
+            "options --label and --source cannot be combined"
         );
     }
 

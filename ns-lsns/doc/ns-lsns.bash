@@ -9,12 +9,12 @@ _ns_lsns()
 			COMPREPLY=( $(cd /proc && compgen -W "$(echo [0-9]*)" -- "$cur") )
 			return 0
 			;;
-		'-Q'|'--filter')
-			:
-			return 0
-			;;
 		'-o'|'--output')
 			COMPREPLY=( $(compgen -W "NS TYPE PATH NPROCS PID PPID COMMAND UID USER NETNSID NSFS PNS ONS" -- "$cur") )
+			return 0
+			;;
+		'-Q'|'--filter')
+			:
 			return 0
 			;;
 		'-t'|'--type')
@@ -24,7 +24,7 @@ _ns_lsns()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "-J --json -p --task -P --persistent -Q --filter -h --help -o --output --output-all -u --notruncate -V --version -n --noheadings -W --nowrap -l --list -r --raw -t --type -T --tree= -H --list-columns" -- "$cur") )
+			COMPREPLY=( $(compgen -W "-J --json -p --task -h --help -o --output --output-all -P --persistent -Q --filter -u --notruncate -V --version -n --noheadings -W --nowrap -l --list -r --raw -t --type -T --tree= -H --list-columns" -- "$cur") )
 			return 0
 			;;
 	esac

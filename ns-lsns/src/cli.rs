@@ -14,8 +14,8 @@ use crate::namespaces::NsType;
 use crate::Error;
 
 /// The option table: parsing, `--help`, the man page and the bash
-/// completion come from it. Options are in util-linux's getopt order,
-/// which decides how an ambiguous abbreviation is reported.
+/// completion come from it. Options are in util-linux 2.42's getopt
+/// order, which decides how an ambiguous abbreviation is reported.
 pub const TOOL: Tool = Tool {
     name: "ns-lsns",
     reference: "lsns",
@@ -37,14 +37,6 @@ listed too. A process that exits while its /proc entries are read is skipped.",
             Complete::Pids,
             "only the namespaces of this process",
         ),
-        Opt::flag(Some('P'), "persistent", "only namespaces no process is in"),
-        Opt::required(
-            Some('Q'),
-            "filter",
-            "expr",
-            Complete::Nothing,
-            "only the rows the expression holds for",
-        ),
         Opt::flag(Some('h'), "help", "display this help"),
         Opt::required(
             Some('o'),
@@ -54,6 +46,14 @@ listed too. A process that exits while its /proc entries are read is skipped.",
             "the columns to print (+list adds to the defaults)",
         ),
         Opt::flag(None, "output-all", "print every column"),
+        Opt::flag(Some('P'), "persistent", "only namespaces no process is in"),
+        Opt::required(
+            Some('Q'),
+            "filter",
+            "expr",
+            Complete::Nothing,
+            "only the rows the expression holds for",
+        ),
         Opt::flag(Some('u'), "notruncate", "never truncate a column"),
         Opt::flag(Some('V'), "version", "display version"),
         Opt::flag(Some('n'), "noheadings", "leave out the header line"),
@@ -326,14 +326,15 @@ fn number_error(what: &str, text: &str, range: bool) -> Error {
     }
 }
 
-/// `-p`: a 32-bit signed number.
+/// `-p`: a PID, 1 to 2147483647; anything else is out of range, as in
+/// util-linux 2.42 (2.38 took 0 and negative numbers, and listed nothing).
 pub fn parse_pid(text: &str) -> Result<i32, Error> {
     const WHAT: &str = "invalid PID argument";
     let value = parse_signed(text).map_err(|range| number_error(WHAT, text, range))?;
-    if value > i64::MAX as i128 || value < i64::MIN as i128 {
-        return Err(number_error(WHAT, text, true));
-    }
-    i32::try_from(value).map_err(|_| number_error(WHAT, text, true))
+    i32::try_from(value)
+        .ok()
+        .filter(|&pid| pid >= 1)
+        .ok_or_else(|| number_error(WHAT, text, true))
 }
 
 /// The namespace argument: an unsigned 64-bit inode number; negative
@@ -451,11 +452,11 @@ mod tests {
     fn exclusive_pairs() {
         assert_eq!(
             parse_err(&["-r", "-J"]),
-            "mutually exclusive arguments: --json --raw"
+            "options --raw and --json cannot be combined"
         );
         assert_eq!(
             parse_err(&["-p", "1", "-P"]),
-            "mutually exclusive arguments: --persistent --task"
+            "options --task and --persistent cannot be combined"
         );
         // util-linux's -l/-T pair never fires (its table is out of order).
         assert_eq!(parse_ok(&["-l", "-T"]).tree, Tree::Owner);
@@ -472,6 +473,13 @@ mod tests {
             parse_pid("").unwrap_err().to_string(),
             "invalid PID argument: ''"
         );
+        for out_of_range in ["0", "-5", "2147483648"] {
+            assert_eq!(
+                parse_pid(out_of_range).unwrap_err().to_string(),
+                format!("invalid PID argument: '{out_of_range}': Numerical result out of range")
+            );
+        }
+        assert_eq!(parse_pid(" +2147483647").unwrap(), i32::MAX);
         assert_eq!(
             parse_namespace("-1").unwrap_err().to_string(),
             "invalid namespace argument: '-1': Numerical result out of range"

@@ -72,7 +72,8 @@ impl From<ns_getopt::OptionError> for Error {
     fn from(error: ns_getopt::OptionError) -> Self {
         match error {
             ns_getopt::OptionError::Usage(usage) => usage.into(),
-            ns_getopt::OptionError::Exclusive(e) => Error::Failed(e.to_string()),
+            // 2.42's words (ns-getopt's Display gives 2.38's).
+            ns_getopt::OptionError::Exclusive(e) => Error::Failed(e.cannot_be_combined()),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Namespaces held by open files (util-linux 2.41): a namespace file a
-//! process keeps open (`/proc/PID/fd/N` reads `net:[INODE]`), and the
-//! network namespace of a socket (`socket:[INODE]`), which the socket
-//! keeps alive after every process has left it.
+//! process keeps open (`/proc/PID/fd/N` reads `net:[INODE]`, or a path
+//! when it was opened through a bind mount such as `ip netns`' — `/` once
+//! that mount is gone), and the network namespace of a socket
+//! (`socket:[INODE]`), which the socket keeps alive after every process
+//! has left it.
 
 use std::collections::HashSet;
 use std::ffi::CStr;
@@ -33,7 +35,8 @@ pub struct Held {
 }
 
 /// Scans `/proc/PID/fd` of `dir`: one `readlinkat` per descriptor, a
-/// `stat` only to confirm a namespace file, and for a socket not met
+/// `stat` only to confirm a namespace file or to ask a path whether it is
+/// on nsfs (as util-linux stats every descriptor), and for a socket not met
 /// before (`seen_sockets`, shared by the processes one thread reads) a
 /// copy of it taken with `pidfd_getfd` to ask for its namespace, as
 /// util-linux does. `own_net` is the process's own network namespace,
@@ -69,6 +72,15 @@ pub fn scan(
         }
         let text = &text[..len as usize];
         let Some(ino) = proc::parse_ns_link(text) else {
+            // A namespace file opened by a path: known by its device.
+            if text.first() == Some(&b'/') {
+                if let Ok(st) = proc::stat_at(fds, cpath) {
+                    let seen = held.files.iter().any(|&(seen, _)| seen == st.st_ino);
+                    if st.st_dev == wanted.nsfs_dev && !seen {
+                        held.files.push((st.st_ino, path));
+                    }
+                }
+            }
             return;
         };
         let Some(colon) = text.iter().position(|&b| b == b':') else {

@@ -1,6 +1,6 @@
-//! ns-lsns: list system namespaces, a drop-in for util-linux `lsns`
-//! (2.38.1 output, with the 2.39–2.42 additions: `-P`, `-Q`, `-H`,
-//! namespaces held only by bind mounts or open files).
+//! ns-lsns: list system namespaces, a drop-in for util-linux `lsns` 2.42
+//! (`-P`, `-Q`, `-H`, namespaces held only by bind mounts, open files or
+//! sockets, libsmartcols 2.42's layout).
 //!
 //! In the layering (see ns-sys) it stands on ns-getopt (the command line)
 //! and ns-sys (namespace types, mountinfo, accounts). The stages, in

@@ -88,6 +88,10 @@ pub struct Block {
     pub outer: u32,
     pub inner: u32,
     pub count: u32,
+    /// Mapped from inner 0 by `auto`: util-linux 2.42 never takes an ID
+    /// off such a block for the single mapping, it moves the inner IDs
+    /// past the hole instead.
+    pub auto: bool,
 }
 
 /// A 32-bit ID field of a map: a decimal number within u32, no sign.
@@ -141,6 +145,7 @@ pub fn parse_block(text: &str) -> Result<Block, Error> {
         outer,
         inner,
         count,
+        auto: false,
     })
 }
 
@@ -176,10 +181,11 @@ pub fn find_subid_range(text: &str, name: &str, uid: u32) -> Result<Option<(u32,
 }
 
 /// Combines the blocks with the single mapping `(outer, inner)` of
-/// `--map-user`/`--map-group` (or none), as util-linux does: the single
-/// mapping comes first; a block that overlaps it (on either side) loses
-/// its topmost ID, and is split around the claimed inner and outer IDs,
-/// which are skipped. Blocks keep their command-line order.
+/// `--map-user`/`--map-group` (or none), as util-linux 2.42 does: the
+/// single mapping comes first; a block that overlaps it (on either side)
+/// loses its topmost ID, unless it is an `auto` block, and is split around
+/// the claimed inner and outer IDs, which are skipped. Blocks keep their
+/// command-line order.
 ///
 /// Every sum is checked: blocks come from [`parse_block`] or /etc/subuid,
 /// whose ranges end below [`NO_ID`], and anything else is an error rather
@@ -215,7 +221,7 @@ pub fn combine(blocks: &[Block], single: Option<(u32, u32)>) -> Result<Vec<MapRa
         // come out identical.
         let overlaps = (outer >= block.outer && outer <= block_end(block.outer)?)
             || (inner >= start_inner && inner <= block_end(start_inner)?);
-        if overlaps {
+        if overlaps && !block.auto {
             count = count.saturating_sub(1);
         }
         let outer_offset = outer.saturating_sub(block.outer).min(count);
@@ -326,6 +332,7 @@ pub fn auto_block(kind: Kind, name: &str, uid: u32) -> Result<Block, Error> {
         outer,
         inner: 0,
         count,
+        auto: true,
     })
 }
 
@@ -401,7 +408,8 @@ mod tests {
             Ok(Block {
                 outer: 100000,
                 inner: 0,
-                count: 65536
+                count: 65536,
+                auto: false,
             })
         );
         assert_eq!(
@@ -409,7 +417,8 @@ mod tests {
             Ok(Block {
                 outer: 100000,
                 inner: 0,
-                count: 65536
+                count: 65536,
+                auto: false,
             })
         );
         assert_eq!(parse_block(" 1:+2:3").map(|b| b.count), Ok(3));
@@ -475,6 +484,7 @@ mod tests {
             outer: 4294967200,
             inner: 4294967200,
             count: 94,
+            auto: false,
         };
         assert_eq!(
             combine(&[top], Some((4294967293, 4294967293))).map(|r| r.len()),
@@ -484,6 +494,7 @@ mod tests {
             outer: 4294967200,
             inner: 0,
             count: 200,
+            auto: false,
         };
         assert!(combine(&[past], None).is_err());
         assert!(combine(&[past], Some((1, 1))).is_err());
@@ -522,16 +533,36 @@ mod tests {
 
     #[test]
     fn root_user_with_an_auto_block() {
-        // unshare --map-auto --map-root-user as uid 1000 (the man page's
-        // example): 0 is the user, the auto block starts at 1 and loses
-        // its topmost ID, as in util-linux 2.38.
+        // unshare --map-auto --map-root-user as uid 1000: 0 is the user,
+        // the auto block moves up to start at 1 and keeps every ID, as in
+        // util-linux 2.42 (2.38 and its man page's example lost the
+        // topmost one: `1 100000 65535`).
         let auto = Block {
             outer: 100000,
             inner: 0,
             count: 65536,
+            auto: true,
         };
         assert_eq!(
             combine(&[auto], Some((1000, 0))).unwrap(),
+            [range(0, 1000, 1), range(1, 100000, 65536)]
+        );
+        // A hole inside it: the IDs above it move up by one.
+        assert_eq!(
+            combine(&[auto], Some((1000, 5))).unwrap(),
+            [
+                range(5, 1000, 1),
+                range(0, 100000, 5),
+                range(6, 100005, 65531)
+            ]
+        );
+        // The same range given as numbers loses its topmost ID.
+        let given = Block {
+            auto: false,
+            ..auto
+        };
+        assert_eq!(
+            combine(&[given], Some((1000, 0))).unwrap(),
             [range(0, 1000, 1), range(1, 100000, 65535)]
         );
     }
@@ -542,11 +573,13 @@ mod tests {
             outer: 100000,
             inner: 0,
             count: 10,
+            auto: false,
         };
         let b = Block {
             outer: 200000,
             inner: 10,
             count: 5,
+            auto: false,
         };
         assert_eq!(
             combine(&[a, b], None).unwrap(),
@@ -562,6 +595,7 @@ mod tests {
             outer: 100000,
             inner: 0,
             count: 10,
+            auto: false,
         };
         assert_eq!(
             combine(&[block], Some((1000, 5))).unwrap(),
@@ -572,6 +606,7 @@ mod tests {
             outer: 1000,
             inner: 0,
             count: 4,
+            auto: false,
         };
         assert_eq!(
             combine(&[block], Some((1001, 100))).unwrap(),

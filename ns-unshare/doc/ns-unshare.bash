@@ -10,7 +10,7 @@ _ns_unshare()
 			return 0
 			;;
 		'--map-users')
-			COMPREPLY=( $(compgen -W "auto" -- "$cur") )
+			COMPREPLY=( $(compgen -W "auto subids all" -- "$cur") )
 			return 0
 			;;
 		'--map-group')
@@ -18,7 +18,11 @@ _ns_unshare()
 			return 0
 			;;
 		'--map-groups')
-			COMPREPLY=( $(compgen -W "auto" -- "$cur") )
+			COMPREPLY=( $(compgen -W "auto subids all" -- "$cur") )
+			return 0
+			;;
+		'--owner')
+			:
 			return 0
 			;;
 		'--propagation')
@@ -53,10 +57,14 @@ _ns_unshare()
 			:
 			return 0
 			;;
+		'-l'|'--load-interp')
+			:
+			return 0
+			;;
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "-h --help -V --version -m --mount= -u --uts= -i --ipc= -n --net= -p --pid= -U --user= -C --cgroup= -T --time= -f --fork --kill-child= --forward-signals --mount-proc= --map-user --map-users --map-group --map-groups -r --map-root-user -c --map-current-user --map-auto --propagation --setgroups --keep-caps -S --setuid -G --setgid -R --root -w --wd --monotonic --boottime" -- "$cur") )
+			COMPREPLY=( $(compgen -W "-h --help -V --version -m --mount= -u --uts= -i --ipc= -n --net= -p --pid= -U --user= -C --cgroup= -T --time= -f --fork --kill-child= --forward-signals --mount-proc= --mount-binfmt= --map-user --map-users --map-group --map-groups -r --map-root-user -c --map-current-user --map-auto --map-subids --owner --propagation --setgroups --keep-caps -S --setuid -G --setgid -R --root -w --wd --monotonic --boottime -l --load-interp" -- "$cur") )
 			return 0
 			;;
 	esac

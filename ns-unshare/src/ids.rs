@@ -27,10 +27,11 @@ impl Me {
     }
 }
 
-/// `--map-user`/`--map-group`: a name first, else a number. A number
-/// beyond 32 bits, or 4294967295 (`(uid_t) -1`, no ID), is refused as
-/// util-linux 2.42 refuses it (2.38 cut the first to 32 bits, mapping
-/// 4294967296 to root, and read the second as "no mapping").
+/// `--map-user`/`--map-group`: a number first (any, known or not), else
+/// a name, as util-linux 2.42 reads them. A negative number, one beyond
+/// 32 bits, or 4294967295 (`(uid_t) -1`, no ID) is refused (2.38 cut the
+/// second to 32 bits, mapping 4294967296 to root, and read the third as
+/// "no mapping").
 pub fn resolve_id(
     arg: Option<&IdArg>,
     current: u32,
@@ -39,42 +40,104 @@ pub fn resolve_id(
 ) -> Result<Option<u32>, Error> {
     let id = match arg {
         None => return Ok(None),
-        Some(IdArg::Number(id)) => *id,
-        Some(IdArg::Current) => current,
-        Some(IdArg::Given(text)) => match by_name(text) {
-            Some(id) => id,
-            None => ns_sys::number::parse_ulong(text)
-                .and_then(|value| u32::try_from(value).ok())
-                .filter(|&id| id != idmap::NO_ID)
-                .ok_or_else(|| Error::Failed(format!("failed to parse {what}: '{text}'")))?,
+        Some(IdArg::Number(id)) => Some(*id),
+        Some(IdArg::Current) => Some(current),
+        Some(IdArg::Given(text)) => match ns_sys::number::parse_signed(text) {
+            Ok(value) => u32::try_from(value).ok(),
+            Err(true) => None,
+            Err(false) => by_name(text),
         },
     };
-    if id == idmap::NO_ID {
-        return Err(Error::Failed(format!(
-            "cannot map {what} {id}: it is (uid_t) -1, which is no ID"
-        )));
+    match (id, arg) {
+        (Some(id), _) if id != idmap::NO_ID => Ok(Some(id)),
+        (_, Some(IdArg::Given(text))) => {
+            Err(Error::Failed(format!("failed to parse {what} '{text}'")))
+        }
+        (_, _) => Err(Error::Failed(format!(
+            "failed to parse {what} '{}'",
+            idmap::NO_ID
+        ))),
     }
-    Ok(Some(id))
 }
 
-/// The blocks of `--map-users` (or groups); `auto` is the caller's first
-/// subordinate range, looked up by user name (or uid).
+/// The blocks of `--map-users` (or groups), in command-line order; `auto`
+/// and `subids` are the caller's first subordinate range (looked up by
+/// user name or uid) from 0 or to itself, `all` every range of our own
+/// namespace's map, to itself.
 pub fn resolve_blocks<'a>(
     args: &[BlockArg],
     kind: Kind,
     me: &Me,
     accounts: &dyn Fn() -> &'a Accounts,
 ) -> Result<Vec<Block>, Error> {
-    args.iter()
-        .map(|arg| match arg {
-            BlockArg::Block(block) => Ok(*block),
+    let subids = || {
+        let name = accounts()
+            .user_by_uid(me.euid)
+            .map(|user| user.name.clone())
+            .ok_or_else(|| Error::Failed(format!("you (user {}) don't exist.", me.euid)))?;
+        idmap::subid_range(kind, &name, me.euid).map_err(map_error)
+    };
+    let mut blocks = Vec::with_capacity(args.len());
+    for arg in args {
+        match arg {
+            BlockArg::Block(block) => blocks.push(*block),
             BlockArg::Auto => {
-                let name = accounts()
-                    .user_by_uid(me.euid)
-                    .map(|user| user.name.clone())
-                    .ok_or_else(|| Error::Failed(format!("you (user {}) don't exist.", me.euid)))?;
-                idmap::auto_block(kind, &name, me.euid).map_err(map_error)
+                let (outer, count) = subids()?;
+                blocks.push(Block {
+                    outer,
+                    inner: 0,
+                    count,
+                    auto: true,
+                });
             }
+            BlockArg::Subids => {
+                let (outer, count) = subids()?;
+                blocks.push(Block {
+                    outer,
+                    inner: outer,
+                    count,
+                    auto: false,
+                });
+            }
+            BlockArg::All => blocks.extend(own_map(kind)?),
+        }
+    }
+    Ok(blocks)
+}
+
+/// `all`: our own namespace's uid_map (or gid_map), each range to itself.
+fn own_map(kind: Kind) -> Result<Vec<Block>, Error> {
+    let path = format!("/proc/self/{}", kind.proc_file());
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        let errno = ns_sys::errno_of(&error);
+        Error::Failed(format!(
+            "could not open '{path}': {}",
+            ns_sys::strerror(errno as i32)
+        ))
+    })?;
+    Ok(pass_through(&text))
+}
+
+/// The ranges of a kernel id map (`INNER OUTER COUNT` lines) as blocks
+/// that map each inner range to itself one namespace further down. A line
+/// that does not read as three numbers is skipped, as util-linux skips
+/// it; a range that would reach 4294967295 (no ID) is cut before it.
+pub fn pass_through(map: &str) -> Vec<Block> {
+    map.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().map(|field| {
+                ns_sys::number::decimal(field)
+                    .filter(|(negative, _)| !negative)
+                    .and_then(|(_, digits)| digits.parse::<u32>().ok())
+            });
+            let (start, _, count) = (fields.next()??, fields.next()??, fields.next()??);
+            let count = count.min(idmap::NO_ID.checked_sub(start)?);
+            (count > 0).then_some(Block {
+                outer: start,
+                inner: start,
+                count,
+                auto: false,
+            })
         })
         .collect()
 }
@@ -96,4 +159,69 @@ pub fn map_error(error: idmap::Error) -> Error {
         (WriteError::Write(errno), false) => ("failed to write ", errno),
     };
     crate::error::system_path(what, &path, "", errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn given(text: &str) -> Result<Option<u32>, String> {
+        let arg = IdArg::Given(text.to_string());
+        resolve_id(Some(&arg), 1000, "uid", |name| {
+            (name == "alice").then_some(7)
+        })
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_number_first_then_a_name() {
+        assert_eq!(given("5"), Ok(Some(5)));
+        assert_eq!(
+            given(" +5"),
+            Ok(Some(5)),
+            "strtoimax's white space and sign"
+        );
+        assert_eq!(given("99999"), Ok(Some(99999)), "an unknown uid is fine");
+        assert_eq!(given("alice"), Ok(Some(7)));
+        for bad in [
+            "-1",
+            "4294967295",
+            "4294967296",
+            "5x",
+            "",
+            "bob",
+            &"9".repeat(40),
+        ] {
+            assert_eq!(
+                given(bad),
+                Err(format!("failed to parse uid '{bad}'")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_kernel_map_passes_through() {
+        let block = |start, count| Block {
+            outer: start,
+            inner: start,
+            count,
+            auto: false,
+        };
+        assert_eq!(
+            pass_through("         0          0 4294967295\n"),
+            [block(0, 4294967295)]
+        );
+        assert_eq!(
+            pass_through("0 1000 1\n1 100000 65536\n"),
+            [block(0, 1), block(1, 65536)]
+        );
+        // Lines that are not three numbers are skipped; a range is cut
+        // before 4294967295 (no ID).
+        assert_eq!(
+            pass_through("garbage\n5 x 3\n\n-1 0 1\n10 0 4294967295\n"),
+            [block(10, 4294967285)]
+        );
+        assert_eq!(pass_through(""), []);
+    }
 }

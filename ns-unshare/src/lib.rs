@@ -1,6 +1,5 @@
 //! ns-unshare: run a program in new namespaces, a drop-in for util-linux
-//! `unshare` (2.38.1, plus the options of 2.39–2.42 that matter for
-//! building containers).
+//! `unshare` 2.42.
 //!
 //! In the layering (see ns-sys) it stands on ns-getopt (the command line)
 //! and ns-sys (namespace types, id maps, mount calls, child processes,
@@ -13,15 +12,18 @@
 //!    from the original namespaces: binding persistent namespace files
 //!    once a new mount or user namespace is in place, and writing ID maps
 //!    of several ranges (as root directly, else with newuidmap/newgidmap);
-//! 2. `unshare(2)`, then time offsets (before any process enters the new
-//!    time namespace);
+//! 2. `--owner`'s groups, gid and uid, then `unshare(2)` (the namespace's
+//!    owner is its creator's euid), then time offsets (before any process
+//!    enters the new time namespace);
 //! 3. with `--fork`, the fork (so `pid_for_children` has a process), and
 //!    the bind helper released; the parent waits and mirrors the child's
 //!    end;
 //! 4. in the process that becomes the program: single-ID maps
 //!    (`setgroups` denied before `gid_map`), propagation, root and
-//!    working directory, `/proc`, uid/gid, capabilities, exec.
+//!    working directory, `/proc`, binfmt_misc and its interpreter,
+//!    uid/gid, capabilities, exec.
 
+pub mod binfmt;
 pub mod caps;
 pub mod cli;
 pub mod error;
@@ -99,17 +101,20 @@ fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Erro
 
     // Blocks of IDs are written from outside (the kernel lets only a
     // process with privilege over the parent namespace map more than
-    // its own ID); the single --map-user then joins them.
-    let combine = |blocks: &[idmap::Block], single: Option<u32>, own: u32| {
-        if blocks.is_empty() {
+    // its own ID); the single --map-user then joins them. So does it
+    // when --owner gives the namespace away: its new owner could not map
+    // our ID.
+    let owner = u.owner.unwrap_or((idmap::NO_ID, idmap::NO_ID));
+    let combine = |blocks: &[idmap::Block], single: Option<u32>, own: u32, owner: u32| {
+        if blocks.is_empty() && (single.is_none() || owner == idmap::NO_ID) {
             return Ok((None, single));
         }
         let single = single.map(|inner| (own, inner));
         let ranges = idmap::combine(blocks, single).map_err(map_error)?;
         Ok::<_, Error>((Some(ranges), None))
     };
-    let (user_ranges, single_user) = combine(&user_blocks, map_user, me.euid)?;
-    let (group_ranges, single_group) = combine(&group_blocks, map_group, me.egid)?;
+    let (user_ranges, single_user) = combine(&user_blocks, map_user, me.euid, owner.0)?;
+    let (group_ranges, single_group) = combine(&group_blocks, map_group, me.egid, owner.1)?;
     let map_helper = if user_ranges.is_some() || group_ranges.is_some() {
         Some(helpers::spawn(prog, || {
             for (kind, ranges) in [(Kind::Users, &user_ranges), (Kind::Groups, &group_ranges)] {
@@ -123,6 +128,7 @@ fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Erro
         None
     };
 
+    become_owner(sys, owner)?;
     sys.unshare(flags)
         .map_err(|errno| unshare_failed(prog, errno, u.wants(NsType::User)))?;
 
@@ -167,9 +173,28 @@ fn run_unshare(sys: &impl Sys, prog: &str, u: &Unshare) -> Result<ExitCode, Erro
     become_program(u)
 }
 
+/// `--owner`: the user namespace belongs to the euid that creates it, so
+/// we become that user (and group, without supplementary groups) first.
+/// The helpers forked before keep our privileges to map IDs and bind the
+/// namespace files. 4294967295 leaves an ID as it is.
+fn become_owner(sys: &impl Sys, (uid, gid): (u32, u32)) -> Result<(), Error> {
+    if gid != idmap::NO_ID {
+        sys.setgroups(&[])
+            .map_err(|errno| Error::system("setgroups failed", errno))?;
+        sys.setgid(gid)
+            .map_err(|errno| Error::system("setgid() failed", errno))?;
+    }
+    if uid != idmap::NO_ID {
+        sys.setuid(uid)
+            .map_err(|errno| Error::system("setuid() failed", errno))?;
+    }
+    Ok(())
+}
+
 /// In the process that becomes the program: single-ID maps (setgroups
 /// denied before the gid_map), propagation, root and working directory,
-/// `/proc`, then groups, gid and uid, capabilities.
+/// `/proc`, binfmt_misc and its interpreter, then groups, gid and uid,
+/// capabilities.
 fn set_up_process(
     sys: &impl Sys,
     u: &Unshare,
@@ -198,6 +223,18 @@ fn set_up_process(
         mounts::set_root_propagation(sys, u.propagation)?;
     }
 
+    // A fixed (`F`) interpreter is opened by the kernel as it is
+    // registered: with --root, from the caller's filesystem, before the
+    // chroot. The registration is the user namespace's, so it holds in
+    // the binfmt_misc mounted inside the root below.
+    let interp = u.load_interp.as_deref();
+    let fixed_before_root = interp.is_some_and(binfmt::is_fixed) && u.root.is_some();
+    if let (true, Some(interp)) = (fixed_before_root, interp) {
+        let dir = binfmt::before_chroot();
+        binfmt::mount(sys, &dir)?;
+        binfmt::register(sys, &dir, interp)?;
+    }
+
     let mut wd = u.wd.clone();
     if let Some(root) = &u.root {
         sys.chroot(root).map_err(|errno| {
@@ -207,7 +244,7 @@ fn set_up_process(
     }
     if let Some(wd) = &wd {
         sys.chdir(wd)
-            .map_err(|errno| error::system_path("cannot chdir to '", wd, "'", errno))?;
+            .map_err(|errno| error::system_path("cannot change directory to ", wd, "", errno))?;
     }
     if let Some(dir) = &u.mount_proc {
         // A recursive private / already covers an existing /proc mount.
@@ -216,16 +253,22 @@ fn set_up_process(
         }
         mounts::mount_proc(sys, dir)?;
     }
+    if let Some(dir) = &u.mount_binfmt {
+        binfmt::mount(sys, dir)?;
+        if let (false, Some(interp)) = (fixed_before_root, interp) {
+            binfmt::register(sys, dir, interp)?;
+        }
+    }
 
     if let Some(gid) = u.setgid {
         sys.setgroups(&[])
             .map_err(|errno| Error::system("setgroups failed", errno))?;
         sys.setgid(gid)
-            .map_err(|errno| Error::system("setgid failed", errno))?;
+            .map_err(|errno| Error::system("setgid() failed", errno))?;
     }
     if let Some(uid) = u.setuid {
         sys.setuid(uid)
-            .map_err(|errno| Error::system("setuid failed", errno))?;
+            .map_err(|errno| Error::system("setuid() failed", errno))?;
     }
     if u.keep_caps && u.wants(NsType::User) {
         caps::permitted_to_ambient()?;

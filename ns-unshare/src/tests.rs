@@ -189,3 +189,101 @@ fn namespace_files_are_bound_user_first() {
         ]
     );
 }
+
+fn binfmt_mount(dir: &str) -> Call {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
+    Call::mount("binfmt_misc", dir, Some("binfmt_misc"), flags)
+}
+
+#[test]
+fn binfmt_after_proc_then_the_interpreter() {
+    let u = unshare(&["-r", "-pf", "-l", ":x:E::x::/bin/sh:", "true"]);
+    let sys = Recorder::new();
+    set_up_process(&sys, &u, &ME, None, None).unwrap();
+    assert_eq!(
+        sys.calls(),
+        [
+            private("/"),
+            proc_mount("/proc"),
+            binfmt_mount("/proc/sys/fs/binfmt_misc"),
+            Call::write("/proc/sys/fs/binfmt_misc/register", ":x:E::x::/bin/sh:"),
+        ]
+    );
+    let u = unshare(&["--mount-binfmt=/b", "true"]);
+    let sys = Recorder::new();
+    set_up_process(&sys, &u, &ME, None, None).unwrap();
+    assert_eq!(sys.calls(), [private("/"), binfmt_mount("/b")]);
+}
+
+/// A fixed interpreter with --root is registered before the chroot, from
+/// the caller's filesystem, and binfmt_misc is mounted again inside.
+#[test]
+fn a_fixed_interpreter_is_registered_before_the_root_changes() {
+    let fixed = ":q:M::\\x7fELF::/usr/bin/qemu:F";
+    let u = unshare(&["-l", fixed, "-R", "/new", "true"]);
+    let sys = Recorder::new();
+    set_up_process(&sys, &u, &ME, None, None).unwrap();
+    assert_eq!(
+        sys.calls(),
+        [
+            private("/"),
+            binfmt_mount("/proc/sys/fs/binfmt_misc"),
+            Call::write("/proc/sys/fs/binfmt_misc/register", fixed),
+            Call::Chroot("/new".into()),
+            Call::Chdir("/".into()),
+            proc_mount("/proc"),
+            binfmt_mount("/proc/sys/fs/binfmt_misc"),
+        ]
+    );
+    // Without F it is registered inside the new root.
+    let u = unshare(&["-l", ":q:M::x::/q:OC", "-R", "/new", "true"]);
+    let sys = Recorder::new();
+    set_up_process(&sys, &u, &ME, None, None).unwrap();
+    assert_eq!(
+        sys.calls()[1..],
+        [
+            Call::Chroot("/new".into()),
+            Call::Chdir("/".into()),
+            proc_mount("/proc"),
+            binfmt_mount("/proc/sys/fs/binfmt_misc"),
+            Call::write("/proc/sys/fs/binfmt_misc/register", ":q:M::x::/q:OC"),
+        ]
+    );
+}
+
+#[test]
+fn a_kernel_without_binfmt_in_user_namespaces_says_so_as_util_linux() {
+    let u = unshare(&["--mount-binfmt=/b", "true"]);
+    let sys = Recorder::new().failing(
+        |call| matches!(call, Call::Mount { fstype: Some(t), .. } if t == "binfmt_misc"),
+        Errno::EPERM,
+    );
+    let error = set_up_process(&sys, &u, &ME, None, None).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "mount /b failed: Operation not permitted"
+    );
+}
+
+#[test]
+fn the_owner_gives_up_groups_then_gid_then_uid() {
+    let sys = Recorder::new();
+    become_owner(&sys, (1000, 100)).unwrap();
+    assert_eq!(
+        sys.calls(),
+        [
+            Call::Setgroups(vec![]),
+            Call::Setgid(100),
+            Call::Setuid(1000)
+        ]
+    );
+    let sys = Recorder::new();
+    become_owner(&sys, (1000, u32::MAX)).unwrap();
+    assert_eq!(sys.calls(), [Call::Setuid(1000)]);
+    let sys = Recorder::new().failing(|call| matches!(call, Call::Setuid(_)), Errno::EPERM);
+    let error = become_owner(&sys, (5, u32::MAX)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "setuid() failed: Operation not permitted"
+    );
+}

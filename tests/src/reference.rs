@@ -143,3 +143,53 @@ pub fn both<S: AsRef<OsStr> + Clone>(
     let theirs = command(release, name).args(args.iter().cloned()).run();
     (mine, theirs)
 }
+
+/// `name` of the given release as the words of one command line joined
+/// by spaces, for scripts that run the reference as `$U ARGS` (`$U`
+/// expanded unquoted, so split at the spaces), also under setpriv or
+/// timeout. The host's is its bare name, found in the system PATH as a
+/// user's shell finds it (getopt's messages show argv[0] as given).
+/// Panics if a word has white space or a quote in it.
+pub fn shell_command(release: Release, name: &str) -> String {
+    let words: Vec<String> = match release {
+        Release::Host => {
+            assert!(
+                COMMAND_DIRS
+                    .iter()
+                    .any(|dir| Path::new("/").join(dir).join(name).exists()),
+                "the host has no {name} in {COMMAND_DIRS:?}"
+            );
+            vec![name.to_string()]
+        }
+        Release::Newest => {
+            let root = newest_root();
+            let binary = COMMAND_DIRS
+                .iter()
+                .map(|dir| root.join(dir).join(name))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("{} has no {name}", root.display()));
+            let libraries = format!(
+                "{}:{}",
+                root.join("usr/lib/x86_64-linux-gnu").display(),
+                root.join("lib/x86_64-linux-gnu").display()
+            );
+            vec![
+                root.join("lib64/ld-linux-x86-64.so.2")
+                    .to_string_lossy()
+                    .into_owned(),
+                "--argv0".into(),
+                name.into(),
+                "--library-path".into(),
+                libraries,
+                binary.to_string_lossy().into_owned(),
+            ]
+        }
+    };
+    for word in &words {
+        assert!(
+            !word.contains(|c: char| c.is_whitespace() || "'\"\\$`*?[".contains(c)),
+            "{word:?} cannot be split out of a shell variable"
+        );
+    }
+    words.join(" ")
+}

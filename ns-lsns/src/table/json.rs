@@ -8,9 +8,16 @@ use super::Table;
 
 impl Table {
     pub(super) fn print_json(&self, out: &mut Vec<u8>, order: &[usize]) -> io::Result<()> {
-        let mut json = JsonWriter::new();
-        json.open(out, None, JsonKind::Object)?;
-        json.open(out, Some(&self.name), JsonKind::Array)?;
+        let mut json = JsonWriter::new(self.json_format);
+        // JSON Lines has no wrapper, and nothing at all for no rows.
+        let lines = self.json_format == JsonFormat::Lines;
+        if lines && order.is_empty() {
+            return Ok(());
+        }
+        if !lines {
+            json.open(out, None, JsonKind::Object)?;
+            json.open(out, Some(&self.name), JsonKind::Array)?;
+        }
         let tree = self.is_tree();
         let last_root = (0..self.lines.len())
             .rev()
@@ -55,6 +62,10 @@ impl Table {
                 current = self.lines[ln].parent;
             }
         }
+        if lines {
+            out.push(b'\n');
+            return Ok(());
+        }
         json.close(out, JsonKind::Array)?;
         json.close(out, JsonKind::Object)
     }
@@ -91,17 +102,42 @@ enum JsonKind {
     Value,
 }
 
-/// util-linux's JSON writer: its indentation and comma placement.
+/// How `--json` is laid out: `LIBSMARTCOLS_JSON` (util-linux 2.42) asks
+/// for `compact` (one row a line inside the usual wrapper) or `lines`
+/// (JSON Lines: one row a line, no wrapper); anything else is the
+/// three-space pretty layout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JsonFormat {
+    #[default]
+    Pretty,
+    Compact,
+    Lines,
+}
+
+impl JsonFormat {
+    pub fn from_environment() -> JsonFormat {
+        match std::env::var_os("LIBSMARTCOLS_JSON").as_deref() {
+            Some(value) if value == "compact" => JsonFormat::Compact,
+            Some(value) if value == "lines" => JsonFormat::Lines,
+            _ => JsonFormat::Pretty,
+        }
+    }
+}
+
+/// util-linux's JSON writer (lib/jsonwrt.c): its indentation, comma and
+/// newline placement for each format.
 struct JsonWriter {
     indent: usize,
     after_close: bool,
+    format: JsonFormat,
 }
 
 impl JsonWriter {
-    fn new() -> JsonWriter {
+    fn new(format: JsonFormat) -> JsonWriter {
         JsonWriter {
             indent: 0,
             after_close: false,
+            format,
         }
     }
 
@@ -112,54 +148,82 @@ impl JsonWriter {
         Ok(())
     }
 
-    fn open(&mut self, out: &mut Vec<u8>, name: Option<&str>, kind: JsonKind) -> io::Result<()> {
-        match name {
-            Some(name) => {
-                if self.after_close {
-                    out.write_all(b",\n")?;
-                }
-                self.write_indent(out)?;
-                write_json_string(out, name.to_ascii_lowercase().as_bytes())?;
-            }
-            None => {
-                if self.after_close {
-                    out.write_all(b",")?;
-                } else {
-                    self.write_indent(out)?;
-                }
-            }
+    /// The separator after what was closed, the indent, and the name.
+    fn name(&mut self, out: &mut Vec<u8>, name: Option<&str>) -> io::Result<()> {
+        if self.after_close {
+            out.write_all(match self.format {
+                // JSON Lines: top-level objects end a line.
+                JsonFormat::Lines if self.indent == 0 => b"\n",
+                JsonFormat::Lines | JsonFormat::Compact => b",",
+                JsonFormat::Pretty if name.is_some() => b",\n",
+                JsonFormat::Pretty => b",",
+            })?;
         }
+        if self.format == JsonFormat::Pretty && (name.is_some() || !self.after_close) {
+            self.write_indent(out)?;
+        }
+        if let Some(name) = name {
+            write_json_string(out, name.to_ascii_lowercase().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, out: &mut Vec<u8>, name: Option<&str>, kind: JsonKind) -> io::Result<()> {
+        self.name(out, name)?;
         let named = name.is_some();
-        match kind {
-            JsonKind::Object => {
-                out.write_all(if named { b": {\n" } else { b"{\n" })?;
-                self.indent += 1;
+        let text: &[u8] = match (kind, self.format) {
+            // Compact puts each row (depth 2) on a line of its own.
+            (JsonKind::Object, JsonFormat::Compact) if self.indent == 2 => {
+                if named {
+                    b":{"
+                } else {
+                    b"\n{"
+                }
             }
-            JsonKind::Array => {
-                out.write_all(if named { b": [\n" } else { b"[\n" })?;
-                self.indent += 1;
-            }
-            JsonKind::Value => out.write_all(if named { b": " } else { b" " })?,
+            (JsonKind::Object, JsonFormat::Compact | JsonFormat::Lines) => b"{",
+            (JsonKind::Object, JsonFormat::Pretty) if named => b": {\n",
+            (JsonKind::Object, JsonFormat::Pretty) => b"{\n",
+            // util-linux 2.42.4 writes a named array in JSON Lines without
+            // its colon (`"children"[`), which no JSON parser takes; ours
+            // keeps the colon.
+            (JsonKind::Array, JsonFormat::Compact | JsonFormat::Lines) if named => b":[",
+            (JsonKind::Array, JsonFormat::Compact | JsonFormat::Lines) => b"[",
+            (JsonKind::Array, JsonFormat::Pretty) if named => b": [\n",
+            (JsonKind::Array, JsonFormat::Pretty) => b"[\n",
+            (JsonKind::Value, JsonFormat::Compact | JsonFormat::Lines) if named => b":",
+            (JsonKind::Value, JsonFormat::Compact | JsonFormat::Lines) => b"",
+            (JsonKind::Value, JsonFormat::Pretty) if named => b": ",
+            (JsonKind::Value, JsonFormat::Pretty) => b" ",
+        };
+        out.write_all(text)?;
+        if kind != JsonKind::Value {
+            self.indent += 1;
         }
         self.after_close = false;
         Ok(())
     }
 
     fn close(&mut self, out: &mut Vec<u8>, kind: JsonKind) -> io::Result<()> {
-        if self.indent == 1 {
-            out.write_all(b"\n}\n")?;
-            self.indent = 0;
-            self.after_close = true;
-            return Ok(());
-        }
-        match kind {
-            JsonKind::Object | JsonKind::Array => {
-                self.indent = self.indent.saturating_sub(1);
-                out.write_all(b"\n")?;
-                self.write_indent(out)?;
-                out.write_all(if kind == JsonKind::Object { b"}" } else { b"]" })?;
+        let end = match kind {
+            JsonKind::Object => b'}',
+            JsonKind::Array => b']',
+            JsonKind::Value => {
+                self.after_close = true;
+                return Ok(());
             }
-            JsonKind::Value => {}
+        };
+        self.indent = self.indent.saturating_sub(1);
+        match self.format {
+            JsonFormat::Compact if self.indent == 1 => out.push(b'\n'),
+            JsonFormat::Pretty => {
+                out.push(b'\n');
+                self.write_indent(out)?;
+            }
+            _ => {}
+        }
+        out.push(end);
+        if self.format != JsonFormat::Lines && self.indent == 0 {
+            out.push(b'\n');
         }
         self.after_close = true;
         Ok(())

@@ -11,7 +11,7 @@ mod text;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-pub use json::write_json_string;
+pub use json::{write_json_string, JsonFormat};
 pub use terminal::{parse_columns, Terminal};
 use text::push_hex;
 pub use text::{safe_encode, safe_encode_cow, safe_width, truncate, Locale};
@@ -50,6 +50,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     pub lines: Vec<Line>,
     pub format: Format,
+    /// `LIBSMARTCOLS_JSON`'s layout for [`Format::Json`].
+    pub json_format: JsonFormat,
     pub noheadings: bool,
     /// The JSON array's name.
     pub name: String,
@@ -82,6 +84,7 @@ impl Table {
             columns: Vec::new(),
             lines: Vec::new(),
             format,
+            json_format: JsonFormat::from_environment(),
             noheadings: false,
             name: String::new(),
             locale,
@@ -336,7 +339,14 @@ impl Table {
                 continue;
             }
             let lay = &mut layout[column];
-            lay.width_min = safe_width(col.name.as_bytes(), self.locale).max(1);
+            // Without a header line the header's width is no minimum
+            // (libsmartcols 2.39+; 2.38 counted it even then).
+            let header = if self.noheadings {
+                0
+            } else {
+                safe_width(col.name.as_bytes(), self.locale)
+            };
+            lay.width_min = header.max(1);
             for (n, &line) in order.iter().enumerate() {
                 let cell = &cells[n][column];
                 let len = if col.wrap_nl {
@@ -355,7 +365,10 @@ impl Table {
                     lay.width_treeart = lay.width_treeart.max(cell.art_width);
                 }
             }
-            if lay.width < lay.width_min {
+            let widest = lay.width;
+            // A column exactly as wide as its minimum keeps it: the width
+            // hint widens only columns narrower than their minimum is.
+            if lay.width <= lay.width_min {
                 lay.width = lay.width_min;
             } else if col.width_hint >= 1
                 && lay.width < col.width_hint
@@ -363,12 +376,20 @@ impl Table {
             {
                 lay.width = col.width_hint;
             }
+            // No header and no data: no width at all (its separator stays).
+            if widest == 0 && header == 0 && lay.width <= 1 {
+                lay.width = 0;
+                lay.width_min = 0;
+            }
             width += lay.width + usize::from(!self.is_last_column(column));
         }
         if !self.terminal.is_term {
             return layout;
         }
         let termwidth = self.terminal.width;
+        if width < termwidth {
+            width = self.grow_to_hints(&mut layout, width, termwidth);
+        }
         if width < termwidth {
             // The last column (even a hidden one) takes the rest of the
             // line, unless it is right-aligned.
@@ -412,6 +433,31 @@ impl Table {
             }
         }
         layout
+    }
+
+    /// Room left on a terminal first goes, a cell per round from the last
+    /// column to the first, to columns still narrower than their width
+    /// hint (libsmartcols' "absolute hint" enlargement). Returns the new
+    /// line width.
+    fn grow_to_hints(&self, layout: &mut [Layout], mut width: usize, termwidth: usize) -> usize {
+        loop {
+            let mut changed = false;
+            for (column, col) in self.columns.iter().enumerate().rev() {
+                let lay = &mut layout[column];
+                if lay.hidden || col.width_hint < 1 || lay.width >= col.width_hint {
+                    continue;
+                }
+                lay.width += 1;
+                width += 1;
+                changed = true;
+                if width == termwidth {
+                    return width;
+                }
+            }
+            if !changed {
+                return width;
+            }
+        }
     }
 
     fn print_line(
@@ -661,6 +707,70 @@ mod tests {
         );
     }
 
+    /// util-linux 2.42 (libsmartcols 2.39+): without headings a header
+    /// sets no minimum, a width hint widens only columns wider than the
+    /// minimum, and a column with neither header nor data has no width.
+    #[test]
+    fn headerless_widths_of_2_42() {
+        let mut table = Table::new(Format::Human, ASCII, piped());
+        table.noheadings = true;
+        table.columns = vec![
+            Column {
+                width_hint: 5,
+                right: true,
+                ..column("NPROCS")
+            },
+            Column {
+                width_hint: 5,
+                right: true,
+                ..column("PID")
+            },
+            column("NSFS"),
+            column("TYPE"),
+        ];
+        table.add_line(cells(&["12", "7", "", "net"]), None);
+        table.add_line(cells(&["3", "1", "", "mnt"]), None);
+        assert_eq!(render(&table), "   12 7  net\n    3 1  mnt\n");
+        table.noheadings = false;
+        assert_eq!(
+            render(&table),
+            "NPROCS PID NSFS TYPE\n    12   7      net\n     3   1      mnt\n"
+        );
+    }
+
+    /// On a terminal with room to spare, columns narrower than their width
+    /// hint grow to it (last column first) before the last column takes
+    /// the rest.
+    #[test]
+    fn room_on_a_terminal_goes_to_width_hints_first() {
+        let mut table = Table::new(
+            Format::Human,
+            ASCII,
+            Terminal {
+                is_term: true,
+                width: 14,
+            },
+        );
+        table.columns = vec![
+            Column {
+                width_hint: 5,
+                right: true,
+                ..column("PID")
+            },
+            Column {
+                width_hint: 5,
+                ..column("TYPE")
+            },
+            column("C"),
+        ];
+        table.add_line(cells(&["1", "net", "x"]), None);
+        // PID and TYPE grow to 5 (TYPE first), C takes what is left.
+        assert_eq!(render(&table), "  PID TYPE  C\n    1 net   x\n");
+        table.terminal.width = 11;
+        // Only one cell to spare: it goes to TYPE, the later column.
+        assert_eq!(render(&table), "PID TYPE  C\n  1 net   x\n");
+    }
+
     #[test]
     fn raw_escapes_blanks_and_art() {
         assert_eq!(
@@ -680,6 +790,31 @@ mod tests {
             text.ends_with("            }\n         ]\n      }\n   ]\n}\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn compact_and_lines_json() {
+        let mut table = sample(Format::Json, piped());
+        table.name = "namespaces".into();
+        table.json_format = JsonFormat::Compact;
+        assert_eq!(
+            render(&table),
+            "{\"namespaces\":[\n{\"ns\":1,\"type\":\"net\",\"command\":\"init --foo\",\"children\":[{\"ns\":22,\"type\":\"mnt\",\"command\":\"sh -c x\"},{\"ns\":333,\"type\":\"uts\",\"command\":\"sleep 1\"}]}\n]}\n"
+        );
+        table.json_format = JsonFormat::Lines;
+        assert_eq!(
+            render(&table),
+            "{\"ns\":1,\"type\":\"net\",\"command\":\"init --foo\",\"children\":[{\"ns\":22,\"type\":\"mnt\",\"command\":\"sh -c x\"},{\"ns\":333,\"type\":\"uts\",\"command\":\"sleep 1\"}]}\n"
+        );
+        table.columns[2].tree = false;
+        for line in &mut table.lines {
+            line.parent = None;
+        }
+        assert_eq!(render(&table).lines().count(), 3, "a line per row");
+        table.lines.clear();
+        assert_eq!(render(&table), "", "no rows, no lines");
+        table.json_format = JsonFormat::Compact;
+        assert_eq!(render(&table), "{\"namespaces\":[\n]}\n");
     }
 
     #[test]

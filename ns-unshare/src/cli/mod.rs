@@ -13,16 +13,15 @@ use lexopt::Arg::{Long, Value};
 use ns_getopt::{text, Complete, Opt, Style, Tool};
 
 use ns_sys::idmap::{parse_block, Block};
-use ns_sys::number::{parse_signed, parse_ulong};
+use ns_sys::number::parse_signed;
 use ns_sys::NsType;
 
 use crate::signame::signal_number;
 use crate::Error;
 
 /// The option table: parsing, `--help`, the man page and the bash
-/// completion all come from it. Options are in util-linux's order (which
-/// decides how an ambiguous abbreviation is reported), with 2.42's
-/// `--forward-signals` after `--kill-child` as there.
+/// completion all come from it. Options are in util-linux 2.42's order
+/// (which decides how an ambiguous abbreviation is reported).
 pub const TOOL: Tool = Tool {
     name: "ns-unshare",
     reference: "unshare",
@@ -118,6 +117,13 @@ take effect for children: use --fork to run the program in them.",
             Complete::Dirs,
             "mount a proc filesystem on <dir> (default\n/proc) first (implies --mount)",
         ),
+        Opt::optional(
+            None,
+            "mount-binfmt",
+            "<dir>",
+            Complete::Dirs,
+            "mount the user namespace's binfmt_misc on <dir>\n(default /proc/sys/fs/binfmt_misc, then also\nproc on /proc) first (implies --user and --mount)",
+        ),
         Opt::required(
             None,
             "map-user",
@@ -128,8 +134,8 @@ take effect for children: use --fork to run the program in them.",
         Opt::required(
             None,
             "map-users",
-            "<inner>:<outer>:<count>|auto",
-            Complete::Words("auto"),
+            "<inner>:<outer>:<count>|auto|subids|all",
+            Complete::Words("auto subids all"),
             "map <count> users from <outer> to <inner>\n(implies --user; repeatable)",
         ),
         Opt::required(
@@ -142,8 +148,8 @@ take effect for children: use --fork to run the program in them.",
         Opt::required(
             None,
             "map-groups",
-            "<inner>:<outer>:<count>|auto",
-            Complete::Words("auto"),
+            "<inner>:<outer>:<count>|auto|subids|all",
+            Complete::Words("auto subids all"),
             "map <count> groups from <outer> to <inner>\n(implies --user; repeatable)",
         ),
         Opt::flag(
@@ -160,6 +166,18 @@ take effect for children: use --fork to run the program in them.",
             None,
             "map-auto",
             "map your first /etc/subuid and /etc/subgid\nranges from 0 on (implies --user)",
+        ),
+        Opt::flag(
+            None,
+            "map-subids",
+            "map your first /etc/subuid and /etc/subgid\nranges to themselves (implies --user)",
+        ),
+        Opt::required(
+            None,
+            "owner",
+            "<uid>:<gid>",
+            Complete::Nothing,
+            "create the user namespace as <uid>:<gid>, its\nowner (implies --user)",
         ),
         Opt::required(
             None,
@@ -222,6 +240,13 @@ take effect for children: use --fork to run the program in them.",
             Complete::Nothing,
             "CLOCK_BOOTTIME offset in seconds (needs --time)",
         ),
+        Opt::required(
+            Some('l'),
+            "load-interp",
+            "<definition>",
+            Complete::Nothing,
+            "register a binfmt_misc interpreter,\n:name:type:offset:magic:mask:interpreter:flags\n(implies --mount-binfmt)",
+        ),
     ],
     notes: "Without a program, runs $SHELL (else your login shell, else /bin/sh) as a
 login shell. The exit status is the program's; with --fork, a program killed by a
@@ -259,7 +284,15 @@ pub enum BlockArg {
     Block(Block),
     /// The caller's first range in /etc/subuid (or subgid), mapped to 0.
     Auto,
+    /// The same range mapped to itself (2.42's `subids`).
+    Subids,
+    /// Every ID of our own namespace, to itself (2.42's `all`).
+    All,
 }
+
+/// Where `--mount-binfmt` mounts without a directory, and `--load-interp`
+/// registers when `--mount-binfmt` names none.
+pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unshare {
@@ -272,11 +305,18 @@ pub struct Unshare {
     pub kill_child: Option<i32>,
     pub forward_signals: bool,
     pub mount_proc: Option<PathBuf>,
+    /// `--mount-binfmt`: where the user namespace's binfmt_misc goes.
+    pub mount_binfmt: Option<PathBuf>,
+    /// `--load-interp`: the definition written to binfmt_misc's register.
+    pub load_interp: Option<OsString>,
     pub propagation: Propagation,
     pub map_user: Option<IdArg>,
     pub map_group: Option<IdArg>,
     pub map_users: Vec<BlockArg>,
     pub map_groups: Vec<BlockArg>,
+    /// `--owner`: the uid and gid that create the user namespace;
+    /// 4294967295 (`-1`) leaves that one as it is, as in util-linux.
+    pub owner: Option<(u32, u32)>,
     /// `--setgroups`: `Some(true)` allow, `Some(false)` deny.
     pub setgroups: Option<bool>,
     pub keep_caps: bool,
@@ -299,6 +339,17 @@ impl Unshare {
         if !self.wants(kind) {
             self.namespaces.push(kind);
         }
+    }
+
+    /// What `--mount-binfmt` without a directory and a first
+    /// `--load-interp` imply: binfmt_misc in /proc, so a proc of the new
+    /// namespaces there too unless `--mount-proc` named a place.
+    fn default_binfmt(&mut self) {
+        self.add(NsType::Mnt);
+        self.add(NsType::User);
+        self.mount_proc
+            .get_or_insert_with(|| PathBuf::from("/proc"));
+        self.mount_binfmt = Some(PathBuf::from(BINFMT_DIR));
     }
 }
 
@@ -362,6 +413,22 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                         .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
                 );
             }
+            "mount-binfmt" => match parser.optional_value() {
+                Some(dir) => {
+                    u.add(NsType::Mnt);
+                    u.add(NsType::User);
+                    u.mount_binfmt = Some(dir.into());
+                }
+                None => u.default_binfmt(),
+            },
+            "load-interp" => {
+                if u.mount_binfmt.is_none() {
+                    u.default_binfmt();
+                }
+                u.add(NsType::Mnt);
+                u.add(NsType::User);
+                u.load_interp = Some(os_value(parser)?);
+            }
             "map-user" => {
                 u.add(NsType::User);
                 u.map_user = Some(IdArg::Given(value(parser)?));
@@ -392,6 +459,18 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
                 u.add(NsType::User);
                 u.map_users.push(BlockArg::Auto);
                 u.map_groups.push(BlockArg::Auto);
+            }
+            "map-subids" => {
+                u.add(NsType::User);
+                u.map_users.push(BlockArg::Subids);
+                u.map_groups.push(BlockArg::Subids);
+            }
+            "owner" => {
+                u.add(NsType::User);
+                u.owner = Some(
+                    owner(&value(parser)?)
+                        .ok_or_else(|| Error::Failed("failed to parse owner".to_string()))?,
+                );
             }
             "propagation" => {
                 let mode = value(parser)?;
@@ -459,20 +538,53 @@ fn os_value(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
 }
 
 fn block_arg(text: &str) -> Result<BlockArg, Error> {
-    if text == "auto" {
-        return Ok(BlockArg::Auto);
+    match text {
+        "auto" => return Ok(BlockArg::Auto),
+        "subids" => return Ok(BlockArg::Subids),
+        "all" => return Ok(BlockArg::All),
+        _ => {}
     }
     parse_block(text)
         .map(BlockArg::Block)
         .map_err(|error| Error::Failed(error.to_string()))
 }
 
-/// `-S`/`-G`: a number as strtoul reads it, cut to 32 bits as C's
-/// assignment to uid_t cuts it.
+/// `-S`/`-G`: an unsigned 64-bit number, cut to 32 bits as C's
+/// assignment to uid_t cuts it; a negative one is out of range, as in
+/// util-linux 2.42 (2.38 let `-5` wrap to 4294967291).
 fn id_number(text: &str, what: &str) -> Result<u32, Error> {
-    parse_ulong(text)
-        .map(|value| value as u32)
-        .ok_or_else(|| Error::Failed(format!("{what}: '{text}'")))
+    let out_of_range = || {
+        let range = ns_sys::strerror(libc::ERANGE);
+        Error::Failed(format!("{what}: '{text}': {range}"))
+    };
+    match parse_signed(text) {
+        Ok(value) if value < 0 => Err(out_of_range()),
+        Ok(value) => u64::try_from(value)
+            .map(|value| value as u32)
+            .map_err(|_| out_of_range()),
+        Err(true) => Err(out_of_range()),
+        Err(false) => Err(Error::Failed(format!("{what}: '{text}'"))),
+    }
+}
+
+/// `--owner UID:GID`, as scanf's `%u:%u` reads it: white space before
+/// either number, a sign, nothing after. `-1` is 4294967295, "leave as
+/// it is", as in C; a number beyond 32 bits, which C would cut (4294967296
+/// to root), is refused.
+fn owner(text: &str) -> Option<(u32, u32)> {
+    let (uid, gid) = text.split_once(':')?;
+    Some((scanf_u32(uid)?, scanf_u32(gid)?))
+}
+
+/// One `%u` of 32 bits: a negative number wraps as C wraps it.
+fn scanf_u32(text: &str) -> Option<u32> {
+    let (negative, digits) = ns_sys::number::decimal(text)?;
+    let value: u32 = digits.parse().ok()?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// A signed 64-bit number of seconds, as strtoll reads it; a number out

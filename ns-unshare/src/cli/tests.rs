@@ -120,21 +120,92 @@ fn map_blocks_repeat_and_auto() {
             BlockArg::Block(Block {
                 outer: 100000,
                 inner: 0,
-                count: 10
+                count: 10,
+                auto: false,
             }),
             BlockArg::Block(Block {
                 outer: 100010,
                 inner: 10,
-                count: 5
+                count: 5,
+                auto: false,
             })
         ]
     );
     let u = parse_ok(&["--map-auto", "--map-groups", "auto"]);
     assert_eq!(u.map_users, [BlockArg::Auto]);
     assert_eq!(u.map_groups, [BlockArg::Auto, BlockArg::Auto]);
+    let u = parse_ok(&["--map-subids", "--map-users=all", "--map-groups=subids"]);
+    assert_eq!(longs(&u), ["user"]);
+    assert_eq!(u.map_users, [BlockArg::Subids, BlockArg::All]);
+    assert_eq!(u.map_groups, [BlockArg::Subids, BlockArg::Subids]);
+    assert_eq!(
+        parse_err(&["--map-users=All"]),
+        (1, false, "invalid mapping 'All'".into())
+    );
     assert_eq!(
         parse_err(&["--map-users=1:2"]),
         (1, false, "invalid mapping '1:2'".into())
+    );
+}
+
+#[test]
+fn owner_is_two_numbers() {
+    let u = parse_ok(&["--owner", "1000:100"]);
+    assert_eq!(longs(&u), ["user"]);
+    assert_eq!(u.owner, Some((1000, 100)));
+    assert_eq!(parse_ok(&["--owner= 1: +2"]).owner, Some((1, 2)));
+    // -1 is C's (uid_t) -1: that ID is left as it is.
+    assert_eq!(
+        parse_ok(&["--owner=-1:-1"]).owner,
+        Some((u32::MAX, u32::MAX))
+    );
+    for bad in [
+        "",
+        "1",
+        "1:",
+        ":1",
+        "1:2:3",
+        "x:1",
+        "1 :2",
+        "1:2 ",
+        "1,2",
+        "4294967296:0",
+    ] {
+        assert_eq!(
+            parse_err(&["--owner", bad]),
+            (1, false, "failed to parse owner".into()),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn binfmt_options_imply_user_mount_and_proc() {
+    let u = parse_ok(&["--mount-binfmt"]);
+    assert_eq!(longs(&u), ["mount", "user"]);
+    assert_eq!(u.mount_binfmt, Some(PathBuf::from(BINFMT_DIR)));
+    assert_eq!(u.mount_proc, Some(PathBuf::from("/proc")));
+    // A place of its own needs no proc.
+    let u = parse_ok(&["--mount-binfmt=/b"]);
+    assert_eq!(u.mount_binfmt, Some(PathBuf::from("/b")));
+    assert_eq!(u.mount_proc, None);
+    // --mount-proc keeps its place, before or after.
+    let u = parse_ok(&["--mount-proc=/p", "--mount-binfmt"]);
+    assert_eq!(u.mount_proc, Some(PathBuf::from("/p")));
+    let u = parse_ok(&["--mount-binfmt", "--mount-proc=/p"]);
+    assert_eq!(u.mount_proc, Some(PathBuf::from("/p")));
+    let u = parse_ok(&["-l", ":x:E::x::/bin/sh:", "true"]);
+    assert_eq!(longs(&u), ["mount", "user"]);
+    assert_eq!(u.load_interp, Some(OsString::from(":x:E::x::/bin/sh:")));
+    assert_eq!(u.mount_binfmt, Some(PathBuf::from(BINFMT_DIR)));
+    assert_eq!(u.command, ["true"]);
+    let u = parse_ok(&["--mount-binfmt=/b", "-la", "-lb"]);
+    assert_eq!(u.mount_binfmt, Some(PathBuf::from("/b")));
+    assert_eq!(u.mount_proc, None);
+    assert_eq!(u.load_interp, Some(OsString::from("b")), "the last wins");
+    assert_eq!(
+        parse_err(&["-l"]),
+        (1, true, "option requires an argument -- 'l'".into())
     );
 }
 
@@ -152,7 +223,18 @@ fn value_checks_in_option_order() {
     assert_eq!(parse_err(&["-S", "x"]).2, "failed to parse uid: 'x'");
     assert_eq!(parse_err(&["-G", ""]).2, "failed to parse gid: ''");
     assert_eq!(parse_ok(&["-S", "4294967296"]).setuid, Some(0));
-    assert_eq!(parse_ok(&["-S", "-5"]).setuid, Some(4294967291));
+    // 2.42: negative is out of range (2.38 wrapped it to 4294967291).
+    assert_eq!(
+        parse_err(&["-S", "-5"]).2,
+        "failed to parse uid: '-5': Numerical result out of range"
+    );
+    assert_eq!(
+        parse_err(&["-G", &"9".repeat(30)]).2,
+        format!(
+            "failed to parse gid: '{}': Numerical result out of range",
+            "9".repeat(30)
+        )
+    );
     assert_eq!(
         parse_err(&["-T", "--monotonic=5x"]).2,
         "failed to parse monotonic offset: '5x'"
