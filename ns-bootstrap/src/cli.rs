@@ -367,7 +367,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long(name) => {
-                let name = TOOL.resolve_long(name)?;
+                let name = TOOL.resolve_long_arg(&String::from(name), parser)?;
                 let mut value = || parser.value().map(string).map_err(usage);
                 match name {
                     "help" => return Ok(Action::Help),

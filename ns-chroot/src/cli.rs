@@ -90,7 +90,7 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     let mut chroot = Chroot::default();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
-            Long(name) => match TOOL.resolve_long(name)? {
+            Long(name) => match TOOL.resolve_long_arg(&String::from(name), parser)? {
                 "groups" => chroot.groups = Some(text(parser.value().map_err(usage)?)),
                 "userspec" => {
                     let mut spec = text(parser.value().map_err(usage)?);

@@ -86,7 +86,17 @@ impl Tool {
                 operands.push(operand);
                 continue;
             }
-            let key = self.key(&arg).map_err(OptionError::Usage)?;
+            let key = match arg {
+                // Owned, so that the parser can give up an attached value
+                // for the message.
+                lexopt::Arg::Long(given) => {
+                    let given = given.to_owned();
+                    self.resolve_long_arg(&given, parser)
+                        .map(|long| self.key_of_long(long))
+                }
+                _ => self.key(&arg),
+            }
+            .map_err(OptionError::Usage)?;
             exclusive.check(self, key).map_err(OptionError::Exclusive)?;
             return Ok(Some(key));
         }

@@ -94,6 +94,33 @@ fn full_name<'a>(given: &'a str, longs: &[&'a str]) -> &'a str {
 /// one name it is a prefix of. Several candidates are an error that lists
 /// them in table order, as glibc does.
 pub fn resolve_long<'a>(given: &str, longs: &[&'a str]) -> Result<&'a str, UsageError> {
+    resolve_long_shown(given, given, longs)
+}
+
+/// [`resolve_long`] for the option lexopt just returned: a rejected
+/// option is named as glibc names it, the whole argument with any
+/// attached `=VALUE` (`option '--map-u=0' is ambiguous`), which lexopt
+/// holds back as the option's value.
+pub fn resolve_long_arg<'a>(
+    given: &str,
+    parser: &mut lexopt::Parser,
+    longs: &[&'a str],
+) -> Result<&'a str, UsageError> {
+    resolve_long(given, longs).map_err(|error| match parser.optional_value() {
+        Some(value) => {
+            let shown = format!("{given}={}", value.to_string_lossy());
+            resolve_long_shown(given, &shown, longs).unwrap_err()
+        }
+        None => error,
+    })
+}
+
+/// Resolves `given`, naming the option `--{shown}` in an error.
+fn resolve_long_shown<'a>(
+    given: &str,
+    shown: &str,
+    longs: &[&'a str],
+) -> Result<&'a str, UsageError> {
     if let Some(exact) = longs.iter().find(|name| **name == given) {
         return Ok(exact);
     }
@@ -108,11 +135,11 @@ pub fn resolve_long<'a>(given: &str, longs: &[&'a str]) -> Result<&'a str, Usage
     };
     match candidates.as_slice() {
         [one] => Ok(one),
-        [] => Err(UsageError(format!("unrecognized option '--{given}'"))),
+        [] => Err(UsageError(format!("unrecognized option '--{shown}'"))),
         many => {
             let list: Vec<String> = many.iter().map(|name| format!("'--{name}'")).collect();
             Err(UsageError(format!(
-                "option '--{given}' is ambiguous; possibilities: {}",
+                "option '--{shown}' is ambiguous; possibilities: {}",
                 list.join(" ")
             )))
         }
@@ -182,6 +209,38 @@ mod tests {
         assert_eq!(
             resolve_long("s", LONGS).unwrap_err().0,
             "option '--s' is ambiguous; possibilities: '--setgroups' '--setuid' '--setgid' '--skip-chdir'"
+        );
+    }
+
+    #[test]
+    fn a_rejected_option_is_named_with_its_attached_value() {
+        let rejected = |arg: &str| {
+            let mut parser = lexopt::Parser::from_args([arg, "next"]);
+            let Some(lexopt::Arg::Long(given)) = parser.next().unwrap() else {
+                panic!("{arg} is a long option");
+            };
+            let given = given.to_owned();
+            let error = resolve_long_arg(&given, &mut parser, LONGS).unwrap_err().0;
+            // The operand after it is left alone.
+            assert_eq!(
+                parser.next().unwrap(),
+                Some(lexopt::Arg::Value("next".into()))
+            );
+            error
+        };
+        assert_eq!(
+            rejected("--s=0"),
+            "option '--s=0' is ambiguous; possibilities: '--setgroups' '--setuid' '--setgid' '--skip-chdir'"
+        );
+        assert_eq!(rejected("--bogus=a=b"), "unrecognized option '--bogus=a=b'");
+        assert_eq!(rejected("--bogus"), "unrecognized option '--bogus'");
+        let mut parser = lexopt::Parser::from_args(["--setu=5"]);
+        parser.next().unwrap();
+        assert_eq!(resolve_long_arg("setu", &mut parser, LONGS), Ok("setuid"));
+        assert_eq!(
+            parser.value().unwrap(),
+            "5",
+            "an accepted option keeps its value"
         );
     }
 

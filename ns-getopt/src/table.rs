@@ -138,6 +138,16 @@ impl Tool {
         crate::resolve_long(given, &self.long_names())
     }
 
+    /// [`Tool::resolve_long`] for the option `parser` just returned, a
+    /// rejected one named with its attached `=VALUE` as glibc names it.
+    pub fn resolve_long_arg(
+        &self,
+        given: &str,
+        parser: &mut lexopt::Parser,
+    ) -> Result<&'static str, crate::UsageError> {
+        crate::resolve_long_arg(given, parser, &self.long_names())
+    }
+
     /// Maps a lexopt error to glibc's wording, naming options in full.
     pub fn usage_error(&self, error: lexopt::Error) -> crate::UsageError {
         crate::UsageError::from_lexopt(error, &self.long_names())

@@ -375,14 +375,22 @@ fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
             u.command.extend(parser.raw_args().map_err(usage)?);
             break;
         }
-        let name = TOOL
-            .long_of_key(TOOL.key(&arg)?)
-            .ok_or_else(|| ns_getopt::unknown(arg.clone()))?;
+        let is_long = matches!(arg, Long(_));
+        let key = match arg {
+            // Owned, so that the parser can give up an attached `=VALUE`
+            // for the message naming a rejected option.
+            Long(given) => {
+                let given = given.to_owned();
+                TOOL.key_of_long(TOOL.resolve_long_arg(&given, parser)?)
+            }
+            short => TOOL.key(&short)?,
+        };
+        let name = TOOL.long_of_key(key).ok_or_else(|| key.unknown())?;
         // Short namespace options take no value; the long ones take an
         // optional `=FILE`.
         if let Some(kind) = NsType::from_option_name(name) {
             u.add(kind);
-            if matches!(arg, Long(_)) {
+            if is_long {
                 if let Some(file) = parser.optional_value() {
                     u.persist[kind.index()] = Some(file.into());
                 }
