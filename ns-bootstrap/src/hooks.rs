@@ -60,13 +60,47 @@ pub enum Error {
     Failed {
         stage: &'static str,
         hook: String,
-        reason: String,
+        reason: Reason,
     },
     #[error("--hook-directory {path}: {source}")]
     Directory {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Why a hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Reason {
+    /// A special hook given the wrong number of arguments.
+    #[error("{hook} takes {expects}")]
+    Usage { hook: String, expects: &'static str },
+    #[error("cannot run it: {0}")]
+    Spawn(std::io::Error),
+    /// The hook (or the `cp` of a special hook) ended so.
+    #[error("{0}")]
+    Status(std::process::ExitStatus),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cp: {0}")]
+    Copy(std::io::Error),
+    #[error("cp of {path}: {status}")]
+    CopyStatus {
+        path: String,
+        status: std::process::ExitStatus,
+    },
+    #[error(transparent)]
+    Extract(#[from] crate::extract::Error),
+}
+
+fn io_error(path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Reason {
+    move |source| Reason::Io {
+        path: path.to_string(),
+        source,
+    }
 }
 
 /// What a hook knows of the run (mmdebstrap's variables).
@@ -119,7 +153,7 @@ fn directory_hooks(dir: &Path, stage: Stage) -> Result<Vec<PathBuf>, Error> {
 }
 
 fn run_one(stage: Stage, hook: &str, context: &Context) -> Result<(), Error> {
-    let failed = |reason: String| Error::Failed {
+    let failed = |reason: Reason| Error::Failed {
         stage: stage.name(),
         hook: hook.to_string(),
         reason,
@@ -151,13 +185,11 @@ fn run_one(stage: Stage, hook: &str, context: &Context) -> Result<(), Error> {
             "MMDEBSTRAP_VERBOSITY",
             if context.verbose { "2" } else { "1" },
         );
-    let status = command
-        .status()
-        .map_err(|e| failed(format!("cannot run it: {e}")))?;
+    let status = command.status().map_err(|e| failed(Reason::Spawn(e)))?;
     if status.success() {
         Ok(())
     } else {
-        Err(failed(status.to_string()))
+        Err(failed(Reason::Status(status)))
     }
 }
 
@@ -167,15 +199,17 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// mmdebstrap's special hooks; `None` when `name` is not one.
-fn special_hook(name: &str, args: &[&str], root: &Root) -> Option<Result<(), String>> {
-    let split = |args: &[&str]| -> Result<(Vec<PathBuf>, String), String> {
+fn special_hook(name: &str, args: &[&str], root: &Root) -> Option<Result<(), Reason>> {
+    let usage = |expects| Reason::Usage {
+        hook: name.to_string(),
+        expects,
+    };
+    let split = |args: &[&str]| -> Result<(Vec<PathBuf>, String), Reason> {
         match args.split_last() {
             Some((to, from)) if !from.is_empty() => {
                 Ok((from.iter().map(PathBuf::from).collect(), to.to_string()))
             }
-            _ => Err(format!(
-                "{name} takes one or more sources and a destination"
-            )),
+            _ => Err(usage("one or more sources and a destination")),
         }
     };
     Some(match name {
@@ -186,7 +220,7 @@ fn special_hook(name: &str, args: &[&str], root: &Root) -> Option<Result<(), Str
         // The file SRC as the file DST.
         "upload" => match args {
             [from, to] => upload(root, Path::new(from), to),
-            _ => Err("upload takes a file and its path inside".to_string()),
+            _ => Err(usage("a file and its path inside")),
         },
         "copy-out" => split(args).and_then(|(from, to)| {
             let from: Vec<String> = from.iter().map(|p| p.display().to_string()).collect();
@@ -194,18 +228,18 @@ fn special_hook(name: &str, args: &[&str], root: &Root) -> Option<Result<(), Str
         }),
         "sync-out" => match args {
             [from, to] => copy_out(root, &[from.to_string()], Path::new(to), true),
-            _ => Err("sync-out takes a directory inside and one outside".to_string()),
+            _ => Err(usage("a directory inside and one outside")),
         },
         "download" => match args {
             [from, to] => copy_out(root, &[from.to_string()], Path::new(to), false),
-            _ => Err("download takes a file inside and its path outside".to_string()),
+            _ => Err(usage("a file inside and its path outside")),
         },
         _ => return None,
     })
 }
 
 /// Host files into TARGET: archived, then extracted as packages are (in-root).
-fn copy_in(root: &Root, from: &[PathBuf], to: &str, contents: bool) -> Result<(), String> {
+fn copy_in(root: &Root, from: &[PathBuf], to: &str, contents: bool) -> Result<(), Reason> {
     let prefix = to.trim_start_matches('/').trim_end_matches('/');
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
@@ -225,36 +259,36 @@ fn copy_in(root: &Root, from: &[PathBuf], to: &str, contents: bool) -> Result<()
             let name = source.file_name().map(PathBuf::from).unwrap_or_default();
             builder.append_path_with_name(source, in_tar(&name))
         };
-        appended.map_err(|e| format!("{}: {e}", source.display()))?;
+        appended.map_err(io_error(source.display()))?;
     }
-    let archive = builder.into_inner().map_err(|e| e.to_string())?;
+    let archive = builder
+        .into_inner()
+        .map_err(io_error("the archive of the files copied in"))?;
     Extractor {
         root,
         keep_unmapped_owners: false,
     }
     .extract(&archive[..], &[])
     .map(drop)
-    .map_err(|e| e.to_string())
+    .map_err(Reason::from)
 }
 
-fn upload(root: &Root, from: &Path, to: &str) -> Result<(), String> {
-    let data = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
+fn upload(root: &Root, from: &Path, to: &str) -> Result<(), Reason> {
+    let data = std::fs::read(from).map_err(io_error(from.display()))?;
     let mode = std::fs::metadata(from)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
         .unwrap_or(0o644);
     let rel = to.trim_start_matches('/');
     root.write(rel, &data, mode)
-        .map_err(|e| format!("{}: {e}", root.show(rel)))
+        .map_err(io_error(root.show(rel)))
 }
 
 /// Paths inside TARGET (resolved there, links followed only inside) out
 /// to the host, with `cp` through the descriptor that holds each.
-fn copy_out(root: &Root, from: &[String], to: &Path, contents: bool) -> Result<(), String> {
+fn copy_out(root: &Root, from: &[String], to: &Path, contents: bool) -> Result<(), Reason> {
     for source in from {
         let rel = source.trim_start_matches('/');
-        let fd = root
-            .resolve_path(rel)
-            .map_err(|e| format!("{}: {e}", root.show(rel)))?;
+        let fd = root.resolve_path(rel).map_err(io_error(root.show(rel)))?;
         // This process's descriptor, named for `cp` (another process).
         let held = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
         let mut argv: Vec<OsString> = vec!["-a".into(), "-H".into()];
@@ -275,10 +309,58 @@ fn copy_out(root: &Root, from: &[String], to: &Path, contents: bool) -> Result<(
         let status = Command::new("cp")
             .args(&argv)
             .status()
-            .map_err(|e| format!("cp: {e}"))?;
+            .map_err(Reason::Copy)?;
         if !status.success() {
-            return Err(format!("cp of {}: {status}", root.show(rel)));
+            return Err(Reason::CopyStatus {
+                path: root.show(rel),
+                status,
+            });
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_root() -> (PathBuf, Root) {
+        let dir =
+            crate::rooted::make_private_dir(&std::env::temp_dir(), "ns-bootstrap-hooks-").unwrap();
+        let root = Root::open(&dir).unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn special_hooks_name_what_they_take_and_what_failed() {
+        let (dir, root) = scratch_root();
+        let reason = |name: &str, args: &[&str]| {
+            special_hook(name, args, &root)
+                .expect("a special hook")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            reason("copy-in", &["/only"]),
+            "copy-in takes one or more sources and a destination"
+        );
+        assert_eq!(
+            reason("upload", &["a"]),
+            "upload takes a file and its path inside"
+        );
+        assert_eq!(
+            reason("sync-out", &[]),
+            "sync-out takes a directory inside and one outside"
+        );
+        let missing = dir.join("no-such-file");
+        assert_eq!(
+            reason("upload", &[missing.to_str().unwrap(), "/x"]),
+            format!(
+                "{}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert!(special_hook("echo", &[], &root).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
