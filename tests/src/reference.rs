@@ -53,23 +53,8 @@ pub fn command(release: Release, name: &str) -> TestCommand {
             TestCommand::new(path)
         }
         Release::Newest => {
-            let root = newest_root();
-            let binary = COMMAND_DIRS
-                .iter()
-                .map(|dir| root.join(dir).join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("{} has no {name}", root.display()));
-            let libraries = format!(
-                "{}:{}",
-                root.join("usr/lib/x86_64-linux-gnu").display(),
-                root.join("lib/x86_64-linux-gnu").display()
-            );
-            TestCommand::new(root.join("lib64/ld-linux-x86-64.so.2"))
-                .arg("--argv0")
-                .arg(name)
-                .arg("--library-path")
-                .arg(libraries)
-                .arg(binary)
+            let argv = newest_argv(name);
+            TestCommand::new(&argv[0]).args(&argv[1..])
         }
     }
 }
@@ -144,6 +129,31 @@ pub fn both<S: AsRef<OsStr> + Clone>(
     (mine, theirs)
 }
 
+/// The newest release's `name` run through its root's own loader and
+/// libraries on the host, named `name` (as a symlink would name it).
+fn newest_argv(name: &str) -> Vec<String> {
+    let root = newest_root();
+    let binary = COMMAND_DIRS
+        .iter()
+        .map(|dir| root.join(dir).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{} has no {name}", root.display()));
+    let libraries = format!(
+        "{}:{}",
+        root.join("usr/lib/x86_64-linux-gnu").display(),
+        root.join("lib/x86_64-linux-gnu").display()
+    );
+    let text = |path: PathBuf| path.to_string_lossy().into_owned();
+    vec![
+        text(root.join("lib64/ld-linux-x86-64.so.2")),
+        "--argv0".into(),
+        name.into(),
+        "--library-path".into(),
+        libraries,
+        text(binary),
+    ]
+}
+
 /// `name` of the given release as the words of one command line joined
 /// by spaces, for scripts that run the reference as `$U ARGS` (`$U`
 /// expanded unquoted, so split at the spaces), also under setpriv or
@@ -161,29 +171,7 @@ pub fn shell_command(release: Release, name: &str) -> String {
             );
             vec![name.to_string()]
         }
-        Release::Newest => {
-            let root = newest_root();
-            let binary = COMMAND_DIRS
-                .iter()
-                .map(|dir| root.join(dir).join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("{} has no {name}", root.display()));
-            let libraries = format!(
-                "{}:{}",
-                root.join("usr/lib/x86_64-linux-gnu").display(),
-                root.join("lib/x86_64-linux-gnu").display()
-            );
-            vec![
-                root.join("lib64/ld-linux-x86-64.so.2")
-                    .to_string_lossy()
-                    .into_owned(),
-                "--argv0".into(),
-                name.into(),
-                "--library-path".into(),
-                libraries,
-                binary.to_string_lossy().into_owned(),
-            ]
-        }
+        Release::Newest => newest_argv(name),
     };
     for word in &words {
         assert!(
