@@ -24,7 +24,10 @@ const SMALL_RUSTFLAGS: &str =
 
 /// (package, binaries) of every tool that ships as a static binary.
 pub const TOOLS: &[(&str, &[&str])] = &[
-    ("ns-chroot", &["ns-chroot"]),
+    (
+        "ns-chroot",
+        &["ns-chroot", "ns-switch-root", "ns-pivot-root"],
+    ),
     ("ns-lsns", &["ns-lsns"]),
     ("ns-mount", &["ns-mount", "ns-umount"]),
     ("ns-unshare", &["ns-unshare"]),
