@@ -90,7 +90,7 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
     let dist = root.join("target/dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     println!(
-        "{:<12} {:>9} {:>8} {:>10}",
+        "{:<15} {:>9} {:>8} {:>10}",
         "binary", "bytes", "KiB", "goal KiB"
     );
     let names = TOOLS.iter().flat_map(|(_, bins)| bins.iter().copied());
@@ -110,7 +110,7 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
         };
         let verdict = if size <= limit { "" } else { "  OVER" };
         println!(
-            "{name:<12} {size:>9} {:>8.1} {:>10}{verdict}",
+            "{name:<15} {size:>9} {:>8.1} {:>10}{verdict}",
             size as f64 / 1024.0,
             limit / 1024
         );
