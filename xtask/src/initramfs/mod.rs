@@ -197,7 +197,21 @@ fn build(dist: &Path, modules: &[(String, PathBuf)]) -> Result<PathBuf, String> 
     let compressed = gzip(&cpio::write(&entries));
     std::fs::write(&image, &compressed).map_err(|e| format!("{}: {e}", image.display()))?;
 
-    // The same image with busybox-static's applets where our tools are.
+    // The same image with our tools as links to the multi-call binary,
+    // and with busybox-static's applets where our tools are.
+    let mut multicall = common.clone();
+    multicall.push(Entry::File {
+        path: "bin/nstools".into(),
+        mode: 0o755,
+        data: read(&dist.join(crate::dist::MULTICALL))?,
+    });
+    for tool in TOOLS {
+        multicall.push(Entry::Symlink {
+            path: format!("bin/{tool}"),
+            target: "nstools".into(),
+        });
+    }
+    let as_multicall = gzip(&cpio::write(&multicall)).len();
     let mut busybox_only = common;
     for (_, applet) in BUSYBOX_FOR_TOOLS {
         busybox_only.push(Entry::Symlink {
@@ -212,18 +226,20 @@ fn build(dist: &Path, modules: &[(String, PathBuf)]) -> Result<PathBuf, String> 
         .map(|meta| meta.len())
         .sum::<u64>()
         / 1024;
+    let kib = |bytes: usize| bytes as f64 / 1024.0;
     println!(
-        "initramfs: {:.1} KiB gzip'd cpio ({} files, {files_kb} KiB unpacked, of which {modules_kb} \
-         KiB kernel modules); with busybox-static's {} applets instead of our tools: {:.1} KiB \
-         (busybox has no lsns)",
-        compressed.len() as f64 / 1024.0,
+        "initramfs: {:.1} KiB gzip'd cpio ({} entries, {files_kb} KiB of files, of which \
+         {modules_kb} KiB kernel modules); our tools as links to nstools: {:.1} KiB; \
+         busybox-static's {} applets instead of our tools: {:.1} KiB (busybox has no lsns)",
+        kib(compressed.len()),
         entries.len(),
+        kib(as_multicall),
         BUSYBOX_FOR_TOOLS
             .iter()
             .map(|(_, applet)| *applet)
             .collect::<Vec<_>>()
             .join(", "),
-        theirs as f64 / 1024.0,
+        kib(theirs),
     );
     Ok(image)
 }
