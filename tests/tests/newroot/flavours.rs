@@ -1,12 +1,13 @@
 //! The three pivot_root and switch_root under comparison, each in a
 //! directory of its own under the names util-linux installs them as, so a
 //! script runs whichever it is given by name (`PATH=DIR:…`) and each
-//! speaks as `pivot_root:` / `switch_root:`. The links are relative, and
-//! the newest reference's wrapper takes a prefix: a script that has moved
-//! the host's root to `/host` still finds them there.
+//! speaks as `pivot_root:` / `switch_root:`. The directory is self-contained
+//! (copies, and the newest reference's loader and libc beside it), so a
+//! script can copy it into a root that has nothing of the host's but a
+//! read-only /usr.
 
 use std::fmt::Write as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nstools_tests::reference;
 use nstools_tests::{bin, differences, Outcome, Stderr, TempDir, TestCommand};
@@ -37,11 +38,11 @@ impl Tools {
     pub fn new(flavour: Flavour) -> Tools {
         let dir = TempDir::new(&format!("{flavour:?}-tools").to_lowercase());
         for (name, ours) in NAMES {
-            let link = dir.path().join(name);
+            let to = dir.path().join(name);
             match flavour {
-                Flavour::Ours => relative_symlink(&bin(ours), &link),
-                Flavour::Host => relative_symlink(&host_command(name), &link),
-                Flavour::Newest => newest_wrapper(name, &link),
+                Flavour::Ours => copy(&bin(ours), &to),
+                Flavour::Host => copy(&host_command(name), &to),
+                Flavour::Newest => newest_beside(name, dir.path()),
             }
         }
         Tools { dir }
@@ -60,6 +61,11 @@ impl Tools {
     }
 }
 
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+}
+
 fn host_command(name: &str) -> PathBuf {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         .iter()
@@ -68,43 +74,48 @@ fn host_command(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("the host has no {name} (util-linux)"))
 }
 
-/// A link that finds `target` from wherever the tree is moved as a whole
-/// (`../../..` up to `/`, then the target's path).
-fn relative_symlink(target: &Path, link: &Path) {
-    let depth = link
-        .parent()
-        .expect("a link in a directory")
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .count();
-    let mut relative = PathBuf::new();
-    for _ in 0..depth {
-        relative.push("..");
-    }
-    relative.push(target.strip_prefix("/").expect("an absolute target"));
-    std::os::unix::fs::symlink(&relative, link)
-        .unwrap_or_else(|e| panic!("{}: {e}", link.display()));
-}
-
-/// The forky root's tool, run through its own loader; `$NSTOOLS_PREFIX`
-/// is where the host's root is (empty: `/`).
-fn newest_wrapper(name: &str, link: &Path) {
+/// The forky root's tool in `dir/newest/` with the loader and the
+/// libraries it lists, and `dir/NAME`, a script that runs it through them
+/// from wherever `dir` is.
+fn newest_beside(name: &str, dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let root = reference::newest_root();
     let binary = ["usr/bin", "usr/sbin", "bin", "sbin"]
         .iter()
-        .map(|dir| root.join(dir).join(name))
+        .map(|sub| root.join(sub).join(name))
         .find(|path| path.exists())
         .unwrap_or_else(|| panic!("{} has no {name}", root.display()));
-    let p = "\"$NSTOOLS_PREFIX\"";
+    let loader = root.join("lib64/ld-linux-x86-64.so.2");
+    let libraries = root.join("usr/lib/x86_64-linux-gnu");
+    let newest = dir.join("newest");
+    std::fs::create_dir_all(&newest).expect("mkdir newest");
+    let listed = TestCommand::new(&loader)
+        .arg("--list")
+        .arg("--library-path")
+        .arg(&libraries)
+        .arg(&binary)
+        .run();
+    listed.expect_code(0);
+    for path in listed
+        .stdout
+        .lines()
+        .filter_map(|line| line.split(" => ").nth(1))
+        .filter_map(|rest| rest.split(" (").next())
+    {
+        let path = Path::new(path);
+        copy(
+            path,
+            &newest.join(path.file_name().expect("a library file")),
+        );
+    }
+    copy(&binary, &newest.join(name));
     let script = format!(
-        "#!/bin/sh\nexec {p}{loader} --argv0 {name} --library-path {p}{libs} {p}{binary} \"$@\"\n",
-        loader = root.join("lib64/ld-linux-x86-64.so.2").display(),
-        libs = root.join("usr/lib/x86_64-linux-gnu").display(),
-        binary = binary.display(),
+        "#!/bin/sh\nd=\"${{0%/*}}/newest\"\n\
+         exec \"$d/ld-linux-x86-64.so.2\" --argv0 {name} --library-path \"$d\" \"$d/{name}\" \"$@\"\n"
     );
-    std::fs::write(link, script).unwrap_or_else(|e| panic!("{}: {e}", link.display()));
-    std::fs::set_permissions(link, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let wrapper = dir.join(name);
+    std::fs::write(&wrapper, script).unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// Runs `script` with `sh -eu` in a new mount namespace (util-linux's
@@ -122,7 +133,6 @@ pub fn in_namespaces<A: AsRef<std::ffi::OsStr>>(
         .args(["/bin/sh", "-euc", script, "sh"])
         .args(args.iter())
         .env("PATH", tools.path())
-        .env("NSTOOLS_PREFIX", "")
         .env_remove("SHELL")
         .timeout(std::time::Duration::from_secs(120))
         .run()
@@ -232,7 +242,6 @@ fn each_flavour_answers_by_name() {
             let out = TestCommand::new("/bin/sh")
                 .args(["-c", &format!("{name} --version")])
                 .env("PATH", tools.path())
-                .env("NSTOOLS_PREFIX", "")
                 .run();
             out.expect_code(0);
             let expected = match flavour {

@@ -190,7 +190,6 @@ old=/old
             .args(["/bin/sh", "-euc", &script, "sh"])
             .arg(root.path())
             .env("PATH", tools_path)
-            .env("NSTOOLS_PREFIX", "")
             .unprivileged()
             .timeout(std::time::Duration::from_secs(60))
             .run()

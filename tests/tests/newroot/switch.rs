@@ -40,27 +40,33 @@ cat /proc/self/mountinfo
 
 /// The initramfs, set up in the namespaces: `$1` is where its tmpfs (or,
 /// with OLD_ROOT=disk, a bind mount of a directory on disk) goes, `$2` the
-/// real root; NO_RUN leaves /run out. Then `switch_root "$@"` (what is
-/// left of the arguments) by the PATH's first directory, as PID 1.
+/// real root; NO_RUN leaves /run out. Of the host it has only /usr and
+/// /etc, read-only: whatever a switch_root under test deletes, it cannot
+/// be the host's. The tools under test are copied in (they are the
+/// initramfs' too). Then the rest of the script, `$@` what is left of the
+/// arguments, as PID 1.
 const INITRAMFS: &str = r##"
 tools=${PATH%%:*}
 fake=$1 real=$2
 shift 2
-if [ "${OLD_ROOT:-}" = disk ]; then mount --bind "$fake" "$fake"; else mount -t tmpfs -o size=32m initramfs "$fake"; fi
+if [ "${OLD_ROOT:-}" = disk ]; then mount --bind "$fake" "$fake"; else mount -t tmpfs -o size=256m initramfs "$fake"; fi
 cd "$fake"
-mkdir host newroot plain dev proc sys plain/dev plain/proc plain/sys plain/run
+mkdir host newroot plain dev proc sys plain/dev plain/proc plain/sys plain/run usr etc
 [ -n "${NO_RUN:-}" ] || mkdir run
-for d in bin sbin lib lib64 usr etc; do ln -s host/$d $d; done
+for d in bin sbin lib lib64; do ln -s usr/$d $d; done
+for d in usr etc; do mount --bind "/$d" "$d" && mount -o remount,bind,ro "$d"; done
+cp -R "$tools" tools
 echo "memory to give back" > payload
-mkdir -p deep/a/b/c && echo x > deep/a/b/c/file && ln -s /host/etc deep/etc-link
+mkdir -p deep/a/b/c && echo x > deep/a/b/c/file && ln -s /etc deep/etc-link
 mount --bind "$real" newroot
 mount -t proc proc proc
 mount -t tmpfs -o size=1m devfake dev && echo "the initramfs' /dev" > dev/marker
 mount -t sysfs sysfs sys
 [ -n "${NO_RUN:-}" ] || mount -t tmpfs -o size=1m run run
 "$HOST_PIVOT_ROOT" . host
+umount -l /host
 cd /
-export NSTOOLS_PREFIX=/host PATH="/host$tools:/bin:/usr/bin"
+export PATH=/tools:/bin:/usr/bin
 for m in /dev /proc /sys /run; do
     echo "before $m mount-id=$(awk -v m=$m '$5 == m { print $1 }' /proc/self/mountinfo)"
 done
@@ -166,8 +172,8 @@ fn an_initramfs_hands_over_to_the_real_root() {
     );
     assert!(ours.stdout.contains("the initramfs' /dev\n"), "{ours}");
     assert!(
-        ours.stdout.contains("old root: host \n"),
-        "the initramfs' files are gone, the mount point of another filesystem kept: {ours}"
+        ours.stdout.contains("old root: etc usr \n"),
+        "the initramfs' files are gone, the mount points of other filesystems kept: {ours}"
     );
     let table = ours
         .stdout
@@ -209,7 +215,7 @@ fn what_is_not_there_is_detached_or_reported_as_util_linux_does() {
          switch_root: forcing unmount of /run\n",
         "{ours}"
     );
-    assert!(ours.stdout.contains("old root: host \n"), "{ours}");
+    assert!(ours.stdout.contains("old root: etc usr \n"), "{ours}");
     let table = ours
         .stdout
         .split("# mountinfo\n")
@@ -414,7 +420,7 @@ fn an_unprivileged_user_switches_in_a_user_namespace() {
     let ours = same_as_references("switch_root in a user namespace", run);
     ours.expect_code(0);
     assert!(ours.stdout.contains("init: pid=1 "), "{ours}");
-    assert!(ours.stdout.contains("old root: host \n"), "{ours}");
+    assert!(ours.stdout.contains("old root: etc usr \n"), "{ours}");
 }
 
 #[test]
