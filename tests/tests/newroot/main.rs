@@ -8,4 +8,5 @@
 
 mod flavours;
 mod pivot;
+mod runtime;
 mod switch;
