@@ -1,4 +1,5 @@
-//! The three pivot_root and switch_root under comparison, each in a
+//! The pivot_root and switch_root under comparison (ours, ours as
+//! nstools, and two references), each in a
 //! directory of its own under the names util-linux installs them as, so a
 //! script runs whichever it is given by name (`PATH=DIR:…`) and each
 //! speaks as `pivot_root:` / `switch_root:`. The directory is self-contained
@@ -19,6 +20,8 @@ pub enum Flavour {
     Newest,
     /// The host's util-linux 2.38.1.
     Host,
+    /// Ours as the multi-call `nstools`, by link name.
+    Multicall,
 }
 
 pub const REFERENCES: [Flavour; 2] = [Flavour::Newest, Flavour::Host];
@@ -41,6 +44,7 @@ impl Tools {
             let to = dir.path().join(name);
             match flavour {
                 Flavour::Ours => copy(&bin(ours), &to),
+                Flavour::Multicall => copy(&bin("nstools"), &to),
                 Flavour::Host => copy(&host_command(name), &to),
                 Flavour::Newest => newest_beside(name, dir.path()),
             }
@@ -236,7 +240,12 @@ fn mount_ids_are_named_in_order_of_appearance() {
 
 #[test]
 fn each_flavour_answers_by_name() {
-    for flavour in [Flavour::Ours, Flavour::Newest, Flavour::Host] {
+    for flavour in [
+        Flavour::Ours,
+        Flavour::Multicall,
+        Flavour::Newest,
+        Flavour::Host,
+    ] {
         let tools = Tools::new(flavour);
         for (name, _) in NAMES {
             let out = TestCommand::new("/bin/sh")
@@ -245,7 +254,7 @@ fn each_flavour_answers_by_name() {
                 .run();
             out.expect_code(0);
             let expected = match flavour {
-                Flavour::Ours => format!("{name} (nstools)"),
+                Flavour::Ours | Flavour::Multicall => format!("{name} (nstools)"),
                 Flavour::Newest => format!("{name} from util-linux 2.42"),
                 Flavour::Host => format!("{name} from util-linux 2.38"),
             };

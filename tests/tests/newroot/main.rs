@@ -5,8 +5,11 @@
 //! are compared. Nothing is done in the host's namespaces; every root,
 //! every tmpfs and every mount lives in a namespace that ends with its
 //! script, and the directories are removed when a test ends, failed or not.
+//! Every switch_root, ours or a reference, runs in a [`sandbox`] whose
+//! root is a tmpfs holding nothing writable of the host's.
 
 mod flavours;
 mod pivot;
 mod runtime;
+mod sandbox;
 mod switch;

@@ -1,16 +1,17 @@
 //! What switch_root and pivot_root get from the C runtime, beside the
 //! reference's: a closed pipe kills them quietly (SIGPIPE), a full disk is
 //! `write error: …` with status 1; and ours refuse to run set-user-ID
-//! (each acts on the caller's paths and programs as root).
+//! (each acts on the caller's paths and programs as root). Each runs in a
+//! sandbox (its stdout passed in), never with the host's root as `/`.
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 
-use nstools_tests::{bin, require_root, TempDir, TestCommand};
+use nstools_tests::{bin, require_root, TempDir};
 
 use crate::flavours::{Flavour, Tools};
+use crate::sandbox::Sandbox;
 
 /// The write end of a pipe whose read end is already closed.
 fn widowed_pipe() -> Stdio {
@@ -33,21 +34,28 @@ fn full_disk() -> Stdio {
     )
 }
 
-/// (exit code, signal, stderr) of `program NAME ARGS` with stdout `out`.
-fn run(
-    program: &Path,
-    name: &str,
-    args: &[&str],
-    out: Stdio,
-) -> (Option<i32>, Option<i32>, String) {
-    let output = Command::new(program)
-        .arg0(name)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+/// (exit code, signal, stderr) of `NAME ARGS`, found among `tools` in a
+/// sandbox, with stdout `out`.
+fn run(tools: &Tools, name: &str, args: &[&str], out: Stdio) -> (Option<i32>, Option<i32>, String) {
+    let dir = TempDir::new("newroot-runtime");
+    let output = Sandbox {
+        dir: dir.path(),
+        tools: tools.dir(),
+        real: None,
+        env: &[],
+        pid: false,
+        unshare: &[],
+        setup: "",
+    }
+    .command(
+        "name=$1; shift; exec \"$name\" \"$@\"",
+        &[&[name][..], args].concat(),
+    )
+    .into_command()
+    .stdout(out)
+    .stderr(Stdio::piped())
+    .output()
+    .unwrap_or_else(|e| panic!("unshare: {e}"));
     (
         output.status.code(),
         output.status.signal(),
@@ -57,7 +65,11 @@ fn run(
 
 #[test]
 fn output_errors_end_as_the_reference_ends() {
+    if !require_root() {
+        return;
+    }
     let ours = Tools::new(Flavour::Ours);
+    let multicall = Tools::new(Flavour::Multicall);
     let mut failures = Vec::new();
     for flavour in crate::flavours::REFERENCES {
         let theirs = Tools::new(flavour);
@@ -67,12 +79,10 @@ fn output_errors_end_as_the_reference_ends() {
                     ("closed pipe", widowed_pipe as fn() -> Stdio),
                     ("full disk", full_disk),
                 ] {
-                    // The wrapper of the newest reference is a script that
-                    // names the tool with --argv0: run it by path.
-                    let expected = run(&theirs.dir().join(name), name, args, out());
-                    let got = run(&ours.dir().join(name), name, args, out());
-                    let multicall = run(&bin("nstools"), name, args, out());
-                    for (label, outcome) in [("ours", got), ("nstools", multicall)] {
+                    let expected = run(&theirs, name, args, out());
+                    let got = run(&ours, name, args, out());
+                    let as_nstools = run(&multicall, name, args, out());
+                    for (label, outcome) in [("ours", got), ("nstools", as_nstools)] {
                         if outcome != expected {
                             failures.push(format!(
                                 "{label} {name} {args:?} into a {what}: {outcome:?}, \
@@ -85,12 +95,7 @@ fn output_errors_end_as_the_reference_ends() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let (code, signal, stderr) = run(
-        &bin("ns-switch-root"),
-        "switch_root",
-        &["--help"],
-        full_disk(),
-    );
+    let (code, signal, stderr) = run(&ours, "switch_root", &["--help"], full_disk());
     assert_eq!(
         (code, signal, stderr.as_str()),
         (
@@ -106,29 +111,30 @@ fn ours_refuse_to_run_set_user_id() {
     if !require_root() {
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     for (binary, name, args) in [
         ("ns-switch-root", "switch_root", &["/", "/bin/true"][..]),
         ("ns-pivot-root", "pivot_root", &["/", "/"][..]),
         ("nstools", "switch_root", &["/", "/bin/true"][..]),
         ("nstools", "pivot_root", &["/", "/"][..]),
     ] {
+        let tools = TempDir::new("newroot-setid-tools");
+        std::fs::copy(bin(binary), tools.path().join(name)).expect("copy the binary");
         let dir = TempDir::new("newroot-setid");
-        let copy = dir.path().join(name);
-        std::fs::copy(bin(binary), &copy).expect("copy the binary");
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755))
-            .expect("chmod u+s");
-        // /tmp may be mounted nosuid: the copy runs from a tmpfs of a
-        // private mount namespace instead, so that the bit counts.
-        let script = "mount -t tmpfs run /run && mkdir -m 755 /run/setid && \
-                      cp -p \"$0\" /run/setid/ && \
-                      exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-                      \"/run/setid/${0##*/}\" \"$@\"";
-        let run = TestCommand::new("/usr/bin/unshare")
-            .args(["--mount", "/bin/sh", "-c", script])
-            .arg(&copy)
-            .args(args)
-            .run();
+        // The copy in the box: a tmpfs mounted without nosuid (the host's
+        // /tmp may be nosuid), so that the bit counts.
+        let script = "name=$1; shift; chmod 4755 \"/tools/$name\"; \
+                      exec setpriv --reuid=65534 --regid=65534 --clear-groups \"/tools/$name\" \"$@\"";
+        let run = Sandbox {
+            dir: dir.path(),
+            tools: tools.path(),
+            real: None,
+            env: &[],
+            pid: false,
+            unshare: &[],
+            setup: "",
+        }
+        .command(script, &[&[name][..], args].concat())
+        .run();
         run.expect_code(1);
         assert_eq!(
             run.stderr,

@@ -1,17 +1,19 @@
 //! ns-switch-root against util-linux's switch_root, as an initramfs uses
-//! it: in a new PID and mount namespace a tmpfs plays the initramfs (the
-//! host's root moved under it to /host by pivot_root, so the tools still
-//! run), with /dev, /proc, /sys and /run mounted and files of its own; a
-//! bind-mounted busybox root plays the real root, whose /sbin/init reports
-//! what it finds. Then the failures: INIT missing or not executable,
-//! NEWROOT missing, a file, not a mount point, no privilege.
+//! it: in new PID and mount namespaces the sandbox's tmpfs plays the
+//! initramfs (see [`crate::sandbox`]: nothing of the host's in it but
+//! /usr and /etc, read-only), with /dev, /proc, /sys and /run mounted and
+//! files of its own; a bind-mounted busybox root plays the real root,
+//! whose /sbin/init reports what it finds. Then the failures: INIT missing
+//! or not executable, NEWROOT missing, a file, not a mount point, the
+//! current root, no privilege. Every switch_root runs in a sandbox.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use nstools_tests::{busybox_root, Outcome, TempDir, TestCommand};
+use nstools_tests::{busybox_root, Outcome, TempDir};
 
-use crate::flavours::{in_namespaces, normalized, same_as_references, Tools};
+use crate::flavours::{normalized, same_as_references, Tools};
+use crate::sandbox::Sandbox;
 
 /// The real root's /sbin/init (busybox sh): it is PID 1, says what it was
 /// given and which mounts it has, then waits for switch_root's child (now
@@ -38,35 +40,22 @@ echo "# mountinfo"
 cat /proc/self/mountinfo
 "##;
 
-/// The initramfs, set up in the namespaces: `$1` is where its tmpfs (or,
-/// with OLD_ROOT=disk, a bind mount of a directory on disk) goes, `$2` the
-/// real root; NO_RUN leaves /run out. Of the host it has only /usr and
-/// /etc, read-only: whatever a switch_root under test deletes, it cannot
-/// be the host's. The tools under test are copied in (they are the
-/// initramfs' too). Then the rest of the script, `$@` what is left of the
-/// arguments, as PID 1.
+/// The initramfs' own part, set up in the sandbox's box before the pivot
+/// (its /newroot is the real root, its /proc the new PID namespace's):
+/// API mounts and files of its own; NO_RUN leaves /run out.
 const INITRAMFS: &str = r##"
-tools=${PATH%%:*}
-fake=$1 real=$2
-shift 2
-if [ "${OLD_ROOT:-}" = disk ]; then mount --bind "$fake" "$fake"; else mount -t tmpfs -o size=256m initramfs "$fake"; fi
-cd "$fake"
-mkdir host newroot plain dev proc sys plain/dev plain/proc plain/sys plain/run usr etc
+mkdir plain dev sys plain/dev plain/proc plain/sys plain/run
 [ -n "${NO_RUN:-}" ] || mkdir run
-for d in bin sbin lib lib64; do ln -s usr/$d $d; done
-for d in usr etc; do mount --bind "/$d" "$d" && mount -o remount,bind,ro "$d"; done
-cp -R "$tools" tools
 echo "memory to give back" > payload
 mkdir -p deep/a/b/c && echo x > deep/a/b/c/file && ln -s /etc deep/etc-link
-mount --bind "$real" newroot
-mount -t proc proc proc
 mount -t tmpfs -o size=1m devfake dev && echo "the initramfs' /dev" > dev/marker
 mount -t sysfs sysfs sys
 [ -n "${NO_RUN:-}" ] || mount -t tmpfs -o size=1m run run
-"$HOST_PIVOT_ROOT" . host
-umount -l /host
-cd /
-export PATH=/tools:/bin:/usr/bin
+"##;
+
+/// After the pivot, before the switch: the mount ids the initramfs hands
+/// over, and (fd 3) its root, for INIT to look at.
+const HAND_OVER: &str = r##"
 for m in /dev /proc /sys /run; do
     echo "before $m mount-id=$(awk -v m=$m '$5 == m { print $1 }' /proc/self/mountinfo)"
 done
@@ -93,7 +82,8 @@ fn real_root(with_sys: bool) -> TempDir {
 }
 
 /// One boot: the initramfs script, then `tail` (by default `exec
-/// switch_root /newroot /sbin/init …`), in new PID and mount namespaces.
+/// switch_root /newroot /sbin/init …`), in the sandbox with new PID and
+/// mount namespaces.
 struct Boot<'a> {
     env: &'a [(&'a str, &'a str)],
     tail: &'a str,
@@ -103,29 +93,18 @@ struct Boot<'a> {
 
 impl Boot<'_> {
     fn run(&self, tools: &Tools) -> Outcome {
-        let script = format!("{INITRAMFS}\n{}", self.tail);
-        let mut command = TestCommand::new("/usr/bin/unshare")
-            .args(["--mount", "--pid", "--fork", "--kill-child"])
-            .args(["/bin/sh", "-euc", &script, "sh"])
-            .arg(self.fake)
-            .arg(self.real)
-            .env("PATH", tools.path())
-            .env("HOST_PIVOT_ROOT", host_pivot_root())
-            .env_remove("SHELL")
-            .timeout(std::time::Duration::from_secs(120));
-        for (key, value) in self.env {
-            command = command.env(key, value);
+        Sandbox {
+            dir: self.fake,
+            tools: tools.dir(),
+            real: Some(self.real),
+            env: self.env,
+            pid: true,
+            unshare: &[],
+            setup: INITRAMFS,
         }
-        command.run()
+        .command(&format!("{HAND_OVER}\n{}", self.tail), &[] as &[&str])
+        .run()
     }
-}
-
-/// The host's own pivot_root sets the scene, whichever is under test.
-fn host_pivot_root() -> &'static str {
-    ["/usr/sbin/pivot_root", "/sbin/pivot_root"]
-        .into_iter()
-        .find(|path| Path::new(path).exists())
-        .expect("the host's pivot_root (util-linux)")
 }
 
 const SWITCH: &str = r##"exec switch_root /newroot /sbin/init one "two words""##;
@@ -373,12 +352,21 @@ fn without_privilege_every_step_fails_as_util_linux_reports_it() {
         return;
     }
     let real = real_root(true);
-    let script = r##"
-mount --bind "$1" "$1"
-exec setpriv --reuid=65534 --regid=65534 --clear-groups switch_root "$1" /sbin/init
-"##;
+    let fake = TempDir::new("switch-initramfs");
+    let script = "exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+                  switch_root /newroot /sbin/init";
     let ours = same_as_references("switch_root as nobody", |tools| {
-        in_namespaces(tools, &[], script, &[real.path()])
+        Sandbox {
+            dir: fake.path(),
+            tools: tools.dir(),
+            real: Some(real.path()),
+            env: &[],
+            pid: false,
+            unshare: &[],
+            setup: "",
+        }
+        .command(script, &[] as &[&str])
+        .run()
     });
     ours.expect_code(1);
     assert!(
@@ -396,26 +384,18 @@ fn an_unprivileged_user_switches_in_a_user_namespace() {
     let real = real_root(true);
     let fake = TempDir::new("switch-initramfs");
     let run = |tools: &Tools| {
-        let script = format!("{INITRAMFS}\n{SWITCH}");
-        TestCommand::new("/usr/bin/unshare")
-            .args([
-                "--user",
-                "--map-root-user",
-                "--mount",
-                "--net",
-                "--pid",
-                "--fork",
-                "--kill-child",
-            ])
-            .args(["/bin/sh", "-euc", &script, "sh"])
-            .arg(fake.path())
-            .arg(real.path())
-            .env("PATH", tools.path())
-            .env("HOST_PIVOT_ROOT", host_pivot_root())
-            .env_remove("SHELL")
-            .unprivileged()
-            .timeout(std::time::Duration::from_secs(120))
-            .run()
+        Sandbox {
+            dir: fake.path(),
+            tools: tools.dir(),
+            real: Some(real.path()),
+            env: &[],
+            pid: true,
+            unshare: &["--user", "--map-root-user"],
+            setup: INITRAMFS,
+        }
+        .command(&format!("{HAND_OVER}\n{SWITCH}"), &[] as &[&str])
+        .unprivileged()
+        .run()
     };
     let ours = same_as_references("switch_root in a user namespace", run);
     ours.expect_code(0);
@@ -428,7 +408,9 @@ fn command_lines_and_their_errors_match() {
     if !nstools_tests::require_root() {
         return;
     }
-    // None of these switches: they fail before any mount call.
+    // None of these switches: they fail before any mount call (and
+    // run in a box all the same).
+    let fake = TempDir::new("switch-initramfs");
     let cases: &[&[&str]] = &[
         &[],
         &["/nonexistent-root"],
@@ -443,7 +425,17 @@ fn command_lines_and_their_errors_match() {
     ];
     for args in cases {
         let ours = same_as_references(&format!("switch_root {args:?}"), |tools| {
-            in_namespaces(tools, &[], "exec switch_root \"$@\"", args)
+            Sandbox {
+                dir: fake.path(),
+                tools: tools.dir(),
+                real: None,
+                env: &[],
+                pid: false,
+                unshare: &[],
+                setup: "",
+            }
+            .command("exec switch_root \"$@\"", args)
+            .run()
         });
         ours.expect_code(1);
     }
