@@ -31,9 +31,10 @@ without crossing into other filesystems, freeing its memory.
 
 NEWROOT must be the root of a mount ('ns-mount --bind DIR DIR' makes a directory
 one). When the last move cannot succeed (NEWROOT is not a directory, not the
-root of a mount, or the current root's mount), nothing is moved or detached
-and the error is the one util-linux ends with; util-linux 2.42 moves or detaches
-/dev, /proc, /sys and /run first and leaves them so.",
+root of a mount, or the current root's mount; or relative, and not found again
+from inside itself, where the last move looks for it), nothing is moved or
+detached and the error is the one util-linux ends with; util-linux 2.42 moves or
+detaches /dev, /proc, /sys and /run first and leaves them so.",
     options: &[
         Opt::flag(Some('h'), "help", "display this help"),
         Opt::flag(Some('V'), "version", "display version"),

@@ -224,9 +224,11 @@ pub fn switch(
 /// before anything changes, with the message util-linux ends with:
 /// NEWROOT is not a directory (chdir fails), or statx(2) says it is not
 /// the root of a mount or is on the current root's mount (mount(2) with
-/// MS_MOVE checks the same). The last move is then made first, to report
-/// the kernel's own errno; only EPERM (no privilege to mount at all, so
-/// the steps before it change nothing either) goes on as util-linux does.
+/// MS_MOVE checks the same), or, given relative, it is not found again
+/// from inside itself (the last move is made after chdir). The last move
+/// is then made first, from where it will be made, to report the kernel's
+/// own errno; only EPERM (no privilege to mount at all, so the steps
+/// before it change nothing either) goes on as util-linux does.
 fn refuse_a_doomed_switch(
     sys: &impl Sys,
     look: &impl Look,
@@ -238,15 +240,17 @@ fn refuse_a_doomed_switch(
     if !new_root.is_dir {
         return Err(report.warn(&[b"failed to change directory to ", name], Errno::ENOTDIR));
     }
-    let facts = look.mount_facts(newroot).unwrap_or_default();
+    let last = as_the_last_move_finds_it(newroot);
+    let found = last == newroot || look.stat(&last).is_ok();
+    let facts = look.mount_facts(&last).unwrap_or_default();
     let root_id = look
         .mount_facts(Path::new("/"))
         .and_then(|facts| facts.mount_id);
     let on_the_root_mount = facts.mount_id.is_some() && facts.mount_id == root_id;
-    if facts.is_mount_root != Some(false) && !on_the_root_mount {
+    if found && facts.is_mount_root != Some(false) && !on_the_root_mount {
         return Ok(());
     }
-    match sys.mount(&move_call(newroot, Path::new("/"))) {
+    match sys.mount(&move_call(&last, Path::new("/"))) {
         Err(Errno::EPERM) => Ok(()),
         Err(errno) => Err(report.warn(&[b"failed to mount moving ", name, b" to /"], errno)),
         Ok(()) => {
@@ -256,6 +260,17 @@ fn refuse_a_doomed_switch(
             (report.warn)([name, b": moved onto / before /dev, /proc, /sys and /run"].concat());
             Err(Reported)
         }
+    }
+}
+
+/// NEWROOT as mount(2) will look it up for the last move: after
+/// chdir(NEWROOT), so a relative one from inside itself (util-linux's
+/// `switch_root root /sbin/init` moves `root/root`, if anything).
+fn as_the_last_move_finds_it(newroot: &Path) -> PathBuf {
+    if newroot.is_absolute() {
+        newroot.to_path_buf()
+    } else {
+        newroot.join(newroot)
     }
 }
 

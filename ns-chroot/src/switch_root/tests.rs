@@ -222,6 +222,39 @@ fn the_current_root_mount_cannot_be_newroot() {
 }
 
 #[test]
+fn a_relative_newroot_is_looked_up_from_inside_itself_before_anything_moves() {
+    // `switch_root root /init` from /: after chdir("root") the last move
+    // looks for root/root. The trial move names it so: moving "root" from
+    // here would succeed, and too early.
+    let tree = Tree::initramfs().with("root", Some(dir(9)));
+    let sys = Recorder::new().failing(|call| *call == moved("root/root", "/"), Errno::ENOENT);
+    let (calls, warnings, errno) = run(&sys, &tree, "root");
+    assert_eq!(calls, [moved("root/root", "/")]);
+    assert_eq!(
+        warnings,
+        ["failed to mount moving root to /: No such file or directory"]
+    );
+    assert_eq!(errno, None);
+
+    // Found again inside itself, as the root of a mount: util-linux's steps.
+    let mut tree = Tree::initramfs()
+        .with("root", Some(dir(9)))
+        .with("root/root", Some(dir(9)))
+        .with("root/dev", Some(dir(9)));
+    tree.mount(
+        "root/root",
+        MountFacts {
+            is_mount_root: Some(true),
+            mount_id: Some(51),
+        },
+    );
+    let sys = Recorder::new();
+    let (calls, _, _) = run(&sys, &tree, "root");
+    assert_eq!(calls[0], moved("/dev", "root/dev"));
+    assert!(calls.ends_with(&tail("root")), "{calls:?}");
+}
+
+#[test]
 fn without_privilege_util_linux_steps_are_kept() {
     // EPERM on the refused move: no mount call can succeed, so the steps
     // are made as util-linux makes them, with its warnings.
