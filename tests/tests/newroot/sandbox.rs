@@ -61,11 +61,12 @@ pub struct Sandbox<'a> {
     pub real: Option<&'a Path>,
     /// More environment for the script (`OLD_ROOT=disk`, …).
     pub env: &'a [(&'a str, &'a str)],
-    /// A new PID namespace (`--fork --kill-child`: the script is its PID
-    /// 1) with its proc at /proc. Without it there is no /proc: the
-    /// host's would show the host's processes and, through
-    /// /proc/PID/root, the host's root. (Without it too the tool is not
-    /// PID 1, which the kernel spares signals such as SIGPIPE.)
+    /// A new PID namespace (`--fork --kill-child`: the script is its
+    /// first process) with its proc at /proc. Without it there is no
+    /// /proc: the host's would show the host's processes and, through
+    /// the root link of each, the host's root. (Without it too the tool
+    /// is not the namespace's init, which the kernel spares signals such
+    /// as SIGPIPE.)
     pub pid: bool,
     /// More namespaces (`--user --map-root-user`).
     pub unshare: &'a [&'a str],
