@@ -15,18 +15,18 @@ use std::time::Duration;
 
 use nstools_tests::TestCommand;
 
-/// The script's first part (a test's `setup` follows it), as PID 1 of the new namespaces when `--pid`
-/// is given. From the environment: `BOX`, the test's directory the tmpfs
-/// goes on (`OLD_ROOT=disk`: the directory itself, bound, plays a root on
-/// disk); `TOOLS`, copied to /tools; `REAL`, if set, bound at /newroot;
-/// `PROC`, if set, mounts the new PID namespace's proc at /proc (before
-/// the pivot: in a user namespace the kernel mounts a proc only while
-/// another is fully visible); `HOST_PIVOT_ROOT`, the host's pivot_root,
-/// which sets the scene whatever is under test. `sh -e` stops the script at the first failure, so
-/// nothing after it runs unless the pivot and the detach worked; the
-/// marker then says that `/` is the box and not the host's root.
-/// (util-linux's umount cannot work without /proc; busybox's can.)
+/// The script's first part, as the first process of the new namespaces
+/// (PID 1 with `--pid`); a test's `setup` follows it, then [`PIVOT`].
+/// From the environment: `BOX`, the test's directory the tmpfs goes on
+/// (`OLD_ROOT=disk`: the directory itself, bound, plays a root on disk);
+/// `TOOLS`, copied to /tools; `REAL`, if set, bound at /newroot; `PROC`,
+/// if set, mounts the new PID namespace's proc at /proc (before the
+/// pivot: in a user namespace the kernel mounts a proc only while another
+/// is fully visible). Private propagation (unshare's default, made sure
+/// of) keeps every mount out of the host's namespace, so the test's
+/// directories hold nothing there when they are removed.
 const PRELUDE: &str = r##"
+mount --make-rprivate /
 if [ "${OLD_ROOT:-}" = disk ]; then mount --bind "$BOX" "$BOX"; else mount -t tmpfs -o size=256m initramfs "$BOX"; fi
 cd "$BOX"
 mkdir host usr etc
@@ -37,7 +37,11 @@ if [ -n "${REAL:-}" ]; then mkdir newroot && mount --bind "$REAL" newroot; fi
 if [ -n "${PROC:-}" ]; then mkdir proc && mount -t proc proc proc; fi
 "##;
 
-/// The pivot: the script's own part comes after it.
+/// The pivot, by the host's pivot_root (`HOST_PIVOT_ROOT`) whatever is
+/// under test, and the host's root detached (by busybox: util-linux's
+/// umount cannot work without /proc). `sh -e` stops the script at the
+/// first failure, so the script's own part, after this, runs only once
+/// both worked; the marker then says that `/` is the box.
 const PIVOT: &str = r##"
 cd "$BOX"
 : > nstools-sandbox
