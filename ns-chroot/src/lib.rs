@@ -1,5 +1,7 @@
-//! ns-chroot: run a command with a different root directory, a drop-in for
-//! coreutils `chroot`.
+//! The "change root" family: ns-chroot, a drop-in for coreutils `chroot`
+//! (this module), and two drop-ins for util-linux: [`switch_root`] (an
+//! initramfs hands over to the real root) and [`pivot_root`]. The two
+//! share their errors and their `-h`/`-V` options ([`util_linux`]).
 //!
 //! In the layering (see ns-sys) it stands on ns-getopt (the command line)
 //! and ns-sys (accounts, `execvp`, the system calls). The stages, in
@@ -10,8 +12,11 @@
 
 pub mod cli;
 mod error;
+pub mod pivot_root;
 pub mod quote;
+pub mod switch_root;
 pub mod userspec;
+pub mod util_linux;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

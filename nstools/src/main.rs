@@ -13,6 +13,12 @@ type Main = fn(Vec<OsString>) -> ExitCode;
 const APPLETS: &[(&str, &str, Main)] = &[
     ("unshare", "ns-unshare", |args| ns_unshare::main(args)),
     ("chroot", "ns-chroot", |args| ns_chroot::main(args)),
+    ("switch_root", "ns-switch-root", |args| {
+        ns_chroot::switch_root::main(args)
+    }),
+    ("pivot_root", "ns-pivot-root", |args| {
+        ns_chroot::pivot_root::main(args)
+    }),
     ("mount", "ns-mount", |args| ns_mount::mount_main(args)),
     ("umount", "ns-umount", |args| ns_mount::umount_main(args)),
     ("lsns", "ns-lsns", |args| ns_lsns::main(args)),

@@ -24,7 +24,10 @@ const SMALL_RUSTFLAGS: &str =
 
 /// (package, binaries) of every tool that ships as a static binary.
 pub const TOOLS: &[(&str, &[&str])] = &[
-    ("ns-chroot", &["ns-chroot"]),
+    (
+        "ns-chroot",
+        &["ns-chroot", "ns-switch-root", "ns-pivot-root"],
+    ),
     ("ns-lsns", &["ns-lsns"]),
     ("ns-mount", &["ns-mount", "ns-umount"]),
     ("ns-unshare", &["ns-unshare"]),
@@ -87,7 +90,7 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
     let dist = root.join("target/dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     println!(
-        "{:<12} {:>9} {:>8} {:>10}",
+        "{:<15} {:>9} {:>8} {:>10}",
         "binary", "bytes", "KiB", "goal KiB"
     );
     let names = TOOLS.iter().flat_map(|(_, bins)| bins.iter().copied());
@@ -107,7 +110,7 @@ pub fn run(args: &[String]) -> Result<PathBuf, String> {
         };
         let verdict = if size <= limit { "" } else { "  OVER" };
         println!(
-            "{name:<12} {size:>9} {:>8.1} {:>10}{verdict}",
+            "{name:<15} {size:>9} {:>8.1} {:>10}{verdict}",
             size as f64 / 1024.0,
             limit / 1024
         );

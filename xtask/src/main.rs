@@ -41,7 +41,8 @@ Tasks:
                          unit and integration tests, the initramfs booted under qemu
   dist                   static x86_64-unknown-linux-musl builds of the tools in target/dist/
   initramfs [--boot]     a gzip'd cpio initramfs with the static tools; --boot boots it
-                         under qemu with Debian's kernel and checks every step's mark
+                         under qemu with Debian's kernel and the cached rootfs as an ext4
+                         disk it switches to, and checks every step's mark
   bench [--pairs N] [CASE...]
                          time our tools against the reference tools (alternating runs);
                          CASE filters by name prefix, e.g. `chroot`

@@ -13,6 +13,8 @@ pub fn tools() -> Vec<(Tool, &'static str)> {
     vec![
         (ns_unshare::cli::TOOL, "ns-unshare"),
         (ns_chroot::cli::TOOL, "ns-chroot"),
+        (ns_chroot::switch_root::cli::TOOL, "ns-chroot"),
+        (ns_chroot::pivot_root::cli::TOOL, "ns-chroot"),
         (ns_mount::mount::cli::TOOL, "ns-mount"),
         (ns_mount::umount::cli::TOOL, "ns-mount"),
         (ns_lsns::cli::TOOL, "ns-lsns"),

@@ -14,7 +14,7 @@ use crate::toolchain::{has_rustup, Toolchain, MUSL};
 pub const PACKAGES: &[(&str, &str)] = &[
     (
         "busybox-static",
-        "the small root filesystems of the integration tests",
+        "the small root filesystems of the integration tests; the initramfs' shell",
     ),
     (
         "uidmap",
@@ -33,7 +33,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "the initramfs booted under qemu"),
     ("cpio", "the initramfs read back by xtask's unit test"),
     ("man-db", "the generated man pages rendered with man -l"),
-    ("e2fsprogs", "the images of ns-mount's loop-device tests"),
+    (
+        "e2fsprogs",
+        "the images of ns-mount's loop-device tests; the boot's root disk (mkfs.ext4 -d, debugfs)",
+    ),
     ("dosfstools", "the images of ns-mount's loop-device tests"),
     ("debootstrap", "ns-bootstrap's reference (tests and bench)"),
     ("mmdebstrap", "ns-bootstrap's reference (tests and bench)"),
@@ -48,7 +51,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     (
         "xz-utils",
-        "the xz bomb of ns-bootstrap's hostile-input tests",
+        "the xz bomb of ns-bootstrap's hostile-input tests; the boot's uncompressed kernel",
     ),
     (
         "skopeo",

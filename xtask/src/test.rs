@@ -57,7 +57,8 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         took.push(format!("{name} {:.0} s", start.elapsed().as_secs_f64()));
     }
     // The static tools in a real (emulated) machine: the initramfs /init
-    // mounts, unshares, chroots and lists namespaces as PID 1.
+    // mounts, unshares, chroots and lists namespaces as PID 1, then hands
+    // over to a Debian root on a virtio disk with ns-switch-root.
     eprintln!("==> initramfs boot");
     let start = Instant::now();
     if let Err(message) = crate::initramfs::run(&["--boot".to_string()]) {

@@ -1,9 +1,11 @@
 #!/bin/sh
 # PID 1 of the nstools initramfs (built by `cargo xtask initramfs`).
 # Mounts the API filesystems with ns-mount, runs a container with
-# ns-unshare and ns-chroot, looks at it from outside with ns-lsns, and
-# prints one "NSTOOLS-MARK name" line per step that worked. The xtask
-# reads the serial console and fails unless every expected mark appeared.
+# ns-unshare and ns-chroot, looks at it from outside with ns-lsns, then
+# mounts the real root and hands over to it with ns-switch-root; prints
+# one "NSTOOLS-MARK name" line per step that worked (the real root's init
+# goes on). The xtask reads the serial console and fails unless every
+# expected mark appeared.
 export PATH=/bin
 mark() { echo "NSTOOLS-MARK $1"; }
 fail() { echo "NSTOOLS-FAIL $1"; }
@@ -48,5 +50,53 @@ cat /tmp/container.log
 # Nothing the container mounted is left in our namespace.
 ns-mount | grep -q ' on /container' && fail container-mounts-leaked || mark no-leaked-mounts
 
+# The hand-over, as initramfs-tools makes it: /run, the modules for the
+# disk and its filesystem, the root the kernel command line names
+# (root=LABEL=... here) found by ns-mount's own probing and mounted on
+# /root read-only, then ns-switch-root to the root's /sbin/init.
+ns-mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run && mark mount-run || fail mount-run
+loaded=0
+while read -r module; do
+    insmod "/lib/modules/$module.ko" && loaded=$((loaded + 1)) || fail "insmod-$module"
+done < /lib/modules/order
+[ "$loaded" = "$(wc -l < /lib/modules/order)" ] && mark modules-loaded || fail modules-loaded
+
+ROOT= ROOTFSTYPE= ROOTFLAGS= readonly=y init=/sbin/init
+for x in $(cat /proc/cmdline); do
+    case $x in
+    init=*) init=${x#init=} ;;
+    root=*) ROOT=${x#root=} ;;
+    rootfstype=*) ROOTFSTYPE=${x#rootfstype=} ;;
+    rootflags=*) ROOTFLAGS="-o ${x#rootflags=}" ;;
+    ro) readonly=y ;;
+    rw) readonly=n ;;
+    esac
+done
+if [ "$readonly" = y ]; then roflag=-r; else roflag=-w; fi
+# The disk appears as its driver probes it; initramfs-tools waits for it
+# (rootdelay), so a few tries here.
+mounted=
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    if ns-mount $roflag ${ROOTFSTYPE:+-t "$ROOTFSTYPE"} $ROOTFLAGS "$ROOT" /root; then
+        mounted=1
+        break
+    fi
+    sleep 0.5
+done
+if [ -z "$mounted" ]; then fail root-mounted; poweroff -f; fi
+mark root-mounted
+# What ns-switch-root does not move must not stay behind, hidden.
+ns-umount /tmp && mark umount-tmp || fail umount-tmp
+
+# For the real root's init to check: the mounts it should find moved, the
+# memory the initramfs' files hold, and (fd 3) the initramfs' root.
+ids=
+for m in /dev /proc /sys /run; do
+    ids="$ids $m=$(grep "^[0-9]* [0-9]* [0-9:]* [^ ]* $m " /proc/self/mountinfo | cut -d' ' -f1)"
+done
+export NSTOOLS_IDS="$ids"
+export NSTOOLS_RAM_KB=$(awk '/^(Unevictable|Shmem):/ { kb += $2 } END { print kb }' /proc/meminfo)
+export NSTOOLS_FILES_KB=$(cat /files-kb)
 mark done
-poweroff -f
+exec 3< /
+exec ns-switch-root /root "$init"

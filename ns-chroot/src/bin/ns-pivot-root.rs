@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ns_chroot::pivot_root::main(std::env::args_os())
+}

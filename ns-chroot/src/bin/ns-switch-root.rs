@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ns_chroot::switch_root::main(std::env::args_os())
+}
