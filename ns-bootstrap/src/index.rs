@@ -493,7 +493,10 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
         source,
     };
     let file = std::fs::File::open(path).map_err(fail)?;
-    let mut data = Vec::new();
+    // Sized once: grown by doubling, a 50 MB index would pass through
+    // 32 and 64 MB buffers at the same time.
+    let length = file.metadata().map_err(fail)?.len();
+    let mut data = Vec::with_capacity(length.min(limit) as usize + 1);
     Limited::new(file, limit)
         .read_to_end(&mut data)
         .map_err(fail)?;

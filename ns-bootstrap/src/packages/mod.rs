@@ -12,7 +12,7 @@ mod stanza;
 mod version;
 
 pub use relation::{parse_relations, Alternatives, Op, Relation, RelationError};
-pub use stanza::{parse_stanzas, stanzas, ParseError, Stanza};
+pub use stanza::{each_stanza, parse_stanzas, stanzas, ParseError, Stanza};
 pub use version::compare_versions;
 
 /// What the resolver and downloader need from one Packages stanza.
@@ -129,12 +129,12 @@ pub fn parse_packages(text: &str) -> Result<Vec<Package<'_>>, ParseError> {
 /// Parses a piece of a Packages index that starts after `lines_before`
 /// lines.
 fn parse_packages_part(text: &str, lines_before: usize) -> Result<Vec<Package<'_>>, ParseError> {
-    let stanzas = parse_stanzas(text).map_err(|mut e| {
-        e.line += lines_before;
-        e
-    })?;
-    let mut out = Vec::with_capacity(stanzas.len());
-    for mut stanza in stanzas {
+    let mut out = Vec::new();
+    for stanza in each_stanza(text) {
+        let mut stanza = stanza.map_err(|mut e| {
+            e.line += lines_before;
+            e
+        })?;
         stanza.line += lines_before;
         out.push(package_of(&stanza, None)?);
     }

@@ -40,8 +40,7 @@ impl fmt::Display for ParseError {
 /// Lenient split for files where a bad stanza should not stop the rest
 /// (apt sources): malformed stanzas are dropped.
 pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
-    split_blocks(text)
-        .into_iter()
+    Blocks::new(text)
         .filter_map(|(line, block)| parse_block(block, line).ok())
         .filter(|stanza| !stanza.fields.is_empty())
         .collect()
@@ -49,39 +48,55 @@ pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
 
 /// Strict split: any malformed line is an error naming its line.
 pub fn parse_stanzas(text: &str) -> Result<Vec<Stanza<'_>>, ParseError> {
-    let mut out = Vec::new();
-    for (line, block) in split_blocks(text) {
-        let stanza = parse_block(block, line)?;
-        if !stanza.fields.is_empty() {
-            out.push(stanza);
-        }
-    }
-    Ok(out)
+    each_stanza(text).collect()
+}
+
+/// [`parse_stanzas`] one stanza at a time, so that a caller that keeps
+/// something smaller of each (a Packages index's 60,000 stanzas) never
+/// holds them all.
+pub fn each_stanza(text: &str) -> impl Iterator<Item = Result<Stanza<'_>, ParseError>> {
+    Blocks::new(text)
+        .map(|(line, block)| parse_block(block, line))
+        .filter(|stanza| !matches!(stanza, Ok(stanza) if stanza.fields.is_empty()))
 }
 
 /// Blocks separated by blank lines, each with its first line number.
-fn split_blocks(text: &str) -> Vec<(usize, &str)> {
-    let mut blocks = Vec::new();
-    let mut line_no = 0;
-    let mut block_start: Option<(usize, usize)> = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        line_no += 1;
-        let blank = line.trim().is_empty();
-        match (blank, block_start) {
-            (true, Some((start, first))) => {
-                blocks.push((first, &text[start..offset]));
-                block_start = None;
-            }
-            (false, None) => block_start = Some((offset, line_no)),
-            _ => {}
+struct Blocks<'a> {
+    text: &'a str,
+    /// Where the next line starts, and its number.
+    offset: usize,
+    line_no: usize,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(text: &'a str) -> Self {
+        Blocks {
+            text,
+            offset: 0,
+            line_no: 1,
         }
-        offset += line.len();
     }
-    if let Some((start, first)) = block_start {
-        blocks.push((first, &text[start..]));
+}
+
+impl<'a> Iterator for Blocks<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut start: Option<(usize, usize)> = None;
+        for line in self.text[self.offset..].split_inclusive('\n') {
+            let here = (self.offset, self.line_no);
+            self.offset += line.len();
+            self.line_no += 1;
+            match (line.trim().is_empty(), start) {
+                (true, Some((from, first))) => {
+                    return Some((first, &self.text[from..here.0]));
+                }
+                (false, None) => start = Some(here),
+                _ => {}
+            }
+        }
+        start.map(|(from, first)| (first, &self.text[from..]))
     }
-    blocks
 }
 
 fn parse_block(block: &str, first_line: usize) -> Result<Stanza<'_>, ParseError> {
