@@ -12,6 +12,9 @@ type Main = fn(Vec<OsString>) -> ExitCode;
 /// (util-linux name, our name, entry point).
 const APPLETS: &[(&str, &str, Main)] = &[
     ("unshare", "ns-unshare", |args| ns_unshare::main(args)),
+    ("nsenter", "ns-nsenter", |args| {
+        ns_unshare::nsenter::main(args)
+    }),
     ("chroot", "ns-chroot", |args| ns_chroot::main(args)),
     ("mount", "ns-mount", |args| ns_mount::mount_main(args)),
     ("umount", "ns-umount", |args| ns_mount::umount_main(args)),

@@ -12,6 +12,7 @@ use crate::run::workspace_root;
 pub fn tools() -> Vec<(Tool, &'static str)> {
     vec![
         (ns_unshare::cli::TOOL, "ns-unshare"),
+        (ns_unshare::nsenter::cli::TOOL, "ns-unshare"),
         (ns_chroot::cli::TOOL, "ns-chroot"),
         (ns_mount::mount::cli::TOOL, "ns-mount"),
         (ns_mount::umount::cli::TOOL, "ns-mount"),

@@ -36,14 +36,16 @@ pub const TOOL: Tool = Tool {
 Each namespace option enters that namespace of the target process (-t), or the one
 a file names (a /proc/PID/ns/* link, or a file a namespace was bound onto, as
 unshare --TYPE=FILE binds it), or the one with the namespace ID after a colon
-(Linux 6.19 and newer). With a PID namespace the program runs as a child of
-PROG, so that it is in that namespace.
+(Linux 6.19 and newer). -a enters every namespace of the target but a user
+namespace that is already the caller's. When a PID namespace is entered the
+program runs in a child process, so that it is in that namespace.
 
 Namespaces are joined with one setns(2) call on a pidfd of the target where the
 kernel allows (5.8 and newer), else one namespace file at a time; the user
 namespace first when entering it gives the rights to enter the others, last
 when it takes them away. Entering a user namespace sets uid and gid 0 (or those
-of -S and -G) and drops supplementary groups, unless --preserve-credentials.",
+of -S and -G) and drops supplementary groups, unless --preserve-credentials.
+Without SELinux, -Z has nothing to follow and changes nothing.",
     options: &[
         Opt::flag(Some('a'), "all", "enter all namespaces of the target"),
         Opt::flag(Some('h'), "help", "display this help"),
@@ -151,7 +153,7 @@ of -S and -G) and drops supplementary groups, unless --preserve-credentials.",
             "wdns",
             "<dir>",
             Complete::Dirs,
-            "set the working directory in namespace",
+            "set the working directory in namespace\n(not with --wd)",
         ),
         Opt::flag(
             Some('e'),
