@@ -651,3 +651,88 @@ fn there_are_at_least_sixty_cases_of_each_kind_asked_for() {
         .iter()
         .any(|c| c.who == Nobody && c.releases == Newest));
 }
+
+/// Any command line is read without a panic, and whatever it ends with is
+/// one of help, version, a program, or an error util-linux words.
+mod properties {
+    use proptest::prelude::*;
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn arg() -> impl Strategy<Value = OsString> {
+        let words = prop::sample::select(vec![
+            "-a",
+            "-t",
+            "--target",
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "-U",
+            "-C",
+            "-T",
+            "-N",
+            "--net-socket",
+            "-S",
+            "-G",
+            "follow",
+            "-r",
+            "-w",
+            "-W",
+            "--wd",
+            "--wdns",
+            "-e",
+            "-F",
+            "-c",
+            "-Z",
+            "--user-parent",
+            "--preserve-credentials",
+            "--keep-caps",
+            "--u",
+            "--n",
+            "-h",
+            "-V",
+            "--",
+            "1",
+            "0",
+            "-1",
+            "1:2",
+            "1:0",
+            ":5",
+            ":x",
+            "=x",
+            "",
+            "2147483648",
+            "18446744073709551616",
+            "/proc/self/ns/net",
+            "-mu",
+            "-r=/",
+        ])
+        .prop_map(OsString::from);
+        let glued = ("--[a-z-]{1,12}", "[ -~]{0,12}")
+            .prop_map(|(name, value)| OsString::from(format!("{name}={value}")));
+        let bytes = prop::collection::vec(any::<u8>(), 0..16)
+            .prop_map(|bytes| OsString::from_vec(bytes.into_iter().filter(|&b| b != 0).collect()));
+        prop_oneof![4 => words, 1 => glued, 1 => bytes]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn nsenter_argv_never_panics(args in prop::collection::vec(arg(), 0..8)) {
+            let argv = std::iter::once(OsString::from("nsenter")).chain(args);
+            let parsed = ns_unshare::nsenter::cli::parse(argv);
+            prop_assert!(parsed.is_ok(), "the reading always comes back");
+        }
+
+        #[test]
+        fn pids_are_positive_and_inodes_not_zero(text in "[ +:0-9-]{0,14}") {
+            if let Some((pid, inode)) = ns_unshare::nsenter::cli::parse_pid(&text) {
+                prop_assert!(pid > 0);
+                prop_assert!(inode != Some(0));
+            }
+        }
+    }
+}
