@@ -5,8 +5,11 @@
 //! order, as setenv(3) appends).
 
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
+
+use crate::Error;
 
 /// The `(name, value)` pairs of an environ file, in the order they are
 /// to be set.
@@ -38,6 +41,14 @@ pub fn replace(variables: &[(&[u8], &[u8])]) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// The target's environment, read from its `environ` opened before.
+pub fn take_from(environ: OwnedFd) -> Result<(), Error> {
+    let bytes = super::target::read_all(environ)
+        .map_err(|e| Error::system("failed to get environment variables", ns_sys::errno_of(&e)))?;
+    replace(&variables(&bytes))
+        .map_err(|errno| Error::system("failed to set environment variables", errno))
 }
 
 #[cfg(test)]

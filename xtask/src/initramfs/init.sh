@@ -1,7 +1,8 @@
 #!/bin/sh
 # PID 1 of the nstools initramfs (built by `cargo xtask initramfs`).
 # Mounts the API filesystems with ns-mount, runs a container with
-# ns-unshare and ns-chroot, looks at it from outside with ns-lsns, and
+# ns-unshare and ns-chroot, looks at it from outside with ns-lsns and
+# enters it with ns-nsenter, and
 # prints one "NSTOOLS-MARK name" line per step that worked. The xtask
 # reads the serial console and fails unless every expected mark appeared.
 export PATH=/bin
@@ -39,6 +40,11 @@ done
 [ -n "$seen" ] && mark lsns-sees-container || fail lsns-sees-container
 ns-lsns -t pid -o NS,TYPE,NPROCS,PID,COMMAND
 ns-lsns -J -t net | grep -q '"namespaces"' && mark lsns-json || fail lsns-json
+
+# From outside, into it: every namespace of its PID 1 and its root.
+init=$(ns-lsns -t uts -n -o PID,COMMAND | grep while | awk '{print $1}' | head -n 1)
+[ "$(ns-nsenter -t "$init" -a -r hostname)" = nstools-container ] \
+    && mark nsenter-hostname || fail nsenter-hostname
 
 # /container/tmp is the container's /tmp: tell it to stop.
 touch /container/tmp/stop

@@ -17,7 +17,13 @@ use cpio::Entry;
 const INIT: &str = include_str!("init.sh");
 const BUSYBOX: &str = "/bin/busybox";
 /// The tools /init runs; the image is useless without any of them.
-const TOOLS: &[&str] = &["ns-mount", "ns-unshare", "ns-chroot", "ns-lsns"];
+const TOOLS: &[&str] = &[
+    "ns-mount",
+    "ns-unshare",
+    "ns-chroot",
+    "ns-lsns",
+    "ns-nsenter",
+];
 /// The marks /init prints for the steps that worked.
 const MARKS: &[&str] = &[
     "mount-proc",
@@ -31,6 +37,7 @@ const MARKS: &[&str] = &[
     "container-uid-0",
     "lsns-sees-container",
     "lsns-json",
+    "nsenter-hostname",
     "container-exit-0",
     "no-leaked-mounts",
     "done",
