@@ -180,7 +180,7 @@ Without SELinux, -Z has nothing to follow and changes nothing.",
         Opt::flag(
             Some('Z'),
             "follow-context",
-            "set SELinux context according to --target PID",
+            "set SELinux context according to --target PID\n(without SELinux: accepted, no effect)",
         ),
     ],
     notes: "Without a program, runs $SHELL (else your login shell, else /bin/sh) as a

@@ -222,3 +222,22 @@ fn usage_errors_in_glibc_words() {
         "option '--us' is ambiguous; possibilities: '--user' '--user-parent'"
     );
 }
+
+#[test]
+fn flags_without_values_by_any_spelling() {
+    assert_eq!(
+        items(&["-Z", "--follow-context", "--follow", "--keep-caps", "--kee"]),
+        [
+            Item::FollowContext,
+            Item::FollowContext,
+            Item::FollowContext,
+            Item::KeepCaps,
+            Item::KeepCaps,
+        ]
+    );
+    assert_eq!(
+        failure(&["--keep-caps=yes"]).2,
+        "option '--keep-caps' doesn't allow an argument"
+    );
+    assert_eq!(failure(&["-Zx"]), (1, true, "invalid option -- 'x'".into()));
+}
