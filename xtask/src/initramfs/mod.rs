@@ -37,7 +37,7 @@ const MARKS: &[&str] = &[
     "container-uid-0",
     "lsns-sees-container",
     "lsns-json",
-    "nsenter-hostname",
+    "nsenter-inside",
     "container-exit-0",
     "no-leaked-mounts",
     "done",
