@@ -8,6 +8,7 @@
 //! namespace: the host's /usr (for the C library), /dev and target/debug.
 
 use std::path::Path;
+use std::time::Duration;
 
 use nstools_tests::{bin, busybox_root, require_root, TempDir, TestCommand};
 
@@ -152,17 +153,20 @@ fn entered_from_the_host(unprivileged: bool) {
     } else {
         &["-a"]
     };
+    let watchdog = running.watchdog(Duration::from_secs(60));
     let enter = TestCommand::new(bin("ns-nsenter"))
         .args(["-t", &running.init().to_string()])
         .args(namespaces)
         .args(["-r", "-w"])
         .args(["--preserve-credentials", "/bin/sh", "-c"])
-        .arg("hostname; pwd; cat /proc/1/comm; id -u; ls /usr/bin/busybox 2>&1 | wc -l");
+        .arg("hostname; pwd; cat /proc/1/comm; id -u; ls /usr/bin/busybox 2>&1 | wc -l")
+        .timeout(Duration::from_secs(60));
     let inside = if unprivileged {
         enter.unprivileged().run()
     } else {
         enter.run()
     };
+    drop(watchdog);
     let status = running.finish();
     inside.expect_code(0);
     // The root is the container's: busybox, and the host's /usr only as

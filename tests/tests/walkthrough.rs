@@ -10,6 +10,7 @@
 //! from target/debug within the container's own mount namespace.
 
 use std::path::Path;
+use std::time::Duration;
 
 use nstools_tests::running::Running;
 use nstools_tests::{bin, in_container, require_root, TempDir, TestCommand, UNPRIVILEGED};
@@ -120,16 +121,19 @@ fn entered_from_the_host(root: &Path, unprivileged: bool) -> nstools_tests::Outc
     } else {
         &["-a"]
     };
+    let watchdog = running.watchdog(Duration::from_secs(60));
     let enter = TestCommand::new(bin("ns-nsenter"))
         .args(["-t", &running.init().to_string()])
         .args(namespaces)
         .args(["-r", "-w", "--preserve-credentials", "/bin/bash", "-c"])
-        .arg(". /etc/os-release; echo $ID; hostname; cat /proc/1/comm; id -u");
+        .arg(". /etc/os-release; echo $ID; hostname; cat /proc/1/comm; id -u")
+        .timeout(Duration::from_secs(60));
     let inside = if unprivileged {
         enter.unprivileged().run()
     } else {
         enter.run()
     };
+    drop(watchdog);
     let status = running.finish();
     assert!(status.success(), "the container: {status}");
     inside
