@@ -29,7 +29,8 @@ mod helpers;
 mod ids;
 pub mod mounts;
 pub mod namespaces;
-/// ns-nsenter, the crate's second binary.
+// ns-nsenter, the crate's second binary. (Its docs are its own: an outer
+// doc comment here would make rustdoc resolve their links from this file.)
 pub mod nsenter;
 pub mod signame;
 

@@ -13,7 +13,7 @@
 //!    directory, environment and ids of the target; the cgroup to join;
 //!    `--user-parent`'s and `-N`'s namespaces ([`target`]);
 //! 3. the namespaces entered ([`join`]), root and working directory
-//!    changed ([`directories`]), the environment replaced ([`env`]), the
+//!    changed ([`directories`]), the environment replaced ([`env`](mod@env)), the
 //!    cgroup joined ([`cgroup`]);
 //! 4. unless `-F`, a fork when a PID namespace was entered ([`fork`]);
 //! 5. groups, gid and uid, capabilities, exec.
