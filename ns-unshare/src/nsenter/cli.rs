@@ -200,7 +200,7 @@ pub enum Item {
     /// `-t PID[:INODE]`.
     Target {
         pid: i32,
-        inode: Option<u64>,
+        inode: Option<Inode>,
     },
     /// `-m[FILE]`, `--net[=FILE]`, …: the value as getopt gives it (a
     /// leading `=` of a short option's value included).
@@ -220,6 +220,16 @@ pub enum Item {
     KeepCaps,
     UserParent,
     FollowContext,
+}
+
+/// `-t PID:INODE`'s inode, read twice as util-linux 2.42 reads it: first
+/// loosely for the value the target's pidfd must have ([`pidfd_inode`]),
+/// then, once it has it, strictly: a text that is not a number through
+/// and through (`5x`, `5:6`, `5 `) is refused only then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inode {
+    pub value: u64,
+    pub well_formed: bool,
 }
 
 /// `-S`/`-G`: a number, or `follow` (the target's).
@@ -354,9 +364,9 @@ fn required(parser: &mut lexopt::Parser) -> Result<OsString, Error> {
 
 /// `PID[:INODE]` as util-linux 2.42 reads it (`ul_parse_pid_str`): a
 /// positive pid within `pid_t` (strtoimax: leading blanks and a sign
-/// allowed), then optionally `:` and a pidfd inode that is not 0 and not
-/// negative. `None` for anything else.
-pub fn parse_pid(text: &str) -> Option<(i32, Option<u64>)> {
+/// allowed, nothing after it but the colon), then optionally `:` and a
+/// pidfd inode ([`Inode`]). `None` for anything else.
+pub fn parse_pid(text: &str) -> Option<(i32, Option<Inode>)> {
     let (pid, inode) = match text.split_once(':') {
         Some((pid, inode)) => (pid, Some(inode)),
         None => (text, None),
@@ -365,9 +375,34 @@ pub fn parse_pid(text: &str) -> Option<(i32, Option<u64>)> {
     let pid = i32::try_from(pid).ok().filter(|pid| *pid > 0)?;
     let inode = match inode {
         None => None,
-        Some(inode) => Some(unsigned(inode).ok().filter(|inode| *inode != 0)?),
+        Some(inode) => Some(Inode {
+            value: pidfd_inode(inode)?,
+            well_formed: ns_sys::number::decimal(inode).is_some(),
+        }),
     };
     Some((pid, inode))
+}
+
+/// The inode after `PID:`, read as 2.42 reads it, more loosely than the
+/// pid: the leading number only (blanks and a `+` before it; whatever
+/// follows is ignored, so `5:6` and `5x` are 5), a number beyond 64 bits
+/// is the largest (strtoumax's saturation, not checked), and a negative
+/// number or 0 (no digits at all reads 0) is refused.
+pub fn pidfd_inode(text: &str) -> Option<u64> {
+    const C_SPACE: [char; 6] = [' ', '\t', '\n', '\r', '\x0b', '\x0c'];
+    let text = text.trim_start_matches(C_SPACE);
+    // A '-' leaves no digits here: refused, as util-linux refuses any
+    // negative inode (and "-0" is 0).
+    let number = text.strip_prefix('+').unwrap_or(text);
+    let value = number
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0u64, |value, digit| {
+            value
+                .saturating_mul(10)
+                .saturating_add(u64::from(digit - b'0'))
+        });
+    (value != 0).then_some(value)
 }
 
 /// Why a number was refused: not a number at all, or out of range (which

@@ -51,7 +51,10 @@ impl Plan {
             Item::Target { pid, inode } => {
                 self.target = Some(*pid);
                 if let Some(inode) = inode {
-                    check_pidfd_inode(*pid, *inode)?;
+                    check_pidfd_inode(*pid, inode.value)?;
+                    if !inode.well_formed {
+                        return Err(Error::Failed("invalid PID argument".into()));
+                    }
                 }
             }
             Item::Namespace(kind, value) => {
@@ -230,6 +233,34 @@ mod tests {
         assert_eq!(
             plan.open_of_target("root").unwrap_err().to_string(),
             "neither filename nor target pid supplied for root"
+        );
+    }
+
+    #[test]
+    fn an_ill_formed_inode_is_refused_once_it_matched() {
+        let me = std::process::id() as i32;
+        let pidfd = kernel::pidfd_open(me).expect("pidfd_open of ourselves");
+        // Before pidfs (Linux 6.9) no inode names a process.
+        if !kernel::is_pidfs(pidfd.as_fd()).expect("fstatfs") {
+            return;
+        }
+        let value = kernel::stat(pidfd.as_fd()).expect("fstat").st_ino;
+        let target = |value, well_formed| Item::Target {
+            pid: me,
+            inode: Some(super::super::cli::Inode { value, well_formed }),
+        };
+        let mut plan = Plan::default();
+        plan.apply(&target(value, true)).expect("our own inode");
+        assert_eq!(
+            plan.apply(&target(value, false)).unwrap_err().to_string(),
+            "invalid PID argument"
+        );
+        let stale = plan.apply(&target(value + 1, false)).unwrap_err();
+        assert!(
+            stale
+                .to_string()
+                .starts_with("failed to obtain a valid file descriptor"),
+            "{stale}"
         );
     }
 

@@ -98,12 +98,31 @@ fn bundled_flags() {
     );
 }
 
+fn inode(value: u64, well_formed: bool) -> Option<Inode> {
+    Some(Inode { value, well_formed })
+}
+
 #[test]
 fn pid_forms() {
     assert_eq!(parse_pid("42"), Some((42, None)));
     assert_eq!(parse_pid(" +42"), Some((42, None)));
-    assert_eq!(parse_pid("42:7"), Some((42, Some(7))));
-    assert_eq!(parse_pid("42: 7"), Some((42, Some(7))));
+    assert_eq!(parse_pid("42:7"), Some((42, inode(7, true))));
+    assert_eq!(parse_pid("42: 7"), Some((42, inode(7, true))));
+    assert_eq!(parse_pid("42:\t+010"), Some((42, inode(10, true))));
+    // The inode's value is its leading number, saturated; the rest of the
+    // text is judged later.
+    assert_eq!(parse_pid("42:1:2"), Some((42, inode(1, false))));
+    assert_eq!(parse_pid("42:5x"), Some((42, inode(5, false))));
+    assert_eq!(parse_pid("42:5 "), Some((42, inode(5, false))));
+    assert_eq!(parse_pid("42:1e3"), Some((42, inode(1, false))));
+    assert_eq!(
+        parse_pid("42:18446744073709551615"),
+        Some((42, inode(u64::MAX, true)))
+    );
+    assert_eq!(
+        parse_pid("42:99999999999999999999999"),
+        Some((42, inode(u64::MAX, true)))
+    );
     for bad in [
         "",
         "0",
@@ -111,13 +130,21 @@ fn pid_forms() {
         "x",
         "42x",
         "42:",
+        "42: ",
         "42:0",
+        "42:0000",
+        "42:0x10",
         "42:-3",
+        "42:-0",
+        "42:- 3",
+        "42:-99999999999999999999999",
+        "42:++5",
         "42:x",
+        "42:x5",
         "0:5",
-        "42:1:2",
         "42 :5",
         "2147483648",
+        "2147483648:5",
     ] {
         assert_eq!(parse_pid(bad), None, "{bad:?}");
     }
