@@ -313,7 +313,8 @@ const CASES: &[Case] = &[
         readlink /proc/self/ns/net > $D/box
         $N -t $T -N 7 readlink /proc/self/ns/net | cmp -s - $D/box && echo the box
         $N -t $T -n readlink /proc/self/ns/net | cmp -s - $D/box || echo not with -n
-        $N -t $T -N 0 true; $N -t $T -N 99 true; $N -N 7 true; $N -t $T -N -3 -u true",
+        $N -t $T -N 0 true; $N -t $T -N 99 true; $N -N 7 true; $N -t $T -N -3 -u true
+        $N -t $T -N -4294967289 readlink /proc/self/ns/net | cmp -s - $D/box && echo wrapped to 7",
     ),
     // -c: the target's cgroup (cgroup v2 only).
     case(

@@ -207,7 +207,7 @@ pub enum Item {
     Namespace(NsType, Option<OsString>),
     /// `-N FD`; util-linux takes any number up to INT_MAX, and a negative
     /// one means no socket.
-    NetSocket(i64),
+    NetSocket(i32),
     SetUid(IdChoice),
     SetGid(IdChoice),
     Root(Option<OsString>),
@@ -446,9 +446,11 @@ fn id_choice(text: &str, what: &str) -> Result<IdChoice, Error> {
         .map_err(|error| number_error(&format!("failed to parse {what}"), text, error))
 }
 
-/// `-N FD`: a signed number up to INT_MAX (util-linux's lower bound of 0
-/// is not checked, so a negative one is taken, and means no socket).
-fn socket_fd(text: &str) -> Result<i64, Error> {
+/// `-N FD`: a signed 64-bit number up to INT_MAX (util-linux's lower
+/// bound of 0 is not checked, so a negative one is taken, and means no
+/// socket), kept in a C int: below INT_MIN it wraps, as its assignment
+/// does (-2147483649 is 2147483647).
+fn socket_fd(text: &str) -> Result<i32, Error> {
     const WHAT: &str = "failed to parse file descriptor";
     let value = match parse_signed(text) {
         Ok(value) => i64::try_from(value).map_err(|_| NumberError::Range),
@@ -457,7 +459,7 @@ fn socket_fd(text: &str) -> Result<i64, Error> {
     };
     match value {
         Ok(fd) if fd > i64::from(i32::MAX) => Err(number_error(WHAT, text, NumberError::Range)),
-        Ok(fd) => Ok(fd),
+        Ok(fd) => Ok(fd as i32),
         Err(error) => Err(number_error(WHAT, text, error)),
     }
 }

@@ -23,7 +23,7 @@ pub struct Plan {
     pub namespaces: Namespaces,
     pub all: bool,
     /// `-N`: a descriptor of the target's (negative: none).
-    pub socket: Option<i64>,
+    pub socket: Option<i32>,
     pub user_parent: bool,
     /// `-r DIR`, or `-r` alone: the target's root.
     pub root: Option<OwnedFd>,

@@ -73,7 +73,7 @@ pub fn open_from_target(plan: &mut Plan) -> Result<Opened, Error> {
         parent_user_namespace(plan, pidfd.as_ref())?;
     }
     if let Some(socket) = socket {
-        socket_namespace(plan, pidfd.as_ref(), socket as i32)?;
+        socket_namespace(plan, pidfd.as_ref(), socket)?;
     }
     Ok(Opened {
         pidfd,

@@ -182,6 +182,13 @@ fn ids_and_follow() {
 fn socket_descriptors() {
     assert_eq!(items(&["-N", "3"]), [Item::NetSocket(3)]);
     assert_eq!(items(&["-N", "-1"]), [Item::NetSocket(-1)], "taken, unused");
+    // Kept in a C int, as util-linux keeps it.
+    assert_eq!(items(&["-N", "-2147483649"]), [Item::NetSocket(i32::MAX)]);
+    assert_eq!(items(&["-N", "-4294967296"]), [Item::NetSocket(0)]);
+    assert_eq!(
+        failure(&["-N", "-9223372036854775809"]).2,
+        "failed to parse file descriptor: '-9223372036854775809': Numerical result out of range"
+    );
     assert_eq!(
         failure(&["-N", "x"]).2,
         "failed to parse file descriptor: 'x'"
