@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use ns_sys::exec::exec_failure_status;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Error {
     /// A bad command line: the message, then the `Try … --help` line.
     Usage(String),

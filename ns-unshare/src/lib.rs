@@ -31,6 +31,9 @@ mod helpers;
 mod ids;
 pub mod mounts;
 pub mod namespaces;
+// ns-nsenter, the crate's second binary. (Its docs are its own: an outer
+// doc comment here would make rustdoc resolve their links from this file.)
+pub mod nsenter;
 pub mod signame;
 
 use std::ffi::{CString, OsString};
@@ -348,7 +351,7 @@ fn set_time_offsets(sys: &impl Sys, u: &Unshare) -> Result<(), Error> {
 
 /// No program: `$SHELL`, else the user's shell from the passwd file of
 /// the root in effect, else /bin/sh; run as a login shell (`-NAME`).
-fn exec_shell() -> Error {
+pub(crate) fn exec_shell() -> Error {
     let shell: OsString = std::env::var_os("SHELL")
         .filter(|shell| !shell.is_empty())
         .or_else(|| {

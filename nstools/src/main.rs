@@ -12,6 +12,9 @@ type Main = fn(Vec<OsString>) -> ExitCode;
 /// (util-linux name, our name, entry point).
 const APPLETS: &[(&str, &str, Main)] = &[
     ("unshare", "ns-unshare", |args| ns_unshare::main(args)),
+    ("nsenter", "ns-nsenter", |args| {
+        ns_unshare::nsenter::main(args)
+    }),
     ("chroot", "ns-chroot", |args| ns_chroot::main(args)),
     ("switch_root", "ns-switch-root", |args| {
         ns_chroot::switch_root::main(args)

@@ -4,6 +4,7 @@
 
 pub mod mirror;
 pub mod reference;
+pub mod running;
 pub mod tree;
 
 use std::ffi::OsStr;

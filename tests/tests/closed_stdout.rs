@@ -18,6 +18,8 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ("/usr/sbin/chroot", "ns-chroot", vec!["--help"]),
         ("/usr/bin/unshare", "ns-unshare", vec!["--version"]),
         ("/usr/bin/unshare", "ns-unshare", vec!["--help"]),
+        ("/usr/bin/nsenter", "ns-nsenter", vec!["--version"]),
+        ("/usr/bin/nsenter", "ns-nsenter", vec!["--help"]),
         ("/usr/bin/mount", "ns-mount", vec!["--version"]),
         ("/usr/bin/mount", "ns-mount", vec![]),
         ("/usr/bin/umount", "ns-umount", vec!["--version"]),

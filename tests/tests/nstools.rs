@@ -1,7 +1,7 @@
 //! The multi-call binary acts as the tool named by argv[0], exactly as
 //! that tool's own binary does.
 
-use nstools_tests::{bin, differences, Stderr, TempDir, TestCommand};
+use nstools_tests::{bin, differences, require_root, Stderr, TempDir, TestCommand};
 
 /// Every tool name the multi-call binary answers to, with our binary.
 fn applets() -> Vec<(String, String)> {
@@ -55,6 +55,25 @@ fn tool_as_first_argument() {
             .starts_with("chroot: unrecognized option '--bogus'"),
         "{run}"
     );
+}
+
+/// `nstools nsenter` enters (here our own UTS namespace, which changes
+/// nothing) and runs the program, and speaks as nsenter.
+#[test]
+fn nsenter_as_first_argument() {
+    if !require_root() {
+        return;
+    }
+    let me = std::process::id().to_string();
+    let run = TestCommand::new(bin("nstools"))
+        .args(["nsenter", "-t", &me, "-u", "/bin/sh", "-c", "exit 7"])
+        .run();
+    run.expect_code(7);
+    let run = TestCommand::new(bin("nstools"))
+        .args(["nsenter", "-t", "0", "-u", "true"])
+        .run();
+    run.expect_code(1);
+    assert_eq!(run.stderr, "nsenter: invalid PID argument\n", "{run}");
 }
 
 #[test]

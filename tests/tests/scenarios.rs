@@ -8,6 +8,7 @@
 //! namespace: the host's /usr (for the C library), /dev and target/debug.
 
 use std::path::Path;
+use std::time::Duration;
 
 use nstools_tests::{bin, busybox_root, require_root, TempDir, TestCommand};
 
@@ -94,8 +95,8 @@ fn walk_through_unprivileged() {
 }
 
 /// A namespace kept by a bind mount outlives its processes and is entered
-/// later with nsenter, then released with ns-umount. All of it happens in
-/// a private mount namespace, so the host never sees the bind mount.
+/// later with ns-nsenter, then released with ns-umount. All of it happens
+/// in a private mount namespace, so the host never sees the bind mount.
 #[test]
 fn persistent_namespace_entered_later() {
     if !require_root() {
@@ -107,9 +108,9 @@ fn persistent_namespace_entered_later() {
         set -e
         touch "$DIR/uts"
         ns-unshare --uts="$DIR/uts" hostname persisted
-        nsenter --uts="$DIR/uts" hostname
+        ns-nsenter --uts="$DIR/uts" hostname
         ns-umount "$DIR/uts"
-        nsenter --uts="$DIR/uts" hostname 2>/dev/null || echo released
+        ns-nsenter --uts="$DIR/uts" hostname 2>/dev/null || echo released
     "#;
     let tools = bin("ns-unshare")
         .parent()
@@ -124,6 +125,71 @@ fn persistent_namespace_entered_later() {
     run.expect_code(0);
     assert_eq!(run.stdout, "persisted\nreleased\n", "{run}");
     assert_eq!(host_mounts(), before, "the host's mount table changed");
+}
+
+/// From the host, ns-nsenter enters a running container (its namespaces,
+/// its root and working directory, our own uid, which it maps to its root)
+/// and runs commands there: the container's hostname, processes and /proc,
+/// from its root. As root and as a normal user, nothing left behind.
+///
+/// Root enters with `-a`. The walk-through's container keeps the host's
+/// cgroup and time namespaces, which only root may enter again (setns(2)
+/// wants rights over a namespace's owner, here the host's user namespace),
+/// so a normal user names the six it made.
+fn entered_from_the_host(unprivileged: bool) {
+    let dir = TempDir::new("scenario-enter");
+    let root = container_root(dir.path());
+    let before = host_mounts();
+    let script = "ns-mount -t proc none /proc && hostname entered && cd /tmp && echo ready && read -r _; exit 0";
+    let container = in_container(&root, script);
+    let container = if unprivileged {
+        container.unprivileged()
+    } else {
+        container
+    };
+    let running = nstools_tests::running::Running::start(container);
+    let namespaces: &[&str] = if unprivileged {
+        &["--user", "--mount", "--uts", "--ipc", "--net", "--pid"]
+    } else {
+        &["-a"]
+    };
+    let watchdog = running.watchdog(Duration::from_secs(60));
+    let enter = TestCommand::new(bin("ns-nsenter"))
+        .args(["-t", &running.init().to_string()])
+        .args(namespaces)
+        .args(["-r", "-w"])
+        .args(["--preserve-credentials", "/bin/sh", "-c"])
+        .arg("hostname; pwd; cat /proc/1/comm; id -u; ls /usr/bin/busybox 2>&1 | wc -l")
+        .timeout(Duration::from_secs(60));
+    let inside = if unprivileged {
+        enter.unprivileged().run()
+    } else {
+        enter.run()
+    };
+    drop(watchdog);
+    let status = running.finish();
+    inside.expect_code(0);
+    // The root is the container's: busybox, and the host's /usr only as
+    // its own bind mount shows it (no busybox in there).
+    assert_eq!(inside.stdout, "entered\n/tmp\nsh\n0\n1\n", "{inside}");
+    assert!(status.success(), "the container: {status}");
+    assert_eq!(host_mounts(), before, "the host's mount table changed");
+}
+
+#[test]
+fn entered_from_the_host_as_root() {
+    if !require_root() {
+        return;
+    }
+    entered_from_the_host(false);
+}
+
+#[test]
+fn entered_from_the_host_unprivileged() {
+    if !require_root() {
+        return;
+    }
+    entered_from_the_host(true);
 }
 
 /// The same root serves run after run: what one container mounted inside

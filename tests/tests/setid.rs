@@ -172,6 +172,7 @@ fn other_tools_refuse_to_run_set_id() {
         ),
         ("ns-chroot", "ns-chroot", &["/", "/bin/true"], 125),
         ("ns-unshare", "unshare", &["--mount", "/bin/true"], 1),
+        ("ns-nsenter", "nsenter", &["-t", "1", "-a", "/bin/true"], 1),
         ("ns-lsns", "lsns", &[], 1),
         (
             "nstools",

@@ -12,6 +12,7 @@ use crate::run::workspace_root;
 pub fn tools() -> Vec<(Tool, &'static str)> {
     vec![
         (ns_unshare::cli::TOOL, "ns-unshare"),
+        (ns_unshare::nsenter::cli::TOOL, "ns-unshare"),
         (ns_chroot::cli::TOOL, "ns-chroot"),
         (ns_chroot::switch_root::cli::TOOL, "ns-chroot"),
         (ns_chroot::pivot_root::cli::TOOL, "ns-chroot"),

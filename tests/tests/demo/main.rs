@@ -181,6 +181,7 @@ fn newcomer_as_root_without_the_musl_target() {
             problems.push(format!("no '{expected}' in the output"));
         }
     }
+    problems.extend(entered_from_the_host(&output));
     if output.contains("the veth step is skipped") {
         problems.push("the veth step was skipped as root".to_string());
     }
@@ -199,6 +200,25 @@ fn newcomer_as_root_without_the_musl_target() {
         problems.join("\n"),
         tail(&output)
     );
+}
+
+/// Step 5: ns-nsenter, from the host, ran hostname and `ps -o pid,comm`
+/// inside the container: its hostname alone on a line, and its PID 1
+/// (bash) in ps's list.
+fn entered_from_the_host(output: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !output.contains("==> step 5: from the host: ns-nsenter enters the container") {
+        problems.push("no ns-nsenter step".to_string());
+    }
+    if !output.lines().any(|line| line.trim() == "nstools-demo") {
+        problems.push("ns-nsenter ... hostname did not print the container's".to_string());
+    }
+    // (Step 3's ps, inside, shows four columns.)
+    let init = |line: &str| line.split_whitespace().eq(["1", "bash"]);
+    if !output.lines().any(init) {
+        problems.push("ns-nsenter ... ps did not show the container's PID 1".to_string());
+    }
+    problems
 }
 
 fn read(path: &Path) -> String {
@@ -326,13 +346,14 @@ fn newcomer_as_a_normal_user() {
         "rust-src is not installed: the stable static build",
         "the veth step is skipped: one end of the pair goes into the host's network namespace, \
          and only root may add an interface there",
-        "==> step 5: skipped",
+        "==> step 6: skipped",
         "nothing of it is left mounted or running",
     ] {
         if !output.contains(expected) {
             problems.push(format!("no '{expected}' in the output"));
         }
     }
+    problems.extend(entered_from_the_host(&output));
     // Inside, uid 0 is the user (and only the user: --map-root-user).
     let uid = user.uid.to_string();
     if !output

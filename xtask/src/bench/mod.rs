@@ -9,6 +9,7 @@ mod bootstrap;
 mod chroot;
 mod lsns;
 mod mount;
+mod nsenter;
 mod unshare;
 
 use std::ffi::CString;
@@ -205,6 +206,7 @@ fn all_cases(dist: &Path, filters: &Filters) -> Vec<NsCase> {
         here(chroot::cases(dist)),
         lsns::cases(dist, filters),
         here(unshare::cases(dist)),
+        here(nsenter::cases(dist, filters)),
         mount::cases(dist, filters),
     ]
     .into_iter()

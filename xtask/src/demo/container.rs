@@ -107,6 +107,11 @@ pub fn start(
             "--map-root-user",
             "--user",
             "--pid",
+            // The cgroup and time namespaces too: every namespace is the
+            // container's own, so that a normal user can enter them all
+            // again (ns-nsenter -a, step 5).
+            "--cgroup",
+            "--time",
         ])
         .arg("--fork")
         .args(["/bin/sh", "-c", &chain])

@@ -8,7 +8,8 @@
 //! 3. enter it with every namespace unshared, mount /proc, /sys and /tmp
 //!    inside, and show that hostname, processes, network and uid are its own;
 //! 4. from the host, list its namespaces with ns-lsns (and as JSON);
-//! 5. as root: a veth pair between the host and the container, an address
+//! 5. from the host, enter it with ns-nsenter and run hostname and ps in it;
+//! 6. as root: a veth pair between the host and the container, an address
 //!    on each end, and the host pings the container.
 //!
 //! It needs nothing but a Rust toolchain on a Debian machine, as root or as
@@ -18,6 +19,7 @@
 
 mod checks;
 mod container;
+mod enter;
 mod network;
 mod tools;
 
@@ -132,14 +134,23 @@ fn host_side(
     println!("\n$ ns-lsns -J -p {pid}   # for scripts");
     checked(Command::new(&lsns).args(["-J", "-p", &pid.to_string()]))?;
 
+    step(
+        5,
+        "from the host: ns-nsenter enters the container and runs hostname and ps in it",
+    );
+    if let Err(message) = enter::run(tools, pid) {
+        let _ = tell(container, "none");
+        return Err(message);
+    }
+
     match network {
         Network::Skipped(why) => {
-            step(5, &format!("skipped: {why}"));
+            step(6, &format!("skipped: {why}"));
             tell(container, "none")
         }
         Network::Veth => {
             step(
-                5,
+                6,
                 "a veth pair between the host and the container; the host pings the container",
             );
             if let Err(message) = network::veth(tools, rootfs, pid) {

@@ -1,11 +1,11 @@
 #!/bin/sh
 # PID 1 of the nstools initramfs (built by `cargo xtask initramfs`).
 # Mounts the API filesystems with ns-mount, runs a container with
-# ns-unshare and ns-chroot, looks at it from outside with ns-lsns, then
-# mounts the real root and hands over to it with ns-switch-root; prints
-# one "NSTOOLS-MARK name" line per step that worked (the real root's init
-# goes on). The xtask reads the serial console and fails unless every
-# expected mark appeared.
+# ns-unshare and ns-chroot, looks at it from outside with ns-lsns and
+# enters it with ns-nsenter, then mounts the real root and hands over to
+# it with ns-switch-root; prints one "NSTOOLS-MARK name" line per step
+# that worked (the real root's init goes on). The xtask reads the serial
+# console and fails unless every expected mark appeared.
 export PATH=/bin
 mark() { echo "NSTOOLS-MARK $1"; }
 fail() { echo "NSTOOLS-FAIL $1"; }
@@ -41,6 +41,19 @@ done
 [ -n "$seen" ] && mark lsns-sees-container || fail lsns-sees-container
 ns-lsns -t pid -o NS,TYPE,NPROCS,PID,COMMAND
 ns-lsns -J -t net | grep -q '"namespaces"' && mark lsns-json || fail lsns-json
+
+# From outside, into it: every namespace of its PID 1 (ns-unshare's only
+# child; ns-unshare itself stays in our PID namespace), its root and its
+# /proc. ns-lsns saw ns-unshare, whose command line holds the script, as
+# soon as it ran: wait for the container's last mark before entering.
+for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    grep -q container-uid-0 /tmp/container.log && break
+    sleep 0.5
+done
+# (The file lists "PID " with a trailing blank.)
+read -r init _ < /proc/$container/task/$container/children
+inside=$(ns-nsenter -t "$init" -a -r sh -c 'echo $(hostname) $(cat /proc/1/comm) $(id -u)')
+[ "$inside" = "nstools-container sh 0" ] && mark nsenter-inside || fail "nsenter-inside: $inside"
 
 # /container/tmp is the container's /tmp: tell it to stop.
 touch /container/tmp/stop

@@ -29,6 +29,7 @@ const TOOLS: &[&str] = &[
     "ns-chroot",
     "ns-lsns",
     "ns-switch-root",
+    "ns-nsenter",
 ];
 /// The tools the real root gets, to show they work from there too.
 const ROOT_TOOLS: &[&str] = &["ns-mount", "ns-umount", "ns-lsns"];
@@ -45,6 +46,7 @@ const BUSYBOX_FOR_TOOLS: &[(&str, &str)] = &[
     ("ns-unshare", "unshare"),
     ("ns-chroot", "chroot"),
     ("ns-switch-root", "switch_root"),
+    ("ns-nsenter", "nsenter"),
 ];
 /// The marks /init, then the real root's init, print for the steps that
 /// worked.
@@ -60,6 +62,7 @@ const MARKS: &[&str] = &[
     "container-uid-0",
     "lsns-sees-container",
     "lsns-json",
+    "nsenter-inside",
     "container-exit-0",
     "no-leaked-mounts",
     "mount-run",
