@@ -21,6 +21,18 @@ pub enum Key {
     Long(&'static str),
 }
 
+/// One item of a command line, as [`Tool::next_given`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Given {
+    /// An option; `long` when it was written long (`--net`, not `-n`),
+    /// which decides whether an optional value may follow (`--net=FILE`).
+    Option {
+        key: Key,
+        long: bool,
+    },
+    Operand(OsString),
+}
+
 impl Key {
     /// The error for a letter the tool does not know.
     pub fn unknown(self) -> UsageError {
@@ -67,6 +79,32 @@ impl Tool {
         }
     }
 
+    /// The next item of a command line as getopt_long reads it: an
+    /// option by its key (a long one resolved from its abbreviation, a
+    /// rejected one named with its attached `=VALUE`, as glibc names it),
+    /// or an operand. `None` at the end.
+    pub fn next_given(&self, parser: &mut lexopt::Parser) -> Result<Option<Given>, UsageError> {
+        let Some(arg) = parser.next().map_err(|e| self.usage_error(e))? else {
+            return Ok(None);
+        };
+        Ok(Some(match arg {
+            lexopt::Arg::Value(operand) => Given::Operand(operand),
+            lexopt::Arg::Short(c) => Given::Option {
+                key: Key::Short(c),
+                long: false,
+            },
+            lexopt::Arg::Long(name) => {
+                // Owned, so that the parser can give up an attached value
+                // for the message.
+                let name = name.to_owned();
+                Given::Option {
+                    key: self.key_of_long(self.resolve_long_arg(&name, parser)?),
+                    long: true,
+                }
+            }
+        }))
+    }
+
     /// The next option of a command line whose operands may stand
     /// anywhere (getopt_long permutes them), by its key, once `exclusive`
     /// has seen it; operands are set aside in `operands`. `None` at the
@@ -77,28 +115,15 @@ impl Tool {
         exclusive: &mut Exclusive,
         operands: &mut Vec<OsString>,
     ) -> Result<Option<Key>, OptionError> {
-        let usage = |error| OptionError::Usage(self.usage_error(error));
         loop {
-            let Some(arg) = parser.next().map_err(usage)? else {
-                return Ok(None);
-            };
-            if let lexopt::Arg::Value(operand) = arg {
-                operands.push(operand);
-                continue;
-            }
-            let key = match arg {
-                // Owned, so that the parser can give up an attached value
-                // for the message.
-                lexopt::Arg::Long(given) => {
-                    let given = given.to_owned();
-                    self.resolve_long_arg(&given, parser)
-                        .map(|long| self.key_of_long(long))
+            match self.next_given(parser).map_err(OptionError::Usage)? {
+                None => return Ok(None),
+                Some(Given::Operand(operand)) => operands.push(operand),
+                Some(Given::Option { key, .. }) => {
+                    exclusive.check(self, key).map_err(OptionError::Exclusive)?;
+                    return Ok(Some(key));
                 }
-                _ => self.key(&arg),
             }
-            .map_err(OptionError::Usage)?;
-            exclusive.check(self, key).map_err(OptionError::Exclusive)?;
-            return Ok(Some(key));
         }
     }
 

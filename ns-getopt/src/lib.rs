@@ -24,7 +24,7 @@
 mod keys;
 mod report;
 mod table;
-pub use keys::{Clash, Exclusive, ExclusiveError, Key, OptionError};
+pub use keys::{Clash, Exclusive, ExclusiveError, Given, Key, OptionError};
 pub use report::{
     finish, main, print_stdout, report, write_failed, write_failed_after, Action, Failed,
     Invocation, Invoked, Start, ToolError,

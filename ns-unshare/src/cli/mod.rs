@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use lexopt::Arg::{Long, Value};
 use ns_getopt::{text, Complete, Opt, Style, Tool};
 
 use ns_sys::idmap::{parse_block, Block};
@@ -369,21 +368,14 @@ pub fn parse(
 fn parse_options(parser: &mut lexopt::Parser) -> Result<Action, Error> {
     let usage = |error| Error::from(TOOL.usage_error(error));
     let mut u = Unshare::default();
-    while let Some(arg) = parser.next().map_err(usage)? {
-        if let Value(program) = arg {
-            u.command.push(program);
-            u.command.extend(parser.raw_args().map_err(usage)?);
-            break;
-        }
-        let is_long = matches!(arg, Long(_));
-        let key = match arg {
-            // Owned, so that the parser can give up an attached `=VALUE`
-            // for the message naming a rejected option.
-            Long(given) => {
-                let given = given.to_owned();
-                TOOL.key_of_long(TOOL.resolve_long_arg(&given, parser)?)
+    while let Some(given) = TOOL.next_given(parser)? {
+        let (key, is_long) = match given {
+            ns_getopt::Given::Operand(program) => {
+                u.command.push(program);
+                u.command.extend(parser.raw_args().map_err(usage)?);
+                break;
             }
-            short => TOOL.key(&short)?,
+            ns_getopt::Given::Option { key, long } => (key, long),
         };
         let name = TOOL.long_of_key(key).ok_or_else(|| key.unknown())?;
         // Short namespace options take no value; the long ones take an

@@ -15,7 +15,6 @@
 
 use std::ffi::OsString;
 
-use lexopt::Arg::Value;
 use ns_getopt::{text, Complete, Opt, Style, Tool};
 use ns_sys::number::parse_signed;
 use ns_sys::NsType;
@@ -281,27 +280,21 @@ fn read_options(parser: &mut lexopt::Parser, items: &mut Vec<Item>) -> End {
     parser.set_short_equals(false);
     let mut wd_seen: Option<&'static str> = None;
     loop {
-        let next = match parser.next() {
-            Ok(next) => next,
-            Err(error) => return End::Fail(TOOL.usage_error(error).into()),
-        };
-        let Some(arg) = next else {
-            return End::Run(Vec::new());
-        };
-        if let Value(program) = arg {
-            let mut command = vec![program];
-            match parser.raw_args() {
-                Ok(rest) => command.extend(rest),
-                Err(error) => return End::Fail(TOOL.usage_error(error).into()),
+        let key = match TOOL.next_given(parser) {
+            Ok(None) => return End::Run(Vec::new()),
+            Ok(Some(ns_getopt::Given::Operand(program))) => {
+                let mut command = vec![program];
+                match parser.raw_args() {
+                    Ok(rest) => command.extend(rest),
+                    Err(error) => return End::Fail(TOOL.usage_error(error).into()),
+                }
+                return End::Run(command);
             }
-            return End::Run(command);
-        }
-        let name = match TOOL.key(&arg) {
-            Ok(key) => TOOL.long_of_key(key),
+            Ok(Some(ns_getopt::Given::Option { key, .. })) => key,
             Err(error) => return End::Fail(error.into()),
         };
-        let Some(name) = name else {
-            return End::Fail(ns_getopt::unknown(arg).into());
+        let Some(name) = TOOL.long_of_key(key) else {
+            return End::Fail(key.unknown().into());
         };
         // --wd and --wdns exclude each other (2.42's wording).
         if matches!(name, "wd" | "wdns") {
