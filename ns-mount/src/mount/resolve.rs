@@ -18,7 +18,7 @@ use ns_sys::Sys;
 use super::messages::Outcome;
 use super::{fstab_path, Context, Request};
 use crate::error::EX_FAIL;
-use crate::fstab::FstabEntry;
+use crate::fstab;
 use crate::fstypes::{is_pseudo_fs, is_regular_fs};
 use crate::loopdev::{self, LoopSetup};
 use crate::options::MountOptions;
@@ -253,17 +253,26 @@ impl<S: Sys> Context<'_, S> {
         let swapmatch = !self.o.no_swapmatch;
         let source = request.source.clone();
         let target = request.target.clone();
+        let tags = probe::SystemTags::default();
         let entries = self.fstab();
-        let found =
-            match (&source, &target) {
-                (None, Some(t)) => by_target(entries, t)
-                    .or_else(|| swapmatch.then(|| by_source(entries, t)).flatten()),
-                (Some(s), None) => by_source(entries, s)
-                    .or_else(|| swapmatch.then(|| by_target(entries, s)).flatten()),
-                (Some(_), Some(t)) => by_target(entries, t),
-                (None, None) => None,
-            }
-            .cloned();
+        // libmount's apply_table: by what was given, then (unless --source,
+        // --target, -L or -U said which it is) the other way round; a tag
+        // is never a mount point.
+        let found = match (&source, &target) {
+            (None, Some(t)) => fstab::find_target(entries, t, &tags).or_else(|| {
+                swapmatch
+                    .then(|| fstab::find_source(entries, t, &tags))
+                    .flatten()
+            }),
+            (Some(s), None) => fstab::find_source(entries, s, &tags).or_else(|| {
+                (swapmatch && probe::parse_tag(s).is_none())
+                    .then(|| fstab::find_target(entries, s, &tags))
+                    .flatten()
+            }),
+            (Some(_), Some(t)) => fstab::find_target(entries, t, &tags),
+            (None, None) => None,
+        }
+        .cloned();
         if let Some(entry) = found {
             // A one-operand swap: the operand was the entry's source.
             request.source = Some(entry.source.clone());
@@ -306,40 +315,6 @@ impl<S: Sys> Context<'_, S> {
         };
         Err(Outcome::usage(&spec, message))
     }
-}
-
-/// The last fstab entry for a mount point: as written, else canonical.
-fn by_target<'e>(entries: &'e [FstabEntry], target: &OsStr) -> Option<&'e FstabEntry> {
-    let canonical = canonical_target(target);
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.target == target)
-        .or_else(|| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| canonical_target(&e.target) == canonical)
-        })
-}
-
-/// The last fstab entry for a source: as written, else canonical.
-fn by_source<'e>(entries: &'e [FstabEntry], source: &OsStr) -> Option<&'e FstabEntry> {
-    let canonical = if starts_with(source, b"/") {
-        canonical_source(source)
-    } else {
-        source.to_os_string()
-    };
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.source == source)
-        .or_else(|| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| starts_with(&e.source, b"/") && canonical_source(&e.source) == canonical)
-        })
 }
 
 /// Whether this mount needs a loop device, and how to set it up. `Err` is

@@ -5,7 +5,9 @@
 pub mod gpt;
 pub mod superblock;
 
-use std::ffi::OsStr;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
@@ -176,6 +178,56 @@ pub fn find_device(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
         }
     };
     scanned.or_else(|| by_link(kind, value))
+}
+
+/// The system's answers to fstab look-ups: paths resolved as libmount
+/// resolves them, tags found by reading superblocks and partition
+/// tables, each device read once.
+#[derive(Default)]
+pub struct SystemTags {
+    superblocks: RefCell<HashMap<OsString, Option<Superblock>>>,
+}
+
+impl crate::fstab::Resolve for SystemTags {
+    fn canonical_source(&self, path: &OsStr) -> OsString {
+        crate::paths::canonical_source(path)
+    }
+
+    fn canonical_target(&self, path: &OsStr) -> OsString {
+        crate::paths::canonical_target(path)
+    }
+
+    fn device_of(&self, kind: TagKind, value: &[u8]) -> Option<OsString> {
+        find_device(kind, value).map(PathBuf::into_os_string)
+    }
+
+    fn device_has(&self, device: &OsStr, kind: TagKind, value: &[u8]) -> bool {
+        match kind {
+            TagKind::Label | TagKind::Uuid => {
+                let mut cache = self.superblocks.borrow_mut();
+                let superblock = cache
+                    .entry(device.to_os_string())
+                    .or_insert_with(|| probe_readable(Path::new(device)));
+                superblock.as_ref().is_some_and(|sb| match kind {
+                    TagKind::Label => sb.label.as_deref() == Some(value),
+                    _ => sb.uuid.as_deref().map(str::as_bytes) == Some(value),
+                })
+            }
+            TagKind::PartLabel | TagKind::PartUuid => find_device(kind, value)
+                .is_some_and(|found| crate::paths::canonical_source(found.as_os_str()) == device),
+        }
+    }
+}
+
+/// The superblock of a block device or image file (nothing else is read:
+/// a FIFO or a directory would block or fail).
+fn probe_readable(path: &Path) -> Option<Superblock> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if !(meta.file_type().is_block_device() || meta.is_file()) {
+        return None;
+    }
+    probe_device(path)
 }
 
 /// The filesystem label of a source device, for `mount -l`.
