@@ -13,7 +13,7 @@ use ns_sys::mount::{MsFlags, MS_NOSYMFOLLOW};
 
 /// What one option word means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// Sets these mount(2) flags.
     Set(MsFlags),
     /// Clears these mount(2) flags.
@@ -336,18 +336,25 @@ pub fn split(options: &str) -> Vec<&str> {
     words
 }
 
-fn classify(word: &str) -> Option<Kind> {
+/// The meaning of a word. A mount flag with a value (`ro=recursive`,
+/// `nosuid=recursive`, `ro=vfs`) is the flag, as libmount's option map
+/// matches names: the value qualifies it for the fd-based API and is
+/// ignored by mount(2).
+pub(crate) fn classify(word: &str) -> Option<Kind> {
     if let Some((_, kind)) = TABLE.iter().find(|(name, _)| *name == word) {
         return Some(*kind);
     }
     if word.starts_with("x-") || word.starts_with("X-") {
         return Some(Kind::User);
     }
-    let name = word.split_once('=').map_or(word, |(name, _)| name);
-    if word.contains('=') && USER_WITH_VALUE.contains(&name) {
+    let (name, _) = word.split_once('=')?;
+    if USER_WITH_VALUE.contains(&name) {
         return Some(Kind::User);
     }
-    None
+    match TABLE.iter().find(|(entry, _)| *entry == name) {
+        Some((_, kind @ (Kind::Set(_) | Kind::Clear(_)))) => Some(*kind),
+        _ => None,
+    }
 }
 
 /// Whether `options` (an option string) matches an `-O` pattern list as
@@ -448,6 +455,17 @@ mod tests {
         assert!(parsed
             .cleared
             .contains(MsFlags::MS_RDONLY | MsFlags::MS_NOEXEC));
+    }
+
+    #[test]
+    fn flags_with_values_are_the_flags() {
+        let parsed = parse("ro=recursive,nosuid=vfs,mode=1");
+        assert_eq!(parsed.flags, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+        assert_eq!(parsed.data, vec!["mode=1"]);
+        assert_eq!(parse("rw=recursive").cleared, MsFlags::MS_RDONLY);
+        // Only mount flags: a userspace word with a value it does not take
+        // stays the filesystem's.
+        assert_eq!(parse("noauto=1").data, vec!["noauto=1"]);
     }
 
     #[test]
