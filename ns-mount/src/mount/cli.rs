@@ -40,7 +40,17 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
             "all",
             "mount every fstab entry not marked noauto",
         ),
-        Opt::flag(Some('f'), "fake", "do everything but the mount(2) call"),
+        Opt::flag(
+            None,
+            "beneath",
+            "attach beneath the top mount of the target (Linux 6.5+)",
+        ),
+        Opt::flag(
+            None,
+            "exclusive",
+            "a new filesystem instance, never an existing one",
+        ),
+        Opt::flag(Some('f'), "fake", "do everything but the mount calls"),
         Opt::required(
             Some('T'),
             "fstab",
@@ -111,6 +121,20 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
         Opt::flag(None, "make-rslave", "mark a whole subtree slave"),
         Opt::flag(None, "make-rprivate", "mark a whole subtree private"),
         Opt::flag(None, "make-runbindable", "mark a whole subtree unbindable"),
+        Opt::required(
+            None,
+            "map-groups",
+            "inner:outer:count",
+            Complete::Nothing,
+            "add a GID mapping to an ID-mapped mount",
+        ),
+        Opt::required(
+            None,
+            "map-users",
+            "inner:outer:count",
+            Complete::Nothing,
+            "add a UID mapping (or name a user namespace file) for an ID-mapped mount",
+        ),
         Opt::optional(
             Some('m'),
             "mkdir",
@@ -122,7 +146,7 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
         Opt::flag(
             Some('i'),
             "internal-only",
-            "accepted (no mount.<type> helpers are run)",
+            "don't call the mount.<type> helpers",
         ),
         Opt::flag(
             Some('l'),
@@ -143,6 +167,11 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
             "src",
             Complete::Files,
             "the source (path, LABEL=, UUID=, ...)",
+        ),
+        Opt::flag(
+            None,
+            "onlyonce",
+            "fail if the source is already mounted on the target",
         ),
         Opt::required(
             None,
@@ -201,6 +230,17 @@ pub struct Options {
     pub fake: bool,
     pub verbose: bool,
     pub show_labels: bool,
+    /// `-i`: no `mount.<type>` helper.
+    pub internal_only: bool,
+    /// `-s`, `-n`: passed on to helpers.
+    pub sloppy: bool,
+    pub no_mtab: bool,
+    pub beneath: bool,
+    pub exclusive: bool,
+    pub onlyonce: bool,
+    /// `--map-users`/`--map-groups`, as the `X-mount.idmap=` value they
+    /// build.
+    pub idmap: Option<String>,
     /// `-o`, `-r`, `-w`, `-B`, `--make-…`, … in order, parsed.
     pub options: MountOptions,
     /// Whether any of those was given (`-o ""` is not).
@@ -253,7 +293,11 @@ fn parse_options(parser: &mut lexopt::Parser, prog: &str) -> Result<Options, Err
         invoked_as: prog.to_string(),
         ..Options::default()
     };
-    parse_into(parser, &mut o).map(|()| o)
+    parse_into(parser, &mut o)?;
+    if let Some(idmap) = o.idmap.clone() {
+        o.add(&format!("X-mount.idmap={idmap}"));
+    }
+    Ok(o)
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
@@ -265,7 +309,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
         // one).
         let allowed = match key {
             Key::Short(c) => RESTRICTED_OK.contains(c),
-            Key::Long(long) => matches!(long, "source" | "target"),
+            Key::Long(long) => matches!(long, "source" | "target" | "exclusive"),
         };
         if !allowed {
             o.privilege.drop_to_caller(&ns_sys::Linux)?;
@@ -274,7 +318,10 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short('a') => o.all = true,
             Key::Short('c') => o.no_canonicalize = true,
             Key::Short('f') => o.fake = true,
-            Key::Short('F' | 'i' | 'n' | 's') => {}
+            Key::Short('F') => {}
+            Key::Short('i') => o.internal_only = true,
+            Key::Short('n') => o.no_mtab = true,
+            Key::Short('s') => o.sloppy = true,
             Key::Short('r') => {
                 o.add("ro");
                 o.rw_only = false;
@@ -303,6 +350,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short(c @ ('L' | 'U')) => {
                 let value = parser.value().map_err(usage)?;
                 o.no_swapmatch = true;
+                // util-linux quotes the value (LABEL="x"); the quotes go
+                // again wherever the tag is looked up.
                 let tag: &[u8] = if c == 'L' { b"LABEL=\"" } else { b"UUID=\"" };
                 let spec = [tag, value.as_bytes(), b"\""].concat();
                 o.source = Some(OsString::from_vec(spec));
@@ -378,6 +427,27 @@ fn long_only(
         }
     };
     match long {
+        "beneath" => o.beneath = true,
+        "exclusive" => o.exclusive = true,
+        "onlyonce" => o.onlyonce = true,
+        "map-users" | "map-groups" => {
+            let value = text(parser.value().map_err(&usage)?);
+            let value = value.strip_prefix('=').unwrap_or(&value);
+            // A namespace file stands alone; mappings add up.
+            o.idmap = match o.idmap.take() {
+                Some(old) if old.starts_with('/') || value.starts_with('/') => {
+                    return Err(Error::Usage("bad usage".into()))
+                }
+                _ if value.starts_with('/') => Some(value.to_string()),
+                previous => {
+                    let kind = if long == "map-users" { "u:" } else { "g:" };
+                    let mut all = previous.map(|p| p + " ").unwrap_or_default();
+                    all.push_str(kind);
+                    all.push_str(value);
+                    Some(all)
+                }
+            };
+        }
         "target-prefix" => o.target_prefix = Some(parser.value().map_err(&usage)?),
         "options-mode" => choice(&["ignore", "append", "prepend", "replace"])?,
         "options-source" => choice(&["fstab", "mtab", "disable"])?,

@@ -20,7 +20,7 @@ use super::{fstab_path, Context, Request};
 use crate::error::EX_FAIL;
 use crate::fstab;
 use crate::fstypes::{is_pseudo_fs, is_regular_fs};
-use crate::loopdev::{self, LoopSetup};
+use crate::loopdev::{self, LoopSetup, Overlap};
 use crate::options::MountOptions;
 use crate::paths::{canonical_source, canonical_target, starts_with};
 use crate::privilege;
@@ -41,6 +41,25 @@ pub struct Resolved {
     /// The loop device set up for the source, held until mount(2) took it
     /// (autoclear then detaches it with the mount).
     pub loop_device: Option<loopdev::Attached>,
+    /// `X-mount.nocanonicalize[=source]`: a symlink source is bound
+    /// itself, not what it points to.
+    pub nocanonicalize_source: bool,
+    /// `X-mount.subdir=`: the directory of a new filesystem to attach,
+    /// relative to its root.
+    pub subdir: Option<OsString>,
+    /// A bind mount's source, for utab's `BINDSRC=`.
+    pub bind_source: Option<OsString>,
+}
+
+/// `X-mount.nocanonicalize[=source|target]`: whether paths of this kind
+/// are taken as given (a restricted caller's never are).
+fn nocanonicalize(options: &MountOptions, kind: &str, restricted: bool) -> bool {
+    !restricted
+        && match options.user_value("X-mount.nocanonicalize") {
+            None => false,
+            Some(None) => true,
+            Some(Some(value)) => value.is_empty() || value == kind,
+        }
 }
 
 impl<S: Sys> Context<'_, S> {
@@ -71,9 +90,6 @@ impl<S: Sys> Context<'_, S> {
             options.flags |= MsFlags::MS_MOVE;
         }
         let flags = options.flags;
-        let propagation_only = flags.intersects(PROPAGATION)
-            && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty();
-
         let mut fstype = request
             .fstype
             .clone()
@@ -82,6 +98,16 @@ impl<S: Sys> Context<'_, S> {
         if request.from_fstab && self.fstype.is_some() && request.fstype.is_none() {
             fstype = self.fstype.clone();
         }
+        // libmount's mnt_context_propagation_only: nothing but propagation
+        // flags, and neither a source nor a type to mount.
+        let none_like = |v: Option<&OsStr>| v.is_none_or(|v| v == "none");
+        let propagation_only = flags.intersects(PROPAGATION)
+            && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty()
+            && none_like(request.source.as_deref())
+            && none_like(fstype.as_deref().map(OsStr::new));
+        let restricted = self.privilege.is_restricted();
+        let keep_source = o.no_canonicalize || nocanonicalize(&options, "source", restricted);
+        let keep_target = o.no_canonicalize || nocanonicalize(&options, "target", restricted);
 
         let Some(raw_target) = request.target.clone() else {
             let spec = request.source.clone().unwrap_or_else(|| "???".into());
@@ -105,12 +131,18 @@ impl<S: Sys> Context<'_, S> {
             let Some(given) = source.clone() else {
                 return Err(Outcome::usage(&target, "no mount source specified"));
             };
-            let (path, device) =
-                self.resolve_source(&request, &mut options, &given, &target, fstype.as_deref())?;
+            let (path, device) = self.resolve_source(
+                &request,
+                &mut options,
+                &given,
+                &target,
+                fstype.as_deref(),
+                keep_source,
+            )?;
             source = Some(path);
             loop_device = device;
         } else if let Some(given) = &source {
-            if !o.no_canonicalize
+            if !keep_source
                 && starts_with(given, b"/")
                 && !is_pseudo_fs(fstype.as_deref().unwrap_or("none"))
             {
@@ -120,7 +152,7 @@ impl<S: Sys> Context<'_, S> {
         // The mount point, prepared after the source as libmount does (so
         // source errors name the target as given).
         self.make_mount_point(&options, &target)?;
-        let target = if o.no_canonicalize {
+        let target = if keep_target {
             target
         } else {
             canonical_target(&target)
@@ -131,6 +163,25 @@ impl<S: Sys> Context<'_, S> {
             } else {
                 MsFlags::empty()
             };
+        let operation = flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT)
+            || propagation_only;
+        let subdir = match options.user_value("X-mount.subdir") {
+            None => None,
+            Some(None | Some("")) => {
+                let optstr = options.message_optstr();
+                let message = format!("failed to parse mount options '{optstr}'");
+                return Err(Outcome::usage(&target, message));
+            }
+            // Relative to the new filesystem's root; the root itself is
+            // no subdirectory.
+            Some(Some(dir)) => Some(dir.trim_start_matches('/'))
+                .filter(|dir| !dir.is_empty() && !operation)
+                .map(OsString::from),
+        };
+        let bind_source = (flags.contains(MsFlags::MS_BIND)
+            && !flags.contains(MsFlags::MS_REMOUNT))
+        .then(|| source.clone())
+        .flatten();
         Ok(Resolved {
             source,
             target,
@@ -139,6 +190,9 @@ impl<S: Sys> Context<'_, S> {
             flags,
             propagation_only,
             loop_device,
+            nocanonicalize_source: keep_source && !o.no_canonicalize,
+            subdir,
+            bind_source,
         })
     }
 
@@ -152,6 +206,7 @@ impl<S: Sys> Context<'_, S> {
         given: &OsStr,
         target: &OsStr,
         fstype: Option<&str>,
+        keep_path: bool,
     ) -> Result<(OsString, Option<loopdev::Attached>), Outcome> {
         let o = self.o;
         let mut path = given.to_os_string();
@@ -173,7 +228,7 @@ impl<S: Sys> Context<'_, S> {
         // move takes (a directory), as libmount does.
         let bind_or_move =
             flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) && Path::new(&path).exists();
-        if !o.no_canonicalize && (!pseudo || bind_or_move) {
+        if !keep_path && (!pseudo || bind_or_move) {
             path = canonical_source(&path);
         }
         let setup = loop_setup(options, &path, fstype, flags).map_err(|errno| {
@@ -188,24 +243,66 @@ impl<S: Sys> Context<'_, S> {
         if o.fake {
             return Ok((path, None));
         }
-        match loopdev::attach(&setup) {
-            Ok(attached) => {
-                if attached.read_only {
-                    options.flags |= MsFlags::MS_RDONLY;
-                }
-                // With autoclear the kernel tracks the device: libmount
-                // leaves "loop" out of utab then.
-                options
-                    .user
-                    .retain(|w| w != "loop" && !w.starts_with("loop="));
-                let device = attached.device.clone().into_os_string();
-                Ok((device, Some(attached)))
+        let attached = self.loop_device(&setup, &path, target)?;
+        if attached.read_only {
+            options.apply("ro");
+        }
+        // With autoclear the kernel tracks the device: libmount leaves
+        // "loop" out of utab then.
+        options
+            .user
+            .retain(|w| w != "loop" && !w.starts_with("loop="));
+        let device = attached.device.clone().into_os_string();
+        Ok((device, Some(attached)))
+    }
+
+    /// The loop device for a file, as libmount's loopdev hook finds or
+    /// makes one: not a second mount of the same file on the same mount
+    /// point; a device already on the same range of the file is used
+    /// again; one on an overlapping range is refused.
+    fn loop_device(
+        &self,
+        setup: &LoopSetup,
+        path: &OsStr,
+        target: &OsStr,
+    ) -> Result<loopdev::Attached, Outcome> {
+        let failed = |what: &[u8]| {
+            let message = [what, b" for ", path.as_bytes()].concat();
+            Outcome::failed(EX_FAIL, target.to_os_string(), message)
+        };
+        if let Some(file) = loopdev::file_id(&setup.file) {
+            let here = canonical_target(target);
+            let table = mountinfo::read_self().unwrap_or_default();
+            let mounted_here = table.iter().rev().any(|e| {
+                e.target == here
+                    && loopdev::is_loop_device(Path::new(&e.source))
+                    && loopdev::is_on(Path::new(&e.source), file, Some(setup.offset))
+            });
+            if mounted_here {
+                let message = [path.as_bytes(), b" is already mounted"].concat();
+                return Err(Outcome::usage(target, message));
             }
-            Err(_) => {
-                let message = [b"failed to setup loop device for ", path.as_bytes()].concat();
-                Err(Outcome::failed(EX_FAIL, target.to_os_string(), message))
+            let bound = loopdev::bound();
+            match loopdev::find_overlap(&bound, file, setup.offset, setup.sizelimit) {
+                Overlap::None => {}
+                Overlap::Partial(_) => return Err(failed(b"overlapping loop device exists")),
+                // loop=DEVICE cannot have the one already there.
+                Overlap::Same(_) if setup.device.is_some() => {
+                    return Err(failed(b"overlapping loop device exists"))
+                }
+                Overlap::Same(device) => match loopdev::reuse(&device) {
+                    Ok(attached) if attached.read_only && !setup.read_only => {
+                        let text = ns_sys::strerror(libc::EROFS);
+                        let message = format!("mount failed: {text}");
+                        return Err(Outcome::failed(EX_FAIL, target.to_os_string(), message));
+                    }
+                    Ok(attached) => return Ok(attached),
+                    // Detached meanwhile: a new one, then.
+                    Err(_) => {}
+                },
             }
         }
+        loopdev::attach(setup).map_err(|_| failed(b"failed to set up loop device"))
     }
 
     /// `X-mount.mkdir`: creates a missing mount point (for root, and

@@ -194,7 +194,18 @@ impl<S: Sys> Unmounter<'_, S> {
         let result = if self.o.fake {
             Ok(())
         } else {
-            self.sys.umount2(target, self.flags())
+            // A mount on a symlink itself (X-mount.nocanonicalize) is
+            // reached without following it, as libmount retries.
+            match self.sys.umount2(target, self.flags()) {
+                Err(Errno::EINVAL)
+                    if !self.privilege.get().is_restricted()
+                        && std::fs::symlink_metadata(target).is_ok_and(|m| m.is_symlink()) =>
+                {
+                    let flags = self.flags() | MntFlags::UMOUNT_NOFOLLOW;
+                    self.sys.umount2(target, flags)
+                }
+                other => other,
+            }
         };
         let result = match result {
             // Only with a known source, as libmount: the fast path (no
