@@ -281,25 +281,45 @@ pub fn helper_options(options: &MountOptions) -> String {
             Some(Kind::Set(MsFlags::MS_RDONLY)) => read_only = true,
             Some(Kind::Clear(MsFlags::MS_RDONLY)) => read_only = false,
             kind if helper_skips(w.name, kind) => {}
-            _ => {
-                out.push(',');
-                out.push_str(w.name);
-                match w.value {
-                    Some(value) if w.quoted => {
-                        out.push_str("=\"");
-                        out.push_str(value);
-                        out.push('"');
-                    }
-                    Some(value) => {
-                        out.push('=');
-                        out.push_str(value);
-                    }
-                    None => {}
-                }
-            }
+            _ => push_item(&mut out, &w),
         }
     }
     format!("{}{out}", if read_only { "ro" } else { "rw" })
+}
+
+/// The options as 2.42's messages show them: `ro` or `rw` first, then
+/// the merged list in order (a `user=NAME` kept for helpers is not in
+/// it).
+pub fn display_options(options: &MountOptions) -> String {
+    let mut out = String::new();
+    let mut read_only = false;
+    for w in merged(options) {
+        match w.kind {
+            Some(Kind::Set(MsFlags::MS_RDONLY)) => read_only = true,
+            Some(Kind::Clear(MsFlags::MS_RDONLY)) => read_only = false,
+            Some(Kind::User) if w.name == "user" && w.value.is_some() => {}
+            _ => push_item(&mut out, &w),
+        }
+    }
+    format!("{}{out}", if read_only { "ro" } else { "rw" })
+}
+
+/// `,NAME[=VALUE]`, the value quoted if it was.
+fn push_item(out: &mut String, w: &Item<'_>) {
+    out.push(',');
+    out.push_str(w.name);
+    match w.value {
+        Some(value) if w.quoted => {
+            out.push_str("=\"");
+            out.push_str(value);
+            out.push('"');
+        }
+        Some(value) => {
+            out.push('=');
+            out.push_str(value);
+        }
+        None => {}
+    }
 }
 
 #[cfg(test)]
@@ -396,6 +416,28 @@ mod tests {
                 (MsFlags::MS_UNBINDABLE, false)
             ]
         );
+    }
+
+    #[test]
+    fn options_as_2_42_shows_them_in_messages() {
+        for (given, shown) in [
+            (
+                "sync,x-foo,defaults,nofail,loop,offset=x,data=ordered",
+                "rw,sync,x-foo,defaults,nofail,loop,offset=x,data=ordered",
+            ),
+            ("ro,loop,offset=x", "ro,loop,offset=x"),
+            (
+                "loop,offset=x,rw,exec,size=1",
+                "rw,loop,offset=x,exec,size=1",
+            ),
+            ("nosuid,noexec,exec,offset=x", "rw,nosuid,exec,offset=x"),
+            ("user,loop", "rw,user,noexec,nosuid,nodev,loop"),
+            ("loop,ro=recursive,private", "ro,loop,private"),
+            ("owner,loop", "rw,nosuid,nodev,loop"),
+            ("user=alice,x", "rw,x"),
+        ] {
+            assert_eq!(display_options(&parse(given)), shown, "{given}");
+        }
     }
 
     #[test]
