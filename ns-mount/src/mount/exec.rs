@@ -8,7 +8,7 @@
 //! mount: `X-mount.owner`, `X-mount.group`, `X-mount.mode`, and utab.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
@@ -24,10 +24,13 @@ use crate::attrs::{helper_options, propagations, superblock_params, vfs_attrs};
 use crate::error::{EX_FAIL, EX_SYSERR};
 use crate::helper;
 use crate::options::match_fstype;
+use crate::options::MountOptions;
 use crate::probe;
 
-/// The userspace options that act after the mount.
-struct Ownership {
+/// `X-mount.owner`, `X-mount.group`, `X-mount.mode`: what is done to the
+/// mount point after the mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ownership {
     owner: Option<u32>,
     group: Option<u32>,
     mode: Option<u32>,
@@ -90,21 +93,6 @@ impl<S: Sys> Context<'_, S> {
         if self.o.onlyonce && !operation && self.already_mounted(&m, &source_text) {
             return Outcome::failed(EX_FAIL, m.target.clone(), "filesystem already mounted");
         }
-        let ownership = match ownership(&m) {
-            Ok(ownership) => ownership,
-            Err(()) => return self.bad_options(&m),
-        };
-        let userns = match m.options.user_value("X-mount.idmap") {
-            None => None,
-            Some(value) => {
-                let namespace = crate::idmap::parse(value.unwrap_or(""))
-                    .map(|idmap| crate::idmap::user_namespace(&idmap));
-                match namespace {
-                    Some(Ok(fd)) => Some(fd),
-                    _ => return self.bad_options(&m),
-                }
-            }
-        };
         let types = if operation {
             vec![m.fstype.clone().unwrap_or_else(|| "none".into())]
         } else {
@@ -125,7 +113,7 @@ impl<S: Sys> Context<'_, S> {
                 drop(m.loop_device.take());
                 return outcome;
             }
-            result = self.attempt(&m, &source_text, fstype, operation, userns.as_ref());
+            result = self.attempt(&m, &source_text, fstype, operation);
             match &result {
                 Err(f) if f.errno == Errno::EINVAL || f.errno == Errno::ENODEV => continue,
                 _ => break,
@@ -133,7 +121,7 @@ impl<S: Sys> Context<'_, S> {
         }
         drop(m.loop_device.take());
         match result {
-            Ok(notes) => self.mounted(m, &source_text, notes, &ownership),
+            Ok(notes) => self.mounted(m, &source_text, notes),
             Err(failure) => self.failed(m, failure),
         }
     }
@@ -146,14 +134,14 @@ impl<S: Sys> Context<'_, S> {
         source: &OsStr,
         fstype: &str,
         operation: bool,
-        userns: Option<&OwnedFd>,
     ) -> Result<Vec<String>, Failure> {
+        let userns = m.userns.as_ref();
         if self.o.fake {
             return Ok(Vec::new());
         }
         let target = Path::new(&m.target);
         if self.fd_api() {
-            match self.fd_attempt(m, source, fstype, userns) {
+            match self.fd_attempt(m, source, fstype) {
                 // A kernel (or a seccomp filter) without one of the calls:
                 // mount(2), as libmount falls back to it, unless what was
                 // asked needs the fd-based API.
@@ -206,10 +194,10 @@ impl<S: Sys> Context<'_, S> {
         m: &Resolved,
         source: &OsStr,
         fstype: &str,
-        userns: Option<&OwnedFd>,
     ) -> Result<Vec<String>, Failure> {
         let target = Path::new(&m.target);
         let flags = m.flags;
+        let userns = m.userns.as_ref();
         let operation_kind = if flags.contains(MsFlags::MS_REMOUNT) {
             Operation::Remount {
                 reconfigure: (!flags.contains(MsFlags::MS_BIND))
@@ -332,25 +320,11 @@ impl<S: Sys> Context<'_, S> {
         })
     }
 
-    fn bad_options(&self, m: &Resolved) -> Outcome {
-        let optstr = m.options.message_optstr();
-        Outcome::usage(
-            &m.target,
-            format!("failed to parse mount options '{optstr}'"),
-        )
-    }
-
     /// After the calls succeeded: ownership and mode, utab, the -v line.
-    fn mounted(
-        &self,
-        m: Resolved,
-        source: &OsStr,
-        notes: Vec<String>,
-        ownership: &Ownership,
-    ) -> Outcome {
+    fn mounted(&self, m: Resolved, source: &OsStr, notes: Vec<String>) -> Outcome {
         let prog = &self.o.invoked_as;
         if !self.o.fake {
-            if let Err((what, error)) = ownership.apply(Path::new(&m.target)) {
+            if let Err((what, error)) = m.ownership.apply(Path::new(&m.target)) {
                 let text = ns_sys::strerror(error as i32);
                 let message =
                     format!("filesystem was mounted, but failed to change {what}: {text}");
@@ -432,13 +406,14 @@ fn no_type() -> Failure {
 }
 
 /// `X-mount.owner=`, `X-mount.group=` (names from /etc/passwd and
-/// /etc/group, or numbers) and `X-mount.mode=` (octal, at most 07777).
-fn ownership(m: &Resolved) -> Result<Ownership, ()> {
-    let value = |name: &str| -> Result<Option<&str>, ()> {
-        match m.options.user_value(name) {
+/// /etc/group, or numbers) and `X-mount.mode=` (octal, at most 07777);
+/// `Err` is the errno libmount's message carries for a bad one.
+pub fn ownership(options: &MountOptions) -> Result<Ownership, i32> {
+    let value = |name: &str| -> Result<Option<&str>, i32> {
+        match options.first_user_value(name) {
             None => Ok(None),
             Some(Some(value)) if !value.is_empty() => Ok(Some(value)),
-            Some(_) => Err(()),
+            Some(_) => Err(libc::ENOENT),
         }
     };
     let (owner, group) = (value("X-mount.owner")?, value("X-mount.group")?);
@@ -450,7 +425,7 @@ fn ownership(m: &Resolved) -> Result<Ownership, ()> {
                 .as_ref()
                 .and_then(|a| a.user_by_name(v))
                 .map(|u| u.uid);
-            named.or_else(|| numeric_id(v)).ok_or(())
+            named.or_else(|| numeric_id(v)).ok_or(libc::EINVAL)
         })
         .transpose()?;
     let group = group
@@ -459,7 +434,7 @@ fn ownership(m: &Resolved) -> Result<Ownership, ()> {
                 .as_ref()
                 .and_then(|a| a.group_by_name(v))
                 .map(|g| g.gid);
-            named.or_else(|| numeric_id(v)).ok_or(())
+            named.or_else(|| numeric_id(v)).ok_or(libc::EINVAL)
         })
         .transpose()?;
     let mode = value("X-mount.mode")?
@@ -467,7 +442,7 @@ fn ownership(m: &Resolved) -> Result<Ownership, ()> {
             u32::from_str_radix(v, 8)
                 .ok()
                 .filter(|&m| m <= 0o7777)
-                .ok_or(())
+                .ok_or(libc::EINVAL)
         })
         .transpose()?;
     Ok(Ownership { owner, group, mode })

@@ -7,6 +7,7 @@
 //! `X-mount.mkdir`, and canonicalised.
 
 use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use ns_sys::mount::{MsFlags, PROPAGATION};
 use ns_sys::mountinfo;
 use ns_sys::Sys;
 
+use super::exec::{self, Ownership};
 use super::messages::Outcome;
 use super::{fstab_path, Context, Request};
 use crate::error::EX_FAIL;
@@ -49,6 +51,24 @@ pub struct Resolved {
     pub subdir: Option<OsString>,
     /// A bind mount's source, for utab's `BINDSRC=`.
     pub bind_source: Option<OsString>,
+    /// What `X-mount.owner`, `X-mount.group`, `X-mount.mode` ask.
+    pub ownership: Ownership,
+    /// The user namespace of `X-mount.idmap`.
+    pub userns: Option<OwnedFd>,
+}
+
+/// "failed to parse mount options" about `options` as 2.42 shows them,
+/// with the errno libmount's message carries, if any.
+pub(super) fn options_error(options: &MountOptions, target: &OsStr, errno: Option<i32>) -> Outcome {
+    let optstr = crate::attrs::display_options(options);
+    let message = match errno {
+        Some(errno) => format!(
+            "failed to parse mount options '{optstr}': {}",
+            ns_sys::strerror(errno)
+        ),
+        None => format!("failed to parse mount options '{optstr}'"),
+    };
+    Outcome::usage(target, message)
 }
 
 /// `X-mount.nocanonicalize[=source|target]`: whether paths of this kind
@@ -105,6 +125,29 @@ impl<S: Sys> Context<'_, S> {
             && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty()
             && none_like(request.source.as_deref())
             && none_like(fstype.as_deref().map(OsStr::new));
+        // The options that act around the mount are checked first, as
+        // libmount's option stage precedes its source and target ones.
+        let target_given = request.target.clone().unwrap_or_default();
+        let ownership = exec::ownership(&options)
+            .map_err(|errno| options_error(&options, &target_given, Some(errno)))?;
+        let userns = match options.first_user_value("X-mount.idmap") {
+            None => None,
+            Some(value) => {
+                let value = value.unwrap_or("");
+                let idmap = crate::idmap::parse(value).ok_or_else(|| {
+                    // libmount's message carries a stale errno here.
+                    let errno = if value.trim().is_empty() {
+                        libc::EINVAL
+                    } else {
+                        libc::ENOENT
+                    };
+                    options_error(&options, &target_given, Some(errno))
+                })?;
+                let namespace = crate::idmap::user_namespace(&idmap)
+                    .map_err(|e| options_error(&options, &target_given, Some(e as i32)))?;
+                Some(namespace)
+            }
+        };
         let restricted = self.privilege.is_restricted();
         let keep_source = o.no_canonicalize || nocanonicalize(&options, "source", restricted);
         let keep_target = o.no_canonicalize || nocanonicalize(&options, "target", restricted);
@@ -132,7 +175,6 @@ impl<S: Sys> Context<'_, S> {
                 return Err(Outcome::usage(&target, "no mount source specified"));
             };
             let (path, device) = self.resolve_source(
-                &request,
                 &mut options,
                 &given,
                 &target,
@@ -168,9 +210,14 @@ impl<S: Sys> Context<'_, S> {
         let subdir = match options.user_value("X-mount.subdir") {
             None => None,
             Some(None | Some("")) => {
-                let optstr = options.message_optstr();
-                let message = format!("failed to parse mount options '{optstr}'");
-                return Err(Outcome::usage(&target, message));
+                // libmount's message carries the errno its resolving of
+                // the mount point left (readlink's EINVAL on a directory).
+                let errno = if Path::new(&target).exists() {
+                    libc::EINVAL
+                } else {
+                    libc::ENOENT
+                };
+                return Err(options_error(&options, &target, Some(errno)));
             }
             // Relative to the new filesystem's root; the root itself is
             // no subdirectory.
@@ -193,6 +240,8 @@ impl<S: Sys> Context<'_, S> {
             nocanonicalize_source: keep_source && !o.no_canonicalize,
             subdir,
             bind_source,
+            ownership,
+            userns,
         })
     }
 
@@ -201,7 +250,6 @@ impl<S: Sys> Context<'_, S> {
     /// read-only file).
     fn resolve_source(
         &self,
-        request: &Request,
         options: &mut MountOptions,
         given: &OsStr,
         target: &OsStr,
@@ -232,10 +280,7 @@ impl<S: Sys> Context<'_, S> {
             path = canonical_source(&path);
         }
         let setup = loop_setup(options, &path, fstype, flags).map_err(|errno| {
-            let optstr = request.options.message_optstr();
-            let text = ns_sys::strerror(errno);
-            let message = format!("failed to parse mount options '{optstr}': {text}");
-            Outcome::usage(target, message)
+            options_error(options, target, Some(loop_cleanup_errno(&path, errno)))
         })?;
         let Some(setup) = setup else {
             return Ok((path, None));
@@ -311,10 +356,7 @@ impl<S: Sys> Context<'_, S> {
         let mode = match options.mkdir_mode() {
             None => return Ok(()),
             Some(Ok(mode)) => mode,
-            Some(Err(bad)) => {
-                let message = format!("failed to parse mount options '{}'", bad.0);
-                return Err(Outcome::usage(target, message));
-            }
+            Some(Err(_)) => return Err(options_error(options, target, None)),
         };
         if Path::new(target).exists() {
             return Ok(());
@@ -414,6 +456,19 @@ impl<S: Sys> Context<'_, S> {
     }
 }
 
+/// The errno libmount's message carries after refusing a loop option:
+/// its clean-up has just tried to detach the source as a loop device
+/// (LOOP_CLR_FD on the file, ENOTTY; or the open failed).
+fn loop_cleanup_errno(source: &OsStr, parse_errno: i32) -> i32 {
+    match std::fs::File::open(source) {
+        Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+        // On a loop device the call works (we do not detach it: the
+        // errno stays the parser's).
+        Ok(_) if loopdev::is_loop_device(Path::new(source)) => parse_errno,
+        Ok(_) => libc::ENOTTY,
+    }
+}
+
 /// Whether this mount needs a loop device, and how to set it up. `Err` is
 /// the errno of an `offset=`, `sizelimit=` or `encryption=` util-linux
 /// refuses.
@@ -440,10 +495,11 @@ fn loop_setup(
             return Ok(None);
         }
     }
-    // The first of each counts, as for libmount 2.38.
+    // The first of each counts; an empty value (`offset=`) is none, as
+    // libmount 2.42 takes it.
     let number = |name: &str| match options.first_user_value(name) {
-        Some(Some(text)) => size::strtosize(text),
-        Some(None) | None => Ok(0),
+        Some(Some(text)) if !text.is_empty() => size::strtosize(text),
+        _ => Ok(0),
     };
     let (offset, sizelimit) = (number("offset")?, number("sizelimit")?);
     // Cryptoloop is gone from the kernel; libmount refuses it.
