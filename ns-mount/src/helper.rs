@@ -55,6 +55,21 @@ impl Ran {
     }
 }
 
+/// Whether any `PREFIX.*` helper is installed at all (most systems have
+/// none for umount, and then nothing needs a mount's type).
+pub fn any(prefix: &str) -> bool {
+    let start = format!("{prefix}.");
+    SEARCH_PATH.iter().any(|dir| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .as_encoded_bytes()
+                    .starts_with(start.as_bytes())
+            })
+        })
+    })
+}
+
 /// Runs `helper ARGS` (argv[0] the helper's path) as the caller: a
 /// set-user-ID mount's helper gets the real user and group, as libmount
 /// drops them before exec.
@@ -122,7 +137,7 @@ pub fn mount_args(helper: &Path, a: &MountArgs<'_>) -> Vec<OsString> {
     args
 }
 
-/// `umount.TYPE TARGET [-f] [-l] [-n] [-r] [-v] [-t TYPE.SUBTYPE] [-N NS]`.
+/// `umount.TYPE TARGET [-n] [-l] [-f] [-v] [-r] [-t TYPE.SUBTYPE] [-N NS]`.
 pub struct UmountArgs<'a> {
     pub target: &'a OsStr,
     pub force: bool,
@@ -137,11 +152,11 @@ pub struct UmountArgs<'a> {
 pub fn umount_args(helper: &Path, a: &UmountArgs<'_>) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![a.target.into()];
     for (set, flag) in [
-        (a.force, "-f"),
-        (a.lazy, "-l"),
         (a.no_mtab, "-n"),
-        (a.read_only, "-r"),
+        (a.lazy, "-l"),
+        (a.force, "-f"),
         (a.verbose, "-v"),
+        (a.read_only, "-r"),
     ] {
         if set {
             args.push(flag.into());
@@ -221,7 +236,7 @@ mod tests {
         };
         assert_eq!(
             umount_args(Path::new("/sbin/umount.fuse"), &u),
-            ["/mnt", "-f", "-l", "-r", "-t", "fuse.sshfs"]
+            ["/mnt", "-l", "-f", "-r", "-t", "fuse.sshfs"]
         );
     }
 
