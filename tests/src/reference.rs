@@ -43,15 +43,20 @@ pub fn newest_root() -> &'static Path {
 /// `name` (`mount`, `lsns`, `chroot`, …) of the given release, ready for
 /// arguments: a reference tool to compare ours against.
 pub fn command(release: Release, name: &str) -> TestCommand {
+    let argv = command_line(release, name);
+    TestCommand::new(&argv[0]).args(&argv[1..])
+}
+
+/// The command line that runs `name` of a release, ready for arguments:
+/// for the newest, the loader with its options and the binary, so that a
+/// shell script can `exec` it under the reference tool's name.
+pub fn command_line(release: Release, name: &str) -> Vec<PathBuf> {
     match release {
-        Release::Host => {
-            let path = COMMAND_DIRS
-                .iter()
-                .map(|dir| Path::new("/").join(dir).join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("the host has no {name} in {COMMAND_DIRS:?}"));
-            TestCommand::new(path)
-        }
+        Release::Host => vec![COMMAND_DIRS
+            .iter()
+            .map(|dir| Path::new("/").join(dir).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("the host has no {name} in {COMMAND_DIRS:?}"))],
         Release::Newest => {
             let root = newest_root();
             let binary = COMMAND_DIRS
@@ -64,12 +69,14 @@ pub fn command(release: Release, name: &str) -> TestCommand {
                 root.join("usr/lib/x86_64-linux-gnu").display(),
                 root.join("lib/x86_64-linux-gnu").display()
             );
-            TestCommand::new(root.join("lib64/ld-linux-x86-64.so.2"))
-                .arg("--argv0")
-                .arg(name)
-                .arg("--library-path")
-                .arg(libraries)
-                .arg(binary)
+            vec![
+                root.join("lib64/ld-linux-x86-64.so.2"),
+                "--argv0".into(),
+                name.into(),
+                "--library-path".into(),
+                libraries.into(),
+                binary,
+            ]
         }
     }
 }
