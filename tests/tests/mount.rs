@@ -406,6 +406,11 @@ fn errors_and_usage_as_2_42_and_2_38() {
             ("", "umount -x"),
             ("", "umount -a extra"),
             ("", "umount --fake ."),
+            // No list of filesystems to try (a chroot without /proc).
+            (
+                "mkdir a; /usr/bin/mount -t tmpfs noproc /proc",
+                "mount -t nosuchfs none a; mount none a; mount -t nofoo,bar none a; mount -t foo none a",
+            ),
         ],
     );
 }

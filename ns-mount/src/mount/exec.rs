@@ -50,36 +50,38 @@ impl<S: Sys> Context<'_, S> {
 
     /// The types to try for a new filesystem, in order; empty when the
     /// request is an operation on existing mounts.
-    fn types_to_try(&self, m: &Resolved, source: &OsStr) -> Vec<String> {
+    /// `None` when the known types were wanted and could not be read.
+    fn types_to_try(&self, m: &Resolved, source: &OsStr) -> Option<Vec<String>> {
         if let Some(fstype) = &m.fstype {
             // An fstab entry's list ("foo,bar,ext2"); "auto" in it probes.
-            return fstype
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .filter_map(|t| {
-                    if t == "auto" {
-                        probe_source(source).map(|sb| sb.fstype.to_string())
-                    } else {
-                        Some(t.to_string())
-                    }
-                })
-                .collect();
+            return Some(
+                fstype
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .filter_map(|t| {
+                        if t == "auto" {
+                            probe_source(source).map(|sb| sb.fstype.to_string())
+                        } else {
+                            Some(t.to_string())
+                        }
+                    })
+                    .collect(),
+            );
         }
         match self.fstype_pattern.as_deref() {
             // -t foo,bar: the list, in order.
-            Some(pattern) if !pattern.starts_with("no") => pattern
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
+            Some(pattern) if !pattern.starts_with("no") => Some(
+                pattern
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
             // -t nofoo,bar: every known type the pattern lets through.
-            Some(pattern) => filesystems_to_try()
-                .into_iter()
-                .filter(|t| match_fstype(t, pattern))
-                .collect(),
+            Some(pattern) => filesystems_to_try(Some(pattern)),
             None => match probe_source(source) {
-                Some(superblock) => vec![superblock.fstype.to_string()],
-                None => filesystems_to_try(),
+                Some(superblock) => Some(vec![superblock.fstype.to_string()]),
+                None => filesystems_to_try(None),
             },
         }
     }
@@ -96,7 +98,13 @@ impl<S: Sys> Context<'_, S> {
         let types = if operation {
             vec![m.fstype.clone().unwrap_or_else(|| "none".into())]
         } else {
-            self.types_to_try(&m, &source_text)
+            match self.types_to_try(&m, &source_text) {
+                Some(types) => types,
+                None => {
+                    drop(m.loop_device.take());
+                    return Outcome::usage(&m.target, "mount failed: Operation not permitted");
+                }
+            }
         };
         if types.is_empty() {
             let message = if self.privilege.is_restricted() {
@@ -482,18 +490,36 @@ fn probe_source(source: &OsStr) -> Option<probe::Superblock> {
     probe::probe_device(Path::new(source))
 }
 
-/// The types util-linux tries when none is given and probing found none:
+/// The types util-linux tries when none is given and probing found none
+/// (or for a `-t no…` pattern, those it lets through).
+fn filesystems_to_try(pattern: Option<&str>) -> Option<Vec<String>> {
+    let etc = std::fs::read_to_string("/etc/filesystems").ok();
+    let kernel = std::fs::read_to_string("/proc/filesystems").ok();
+    known_filesystems(etc.as_deref(), kernel.as_deref(), pattern)
+}
+
 /// /etc/filesystems (up to a `*` line, which adds the kernel's), else the
-/// kernel's block-device filesystems.
-fn filesystems_to_try() -> Vec<String> {
+/// kernel's block-device filesystems, each once, those `pattern` lets
+/// through. `None` when the kernel's list was wanted, could not be read
+/// and nothing was found before it: libmount then gives up with a
+/// positive status, which mount words as `mount failed: Operation not
+/// permitted` (a chroot without /proc shows it).
+fn known_filesystems(
+    etc: Option<&str>,
+    kernel: Option<&str>,
+    pattern: Option<&str>,
+) -> Option<Vec<String>> {
     let mut types: Vec<String> = Vec::new();
     let mut add = |name: &str| {
-        if !name.is_empty() && !types.iter().any(|t| t == name) {
+        if !name.is_empty()
+            && pattern.is_none_or(|p| match_fstype(name, p))
+            && !types.iter().any(|t| t == name)
+        {
             types.push(name.to_string());
         }
     };
     let mut kernel_too = true;
-    if let Ok(text) = std::fs::read_to_string("/etc/filesystems") {
+    if let Some(text) = etc {
         kernel_too = false;
         for name in text.lines().map(str::trim) {
             if name == "*" {
@@ -506,11 +532,62 @@ fn filesystems_to_try() -> Vec<String> {
         }
     }
     if kernel_too {
-        if let Ok(text) = std::fs::read_to_string("/proc/filesystems") {
-            for line in text.lines().filter(|line| !line.starts_with("nodev")) {
-                add(line.trim());
+        match kernel {
+            Some(text) => {
+                for line in text.lines().filter(|line| !line.starts_with("nodev")) {
+                    add(line.trim());
+                }
             }
+            None if types.is_empty() => return None,
+            None => {}
         }
     }
-    types
+    Some(types)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_filesystems;
+
+    fn names(list: &[&str]) -> Option<Vec<String>> {
+        Some(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn known_filesystems_as_libmount_lists_them() {
+        let kernel = "nodev\ttmpfs\n\text4\nnodev\tproc\n\tvfat\n\text4\n";
+        assert_eq!(
+            known_filesystems(None, Some(kernel), None),
+            names(&["ext4", "vfat"])
+        );
+        assert_eq!(
+            known_filesystems(None, Some(kernel), Some("noext4")),
+            names(&["vfat"])
+        );
+        // /etc/filesystems alone, unless a `*` line asks for the kernel's.
+        assert_eq!(
+            known_filesystems(Some("# c\nxfs\n\n"), Some(kernel), None),
+            names(&["xfs"])
+        );
+        assert_eq!(
+            known_filesystems(Some("xfs\n*\nbtrfs\n"), Some(kernel), None),
+            names(&["xfs", "ext4", "vfat"])
+        );
+        // Nothing readable: libmount's positive status.
+        assert_eq!(known_filesystems(None, None, None), None);
+        assert_eq!(known_filesystems(Some("*\n"), None, None), None);
+        assert_eq!(
+            known_filesystems(Some("xfs\n*\n"), None, Some("noxfs")),
+            None
+        );
+        assert_eq!(
+            known_filesystems(Some("xfs\n*\n"), None, None),
+            names(&["xfs"])
+        );
+        // Read, but the pattern lets nothing through: an empty list.
+        assert_eq!(
+            known_filesystems(None, Some(kernel), Some("noext4,vfat")),
+            names(&[])
+        );
+    }
 }
