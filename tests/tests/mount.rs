@@ -40,6 +40,8 @@ struct Harness {
     newest_dir: TempDir,
     work: TempDir,
     images: PathBuf,
+    /// Variables the cases see besides IMG and W (the images' tags).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Harness {
@@ -66,7 +68,14 @@ impl Harness {
             newest_dir,
             work: TempDir::new("mount-work"),
             images: images.to_path_buf(),
+            env: Vec::new(),
         })
+    }
+
+    /// The cases name the images' labels and UUIDs through variables.
+    fn with_tags(mut self, tags: &Tags) -> Harness {
+        self.env = tags.variables();
+        self
     }
 
     fn run(&self, path: &str, setup: &str, command: &str) -> nstools_tests::Outcome {
@@ -76,8 +85,18 @@ impl Harness {
              /usr/bin/mount -t tmpfs work {work} && cd {work} && {{ {setup}\n}} && \
              {{ {command}\n}}; echo status=$?"
         );
-        let outcome = TestCommand::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        let mut command = TestCommand::new("unshare").args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        for (name, value) in &self.env {
+            command = command.env(name, value);
+        }
+        let outcome = command
             .env("PATH", path)
             .env("IMG", &self.images)
             .env("W", self.work.path())
@@ -744,15 +763,75 @@ fn make_image(path: &Path, mkfs: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Labels and UUIDs of one set of images, unique to it: other test runs
+/// on this machine (other worktrees, other engineers) attach images of
+/// their own meanwhile, and a tag must find ours alone. Cases name them
+/// through variables (see [`Tags::variables`]).
+struct Tags {
+    /// 8 hex digits.
+    tag: String,
+    ext_uuid: String,
+    vfat_id: String,
+}
+
+impl Tags {
+    fn new() -> Tags {
+        let mut random = [0u8; 20];
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut random))
+            .expect("read /dev/urandom");
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let uuid = hex(&random[4..20]);
+        Tags {
+            tag: hex(&random[..4]),
+            ext_uuid: format!(
+                "{}-{}-{}-{}-{}",
+                &uuid[..8],
+                &uuid[8..12],
+                &uuid[12..16],
+                &uuid[16..20],
+                &uuid[20..]
+            ),
+            vfat_id: hex(&random[16..20]).to_uppercase(),
+        }
+    }
+
+    fn ext_label(&self) -> String {
+        format!("nsext{}", self.tag)
+    }
+
+    fn vfat_label(&self) -> String {
+        format!("NS{}", self.tag.to_uppercase())
+    }
+
+    /// `ELBL`/`EUUID` (ext.img), `VLBL`/`VUUID` (vfat.img, its UUID as
+    /// `XXXX-XXXX`), and `TAG` for labels a case makes itself.
+    fn variables(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ELBL", self.ext_label()),
+            ("EUUID", self.ext_uuid.clone()),
+            ("VLBL", self.vfat_label()),
+            (
+                "VUUID",
+                format!("{}-{}", &self.vfat_id[..4], &self.vfat_id[4..]),
+            ),
+            ("TAG", self.tag.clone()),
+        ]
+    }
+}
+
 /// The images of the loop-device cases: ext4 and vfat with labels and
-/// UUIDs, an ext4 image behind 1 MiB of zeroes; detached when dropped.
+/// UUIDs of their own ([`Tags`]); detached when dropped.
 struct Images {
     // Dropped in this order: the devices detached, the files removed,
     // then the next test may attach its own.
     _guard: LoopGuard,
     dir: TempDir,
-    /// The images of two tests carry the same labels and UUIDs: one test
-    /// at a time attaches them, so that a tag names one device.
+    tags: Tags,
+    /// One test of this binary at a time attaches images: each waits for
+    /// the loop devices torn down after its cases (see
+    /// `settle_loop_devices`), and the other's would stretch that wait.
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
@@ -765,6 +844,7 @@ fn images() -> Images {
     let guard = LoopGuard {
         dir: dir.path().to_path_buf(),
     };
+    let tags = Tags::new();
     assert!(
         make_image(
             &dir.path().join("ext.img"),
@@ -772,9 +852,9 @@ fn images() -> Images {
                 "mkfs.ext4",
                 "-q",
                 "-L",
-                "nsextlbl",
+                &tags.ext_label(),
                 "-U",
-                "0a1b2c3d-1111-2222-3333-444455556666"
+                &tags.ext_uuid
             ]
         ),
         "mkfs.ext4 (apt install e2fsprogs)"
@@ -782,13 +862,14 @@ fn images() -> Images {
     assert!(
         make_image(
             &dir.path().join("vfat.img"),
-            &["mkfs.vfat", "-n", "NSVFAT", "-i", "1234ABCD"]
+            &["mkfs.vfat", "-n", &tags.vfat_label(), "-i", &tags.vfat_id]
         ),
         "mkfs.vfat (apt install dosfstools)"
     );
     Images {
         _guard: guard,
         dir,
+        tags,
         _serial: serial,
     }
 }
@@ -802,6 +883,7 @@ fn loop_devices_and_probing_as_2_42() {
     let Some(harness) = Harness::new(images.dir.path()) else {
         return;
     };
+    let harness = harness.with_tags(&images.tags);
     let cases: &[Case] = &[
         ("mkdir m", "mount -o loop /nonexistent.img m"),
         ("mkdir m; head -c 100 /dev/zero > small", "mount small m"),
@@ -829,12 +911,12 @@ fn loop_devices_and_probing_as_2_42() {
         ),
         // Tags and devices find each other's fstab entries.
         (
-            "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\"); printf 'LABEL=nsextlbl %s/m ext4 defaults\\n' \"$W\" > fstab",
-            "mount -T fstab $L && umount m; mount -T fstab -L nsextlbl && umount m; mount -T fstab UUID=0a1b2c3d-1111-2222-3333-444455556666 && umount m; losetup -d $L",
+            "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\"); printf 'LABEL=%s %s/m ext4 defaults\\n' \"$ELBL\" \"$W\" > fstab",
+            "mount -T fstab $L && umount m; mount -T fstab -L $ELBL && umount m; mount -T fstab UUID=$EUUID && umount m; losetup -d $L",
         ),
         (
-            "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\"); printf 'UUID=0a1b2c3d-1111-2222-3333-444455556666 %s/m ext4 defaults\\n%s %s/m ext2 defaults\\n' \"$W\" $L \"$W\" > fstab",
-            "mount -T fstab -L nsextlbl && mount -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
+            "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\"); printf 'UUID=%s %s/m ext4 defaults\\n%s %s/m ext2 defaults\\n' \"$EUUID\" \"$W\" $L \"$W\" > fstab",
+            "mount -T fstab -L $ELBL && mount -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
         ),
         // Type lists, in order; a pattern with no through the known types.
         (
@@ -850,8 +932,8 @@ fn loop_devices_and_probing_as_2_42() {
             "mount -o X-mount.subdir=sub $L m && ls m; umount m; losetup -d $L",
         ),
         (
-            "mkdir m src; echo hi > src/f; mkfs.cramfs -n crlbl src c.img >/dev/null",
-            "mount -r c.img m; mount -r -L crlbl m",
+            "mkdir m src; echo hi > src/f; mkfs.cramfs -n cr$TAG src c.img >/dev/null",
+            "mount -r c.img m; mount -r -L cr$TAG m",
         ),
     ];
     let failures = harness.compare(cases, NEWEST);
@@ -864,6 +946,7 @@ fn loop_devices_and_probing_as_2_42_and_2_38() {
     let Some(harness) = Harness::new(images.dir.path()) else {
         return;
     };
+    let harness = harness.with_tags(&images.tags);
     // Device names differ from run to run: cases print LOOP instead, and
     // look their devices up by backing file, never with `losetup -a`.
     let cases: &[Case] = &[
@@ -875,8 +958,8 @@ fn loop_devices_and_probing_as_2_42_and_2_38() {
         ("mkdir m", "mount -o loop,x-a=1 \"$IMG/ext.img\" m; mount -t ext4; cat /run/mount/utab; umount m; cat /run/mount/utab"),
         // A label that is not UTF-8 is found and shown as its bytes.
         (
-            "mkdir m; truncate -s 8M \"$IMG/lat.img\"; mkfs.ext4 -q -F -L \"$(printf '\\351t\\351')\" \"$IMG/lat.img\"; L=$(losetup -f --show \"$IMG/lat.img\")",
-            "mount LABEL=\"$(printf '\\351t\\351')\" m && mount -l -t ext4 | sed \"s|$L|LOOP|\" | od -An -c; umount m; mount -L \"$(printf '\\351t\\352')\" m; losetup -d $L",
+            "mkdir m; truncate -s 8M \"$IMG/lat.img\"; mkfs.ext4 -q -F -L \"$(printf '\\351t\\351')$TAG\" \"$IMG/lat.img\"; L=$(losetup -f --show \"$IMG/lat.img\")",
+            "mount LABEL=\"$(printf '\\351t\\351')$TAG\" m && mount -l -t ext4 | sed \"s|$L|LOOP|\" | od -An -c; umount m; mount -L \"$(printf '\\351t\\352')$TAG\" m; losetup -d $L",
         ),
         // offset= and sizelimit= as util-linux's strtosize reads them; what
         // it refuses (encryption= included) is a usage error.
@@ -890,15 +973,15 @@ fn loop_devices_and_probing_as_2_42_and_2_38() {
         ("mkdir m; head -c 2M /dev/zero > zero", "mount zero m 2>&1 | sed 's|/dev/loop[0-9]*|LOOP|'"),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\")",
-            "mount LABEL=nsextlbl m; mount -l -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
+            "mount LABEL=$ELBL m; mount -l -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\")",
-            "mount -U 0a1b2c3d-1111-2222-3333-444455556666 m; mount -t ext4 | sed \"s|$L|LOOP|\"; umount -d m; losetup -j \"$IMG/ext.img\"",
+            "mount -U $EUUID m; mount -t ext4 | sed \"s|$L|LOOP|\"; umount -d m; losetup -j \"$IMG/ext.img\"",
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\")",
-            "mount -v -L nsextlbl m | sed \"s|$L|LOOP|\"; umount -v m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
+            "mount -v -L $ELBL m | sed \"s|$L|LOOP|\"; umount -v m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\")",
@@ -906,15 +989,15 @@ fn loop_devices_and_probing_as_2_42_and_2_38() {
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/vfat.img\")",
-            "mount UUID=1234-ABCD m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
+            "mount UUID=$VUUID m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/vfat.img\")",
-            "mount LABEL=NSVFAT m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
+            "mount LABEL=$VLBL m 2>&1 | sed \"s|$L|LOOP|\"; losetup -d $L",
         ),
         (
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\")",
-            "printf 'LABEL=nsextlbl %s/m ext4 defaults\\n' \"$W\" > fstab; mount -a -T fstab -v; mount -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
+            "printf 'LABEL=%s %s/m ext4 defaults\\n' \"$ELBL\" \"$W\" > fstab; mount -a -T fstab -v; mount -t ext4 | sed \"s|$L|LOOP|\"; umount m; losetup -d $L",
         ),
     ];
     let failures = harness.compare(cases, BOTH);
