@@ -84,6 +84,45 @@ pub fn parse(text: &[u8]) -> Fstab {
     fstab
 }
 
+/// A file libmount reads from an fstab directory: `NAME.fstab`, not
+/// hidden.
+pub fn is_fstab_file_name(name: &[u8]) -> bool {
+    name.ends_with(b".fstab") && !name.starts_with(b".")
+}
+
+/// The order of an fstab directory's files: runs of digits compare as
+/// numbers (`a9` before `a10`), as versionsort(3) orders them; equal
+/// numbers with more leading zeros come first.
+pub fn version_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let run = |s: &[u8], at: usize| {
+                s[at..].iter().take_while(|c| c.is_ascii_digit()).count() + at
+            };
+            let (end_a, end_b) = (run(a, i), run(b, j));
+            let trim = |s: &[u8]| {
+                let zeros = s.iter().take_while(|&&c| c == b'0').count();
+                s[zeros..].to_vec()
+            };
+            let (na, nb) = (trim(&a[i..end_a]), trim(&b[j..end_b]));
+            let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(&nb));
+            let by_zeros = (end_b - j).cmp(&(end_a - i));
+            match by_value.then(by_zeros) {
+                Ordering::Equal => (i, j) = (end_a, end_b),
+                other => return other,
+            }
+        } else {
+            match a[i].cmp(&b[j]) {
+                Ordering::Equal => (i, j) = (i + 1, j + 1),
+                other => return other,
+            }
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
 /// What finding an entry needs from the system, as libmount's cache
 /// answers it: canonical paths, and the tags of block devices.
 pub trait Resolve {
@@ -281,6 +320,35 @@ mod tests {
         assert_eq!(fstab.bad_lines, vec![1, 2, 3, 4]);
         assert_eq!(fstab.entries.len(), 1);
         assert_eq!(fstab.entries[0].target, "/d");
+    }
+
+    #[test]
+    fn fstab_directory_files_in_version_order() {
+        let mut names = vec![
+            "b.fstab",
+            "a10.fstab",
+            "a9.fstab",
+            "a.fstab",
+            "a09.fstab",
+            "l.fstab",
+        ];
+        names.sort_by(|a, b| version_order(a.as_bytes(), b.as_bytes()));
+        assert_eq!(
+            names,
+            [
+                "a.fstab",
+                "a09.fstab",
+                "a9.fstab",
+                "a10.fstab",
+                "b.fstab",
+                "l.fstab"
+            ]
+        );
+        assert!(is_fstab_file_name(b"x.fstab"));
+        assert!(!is_fstab_file_name(b".x.fstab"));
+        assert!(!is_fstab_file_name(b".fstab"));
+        assert!(!is_fstab_file_name(b"x.fstab.bak"));
+        assert!(!is_fstab_file_name(b"fstab"));
     }
 
     #[test]

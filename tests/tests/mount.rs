@@ -636,6 +636,11 @@ fn fstab_and_all_as_2_42_and_2_38() {
     let commands: &[&str] = &[
         "mount -a -T fstab; mount -t tmpfs,proc",
         "mount -av -T fstab; mount -av -T fstab",
+        // A directory is its *.fstab files (not hidden ones, not
+        // directories), in version order, bad lines named by file; a
+        // device is refused unread (/dev/zero would never end).
+        "mkdir d d/sub.fstab; grep fb fstab > d/b.fstab; grep fx fstab > d/a10.fstab; echo bad >> d/a10.fstab; grep fe fstab > d/a9.fstab; grep 'f\\\\040d' fstab > d/.h.fstab; grep fp fstab > d/c.txt; ln -s b.fstab d/l.fstab; mount -a -f -v -T d; mount -T d/ \"$W/fe\" -v; mount -T d \"$W/fp\"",
+        "mount -T /dev/null -a; mount -T /dev/zero \"$W/fb\"; mount -T /dev/null -L x",
         "mount -a -t proc -T fstab; mount -t proc",
         "mount -av -t notmpfs -T fstab",
         "mount -av -O +noauto -T fstab",

@@ -201,23 +201,56 @@ fn fstab_path(privilege: &Privilege) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
 }
 
-/// Reads and parses an fstab, reporting bad lines as util-linux does.
+/// Reads and parses an fstab, reporting bad lines as util-linux does. A
+/// directory stands for its `*.fstab` files in version order (libmount's
+/// fstab directory); anything but a regular file or a directory (a
+/// device, a FIFO) is refused unread, as libmount refuses it.
 pub(crate) fn read_fstab(prog: &str, path: &Path) -> Result<Fstab, Error> {
-    let path = path.as_os_str().as_bytes();
-    match std::fs::read(OsStr::from_bytes(path)) {
-        Ok(text) => {
-            let parsed = fstab::parse(&text);
-            for line in &parsed.bad_lines {
-                let what = format!(": parse error at line {line} -- ignored");
-                say(&[prog.as_bytes(), b": ", path, what.as_bytes()]);
-            }
-            Ok(parsed)
-        }
-        Err(_) => Err(Error::failed_bytes(
-            [path, b": failed to parse"].concat(),
+    let refused = || {
+        Error::failed_bytes(
+            [path.as_os_str().as_bytes(), b": failed to parse"].concat(),
             EX_USAGE,
-        )),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(|_| refused())?;
+    if meta.is_dir() {
+        let mut names: Vec<OsString> = std::fs::read_dir(path)
+            .map_err(|_| refused())?
+            .flatten()
+            .map(|entry| entry.file_name())
+            .filter(|name| fstab::is_fstab_file_name(name.as_bytes()))
+            .filter(|name| std::fs::metadata(path.join(name)).is_ok_and(|m| m.is_file()))
+            .collect();
+        names.sort_by(|a, b| fstab::version_order(a.as_bytes(), b.as_bytes()));
+        let mut all = Fstab::default();
+        for name in names {
+            // One that cannot be read is passed over, the rest still count.
+            let Ok(text) = std::fs::read(path.join(&name)) else {
+                continue;
+            };
+            let parsed = report_bad_lines(prog, name.as_bytes(), fstab::parse(&text));
+            all.entries.extend(parsed.entries);
+            all.bad_lines.extend(parsed.bad_lines);
+        }
+        return Ok(all);
     }
+    if !meta.is_file() {
+        return Err(refused());
+    }
+    let text = std::fs::read(path).map_err(|_| refused())?;
+    Ok(report_bad_lines(
+        prog,
+        path.as_os_str().as_bytes(),
+        fstab::parse(&text),
+    ))
+}
+
+fn report_bad_lines(prog: &str, name: &[u8], parsed: Fstab) -> Fstab {
+    for line in &parsed.bad_lines {
+        let what = format!(": parse error at line {line} -- ignored");
+        say(&[prog.as_bytes(), b": ", name, what.as_bytes()]);
+    }
+    parsed
 }
 
 /// One mount to do: what the command line or an fstab entry asks for.
