@@ -22,9 +22,11 @@ pub enum TagKind {
     Uuid,
     PartLabel,
     PartUuid,
+    /// udev's hardware ID (2.39+): only its `/dev/disk/by-id` link knows.
+    Id,
 }
 
-/// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x` (quotes
+/// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x`, `ID=x` (quotes
 /// around the value are dropped, as libmount drops them). The value is
 /// bytes: a label need not be UTF-8.
 pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
@@ -36,6 +38,7 @@ pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
         b"UUID" => TagKind::Uuid,
         b"PARTLABEL" => TagKind::PartLabel,
         b"PARTUUID" => TagKind::PartUuid,
+        b"ID" => TagKind::Id,
         _ => return None,
     };
     let unquoted = |quote: u8| {
@@ -44,7 +47,8 @@ pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
             .and_then(|v| v.strip_suffix(&[quote]))
     };
     let value = unquoted(b'"').or_else(|| unquoted(b'\'')).unwrap_or(value);
-    Some((kind, value))
+    // No value, quoted or not, is no tag but a path (libblkid's parser).
+    (!value.is_empty()).then_some((kind, value))
 }
 
 /// Reads up to `len` bytes at `offset`; a short device gives what it has.
@@ -137,6 +141,7 @@ fn by_link(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
         TagKind::Uuid => "by-uuid",
         TagKind::PartLabel => "by-partlabel",
         TagKind::PartUuid => "by-partuuid",
+        TagKind::Id => "by-id",
     };
     let mut escaped = Vec::with_capacity(value.len());
     for &b in value {
@@ -176,6 +181,8 @@ pub fn find_device(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
                 matches.then(|| PathBuf::from(device))
             })
         }
+        // Nothing on the device says it: udev names it from the hardware.
+        TagKind::Id => None,
     };
     scanned.or_else(|| by_link(kind, value))
 }
@@ -213,7 +220,7 @@ impl crate::fstab::Resolve for SystemTags {
                     _ => sb.uuid.as_deref().map(str::as_bytes) == Some(value),
                 })
             }
-            TagKind::PartLabel | TagKind::PartUuid => find_device(kind, value)
+            TagKind::PartLabel | TagKind::PartUuid | TagKind::Id => find_device(kind, value)
                 .is_some_and(|found| crate::paths::canonical_source(found.as_os_str()) == device),
         }
     }
@@ -260,7 +267,10 @@ mod tests {
             Some((TagKind::PartLabel, &b"x y"[..]))
         );
         assert_eq!(tag("PARTUUID=1"), Some((TagKind::PartUuid, &b"1"[..])));
-        assert_eq!(tag("ID=1"), None);
+        assert_eq!(tag("ID=1"), Some((TagKind::Id, &b"1"[..])));
+        assert_eq!(tag("IDX=1"), None);
+        assert_eq!(tag("LABEL="), None);
+        assert_eq!(tag("UUID=\"\""), None);
         assert_eq!(tag("/dev/sda1"), None);
         assert_eq!(tag("LABEL=\""), Some((TagKind::Label, &b"\""[..])));
         let latin1 = OsStr::from_bytes(b"LABEL=\xe9t\xe9");
