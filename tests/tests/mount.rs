@@ -378,6 +378,13 @@ fn errors_and_usage_as_2_42() {
             ("", "mount -t ext4 /nonexistent ."),
             ("", "mount --map-users 0:0:1 --map-users /x -t tmpfs none ."),
             ("mkdir a", "mount --make-private --make-unbindable none a"),
+            // ID= (udev's hardware IDs) is a tag since 2.39; an empty
+            // value is no tag but a path.
+            (
+                "mkdir a",
+                "mount ID=no-such-id-here a; mount 'ID=\"x\"' a; mount --source ID=x --target a; umount ID=x",
+            ),
+            ("mkdir a", "mount LABEL= a; mount 'UUID=\"\"' a; mount -L '' a; umount LABEL="),
         ],
     );
 }
