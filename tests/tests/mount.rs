@@ -943,6 +943,20 @@ fn loop_devices_and_probing_as_2_42() {
             "mkdir m; L=$(losetup -f --show \"$IMG/ext.img\"); /usr/bin/mount $L m; mkdir -p m/sub; touch m/sub/here; umount m",
             "mount -o X-mount.subdir=sub $L m && ls m; umount m; losetup -d $L",
         ),
+        // X-mount.noloop (2.42): no loop device, whatever asks for one.
+        (
+            "mkdir m",
+            "mount -o X-mount.noloop \"$IMG/ext.img\" m; mount -o X-mount.noloop,loop,offset=x \"$IMG/ext.img\" m; losetup -j \"$IMG/ext.img\" | wc -l; mount -o x-mount.noloop \"$IMG/ext.img\" m && cat /run/mount/utab; umount m",
+        ),
+        // X-mount.auto-fstypes (2.40+): what probing may find.
+        (
+            "mkdir m",
+            "for l in vfat ext4 '\"ext2,ext4\"' '\"noext2,ext4\"' '\"no,ext4\"' '\"noext2,xfs\"' '' no; do mount -o \"X-mount.auto-fstypes=$l\" \"$IMG/ext.img\" m && umount m; echo $?; done; mount -o X-mount.auto-fstypes nonexist; mount -v -o X-mount.auto-fstypes=vfat \"$IMG/ext.img\" nonexist; mount -t ext4 -o X-mount.auto-fstypes=vfat \"$IMG/ext.img\" m && umount m; mount --bind -o X-mount.auto-fstypes=vfat m m && umount m; mount -o X-mount.auto-fstypes=ext4,X-mount.auto-fstypes=vfat \"$IMG/ext.img\" m && umount m; mount -o X-mount.auto-fstypes=vfat,X-mount.noloop \"$IMG/ext.img\" m; losetup -j \"$IMG/ext.img\" | wc -l",
+        ),
+        (
+            "mkdir m; printf '%s %s/m auto X-mount.auto-fstypes=vfat\\n' \"$IMG/ext.img\" \"$W\" > fstab",
+            "mount -a -T fstab; mount -T fstab m; mount -T fstab -t auto m; mount -t ext4",
+        ),
         (
             "mkdir m src; echo hi > src/f; mkfs.cramfs -n cr$TAG src c.img >/dev/null",
             "mount -r c.img m; mount -r -L cr$TAG m",

@@ -482,7 +482,7 @@ impl Ownership {
 }
 
 /// The filesystem on a block device or image file, if any.
-fn probe_source(source: &OsStr) -> Option<probe::Superblock> {
+pub(super) fn probe_source(source: &OsStr) -> Option<probe::Superblock> {
     let meta = std::fs::metadata(source).ok()?;
     if !(meta.file_type().is_block_device() || meta.is_file()) {
         return None;

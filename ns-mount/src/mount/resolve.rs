@@ -23,7 +23,7 @@ use crate::error::EX_FAIL;
 use crate::fstab;
 use crate::fstypes::{is_pseudo_fs, is_regular_fs};
 use crate::loopdev::{self, LoopSetup, Overlap};
-use crate::options::MountOptions;
+use crate::options::{match_fstype, MountOptions};
 use crate::paths::{canonical_source, canonical_target, starts_with};
 use crate::privilege;
 use crate::probe;
@@ -183,6 +183,7 @@ impl<S: Sys> Context<'_, S> {
             )?;
             source = Some(path);
             loop_device = device;
+            self.check_auto_fstypes(&options, source.as_deref(), fstype.as_deref(), &target)?;
         } else if let Some(given) = &source {
             if !keep_source
                 && starts_with(given, b"/")
@@ -243,6 +244,37 @@ impl<S: Sys> Context<'_, S> {
             ownership,
             userns,
         })
+    }
+
+    /// `X-mount.auto-fstypes=LIST` (2.40+): what probing finds must be a
+    /// type the list lets through (`-t`'s syntax; the first one counts, an
+    /// empty one allows all). Only where the type is probed: none given,
+    /// or `auto`, and no operation on an existing mount. Checked before
+    /// the mount point is, as libmount does, so the message names the
+    /// target as given.
+    fn check_auto_fstypes(
+        &self,
+        options: &MountOptions,
+        source: Option<&OsStr>,
+        fstype: Option<&str>,
+        target: &OsStr,
+    ) -> Result<(), Outcome> {
+        let Some(Some(pattern)) = options.first_user_value("X-mount.auto-fstypes") else {
+            return Ok(());
+        };
+        let operation = options
+            .flags
+            .intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT);
+        if pattern.is_empty() || operation || fstype.is_some() || self.fstype_pattern.is_some() {
+            return Ok(());
+        }
+        let found = source.and_then(exec::probe_source);
+        match found {
+            Some(sb) if !match_fstype(sb.fstype, pattern) => {
+                Err(Outcome::usage(target, "no valid filesystem type specified"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A source to mount: a tag found, a path canonicalised, a file on a
@@ -478,6 +510,10 @@ fn loop_setup(
     fstype: Option<&str>,
     flags: MsFlags,
 ) -> Result<Option<LoopSetup>, i32> {
+    // X-mount.noloop (2.42) wins over everything that would ask for one.
+    if options.has_user("X-mount.noloop") {
+        return Ok(None);
+    }
     let asked = ["loop", "offset", "sizelimit", "encryption"]
         .iter()
         .any(|name| options.has_user(name));
