@@ -39,12 +39,14 @@ pub struct UtabEntry {
     pub attrs: String,
 }
 
-/// Parses utab; lines without SRC, TARGET and ROOT are skipped.
+/// Parses utab; lines without SRC and TARGET are skipped. One without
+/// ROOT (a remount's of a mount named by source and target) is kept with
+/// an empty root, which no mount matches.
 pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
     let mut entries = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let mut entry = UtabEntry::default();
-        let (mut has_src, mut has_target, mut has_root) = (false, false, false);
+        let (mut has_src, mut has_target) = (false, false);
         for field in line.split(|&b| b == b' ') {
             let Some(equals) = field.iter().position(|&b| b == b'=') else {
                 continue;
@@ -53,14 +55,14 @@ pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
             match key {
                 b"SRC" => (entry.source, has_src) = (unescape_path(value), true),
                 b"TARGET" => (entry.target, has_target) = (unescape_path(value), true),
-                b"ROOT" => (entry.root, has_root) = (unescape_path(value), true),
+                b"ROOT" => entry.root = unescape_path(value),
                 b"BINDSRC" => entry.bind_source = unescape_path(value),
                 b"OPTS" => entry.options = unescape(value),
                 b"ATTRS" => entry.attrs = unescape(value),
                 _ => {}
             }
         }
-        if has_src && has_target && has_root {
+        if has_src && has_target {
             entries.push(entry);
         }
     }
@@ -89,6 +91,9 @@ pub fn format_utab_line(entry: &UtabEntry) -> Vec<u8> {
         (b" TARGET=", entry.target.as_bytes()),
         (b" ROOT=", entry.root.as_bytes()),
     ] {
+        if key == b" ROOT=" && value.is_empty() {
+            continue;
+        }
         line.extend_from_slice(key);
         line.extend_from_slice(&mangle(value));
     }
@@ -202,6 +207,35 @@ pub fn record_mount(options: &MountOptions, target: &OsStr, bind_source: Option<
     let _ = write(&utab);
 }
 
+/// After a successful remount whose options keep utab words: the
+/// target's entry is replaced (or made), as libmount updates it. Its
+/// ROOT= is the mounted filesystem's when the mount table completed the
+/// request, and none otherwise (libmount knows none then).
+pub fn record_remount(
+    options: &MountOptions,
+    source: &OsStr,
+    target: &OsStr,
+    root: Option<&OsStr>,
+) {
+    let kept = options.utab_options();
+    if kept.is_empty() {
+        return;
+    }
+    let mut utab = read();
+    let entry = UtabEntry {
+        source: source.to_os_string(),
+        target: target.to_os_string(),
+        root: root.map(OsStr::to_os_string).unwrap_or_default(),
+        options: kept.join(","),
+        ..UtabEntry::default()
+    };
+    match utab.iter().rposition(|u| u.target == target) {
+        Some(at) => utab[at] = entry,
+        None => utab.push(entry),
+    }
+    let _ = write(&utab);
+}
+
 /// After a `mount.<type>` helper mounted: our utab options join the
 /// entry the helper wrote (or make one), as libmount completes it.
 pub fn record_after_helper(options: &MountOptions, target: &OsStr) {
@@ -266,6 +300,16 @@ mod tests {
 
     #[test]
     fn utab_lines_missing_keys_are_skipped() {
-        assert!(parse_utab(b"garbage\nSRC=a TARGET=/b\n").is_empty());
+        assert!(parse_utab(b"garbage\nSRC=a\nTARGET=/b OPTS=x-a\n").is_empty());
+    }
+
+    #[test]
+    fn a_remount_entry_without_root_is_kept_but_matches_no_mount() {
+        let parsed = parse_utab(b"SRC=a TARGET=/b OPTS=x-a\n");
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].root, "");
+        assert_eq!(format_utab_line(&parsed[0]), b"SRC=a TARGET=/b OPTS=x-a\n");
+        let table = ns_sys::mountinfo::parse(b"1 0 0:1 / /b rw - tmpfs a rw\n");
+        assert_eq!(merge_utab(&table, &parsed)[0].options, "rw");
     }
 }

@@ -122,7 +122,7 @@ impl Harness {
 
     /// Runs every case against ours and each release; returns the
     /// descriptions of mismatches.
-    fn compare(&self, cases: &[Case], releases: &[Release]) -> Vec<String> {
+    fn compare(&self, cases: &[(&str, &str)], releases: &[Release]) -> Vec<String> {
         let ours_path = format!("{}:{HOST_PATH}", self.ours_dir.path().display());
         let mut failures = Vec::new();
         for (setup, command) in cases {
@@ -141,7 +141,7 @@ impl Harness {
 }
 
 #[track_caller]
-fn assert_all_match(name: &str, cases: &[Case], failures: Vec<String>) {
+fn assert_all_match(name: &str, cases: &[(&str, &str)], failures: Vec<String>) {
     assert!(
         failures.is_empty(),
         "{name}: {} mismatches in {} cases:\n\n{}",
@@ -667,6 +667,85 @@ fn fstab_and_all_as_2_42_and_2_38() {
         "LIBMOUNT_FSTAB=fstab mount \"$W/fb\"; mount -t tmpfs",
     ];
     fstab_group("fstab and -a", BOTH, commands);
+}
+
+/// `--options-mode`, `--options-source`, `--options-source-force`, and
+/// what a remount leaves in utab.
+const OPTIONS_CASES: &[Case] = &[
+    ("mkdir m", "mount -T fstab -o exec,size=2m m"),
+    ("mkdir m", "mount -T fstab --options-mode ignore -o nosuid m"),
+    ("mkdir m", "mount -T fstab --options-mode append -o exec,size=2m m"),
+    ("mkdir m", "mount -T fstab --options-mode=replace -o exec,size=2m,nosuid m"),
+    ("mkdir m", "mount -T fstab --options-mode=prepend -o exec,size=2m m"),
+    ("mkdir m", "mount -T fstab --options-source=mtab -o nosuid m"),
+    ("mkdir m", "mount -T fstab --options-source=disable -t tmpfs -o nosuid none m"),
+    ("mkdir m", "mount -T fstab --options-source=fstab -o nosuid m"),
+    ("mkdir m", "mount -T fstab --options-source=bogus m; mount -T fstab --options-mode=bogus m"),
+    ("mkdir m", "mount -T fstab --options-source= m"),
+    ("mkdir m", "mount -T fstab --options-source-force -o exec none m"),
+    ("mkdir m", "mount -T fstab --options-source-force --options-mode=append -o exec,size=2m none m"),
+    ("mkdir m", "mount -T fstab --options-source-force -t tmpfs foo m; mount -T fstab --options-source-force -t tmpfs none \"$W/m\""),
+    ("mkdir m", "mount -T fstab --options-source=mtab -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-source=fstab -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-source=disable -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-mode=ignore -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-source=mtab --options-mode=replace -o remount,nosuid m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-source=mtab --options-mode=append -o remount,size=1m m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -T fstab --options-source=mtab --options-source-force -o remount,size=1m x m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -o remount,x-b m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m,x-c x m", "mount -o remount,x-b m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m,x-c x m", "mount -o remount,nosuid m; mount --options-mode=ignore -o remount,nosuid m"),
+    ("mkdir m m2; /usr/bin/mount -t tmpfs -o size=3m x m", "mount -o remount,x-b x m; mount -t tmpfs; mount -t tmpfs -o x-z y m2; cat /run/mount/utab; umount m"),
+    ("mkdir m; /usr/bin/mount -t tmpfs -o size=3m,x-c x m", "mount --options-mode=replace -o remount,nosuid m"),
+];
+
+/// Where 2.38 differs: with no table to complete a lone operand, 2.42
+/// goes on to a mount that fails past its mount stage.
+const OPTIONS_CASES_2_42: &[Case] = &[
+    ("mkdir m", "mount -T fstab --options-source=disable -o nosuid m; mount -T fstab --options-source=disable -o nosuid none"),
+    ("mkdir m", "mount -T fstab --options-source=mtab,fstab,disable m"),
+];
+
+/// Runs `cases` with an fstab entry for `m` against `releases`; each
+/// case shows the mount table and utab after it.
+fn options_group(name: &str, releases: &[Release], cases: &[Case]) {
+    let images = TempDir::new("mount-optmode");
+    let Some(harness) = Harness::new(images.path()) else {
+        return;
+    };
+    let work = harness.work.path().display().to_string();
+    std::fs::write(
+        images.path().join("fstab"),
+        format!("none {work}/m tmpfs noexec,size=1m,x-a 0 0\n"),
+    )
+    .unwrap();
+    let cases: Vec<(String, String)> = cases
+        .iter()
+        .map(|(setup, command)| {
+            (
+                format!("{setup}; cp \"$IMG/fstab\" fstab"),
+                format!("{command}; echo $?; mount -t tmpfs; cat /run/mount/utab"),
+            )
+        })
+        .collect();
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(s, c)| (&**s, &**c)).collect();
+    let failures = harness.compare(&cases, releases);
+    assert_all_match(name, &cases, failures);
+}
+
+#[test]
+fn options_mode_and_source_as_2_42_and_2_38() {
+    options_group(
+        "--options-mode, --options-source, remount utab",
+        BOTH,
+        OPTIONS_CASES,
+    );
+}
+
+#[test]
+fn options_source_disable_as_2_42() {
+    options_group("--options-source=disable", NEWEST, OPTIONS_CASES_2_42);
 }
 
 /// The loop devices whose backing file is under one of `dirs`.

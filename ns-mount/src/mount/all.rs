@@ -112,6 +112,7 @@ impl<S: Sys> Context<'_, S> {
                 fstype: Some(entry.fstype),
                 options: options.merged(&self.o.options),
                 from_fstab: true,
+                table_root: None,
             };
             let (ok, mounted) = self.mount_counted(request);
             tally.count(ok);

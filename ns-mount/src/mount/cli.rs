@@ -178,16 +178,20 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
             "options-mode",
             "mode",
             Complete::Words("ignore append prepend replace"),
-            "accepted: ignore, append, prepend or replace",
+            "how fstab's options join -o's: ignore, append, prepend or replace",
         ),
         Opt::required(
             None,
             "options-source",
             "source",
             Complete::Words("fstab mtab disable"),
-            "accepted: fstab, mtab or disable",
+            "where a mount's options come from: fstab, mtab (both by default) or disable",
         ),
-        Opt::flag(None, "options-source-force", "accepted"),
+        Opt::flag(
+            None,
+            "options-source-force",
+            "complete a mount from fstab also when its source and target are given",
+        ),
         Opt::required(
             Some('N'),
             "namespace",
@@ -261,10 +265,50 @@ pub struct Options {
     pub propagation: bool,
     /// `-w`: a write-protected device must not fall back to read-only.
     pub rw_only: bool,
+    /// `--options-mode`.
+    pub options_mode: OptionsMode,
+    /// `--options-source` without `fstab` or `mtab`.
+    pub tables_off: TablesOff,
+    /// `--options-source-force`: fstab completes a request that names
+    /// both its source and its target (the entry must match both).
+    pub options_source_force: bool,
     /// `--source`, `--target`, `-L` or `-U` given: no swapping of source
     /// and target in fstab look-ups.
     pub no_swapmatch: bool,
     pub operands: Vec<OsString>,
+}
+
+/// How the options of an fstab entry (or of the mounted filesystem, for a
+/// remount) join the command line's; the last of conflicting ones wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OptionsMode {
+    /// The table's first, then the command line's.
+    #[default]
+    Prepend,
+    /// The command line's first, then the table's.
+    Append,
+    /// The command line's alone.
+    Ignore,
+    /// The table's alone.
+    Replace,
+}
+
+impl OptionsMode {
+    pub fn join(self, table: MountOptions, given: &MountOptions) -> MountOptions {
+        match self {
+            OptionsMode::Prepend => table.merged(given),
+            OptionsMode::Append => given.merged(&table),
+            OptionsMode::Ignore => given.clone(),
+            OptionsMode::Replace => table,
+        }
+    }
+}
+
+/// The tables `--options-source` leaves out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TablesOff {
+    pub fstab: bool,
+    pub mtab: bool,
 }
 
 impl ns_getopt::Invoked for Options {
@@ -418,10 +462,12 @@ fn long_only(
         o.propagation = true;
         return Ok(());
     }
-    let mut choice = |choices: &[&str]| -> Result<(), Error> {
+    let mut choice = |choices: &[&str]| -> Result<String, Error> {
         let value = text(parser.value().map_err(&usage)?);
-        if value.split(',').all(|item| choices.contains(&item)) {
-            Ok(())
+        let value = value.strip_prefix('=').unwrap_or(&value).to_string();
+        // An empty list is the default, as util-linux takes it.
+        if value.is_empty() || value.split(',').all(|item| choices.contains(&item)) {
+            Ok(value)
         } else {
             Err(Error::Usage("bad usage".into()))
         }
@@ -449,9 +495,34 @@ fn long_only(
             };
         }
         "target-prefix" => o.target_prefix = Some(parser.value().map_err(&usage)?),
-        "options-mode" => choice(&["ignore", "append", "prepend", "replace"])?,
-        "options-source" => choice(&["fstab", "mtab", "disable"])?,
-        "options-source-force" => {}
+        "options-mode" => {
+            o.options_mode = match choice(&["ignore", "append", "prepend", "replace"])?.as_str() {
+                "ignore" => OptionsMode::Ignore,
+                "append" => OptionsMode::Append,
+                "replace" => OptionsMode::Replace,
+                _ => OptionsMode::Prepend,
+            }
+        }
+        "options-source" => {
+            let value = choice(&["fstab", "mtab", "disable"])?;
+            if !value.is_empty() {
+                let has = |word: &str| value.split(',').any(|item| item == word);
+                o.tables_off = if has("disable") {
+                    // No tables, and so nothing of theirs to join.
+                    o.options_mode = OptionsMode::Ignore;
+                    TablesOff {
+                        fstab: true,
+                        mtab: true,
+                    }
+                } else {
+                    TablesOff {
+                        fstab: !has("fstab"),
+                        mtab: !has("mtab"),
+                    }
+                };
+            }
+        }
+        "options-source-force" => o.options_source_force = true,
         other => unreachable!("option --{other} is in the table but not handled"),
     }
     Ok(())

@@ -338,7 +338,16 @@ impl<S: Sys> Context<'_, S> {
                     format!("filesystem was mounted, but failed to change {what}: {text}");
                 return Outcome::failed(EX_SYSERR, m.target, message);
             }
-            crate::utab::record_mount(&m.options, &m.target, m.bind_source.as_deref());
+            if m.flags.contains(MsFlags::MS_REMOUNT) {
+                crate::utab::record_remount(
+                    &m.options,
+                    m.source.as_deref().unwrap_or(OsStr::new("none")),
+                    &m.target,
+                    m.table_root.as_deref(),
+                );
+            } else {
+                crate::utab::record_mount(&m.options, &m.target, m.bind_source.as_deref());
+            }
         }
         let verbose = success_message(prog, m.flags, m.propagation_only, source, &m.target);
         Outcome {

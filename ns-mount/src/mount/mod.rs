@@ -134,6 +134,7 @@ pub fn run_with(sys: &impl Sys, api: &dyn FsApi, o: &Options) -> Result<u8, Erro
         fstype: None,
         options: o.options.clone(),
         from_fstab: false,
+        table_root: None,
     };
     let mut outcome = cx.mount_one(request.clone());
     if outcome.not_permitted && cx.privilege.is_restricted() {
@@ -261,6 +262,9 @@ pub struct Request {
     pub fstype: Option<String>,
     pub options: MountOptions,
     pub from_fstab: bool,
+    /// The mounted filesystem's root, when the mount table completed the
+    /// request (a remount): utab's ROOT= for it.
+    pub table_root: Option<OsString>,
 }
 
 /// What every request of one command shares.

@@ -19,7 +19,7 @@ use ns_sys::Sys;
 use super::exec::{self, Ownership};
 use super::messages::Outcome;
 use super::{fstab_path, Context, Request};
-use crate::error::EX_FAIL;
+use crate::error::{EX_FAIL, EX_USAGE};
 use crate::fstab;
 use crate::fstypes::{is_pseudo_fs, is_regular_fs};
 use crate::loopdev::{self, LoopSetup, Overlap};
@@ -55,6 +55,8 @@ pub struct Resolved {
     pub ownership: Ownership,
     /// The user namespace of `X-mount.idmap`.
     pub userns: Option<OwnedFd>,
+    /// utab's ROOT= for a remount (see [`Request::table_root`]).
+    pub table_root: Option<OsString>,
 }
 
 /// "failed to parse mount options" about `options` as 2.42 shows them,
@@ -90,12 +92,19 @@ impl<S: Sys> Context<'_, S> {
         let remount = request.options.flags.contains(MsFlags::MS_REMOUNT);
         let no_tables = !request.from_fstab && ((o.operation && !remount) || o.propagation);
 
+        let both_given = request.source.is_some() && request.target.is_some();
         let mut fstab_applied = false;
-        if !request.from_fstab
-            && !no_tables
-            && (request.source.is_none() || request.target.is_none() || remount)
-            && !(request.source.is_some() && request.target.is_some())
-        {
+        if !request.from_fstab && !no_tables && (!both_given || o.options_source_force) {
+            if o.tables_off.fstab && o.tables_off.mtab && !both_given && !remount {
+                // Nothing completes the request; libmount goes on with
+                // what it has and fails past its mount stage.
+                let spec = request.target.clone().or(request.source.clone());
+                return Err(Outcome::failed(
+                    EX_USAGE,
+                    canonical_target(&spec.unwrap_or_default()),
+                    "filesystem was mounted, but any subsequent operation failed: Invalid argument",
+                ));
+            }
             fstab_applied = self.complete_from_tables(&mut request, remount)?;
         }
         let mut options = request.options.clone();
@@ -243,6 +252,7 @@ impl<S: Sys> Context<'_, S> {
             bind_source,
             ownership,
             userns,
+            table_root: request.table_root.clone(),
         })
     }
 
@@ -425,11 +435,13 @@ impl<S: Sys> Context<'_, S> {
         let source = request.source.clone();
         let target = request.target.clone();
         let tags = probe::SystemTags::default();
+        let o = self.o;
         let entries = self.fstab();
         // libmount's apply_table: by what was given, then (unless --source,
         // --target, -L or -U said which it is) the other way round; a tag
         // is never a mount point.
         let found = match (&source, &target) {
+            _ if o.tables_off.fstab => None,
             (None, Some(t)) => fstab::find_target(entries, t, &tags).or_else(|| {
                 swapmatch
                     .then(|| fstab::find_source(entries, t, &tags))
@@ -439,6 +451,12 @@ impl<S: Sys> Context<'_, S> {
                 (swapmatch && probe::parse_tag(s).is_none())
                     .then(|| fstab::find_target(entries, s, &tags))
                     .flatten()
+            }),
+            // --options-source-force: the entry for both (find_pair).
+            (Some(s), Some(t)) if o.options_source_force => entries.iter().find(|e| {
+                let one = std::slice::from_ref(*e);
+                fstab::find_target(one, t, &tags).is_some()
+                    && fstab::find_source(one, s, &tags).is_some()
             }),
             (Some(_), Some(t)) => fstab::find_target(entries, t, &tags),
             (None, None) => None,
@@ -451,19 +469,31 @@ impl<S: Sys> Context<'_, S> {
             if request.fstype.is_none() && self.fstype.is_none() {
                 request.fstype = Some(entry.fstype.clone());
             }
-            request.options = MountOptions::parse(&entry.options).merged(&request.options);
+            let table = MountOptions::parse(&entry.options);
+            request.options = o.options_mode.join(table, &request.options);
             return Ok(true);
         }
         if remount {
             // The mount table, for what is mounted on the target.
             if let Some(t) = target.clone().or(source.clone()) {
-                let table = mountinfo::read_self().unwrap_or_default();
+                let table = match o.tables_off.mtab {
+                    true => Vec::new(),
+                    false => mountinfo::read_self().unwrap_or_default(),
+                };
                 if let Some(entry) = mountinfo::find_target(&table, &canonical_target(&t)) {
                     request.target = Some(entry.target.clone());
                     request.source = Some(entry.source.clone());
                     request.fstype = Some(entry.fstype.clone());
-                    let mounted = MountOptions::parse(&entry.options());
-                    request.options = mounted.merged(&request.options);
+                    request.table_root = Some(entry.root.clone());
+                    // With utab's words for it, as libmount's mtab has them.
+                    let utab = crate::utab::read();
+                    let listed = crate::utab::merge_utab(&table, &utab);
+                    let options = listed
+                        .iter()
+                        .find(|l| std::ptr::eq(l.entry, entry))
+                        .map_or_else(|| entry.options(), |l| l.options.clone());
+                    let mounted = MountOptions::parse(&options);
+                    request.options = o.options_mode.join(mounted, &request.options);
                 } else if request.target.is_none() {
                     request.target = Some(t);
                 }
