@@ -32,8 +32,9 @@ pub const TOOL: Tool = Tool {
     description: "Attach a filesystem to the directory tree, or list what is attached.
 
 Without libblkid or libmount: LABEL=, UUID=, PARTLABEL= and PARTUUID= are found by
-reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs) and GPT entries
-of the devices in /proc/partitions; a regular file is attached to a loop device.",
+reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs, cramfs) and GPT
+entries of the devices in /proc/partitions, ID= through /dev/disk/by-id; a regular
+file is attached to a loop device (not with X-mount.noloop).",
     options: &[
         Opt::flag(
             Some('a'),
