@@ -672,6 +672,10 @@ fn fstab_and_all_as_2_42_and_2_38() {
 /// `--options-mode`, `--options-source`, `--options-source-force`, and
 /// what a remount leaves in utab.
 const OPTIONS_CASES: &[Case] = &[
+    ("mkdir m", "mount -a -T fstab --options-mode=ignore -o nosuid"),
+    ("mkdir m", "mount -a -T fstab --options-mode=append -o exec,size=2m"),
+    ("mkdir m", "mount -a -T fstab --options-mode=replace -o nosuid"),
+    ("mkdir m", "mount -a -T fstab --options-source=disable"),
     ("mkdir m", "mount -T fstab -o exec,size=2m m"),
     ("mkdir m", "mount -T fstab --options-mode ignore -o nosuid m"),
     ("mkdir m", "mount -T fstab --options-mode append -o exec,size=2m m"),

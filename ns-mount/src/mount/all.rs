@@ -110,7 +110,8 @@ impl<S: Sys> Context<'_, S> {
                 source: Some(entry.source),
                 target: Some(entry.target),
                 fstype: Some(entry.fstype),
-                options: options.merged(&self.o.options),
+                // --options-mode holds for -a too (--options-source not).
+                options: self.o.options_mode.join(options, &self.o.options),
                 from_fstab: true,
                 table_root: None,
             };

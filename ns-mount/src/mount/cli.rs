@@ -508,9 +508,9 @@ fn long_only(
             let value = choice(&["fstab", "mtab", "disable"])?;
             if !value.is_empty() {
                 let has = |word: &str| value.split(',').any(|item| item == word);
+                // disable: no table completes a mount (-a still joins its
+                // entries' options, as util-linux does).
                 o.tables_off = if has("disable") {
-                    // No tables, and so nothing of theirs to join.
-                    o.options_mode = OptionsMode::Ignore;
                     TablesOff {
                         fstab: true,
                         mtab: true,
