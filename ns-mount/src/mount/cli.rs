@@ -549,6 +549,50 @@ mod tests {
         parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
     }
 
+    #[test]
+    fn options_mode_and_source() {
+        let o = parse_ok(&["--options-mode=append", "--options-source", "fstab", "m"]);
+        assert_eq!(o.options_mode, OptionsMode::Append);
+        assert_eq!(
+            o.tables_off,
+            TablesOff {
+                fstab: false,
+                mtab: true
+            }
+        );
+        let o = parse_ok(&["--options-source=", "--options-source-force", "m"]);
+        assert_eq!(o.tables_off, TablesOff::default());
+        assert!(o.options_source_force);
+        let o = parse_ok(&["--options-source=mtab,disable", "m"]);
+        assert!(o.tables_off.fstab && o.tables_off.mtab);
+        assert_eq!(o.options_mode, OptionsMode::Prepend);
+        for bad in [
+            "--options-mode=bogus",
+            "--options-source=bogus",
+            "--options-source=fstab,",
+        ] {
+            let argv = ["mount", bad, "m"];
+            assert!(parse(argv).is_err(), "{bad}");
+        }
+        // The last of conflicting words wins: the table's or -o's.
+        let table = options::MountOptions::parse("noexec,size=1m,x-a");
+        let given = options::MountOptions::parse("exec,size=2m");
+        let joined = |mode: OptionsMode| {
+            let o = mode.join(table.clone(), &given);
+            let noexec = o.flags.contains(nix::mount::MsFlags::MS_NOEXEC);
+            (o.words().join(","), noexec)
+        };
+        let all = "noexec,size=1m,x-a,exec,size=2m";
+        assert_eq!(joined(OptionsMode::Prepend), (all.into(), false));
+        let all = "exec,size=2m,noexec,size=1m,x-a";
+        assert_eq!(joined(OptionsMode::Append), (all.into(), true));
+        assert_eq!(joined(OptionsMode::Ignore), ("exec,size=2m".into(), false));
+        assert_eq!(
+            joined(OptionsMode::Replace),
+            ("noexec,size=1m,x-a".into(), true)
+        );
+    }
+
     fn parse_err(args: &[&str]) -> (u8, String) {
         let argv = std::iter::once("mount").chain(args.iter().copied());
         let (_, error) = parse(argv).unwrap_err();
