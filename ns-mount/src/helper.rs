@@ -70,7 +70,7 @@ pub fn any(prefix: &str) -> bool {
     })
 }
 
-/// Runs `helper ARGS` (argv[0] the helper's path) as the caller: a
+/// Runs `helper ARGS` (`argv[0]` the helper's path) as the caller: a
 /// set-user-ID mount's helper gets the real user and group, as libmount
 /// drops them before exec.
 pub fn run(helper: &Path, args: &[OsString]) -> Ran {
