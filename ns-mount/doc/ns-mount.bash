@@ -29,6 +29,14 @@ _ns_mount()
 			:
 			return 0
 			;;
+		'--map-groups')
+			:
+			return 0
+			;;
+		'--map-users')
+			:
+			return 0
+			;;
 		'--target')
 			COMPREPLY=( $(compgen -d -- "$cur") )
 			return 0
@@ -56,7 +64,7 @@ _ns_mount()
 	esac
 	case $cur in
 		-*)
-			COMPREPLY=( $(compgen -W "-a --all -f --fake -T --fstab -F --fork -h --help -n --no-mtab -r --read-only --ro -v --verbose -V --version -w --read-write --rw -o --options -O --test-opts -t --types -U --uuid -L --label -B --bind -M --move -R --rbind --make-shared --make-slave --make-private --make-unbindable --make-rshared --make-rslave --make-rprivate --make-runbindable -m --mkdir= -c --no-canonicalize -i --internal-only -l --show-labels --target --target-prefix --source --options-mode --options-source --options-source-force -N --namespace" -- "$cur") )
+			COMPREPLY=( $(compgen -W "-a --all --beneath --exclusive -f --fake -T --fstab -F --fork -h --help -n --no-mtab -r --read-only --ro -v --verbose -V --version -w --read-write --rw -o --options -O --test-opts -t --types -U --uuid -L --label -B --bind -M --move -R --rbind --make-shared --make-slave --make-private --make-unbindable --make-rshared --make-rslave --make-rprivate --make-runbindable --map-groups --map-users -m --mkdir= -c --no-canonicalize -i --internal-only -l --show-labels --target --target-prefix --source --onlyonce --options-mode --options-source --options-source-force -N --namespace" -- "$cur") )
 			return 0
 			;;
 	esac

@@ -21,9 +21,13 @@
 //! - [`listing`]: `mount` without operands;
 //! - [`error`], [`output`]: exit statuses and how lines are written.
 
+pub mod attrs;
 pub mod error;
+pub mod fsapi;
 pub mod fstab;
 pub mod fstypes;
+pub mod helper;
+pub mod idmap;
 pub mod listing;
 pub mod loopdev;
 pub mod mount;

@@ -15,6 +15,7 @@ use nix::errno::Errno;
 const LOOP_SET_FD: libc::c_ulong = 0x4C00;
 const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
 const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
+const LOOP_GET_STATUS64: libc::c_ulong = 0x4C05;
 const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
 const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
 
@@ -193,6 +194,133 @@ pub fn attach(setup: &LoopSetup) -> Result<Attached, Errno> {
     Err(Errno::EBUSY)
 }
 
+/// What a bound loop device is attached to (LOOP_GET_STATUS64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub device: PathBuf,
+    /// The backing file's device and inode numbers.
+    pub backing_dev: u64,
+    pub backing_inode: u64,
+    pub offset: u64,
+    pub sizelimit: u64,
+    pub flags: u32,
+}
+
+impl Status {
+    pub fn read_only(&self) -> bool {
+        self.flags & LO_FLAGS_READ_ONLY != 0
+    }
+}
+
+/// The status of an open loop device; ENXIO when it is not bound.
+fn status_of(file: &File, device: &Path) -> Result<Status, Errno> {
+    let mut info = info_for(&LoopSetup::default(), false);
+    ioctl(
+        file,
+        LOOP_GET_STATUS64,
+        &mut info as *mut LoopInfo64 as libc::c_ulong,
+    )?;
+    Ok(Status {
+        device: device.to_path_buf(),
+        backing_dev: info.device,
+        backing_inode: info.inode,
+        offset: info.offset,
+        sizelimit: info.sizelimit,
+        flags: info.flags,
+    })
+}
+
+pub fn status(device: &Path) -> Result<Status, Errno> {
+    let file = File::open(device).map_err(errno_of)?;
+    status_of(&file, device)
+}
+
+/// Every bound loop device: the kernel lists a `loop` directory in
+/// /sys/block/loopN only while a file is attached.
+pub fn bound() -> Vec<Status> {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Status> = dir
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().as_encoded_bytes().starts_with(b"loop"))
+        .filter(|e| e.path().join("loop").exists())
+        .filter_map(|e| {
+            let device = Path::new("/dev").join(e.file_name());
+            status(&device).ok()
+        })
+        .collect();
+    found.sort_by_key(|s| loop_number(&s.device));
+    found
+}
+
+fn loop_number(device: &Path) -> u64 {
+    device
+        .to_str()
+        .and_then(|p| p.strip_prefix("/dev/loop"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// A loop device already on the same file, as libmount looks for one
+/// before attaching another (two devices on one file would corrupt it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlap {
+    None,
+    /// The same offset and size limit: the device to use again.
+    Same(PathBuf),
+    /// Another range that overlaps ours.
+    Partial(PathBuf),
+}
+
+/// libmount's loopcxt_find_overlap over the bound devices: the first
+/// device on the file (by device and inode) whose range matches or
+/// overlaps `offset`..`offset + sizelimit` (0: to the end).
+pub fn find_overlap(bound: &[Status], file: (u64, u64), offset: u64, sizelimit: u64) -> Overlap {
+    for s in bound {
+        if (s.backing_dev, s.backing_inode) != file {
+            continue;
+        }
+        if s.offset == offset && s.sizelimit == sizelimit {
+            return Overlap::Same(s.device.clone());
+        }
+        let after_theirs = s.sizelimit != 0 && offset >= s.offset.saturating_add(s.sizelimit);
+        let before_theirs = sizelimit != 0 && offset.saturating_add(sizelimit) <= s.offset;
+        if !after_theirs && !before_theirs {
+            return Overlap::Partial(s.device.clone());
+        }
+    }
+    Overlap::None
+}
+
+/// Whether `device` is a loop device on `file` (device and inode), at
+/// `offset` when one is given.
+pub fn is_on(device: &Path, file: (u64, u64), offset: Option<u64>) -> bool {
+    status(device).is_ok_and(|s| {
+        (s.backing_dev, s.backing_inode) == file && offset.is_none_or(|o| o == s.offset)
+    })
+}
+
+/// The device and inode numbers of a file, as LOOP_GET_STATUS64 gives
+/// them for the backing file.
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Holds a loop device that is to be used again: an open descriptor
+/// keeps autoclear from detaching it before the mount takes it.
+pub fn reuse(device: &Path) -> Result<Attached, Errno> {
+    let file = File::open(device).map_err(errno_of)?;
+    // Lost the race with its autoclear teardown?
+    let status = status_of(&file, device)?;
+    Ok(Attached {
+        device: device.to_path_buf(),
+        read_only: status.read_only(),
+        file,
+    })
+}
+
 /// Detaches a loop device (LOOP_CLR_FD). With autoclear set and the
 /// device still mounted, the kernel defers it to the last unmount.
 pub fn detach(device: &Path) -> Result<(), Errno> {
@@ -227,6 +355,53 @@ mod tests {
         assert_eq!(info.file_name[62], b'/');
         assert_eq!(info.file_name[63], 0);
         assert_eq!(info.flags, LO_FLAGS_AUTOCLEAR | LO_FLAGS_READ_ONLY);
+    }
+
+    fn bound_on(device: &str, offset: u64, sizelimit: u64) -> Status {
+        Status {
+            device: PathBuf::from(device),
+            backing_dev: 8,
+            backing_inode: 12,
+            offset,
+            sizelimit,
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn overlaps_as_libmount_finds_them() {
+        let file = (8, 12);
+        let whole = [bound_on("/dev/loop0", 0, 0)];
+        assert_eq!(
+            find_overlap(&whole, file, 0, 0),
+            Overlap::Same("/dev/loop0".into())
+        );
+        assert_eq!(
+            find_overlap(&whole, file, 4096, 0),
+            Overlap::Partial("/dev/loop0".into())
+        );
+        assert_eq!(find_overlap(&whole, (8, 13), 0, 0), Overlap::None);
+        // Side by side: [0, 5M) and [5M, end) do not overlap.
+        let first = [bound_on("/dev/loop1", 0, 5 << 20)];
+        assert_eq!(find_overlap(&first, file, 5 << 20, 0), Overlap::None);
+        assert_eq!(
+            find_overlap(&first, file, (5 << 20) - 1, 0),
+            Overlap::Partial("/dev/loop1".into())
+        );
+        let second = [bound_on("/dev/loop2", 5 << 20, 0)];
+        assert_eq!(find_overlap(&second, file, 0, 5 << 20), Overlap::None);
+        assert_eq!(
+            find_overlap(&second, file, 1, 5 << 20),
+            Overlap::Partial("/dev/loop2".into())
+        );
+        // No overflow at the top of the range: theirs ends where ours
+        // starts.
+        let top = [bound_on("/dev/loop3", u64::MAX - 1, u64::MAX)];
+        assert_eq!(find_overlap(&top, file, u64::MAX, u64::MAX), Overlap::None);
+        assert_eq!(
+            find_overlap(&top, file, u64::MAX - 1, 1),
+            Overlap::Partial("/dev/loop3".into())
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use ns_sys::mount::{MsFlags, MS_NOSYMFOLLOW};
 
 /// What one option word means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// Sets these mount(2) flags.
     Set(MsFlags),
     /// Clears these mount(2) flags.
@@ -265,33 +265,6 @@ impl MountOptions {
             Some(text) => u32::from_str_radix(text, 8).map_err(|_| InvalidMode(text.to_string())),
         })
     }
-
-    /// The options as libmount shows them in "failed to parse mount
-    /// options" messages: `ro` or `rw`, the flags still set in the order
-    /// given, the filesystem's options, then the userspace ones (without
-    /// `defaults`).
-    pub fn message_optstr(&self) -> String {
-        let read_only = self.flags.contains(MsFlags::MS_RDONLY);
-        let mut words: Vec<&str> = vec![if read_only { "ro" } else { "rw" }];
-        for word in &self.words {
-            if let Some(Kind::Set(flags)) = classify(word) {
-                if flags != MsFlags::MS_RDONLY
-                    && self.flags.contains(flags)
-                    && !words.contains(&word.as_str())
-                {
-                    words.push(word);
-                }
-            }
-        }
-        words.extend(self.data.iter().map(String::as_str));
-        words.extend(
-            self.user
-                .iter()
-                .map(String::as_str)
-                .filter(|w| *w != "defaults"),
-        );
-        words.join(",")
-    }
 }
 
 /// `Some(value)` when `word` is the userspace option `name` (`Some(None)`
@@ -336,34 +309,45 @@ pub fn split(options: &str) -> Vec<&str> {
     words
 }
 
-fn classify(word: &str) -> Option<Kind> {
+/// The meaning of a word. A mount flag with a value (`ro=recursive`,
+/// `nosuid=recursive`, `ro=vfs`) is the flag, as libmount's option map
+/// matches names: the value qualifies it for the fd-based API and is
+/// ignored by mount(2).
+pub(crate) fn classify(word: &str) -> Option<Kind> {
     if let Some((_, kind)) = TABLE.iter().find(|(name, _)| *name == word) {
         return Some(*kind);
     }
     if word.starts_with("x-") || word.starts_with("X-") {
         return Some(Kind::User);
     }
-    let name = word.split_once('=').map_or(word, |(name, _)| name);
-    if word.contains('=') && USER_WITH_VALUE.contains(&name) {
+    let (name, _) = word.split_once('=')?;
+    if USER_WITH_VALUE.contains(&name) {
         return Some(Kind::User);
     }
-    None
+    match TABLE.iter().find(|(entry, _)| *entry == name) {
+        Some((_, kind @ (Kind::Set(_) | Kind::Clear(_)))) => Some(*kind),
+        _ => None,
+    }
 }
 
 /// Whether `options` (an option string) matches an `-O` pattern list as
-/// libmount matches it: every word must be present; a `no` prefix means
-/// the rest must be absent (so `nofail` asks for no `fail`), a `+` prefix
-/// takes the word literally; `NAME=VALUE` must match the value too. An
-/// entry without options matches no pattern word at all.
+/// libmount 2.42 matches it: every word must be present; a `no` prefix
+/// means the rest must be absent (so `nofail` asks for no `fail`, and an
+/// entry without options has none), a `+` prefix takes the word
+/// literally, a lone `no` matches nothing; `NAME=VALUE` must match the
+/// value too.
 pub fn match_options(options: &str, pattern: &str) -> bool {
+    if options.is_empty() && pattern.is_empty() {
+        return true;
+    }
     let words = split(options);
     for want in split(pattern) {
-        if options.is_empty() {
-            return false;
-        }
         let (negated, want) = if let Some(rest) = want.strip_prefix('+') {
             (false, rest)
         } else if let Some(rest) = want.strip_prefix("no") {
+            if rest.is_empty() {
+                return false;
+            }
             (true, rest)
         } else {
             (false, want)
@@ -372,10 +356,12 @@ pub fn match_options(options: &str, pattern: &str) -> bool {
             Some((name, value)) => (name, Some(value).filter(|v| !v.is_empty())),
             None => (want, None),
         };
-        let present = words.iter().any(|w| {
-            let (n, v) = w.split_once('=').unwrap_or((w, ""));
-            n == name && value.is_none_or_eq(v)
-        });
+        // An empty pattern word matches anything.
+        let present = name.is_empty()
+            || words.iter().any(|w| {
+                let (n, v) = w.split_once('=').unwrap_or((w, ""));
+                n == name && value.is_none_or_eq(v)
+            });
         if present == negated {
             return false;
         }
@@ -429,10 +415,6 @@ mod tests {
         MountOptions::parse(text)
     }
 
-    fn message_optstr(text: &str) -> String {
-        parse(text).message_optstr()
-    }
-
     #[test]
     fn flags_and_data_are_split() {
         let parsed = parse("nosuid,nodev,mode=755");
@@ -448,6 +430,17 @@ mod tests {
         assert!(parsed
             .cleared
             .contains(MsFlags::MS_RDONLY | MsFlags::MS_NOEXEC));
+    }
+
+    #[test]
+    fn flags_with_values_are_the_flags() {
+        let parsed = parse("ro=recursive,nosuid=vfs,mode=1");
+        assert_eq!(parsed.flags, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+        assert_eq!(parsed.data, vec!["mode=1"]);
+        assert_eq!(parse("rw=recursive").cleared, MsFlags::MS_RDONLY);
+        // Only mount flags: a userspace word with a value it does not take
+        // stays the filesystem's.
+        assert_eq!(parse("noauto=1").data, vec!["noauto=1"]);
     }
 
     #[test]
@@ -484,28 +477,6 @@ mod tests {
         assert_eq!(parse("group,suid,dev").flags, MsFlags::empty());
         assert_eq!(parse("user=alice").flags, MsFlags::empty());
         assert_eq!(parse("user,exec").user, vec!["user"]);
-    }
-
-    #[test]
-    fn options_as_libmount_shows_them_in_messages() {
-        assert_eq!(message_optstr("loop,offset=x"), "rw,loop,offset=x");
-        assert_eq!(message_optstr("ro,loop,offset=x"), "ro,loop,offset=x");
-        assert_eq!(
-            message_optstr("loop,offset=x,rw,exec,size=1"),
-            "rw,size=1,loop,offset=x"
-        );
-        assert_eq!(
-            message_optstr("noatime,nodev,nosuid,loop,offset=x"),
-            "rw,noatime,nodev,nosuid,loop,offset=x"
-        );
-        assert_eq!(
-            message_optstr("sync,x-foo,defaults,nofail,loop,offset=x,data=ordered"),
-            "rw,sync,data=ordered,x-foo,nofail,loop,offset=x"
-        );
-        assert_eq!(
-            message_optstr("loop,offset=x,noexec,exec,nosuid"),
-            "rw,nosuid,loop,offset=x"
-        );
     }
 
     #[test]
@@ -574,7 +545,10 @@ mod tests {
         assert!(!match_options("rw,size=1m", "+noauto"));
         assert!(match_options("rw,size=1m", "rw,nouser"));
         assert!(match_options("rw,size=1m", "size"));
-        assert!(!match_options("", "nofail"));
+        // 2.42: no options is no fail option.
+        assert!(match_options("", "nofail"));
+        assert!(!match_options("", "auto"));
+        assert!(!match_options("rw", "no"));
         assert!(match_options("rw,size=1m", "size=1m"));
         assert!(!match_options("rw,size=1m", "size=2m"));
         assert!(match_options("", ""));

@@ -16,22 +16,37 @@ use crate::options::MountOptions;
 /// Where libmount keeps the options the kernel does not know.
 pub const UTAB: &str = "/run/mount/utab";
 
+/// The utab in effect: `LIBMOUNT_UTAB` (util-linux's suite points it at a
+/// file of its own), unless we run set-ID, where the caller's environment
+/// does not choose our files.
+pub fn path() -> std::path::PathBuf {
+    let trusted = !ns_sys::runtime::Identity::current().is_set_id();
+    std::env::var_os("LIBMOUNT_UTAB")
+        .filter(|value| trusted && !value.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(UTAB))
+}
+
 /// One utab line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UtabEntry {
     pub source: OsString,
     pub target: OsString,
     pub root: OsString,
+    /// A bind mount's source (`BINDSRC=`, 2.39+).
+    pub bind_source: OsString,
     pub options: String,
     pub attrs: String,
 }
 
-/// Parses utab; lines without SRC, TARGET and ROOT are skipped.
+/// Parses utab; lines without SRC and TARGET are skipped. One without
+/// ROOT (a remount's of a mount named by source and target) is kept with
+/// an empty root, which no mount matches.
 pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
     let mut entries = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let mut entry = UtabEntry::default();
-        let (mut has_src, mut has_target, mut has_root) = (false, false, false);
+        let (mut has_src, mut has_target) = (false, false);
         for field in line.split(|&b| b == b' ') {
             let Some(equals) = field.iter().position(|&b| b == b'=') else {
                 continue;
@@ -40,13 +55,14 @@ pub fn parse_utab(text: &[u8]) -> Vec<UtabEntry> {
             match key {
                 b"SRC" => (entry.source, has_src) = (unescape_path(value), true),
                 b"TARGET" => (entry.target, has_target) = (unescape_path(value), true),
-                b"ROOT" => (entry.root, has_root) = (unescape_path(value), true),
+                b"ROOT" => entry.root = unescape_path(value),
+                b"BINDSRC" => entry.bind_source = unescape_path(value),
                 b"OPTS" => entry.options = unescape(value),
                 b"ATTRS" => entry.attrs = unescape(value),
                 _ => {}
             }
         }
-        if has_src && has_target && has_root {
+        if has_src && has_target {
             entries.push(entry);
         }
     }
@@ -75,10 +91,18 @@ pub fn format_utab_line(entry: &UtabEntry) -> Vec<u8> {
         (b" TARGET=", entry.target.as_bytes()),
         (b" ROOT=", entry.root.as_bytes()),
     ] {
+        if key == b" ROOT=" && value.is_empty() {
+            continue;
+        }
         line.extend_from_slice(key);
         line.extend_from_slice(&mangle(value));
     }
     line.push(b' ');
+    if !entry.bind_source.is_empty() {
+        line.extend_from_slice(b"BINDSRC=");
+        line.extend_from_slice(&mangle(entry.bind_source.as_bytes()));
+        line.push(b' ');
+    }
     if !entry.attrs.is_empty() {
         line.extend_from_slice(b"ATTRS=");
         line.extend_from_slice(&mangle(entry.attrs.as_bytes()));
@@ -144,14 +168,14 @@ pub fn merge_utab<'a>(table: &'a [MountEntry], utab: &[UtabEntry]) -> Vec<Listed
 
 /// Reads utab; a missing file is an empty table.
 pub fn read() -> Vec<UtabEntry> {
-    std::fs::read(UTAB)
+    std::fs::read(path())
         .map(|text| parse_utab(&text))
         .unwrap_or_default()
 }
 
 /// Rewrites utab through a temporary file and rename, as libmount does.
 pub fn write(entries: &[UtabEntry]) -> io::Result<()> {
-    let path = Path::new(UTAB);
+    let path = path();
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!("utab.ns-mount.{}", std::process::id()));
@@ -161,8 +185,8 @@ pub fn write(entries: &[UtabEntry]) -> io::Result<()> {
 }
 
 /// After a successful mount with utab options (`x-…`, `_netdev`, `user=`),
-/// records them as libmount does.
-pub fn record_mount(options: &MountOptions, target: &OsStr) {
+/// records them as libmount does (a bind mount with its source).
+pub fn record_mount(options: &MountOptions, target: &OsStr, bind_source: Option<&OsStr>) {
     let kept = options.utab_options();
     if kept.is_empty() || options.flags.contains(MsFlags::MS_REMOUNT) {
         return;
@@ -176,9 +200,65 @@ pub fn record_mount(options: &MountOptions, target: &OsStr) {
         source: entry.source.clone(),
         target: entry.target.clone(),
         root: entry.root.clone(),
+        bind_source: bind_source.map(OsStr::to_os_string).unwrap_or_default(),
         options: kept.join(","),
         attrs: String::new(),
     });
+    let _ = write(&utab);
+}
+
+/// After a successful remount whose options keep utab words: the
+/// target's entry is replaced (or made), as libmount updates it. Its
+/// ROOT= is the mounted filesystem's when the mount table completed the
+/// request, and none otherwise (libmount knows none then).
+pub fn record_remount(
+    options: &MountOptions,
+    source: &OsStr,
+    target: &OsStr,
+    root: Option<&OsStr>,
+) {
+    let kept = options.utab_options();
+    if kept.is_empty() {
+        return;
+    }
+    let mut utab = read();
+    let entry = UtabEntry {
+        source: source.to_os_string(),
+        target: target.to_os_string(),
+        root: root.map(OsStr::to_os_string).unwrap_or_default(),
+        options: kept.join(","),
+        ..UtabEntry::default()
+    };
+    match utab.iter().rposition(|u| u.target == target) {
+        Some(at) => utab[at] = entry,
+        None => utab.push(entry),
+    }
+    let _ = write(&utab);
+}
+
+/// After a `mount.<type>` helper mounted: our utab options join the
+/// entry the helper wrote (or make one), as libmount completes it.
+pub fn record_after_helper(options: &MountOptions, target: &OsStr) {
+    let kept = options.utab_options();
+    if kept.is_empty() || options.flags.contains(MsFlags::MS_REMOUNT) {
+        return;
+    }
+    let mut utab = read();
+    let canonical = crate::paths::canonical_target(target);
+    let Some(entry) = utab.iter_mut().rev().find(|u| u.target == canonical) else {
+        record_mount(options, &canonical, None);
+        return;
+    };
+    let mut words: Vec<String> = crate::options::split(&entry.options)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    for word in kept {
+        if !words.iter().any(|w| w == word) {
+            words.push(word.to_string());
+        }
+    }
+    entry.options = words.join(",");
     let _ = write(&utab);
 }
 
@@ -201,6 +281,7 @@ mod tests {
             source: "none".into(),
             target: "/mnt/a b".into(),
             root: "/".into(),
+            bind_source: OsString::new(),
             options: "x-foo".into(),
             attrs: String::new(),
         };
@@ -219,6 +300,16 @@ mod tests {
 
     #[test]
     fn utab_lines_missing_keys_are_skipped() {
-        assert!(parse_utab(b"garbage\nSRC=a TARGET=/b\n").is_empty());
+        assert!(parse_utab(b"garbage\nSRC=a\nTARGET=/b OPTS=x-a\n").is_empty());
+    }
+
+    #[test]
+    fn a_remount_entry_without_root_is_kept_but_matches_no_mount() {
+        let parsed = parse_utab(b"SRC=a TARGET=/b OPTS=x-a\n");
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].root, "");
+        assert_eq!(format_utab_line(&parsed[0]), b"SRC=a TARGET=/b OPTS=x-a\n");
+        let table = ns_sys::mountinfo::parse(b"1 0 0:1 / /b rw - tmpfs a rw\n");
+        assert_eq!(merge_utab(&table, &parsed)[0].options, "rw");
     }
 }

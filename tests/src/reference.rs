@@ -43,19 +43,21 @@ pub fn newest_root() -> &'static Path {
 /// `name` (`mount`, `lsns`, `chroot`, …) of the given release, ready for
 /// arguments: a reference tool to compare ours against.
 pub fn command(release: Release, name: &str) -> TestCommand {
+    let argv = command_line(release, name);
+    TestCommand::new(&argv[0]).args(&argv[1..])
+}
+
+/// The command line that runs `name` of a release, ready for arguments:
+/// for the newest, the loader with its options and the binary, so that a
+/// shell script can `exec` it under the reference tool's name.
+pub fn command_line(release: Release, name: &str) -> Vec<PathBuf> {
     match release {
-        Release::Host => {
-            let path = COMMAND_DIRS
-                .iter()
-                .map(|dir| Path::new("/").join(dir).join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("the host has no {name} in {COMMAND_DIRS:?}"));
-            TestCommand::new(path)
-        }
-        Release::Newest => {
-            let argv = newest_argv(name);
-            TestCommand::new(&argv[0]).args(&argv[1..])
-        }
+        Release::Host => vec![COMMAND_DIRS
+            .iter()
+            .map(|dir| Path::new("/").join(dir).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("the host has no {name} in {COMMAND_DIRS:?}"))],
+        Release::Newest => newest_argv(name).into_iter().map(PathBuf::from).collect(),
     }
 }
 

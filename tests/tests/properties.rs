@@ -237,6 +237,13 @@ proptest! {
     fn sizes_and_options_never_panic(text in "[ 0-9a-zA-Z.+,=\"-]{0,24}") {
         let _ = ns_mount::size::strtosize(&text);
         let options = ns_mount::options::MountOptions::parse(&text);
-        let _ = options.message_optstr();
+        let _ = ns_mount::attrs::display_options(&options);
+        let _ = ns_mount::attrs::helper_options(&options);
+        let _ = ns_mount::attrs::vfs_attrs(&options, false);
+        let _ = ns_mount::attrs::vfs_attrs(&options, true);
+        let _ = ns_mount::attrs::superblock_params(&options, true);
+        let _ = ns_mount::attrs::propagations(&options);
+        let _ = ns_mount::options::match_options(&text, &text);
+        let _ = ns_mount::idmap::parse(&text);
     }
 }

@@ -2,7 +2,9 @@
 //! and `-O` select and that is not mounted yet; and `mount -a -o remount`,
 //! which remounts what the mount table (not fstab) holds.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use ns_sys::mount::MsFlags;
@@ -14,6 +16,7 @@ use super::{Context, Request};
 use crate::error::{EX_FAIL, EX_SOMEOK, EX_SUCCESS};
 use crate::fstab::FstabEntry;
 use crate::fstypes::is_regular_fs;
+use crate::loopdev;
 use crate::options::{match_fstype, match_options, MountOptions};
 use crate::output::{padded, progress};
 use crate::paths::{canonical_source, canonical_target, starts_with};
@@ -92,7 +95,7 @@ impl<S: Sys> Context<'_, S> {
                 || self.filtered_out(&entry.fstype, &entry.options);
             let skipped = if ignored {
                 Some("ignored")
-            } else if is_mounted(&entry, &table) {
+            } else if is_mounted(&entry, &table, self.o.target_prefix.as_deref()) {
                 Some("already mounted")
             } else {
                 None
@@ -107,8 +110,10 @@ impl<S: Sys> Context<'_, S> {
                 source: Some(entry.source),
                 target: Some(entry.target),
                 fstype: Some(entry.fstype),
-                options: options.merged(&self.o.options),
+                // --options-mode holds for -a too (--options-source not).
+                options: self.o.options_mode.join(options, &self.o.options),
                 from_fstab: true,
+                table_root: None,
             };
             let (ok, mounted) = self.mount_counted(request);
             tally.count(ok);
@@ -149,9 +154,25 @@ impl Tally {
     }
 }
 
-/// Whether an fstab entry is already mounted (same target, same source).
-fn is_mounted(entry: &FstabEntry, table: &[MountEntry]) -> bool {
-    let target = canonical_target(&entry.target);
+/// Whether an fstab entry is already mounted (libmount's
+/// mnt_table_is_fs_mounted): a mount on the same target (under
+/// `--target-prefix`) of the same source, or of a loop device on the
+/// entry's file (at its `offset=`).
+fn is_mounted(entry: &FstabEntry, table: &[MountEntry], prefix: Option<&OsStr>) -> bool {
+    let target = match prefix {
+        Some(prefix) => {
+            let rest = entry.target.as_bytes();
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            let mut joined = prefix.as_bytes().to_vec();
+            if !rest.is_empty() {
+                joined.push(b'/');
+                joined.extend_from_slice(rest);
+            }
+            OsString::from_vec(joined)
+        }
+        None => entry.target.clone(),
+    };
+    let target = canonical_target(&target);
     let source = match probe::parse_tag(&entry.source) {
         Some((kind, value)) => match probe::find_device(kind, value) {
             Some(device) => device.into_os_string(),
@@ -160,10 +181,21 @@ fn is_mounted(entry: &FstabEntry, table: &[MountEntry]) -> bool {
         None if starts_with(&entry.source, b"/") => canonical_source(&entry.source),
         None => entry.source.clone(),
     };
+    let options = MountOptions::parse(&entry.options);
+    let offset = match options.first_user_value("offset") {
+        Some(Some(text)) => match crate::size::strtosize(text) {
+            Ok(offset) => Some(offset),
+            Err(_) => return false,
+        },
+        _ => None,
+    };
+    let file = loopdev::file_id(Path::new(&source));
     table.iter().any(|m| {
         m.target == target
             && (m.source == source
                 || (is_regular_fs(&m.fstype) && canonical_source(&m.source) == source)
-                || (starts_with(&source, b"/") && Path::new(&source).is_dir() && m.root != "/"))
+                || (starts_with(&source, b"/") && Path::new(&source).is_dir() && m.root != "/")
+                || (m.source.as_bytes().starts_with(b"/dev/loop")
+                    && file.is_some_and(|file| loopdev::is_on(Path::new(&m.source), file, offset))))
     })
 }

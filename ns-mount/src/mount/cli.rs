@@ -32,15 +32,26 @@ pub const TOOL: Tool = Tool {
     description: "Attach a filesystem to the directory tree, or list what is attached.
 
 Without libblkid or libmount: LABEL=, UUID=, PARTLABEL= and PARTUUID= are found by
-reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs) and GPT entries
-of the devices in /proc/partitions; a regular file is attached to a loop device.",
+reading superblocks (ext2/3/4, xfs, btrfs, vfat, iso9660, squashfs, cramfs) and GPT
+entries of the devices in /proc/partitions, ID= through /dev/disk/by-id; a regular
+file is attached to a loop device (not with X-mount.noloop).",
     options: &[
         Opt::flag(
             Some('a'),
             "all",
             "mount every fstab entry not marked noauto",
         ),
-        Opt::flag(Some('f'), "fake", "do everything but the mount(2) call"),
+        Opt::flag(
+            None,
+            "beneath",
+            "attach beneath the top mount of the target (Linux 6.5+)",
+        ),
+        Opt::flag(
+            None,
+            "exclusive",
+            "a new filesystem instance, never an existing one",
+        ),
+        Opt::flag(Some('f'), "fake", "do everything but the mount calls"),
         Opt::required(
             Some('T'),
             "fstab",
@@ -111,6 +122,20 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
         Opt::flag(None, "make-rslave", "mark a whole subtree slave"),
         Opt::flag(None, "make-rprivate", "mark a whole subtree private"),
         Opt::flag(None, "make-runbindable", "mark a whole subtree unbindable"),
+        Opt::required(
+            None,
+            "map-groups",
+            "inner:outer:count",
+            Complete::Nothing,
+            "add a GID mapping to an ID-mapped mount",
+        ),
+        Opt::required(
+            None,
+            "map-users",
+            "inner:outer:count",
+            Complete::Nothing,
+            "add a UID mapping (or name a user namespace file) for an ID-mapped mount",
+        ),
         Opt::optional(
             Some('m'),
             "mkdir",
@@ -122,7 +147,7 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
         Opt::flag(
             Some('i'),
             "internal-only",
-            "accepted (no mount.<type> helpers are run)",
+            "don't call the mount.<type> helpers",
         ),
         Opt::flag(
             Some('l'),
@@ -144,21 +169,30 @@ of the devices in /proc/partitions; a regular file is attached to a loop device.
             Complete::Files,
             "the source (path, LABEL=, UUID=, ...)",
         ),
+        Opt::flag(
+            None,
+            "onlyonce",
+            "fail if the source is already mounted on the target",
+        ),
         Opt::required(
             None,
             "options-mode",
             "mode",
             Complete::Words("ignore append prepend replace"),
-            "accepted: ignore, append, prepend or replace",
+            "how fstab's options join -o's: ignore, append, prepend or replace",
         ),
         Opt::required(
             None,
             "options-source",
             "source",
             Complete::Words("fstab mtab disable"),
-            "accepted: fstab, mtab or disable",
+            "where a mount's options come from: fstab, mtab (both by default) or disable",
         ),
-        Opt::flag(None, "options-source-force", "accepted"),
+        Opt::flag(
+            None,
+            "options-source-force",
+            "complete a mount from fstab also when its source and target are given",
+        ),
         Opt::required(
             Some('N'),
             "namespace",
@@ -201,6 +235,17 @@ pub struct Options {
     pub fake: bool,
     pub verbose: bool,
     pub show_labels: bool,
+    /// `-i`: no `mount.<type>` helper.
+    pub internal_only: bool,
+    /// `-s`, `-n`: passed on to helpers.
+    pub sloppy: bool,
+    pub no_mtab: bool,
+    pub beneath: bool,
+    pub exclusive: bool,
+    pub onlyonce: bool,
+    /// `--map-users`/`--map-groups`, as the `X-mount.idmap=` value they
+    /// build.
+    pub idmap: Option<String>,
     /// `-o`, `-r`, `-w`, `-B`, `--make-…`, … in order, parsed.
     pub options: MountOptions,
     /// Whether any of those was given (`-o ""` is not).
@@ -221,10 +266,50 @@ pub struct Options {
     pub propagation: bool,
     /// `-w`: a write-protected device must not fall back to read-only.
     pub rw_only: bool,
+    /// `--options-mode`.
+    pub options_mode: OptionsMode,
+    /// `--options-source` without `fstab` or `mtab`.
+    pub tables_off: TablesOff,
+    /// `--options-source-force`: fstab completes a request that names
+    /// both its source and its target (the entry must match both).
+    pub options_source_force: bool,
     /// `--source`, `--target`, `-L` or `-U` given: no swapping of source
     /// and target in fstab look-ups.
     pub no_swapmatch: bool,
     pub operands: Vec<OsString>,
+}
+
+/// How the options of an fstab entry (or of the mounted filesystem, for a
+/// remount) join the command line's; the last of conflicting ones wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OptionsMode {
+    /// The table's first, then the command line's.
+    #[default]
+    Prepend,
+    /// The command line's first, then the table's.
+    Append,
+    /// The command line's alone.
+    Ignore,
+    /// The table's alone.
+    Replace,
+}
+
+impl OptionsMode {
+    pub fn join(self, table: MountOptions, given: &MountOptions) -> MountOptions {
+        match self {
+            OptionsMode::Prepend => table.merged(given),
+            OptionsMode::Append => given.merged(&table),
+            OptionsMode::Ignore => given.clone(),
+            OptionsMode::Replace => table,
+        }
+    }
+}
+
+/// The tables `--options-source` leaves out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TablesOff {
+    pub fstab: bool,
+    pub mtab: bool,
 }
 
 impl ns_getopt::Invoked for Options {
@@ -253,7 +338,11 @@ fn parse_options(parser: &mut lexopt::Parser, prog: &str) -> Result<Options, Err
         invoked_as: prog.to_string(),
         ..Options::default()
     };
-    parse_into(parser, &mut o).map(|()| o)
+    parse_into(parser, &mut o)?;
+    if let Some(idmap) = o.idmap.clone() {
+        o.add(&format!("X-mount.idmap={idmap}"));
+    }
+    Ok(o)
 }
 
 fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error> {
@@ -265,7 +354,7 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
         // one).
         let allowed = match key {
             Key::Short(c) => RESTRICTED_OK.contains(c),
-            Key::Long(long) => matches!(long, "source" | "target"),
+            Key::Long(long) => matches!(long, "source" | "target" | "exclusive"),
         };
         if !allowed {
             o.privilege.drop_to_caller(&ns_sys::Linux)?;
@@ -274,7 +363,10 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short('a') => o.all = true,
             Key::Short('c') => o.no_canonicalize = true,
             Key::Short('f') => o.fake = true,
-            Key::Short('F' | 'i' | 'n' | 's') => {}
+            Key::Short('F') => {}
+            Key::Short('i') => o.internal_only = true,
+            Key::Short('n') => o.no_mtab = true,
+            Key::Short('s') => o.sloppy = true,
             Key::Short('r') => {
                 o.add("ro");
                 o.rw_only = false;
@@ -303,6 +395,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short(c @ ('L' | 'U')) => {
                 let value = parser.value().map_err(usage)?;
                 o.no_swapmatch = true;
+                // util-linux quotes the value (LABEL="x"); the quotes go
+                // again wherever the tag is looked up.
                 let tag: &[u8] = if c == 'L' { b"LABEL=\"" } else { b"UUID=\"" };
                 let spec = [tag, value.as_bytes(), b"\""].concat();
                 o.source = Some(OsString::from_vec(spec));
@@ -369,19 +463,67 @@ fn long_only(
         o.propagation = true;
         return Ok(());
     }
-    let mut choice = |choices: &[&str]| -> Result<(), Error> {
+    let mut choice = |choices: &[&str]| -> Result<String, Error> {
         let value = text(parser.value().map_err(&usage)?);
-        if value.split(',').all(|item| choices.contains(&item)) {
-            Ok(())
+        let value = value.strip_prefix('=').unwrap_or(&value).to_string();
+        // An empty list is the default, as util-linux takes it.
+        if value.is_empty() || value.split(',').all(|item| choices.contains(&item)) {
+            Ok(value)
         } else {
             Err(Error::Usage("bad usage".into()))
         }
     };
     match long {
+        "beneath" => o.beneath = true,
+        "exclusive" => o.exclusive = true,
+        "onlyonce" => o.onlyonce = true,
+        "map-users" | "map-groups" => {
+            let value = text(parser.value().map_err(&usage)?);
+            let value = value.strip_prefix('=').unwrap_or(&value);
+            // A namespace file stands alone; mappings add up.
+            o.idmap = match o.idmap.take() {
+                Some(old) if old.starts_with('/') || value.starts_with('/') => {
+                    return Err(Error::Usage("bad usage".into()))
+                }
+                _ if value.starts_with('/') => Some(value.to_string()),
+                previous => {
+                    let kind = if long == "map-users" { "u:" } else { "g:" };
+                    let mut all = previous.map(|p| p + " ").unwrap_or_default();
+                    all.push_str(kind);
+                    all.push_str(value);
+                    Some(all)
+                }
+            };
+        }
         "target-prefix" => o.target_prefix = Some(parser.value().map_err(&usage)?),
-        "options-mode" => choice(&["ignore", "append", "prepend", "replace"])?,
-        "options-source" => choice(&["fstab", "mtab", "disable"])?,
-        "options-source-force" => {}
+        "options-mode" => {
+            o.options_mode = match choice(&["ignore", "append", "prepend", "replace"])?.as_str() {
+                "ignore" => OptionsMode::Ignore,
+                "append" => OptionsMode::Append,
+                "replace" => OptionsMode::Replace,
+                _ => OptionsMode::Prepend,
+            }
+        }
+        "options-source" => {
+            let value = choice(&["fstab", "mtab", "disable"])?;
+            if !value.is_empty() {
+                let has = |word: &str| value.split(',').any(|item| item == word);
+                // disable: no table completes a mount (-a still joins its
+                // entries' options, as util-linux does).
+                o.tables_off = if has("disable") {
+                    TablesOff {
+                        fstab: true,
+                        mtab: true,
+                    }
+                } else {
+                    TablesOff {
+                        fstab: !has("fstab"),
+                        mtab: !has("mtab"),
+                    }
+                };
+            }
+        }
+        "options-source-force" => o.options_source_force = true,
         other => unreachable!("option --{other} is in the table but not handled"),
     }
     Ok(())
@@ -405,6 +547,50 @@ mod tests {
     fn parse_ok(args: &[&str]) -> Options {
         let argv = std::iter::once("mount").chain(args.iter().copied());
         parse(argv).map_err(|(_, e)| e.to_string()).unwrap()
+    }
+
+    #[test]
+    fn options_mode_and_source() {
+        let o = parse_ok(&["--options-mode=append", "--options-source", "fstab", "m"]);
+        assert_eq!(o.options_mode, OptionsMode::Append);
+        assert_eq!(
+            o.tables_off,
+            TablesOff {
+                fstab: false,
+                mtab: true
+            }
+        );
+        let o = parse_ok(&["--options-source=", "--options-source-force", "m"]);
+        assert_eq!(o.tables_off, TablesOff::default());
+        assert!(o.options_source_force);
+        let o = parse_ok(&["--options-source=mtab,disable", "m"]);
+        assert!(o.tables_off.fstab && o.tables_off.mtab);
+        assert_eq!(o.options_mode, OptionsMode::Prepend);
+        for bad in [
+            "--options-mode=bogus",
+            "--options-source=bogus",
+            "--options-source=fstab,",
+        ] {
+            let argv = ["mount", bad, "m"];
+            assert!(parse(argv).is_err(), "{bad}");
+        }
+        // The last of conflicting words wins: the table's or -o's.
+        let table = options::MountOptions::parse("noexec,size=1m,x-a");
+        let given = options::MountOptions::parse("exec,size=2m");
+        let joined = |mode: OptionsMode| {
+            let o = mode.join(table.clone(), &given);
+            let noexec = o.flags.contains(nix::mount::MsFlags::MS_NOEXEC);
+            (o.words().join(","), noexec)
+        };
+        let all = "noexec,size=1m,x-a,exec,size=2m";
+        assert_eq!(joined(OptionsMode::Prepend), (all.into(), false));
+        let all = "exec,size=2m,noexec,size=1m,x-a";
+        assert_eq!(joined(OptionsMode::Append), (all.into(), true));
+        assert_eq!(joined(OptionsMode::Ignore), ("exec,size=2m".into(), false));
+        assert_eq!(
+            joined(OptionsMode::Replace),
+            ("noexec,size=1m,x-a".into(), true)
+        );
     }
 
     fn parse_err(args: &[&str]) -> (u8, String) {

@@ -32,6 +32,9 @@ pub struct Outcome {
     /// A restricted caller asked for more than a user mount: refused
     /// before any mount(2) call.
     pub not_permitted: bool,
+    /// The kernel's messages about the mount (`w …` and, for `-v`,
+    /// `i …`, are shown; `e …` are in `message`).
+    pub notes: Vec<String>,
 }
 
 impl Outcome {
@@ -45,6 +48,7 @@ impl Outcome {
             syscall_failed: false,
             verbose: None,
             not_permitted: false,
+            notes: Vec::new(),
         }
     }
 
@@ -56,6 +60,7 @@ impl Outcome {
             syscall_failed: false,
             verbose,
             not_permitted: false,
+            notes: Vec::new(),
         }
     }
 
@@ -79,6 +84,7 @@ impl Outcome {
                 say(&[DMESG_HINT.as_bytes()]);
             }
         }
+        self.print_notes('w', verbose);
         if self.code == EX_SUCCESS && verbose {
             if let Some(text) = &self.verbose {
                 let mut out = std::io::stdout().lock();
@@ -86,6 +92,37 @@ impl Outcome {
             }
         }
         self.code
+    }
+
+    /// The kernel's warnings (and with `-v` its infos) on stdout, under
+    /// a header, as mount(8) 2.41+ prints them.
+    fn print_notes(&self, kind: char, verbose: bool) {
+        for (kind, one, many) in [
+            (kind, "mount warning:", "mount warnings:"),
+            ('i', "mount info:", "mount infos:"),
+        ] {
+            if kind == 'i' && !verbose {
+                continue;
+            }
+            let prefix = format!("{kind} ");
+            let lines: Vec<&str> = self
+                .notes
+                .iter()
+                .filter_map(|n| n.strip_prefix(prefix.as_str()))
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            let mut text = String::from(if lines.len() == 1 { one } else { many });
+            text.push('\n');
+            for line in lines {
+                text.push_str("      * ");
+                text.push_str(line);
+                text.push('\n');
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        }
     }
 
     pub fn not_permitted(spec: &OsStr) -> Outcome {
@@ -118,12 +155,17 @@ pub fn success_message(
 
 pub struct MountFailure<'a> {
     pub errno: Errno,
+    /// The call that failed (`mount`, `move_mount`, …), for the generic
+    /// message.
+    pub syscall: &'a str,
     pub step: Step,
     pub flags: MsFlags,
     pub source: Option<&'a OsStr>,
     pub target: &'a OsStr,
     pub fstype: Option<&'a str>,
     pub rw_only: bool,
+    /// `nofail`: a missing device is no failure.
+    pub nofail: bool,
 }
 
 /// util-linux's wording for a failed mount(2), the source named as its
@@ -150,25 +192,21 @@ pub fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
         );
     }
     let generic = |errno: Errno| {
-        format!(
-            "mount(2) system call failed: {}",
-            ns_sys::strerror(errno as i32)
-        )
-        .into_bytes()
+        format!("{}() failed: {}", f.syscall, ns_sys::strerror(errno as i32)).into_bytes()
     };
+    let source_missing = || stat(src).is_none();
     Some(match f.errno {
         // Without privileges (a restricted mount that dropped them) the
         // kernel's refusal is about the caller.
         Errno::EPERM if ns_sys::runtime::Identity::current().euid != 0 => {
             text("must be superuser to use mount")
         }
-        Errno::EPERM => {
-            if stat(f.target).is_none_or_not_dir() {
-                text("mount point is not a directory")
-            } else {
+        Errno::EPERM => match stat(f.target) {
+            Some(m) if m.is_dir() || (f.flags.contains(MsFlags::MS_BIND) && m.is_file()) => {
                 text("permission denied")
             }
-        }
+            _ => text("mount point is not a directory"),
+        },
         Errno::EBUSY => {
             if f.flags.contains(MsFlags::MS_REMOUNT) {
                 text("mount point is busy")
@@ -193,7 +231,10 @@ pub fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
                 text("mount point does not exist")
             } else if stat(f.target).is_none() {
                 text("mount point is a symbolic link to nowhere")
-            } else if stat(src).is_none() {
+            } else if source_missing() {
+                if f.nofail {
+                    return None;
+                }
                 about("special device ", " does not exist")
             } else {
                 generic(f.errno)
@@ -202,9 +243,10 @@ pub fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
         Errno::ENOTDIR => {
             if stat(f.target).is_none_or_not_dir() {
                 text("mount point is not a directory")
-            } else if std::fs::metadata(src).err().and_then(|e| e.raw_os_error())
-                == Some(libc::ENOTDIR)
-            {
+            } else if source_missing() {
+                if f.nofail {
+                    return None;
+                }
                 about(
                     "special device ",
                     " does not exist (a path prefix is not a directory)",
@@ -233,6 +275,7 @@ pub fn mount_error_message(f: MountFailure<'_>) -> Option<Vec<u8>> {
             Some(t) => format!("unknown filesystem type '{t}'").into_bytes(),
             None => text("unknown filesystem type"),
         },
+        Errno::ENOTBLK | Errno::ENXIO | Errno::ENOMEDIUM if f.nofail => return None,
         Errno::ENOTBLK => match stat(src) {
             None => about("", " is not a block device, and stat(2) fails?"),
             Some(m) if m.file_type().is_block_device() => about(
@@ -304,12 +347,14 @@ mod tests {
         let message = |errno, flags| {
             mount_error_message(MountFailure {
                 errno,
+                syscall: "move_mount",
                 step: Step::Main,
                 flags,
                 source: Some(OsStr::new("/nonexistent-source")),
                 target: OsStr::new("/nonexistent-target"),
                 fstype: Some("bogus"),
                 rw_only: false,
+                nofail: false,
             })
             .map(|message| String::from_utf8(message).unwrap())
             .unwrap()
@@ -329,6 +374,11 @@ mod tests {
         assert_eq!(
             message(Errno::EROFS, MsFlags::MS_RDONLY),
             "cannot mount /nonexistent-source read-only"
+        );
+        // 2.42 names the call that failed.
+        assert_eq!(
+            message(Errno::ELOOP, MsFlags::empty()),
+            "move_mount() failed: Too many levels of symbolic links"
         );
     }
 }

@@ -7,6 +7,7 @@
 //! `X-mount.mkdir`, and canonicalised.
 
 use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -15,13 +16,14 @@ use ns_sys::mount::{MsFlags, PROPAGATION};
 use ns_sys::mountinfo;
 use ns_sys::Sys;
 
+use super::exec::{self, Ownership};
 use super::messages::Outcome;
 use super::{fstab_path, Context, Request};
-use crate::error::EX_FAIL;
-use crate::fstab::FstabEntry;
+use crate::error::{EX_FAIL, EX_USAGE};
+use crate::fstab;
 use crate::fstypes::{is_pseudo_fs, is_regular_fs};
-use crate::loopdev::{self, LoopSetup};
-use crate::options::MountOptions;
+use crate::loopdev::{self, LoopSetup, Overlap};
+use crate::options::{match_fstype, MountOptions};
 use crate::paths::{canonical_source, canonical_target, starts_with};
 use crate::privilege;
 use crate::probe;
@@ -41,6 +43,45 @@ pub struct Resolved {
     /// The loop device set up for the source, held until mount(2) took it
     /// (autoclear then detaches it with the mount).
     pub loop_device: Option<loopdev::Attached>,
+    /// `X-mount.nocanonicalize[=source]`: a symlink source is bound
+    /// itself, not what it points to.
+    pub nocanonicalize_source: bool,
+    /// `X-mount.subdir=`: the directory of a new filesystem to attach,
+    /// relative to its root.
+    pub subdir: Option<OsString>,
+    /// A bind mount's source, for utab's `BINDSRC=`.
+    pub bind_source: Option<OsString>,
+    /// What `X-mount.owner`, `X-mount.group`, `X-mount.mode` ask.
+    pub ownership: Ownership,
+    /// The user namespace of `X-mount.idmap`.
+    pub userns: Option<OwnedFd>,
+    /// utab's ROOT= for a remount (see [`Request::table_root`]).
+    pub table_root: Option<OsString>,
+}
+
+/// "failed to parse mount options" about `options` as 2.42 shows them,
+/// with the errno libmount's message carries, if any.
+pub(super) fn options_error(options: &MountOptions, target: &OsStr, errno: Option<i32>) -> Outcome {
+    let optstr = crate::attrs::display_options(options);
+    let message = match errno {
+        Some(errno) => format!(
+            "failed to parse mount options '{optstr}': {}",
+            ns_sys::strerror(errno)
+        ),
+        None => format!("failed to parse mount options '{optstr}'"),
+    };
+    Outcome::usage(target, message)
+}
+
+/// `X-mount.nocanonicalize[=source|target]`: whether paths of this kind
+/// are taken as given (a restricted caller's never are).
+fn nocanonicalize(options: &MountOptions, kind: &str, restricted: bool) -> bool {
+    !restricted
+        && match options.user_value("X-mount.nocanonicalize") {
+            None => false,
+            Some(None) => true,
+            Some(Some(value)) => value.is_empty() || value == kind,
+        }
 }
 
 impl<S: Sys> Context<'_, S> {
@@ -51,12 +92,19 @@ impl<S: Sys> Context<'_, S> {
         let remount = request.options.flags.contains(MsFlags::MS_REMOUNT);
         let no_tables = !request.from_fstab && ((o.operation && !remount) || o.propagation);
 
+        let both_given = request.source.is_some() && request.target.is_some();
         let mut fstab_applied = false;
-        if !request.from_fstab
-            && !no_tables
-            && (request.source.is_none() || request.target.is_none() || remount)
-            && !(request.source.is_some() && request.target.is_some())
-        {
+        if !request.from_fstab && !no_tables && (!both_given || o.options_source_force) {
+            if o.tables_off.fstab && o.tables_off.mtab && !both_given && !remount {
+                // Nothing completes the request; libmount goes on with
+                // what it has and fails past its mount stage.
+                let spec = request.target.clone().or(request.source.clone());
+                return Err(Outcome::failed(
+                    EX_USAGE,
+                    canonical_target(&spec.unwrap_or_default()),
+                    "filesystem was mounted, but any subsequent operation failed: Invalid argument",
+                ));
+            }
             fstab_applied = self.complete_from_tables(&mut request, remount)?;
         }
         let mut options = request.options.clone();
@@ -71,9 +119,6 @@ impl<S: Sys> Context<'_, S> {
             options.flags |= MsFlags::MS_MOVE;
         }
         let flags = options.flags;
-        let propagation_only = flags.intersects(PROPAGATION)
-            && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty();
-
         let mut fstype = request
             .fstype
             .clone()
@@ -82,6 +127,39 @@ impl<S: Sys> Context<'_, S> {
         if request.from_fstab && self.fstype.is_some() && request.fstype.is_none() {
             fstype = self.fstype.clone();
         }
+        // libmount's mnt_context_propagation_only: nothing but propagation
+        // flags, and neither a source nor a type to mount.
+        let none_like = |v: Option<&OsStr>| v.is_none_or(|v| v == "none");
+        let propagation_only = flags.intersects(PROPAGATION)
+            && (flags - PROPAGATION - MsFlags::MS_REC - MsFlags::MS_SILENT).is_empty()
+            && none_like(request.source.as_deref())
+            && none_like(fstype.as_deref().map(OsStr::new));
+        // The options that act around the mount are checked first, as
+        // libmount's option stage precedes its source and target ones.
+        let target_given = request.target.clone().unwrap_or_default();
+        let ownership = exec::ownership(&options)
+            .map_err(|errno| options_error(&options, &target_given, Some(errno)))?;
+        let userns = match options.first_user_value("X-mount.idmap") {
+            None => None,
+            Some(value) => {
+                let value = value.unwrap_or("");
+                let idmap = crate::idmap::parse(value).ok_or_else(|| {
+                    // libmount's message carries a stale errno here.
+                    let errno = if value.trim().is_empty() {
+                        libc::EINVAL
+                    } else {
+                        libc::ENOENT
+                    };
+                    options_error(&options, &target_given, Some(errno))
+                })?;
+                let namespace = crate::idmap::user_namespace(&idmap)
+                    .map_err(|e| options_error(&options, &target_given, Some(e as i32)))?;
+                Some(namespace)
+            }
+        };
+        let restricted = self.privilege.is_restricted();
+        let keep_source = o.no_canonicalize || nocanonicalize(&options, "source", restricted);
+        let keep_target = o.no_canonicalize || nocanonicalize(&options, "target", restricted);
 
         let Some(raw_target) = request.target.clone() else {
             let spec = request.source.clone().unwrap_or_else(|| "???".into());
@@ -105,12 +183,18 @@ impl<S: Sys> Context<'_, S> {
             let Some(given) = source.clone() else {
                 return Err(Outcome::usage(&target, "no mount source specified"));
             };
-            let (path, device) =
-                self.resolve_source(&request, &mut options, &given, &target, fstype.as_deref())?;
+            let (path, device) = self.resolve_source(
+                &mut options,
+                &given,
+                &target,
+                fstype.as_deref(),
+                keep_source,
+            )?;
             source = Some(path);
             loop_device = device;
+            self.check_auto_fstypes(&options, source.as_deref(), fstype.as_deref(), &target)?;
         } else if let Some(given) = &source {
-            if !o.no_canonicalize
+            if !keep_source
                 && starts_with(given, b"/")
                 && !is_pseudo_fs(fstype.as_deref().unwrap_or("none"))
             {
@@ -120,7 +204,7 @@ impl<S: Sys> Context<'_, S> {
         // The mount point, prepared after the source as libmount does (so
         // source errors name the target as given).
         self.make_mount_point(&options, &target)?;
-        let target = if o.no_canonicalize {
+        let target = if keep_target {
             target
         } else {
             canonical_target(&target)
@@ -131,6 +215,30 @@ impl<S: Sys> Context<'_, S> {
             } else {
                 MsFlags::empty()
             };
+        let operation = flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT)
+            || propagation_only;
+        let subdir = match options.user_value("X-mount.subdir") {
+            None => None,
+            Some(None | Some("")) => {
+                // libmount's message carries the errno its resolving of
+                // the mount point left (readlink's EINVAL on a directory).
+                let errno = if Path::new(&target).exists() {
+                    libc::EINVAL
+                } else {
+                    libc::ENOENT
+                };
+                return Err(options_error(&options, &target, Some(errno)));
+            }
+            // Relative to the new filesystem's root; the root itself is
+            // no subdirectory.
+            Some(Some(dir)) => Some(dir.trim_start_matches('/'))
+                .filter(|dir| !dir.is_empty() && !operation)
+                .map(OsString::from),
+        };
+        let bind_source = (flags.contains(MsFlags::MS_BIND)
+            && !flags.contains(MsFlags::MS_REMOUNT))
+        .then(|| source.clone())
+        .flatten();
         Ok(Resolved {
             source,
             target,
@@ -139,7 +247,44 @@ impl<S: Sys> Context<'_, S> {
             flags,
             propagation_only,
             loop_device,
+            nocanonicalize_source: keep_source && !o.no_canonicalize,
+            subdir,
+            bind_source,
+            ownership,
+            userns,
+            table_root: request.table_root.clone(),
         })
+    }
+
+    /// `X-mount.auto-fstypes=LIST` (2.40+): what probing finds must be a
+    /// type the list lets through (`-t`'s syntax; the first one counts, an
+    /// empty one allows all). Only where the type is probed: none given,
+    /// or `auto`, and no operation on an existing mount. Checked before
+    /// the mount point is, as libmount does, so the message names the
+    /// target as given.
+    fn check_auto_fstypes(
+        &self,
+        options: &MountOptions,
+        source: Option<&OsStr>,
+        fstype: Option<&str>,
+        target: &OsStr,
+    ) -> Result<(), Outcome> {
+        let Some(Some(pattern)) = options.first_user_value("X-mount.auto-fstypes") else {
+            return Ok(());
+        };
+        let operation = options
+            .flags
+            .intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE | MsFlags::MS_REMOUNT);
+        if pattern.is_empty() || operation || fstype.is_some() || self.fstype_pattern.is_some() {
+            return Ok(());
+        }
+        let found = source.and_then(exec::probe_source);
+        match found {
+            Some(sb) if !match_fstype(sb.fstype, pattern) => {
+                Err(Outcome::usage(target, "no valid filesystem type specified"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A source to mount: a tag found, a path canonicalised, a file on a
@@ -147,11 +292,11 @@ impl<S: Sys> Context<'_, S> {
     /// read-only file).
     fn resolve_source(
         &self,
-        request: &Request,
         options: &mut MountOptions,
         given: &OsStr,
         target: &OsStr,
         fstype: Option<&str>,
+        keep_path: bool,
     ) -> Result<(OsString, Option<loopdev::Attached>), Outcome> {
         let o = self.o;
         let mut path = given.to_os_string();
@@ -173,14 +318,11 @@ impl<S: Sys> Context<'_, S> {
         // move takes (a directory), as libmount does.
         let bind_or_move =
             flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) && Path::new(&path).exists();
-        if !o.no_canonicalize && (!pseudo || bind_or_move) {
+        if !keep_path && (!pseudo || bind_or_move) {
             path = canonical_source(&path);
         }
         let setup = loop_setup(options, &path, fstype, flags).map_err(|errno| {
-            let optstr = request.options.message_optstr();
-            let text = ns_sys::strerror(errno);
-            let message = format!("failed to parse mount options '{optstr}': {text}");
-            Outcome::usage(target, message)
+            options_error(options, target, Some(loop_cleanup_errno(&path, errno)))
         })?;
         let Some(setup) = setup else {
             return Ok((path, None));
@@ -188,24 +330,66 @@ impl<S: Sys> Context<'_, S> {
         if o.fake {
             return Ok((path, None));
         }
-        match loopdev::attach(&setup) {
-            Ok(attached) => {
-                if attached.read_only {
-                    options.flags |= MsFlags::MS_RDONLY;
-                }
-                // With autoclear the kernel tracks the device: libmount
-                // leaves "loop" out of utab then.
-                options
-                    .user
-                    .retain(|w| w != "loop" && !w.starts_with("loop="));
-                let device = attached.device.clone().into_os_string();
-                Ok((device, Some(attached)))
+        let attached = self.loop_device(&setup, &path, target)?;
+        if attached.read_only {
+            options.apply("ro");
+        }
+        // With autoclear the kernel tracks the device: libmount leaves
+        // "loop" out of utab then.
+        options
+            .user
+            .retain(|w| w != "loop" && !w.starts_with("loop="));
+        let device = attached.device.clone().into_os_string();
+        Ok((device, Some(attached)))
+    }
+
+    /// The loop device for a file, as libmount's loopdev hook finds or
+    /// makes one: not a second mount of the same file on the same mount
+    /// point; a device already on the same range of the file is used
+    /// again; one on an overlapping range is refused.
+    fn loop_device(
+        &self,
+        setup: &LoopSetup,
+        path: &OsStr,
+        target: &OsStr,
+    ) -> Result<loopdev::Attached, Outcome> {
+        let failed = |what: &[u8]| {
+            let message = [what, b" for ", path.as_bytes()].concat();
+            Outcome::failed(EX_FAIL, target.to_os_string(), message)
+        };
+        if let Some(file) = loopdev::file_id(&setup.file) {
+            let here = canonical_target(target);
+            let table = mountinfo::read_self().unwrap_or_default();
+            let mounted_here = table.iter().rev().any(|e| {
+                e.target == here
+                    && loopdev::is_loop_device(Path::new(&e.source))
+                    && loopdev::is_on(Path::new(&e.source), file, Some(setup.offset))
+            });
+            if mounted_here {
+                let message = [path.as_bytes(), b" is already mounted"].concat();
+                return Err(Outcome::usage(target, message));
             }
-            Err(_) => {
-                let message = [b"failed to setup loop device for ", path.as_bytes()].concat();
-                Err(Outcome::failed(EX_FAIL, target.to_os_string(), message))
+            let bound = loopdev::bound();
+            match loopdev::find_overlap(&bound, file, setup.offset, setup.sizelimit) {
+                Overlap::None => {}
+                Overlap::Partial(_) => return Err(failed(b"overlapping loop device exists")),
+                // loop=DEVICE cannot have the one already there.
+                Overlap::Same(_) if setup.device.is_some() => {
+                    return Err(failed(b"overlapping loop device exists"))
+                }
+                Overlap::Same(device) => match loopdev::reuse(&device) {
+                    Ok(attached) if attached.read_only && !setup.read_only => {
+                        let text = ns_sys::strerror(libc::EROFS);
+                        let message = format!("mount failed: {text}");
+                        return Err(Outcome::failed(EX_FAIL, target.to_os_string(), message));
+                    }
+                    Ok(attached) => return Ok(attached),
+                    // Detached meanwhile: a new one, then.
+                    Err(_) => {}
+                },
             }
         }
+        loopdev::attach(setup).map_err(|_| failed(b"failed to set up loop device"))
     }
 
     /// `X-mount.mkdir`: creates a missing mount point (for root, and
@@ -214,10 +398,7 @@ impl<S: Sys> Context<'_, S> {
         let mode = match options.mkdir_mode() {
             None => return Ok(()),
             Some(Ok(mode)) => mode,
-            Some(Err(bad)) => {
-                let message = format!("failed to parse mount options '{}'", bad.0);
-                return Err(Outcome::usage(target, message));
-            }
+            Some(Err(_)) => return Err(options_error(options, target, None)),
         };
         if Path::new(target).exists() {
             return Ok(());
@@ -253,17 +434,34 @@ impl<S: Sys> Context<'_, S> {
         let swapmatch = !self.o.no_swapmatch;
         let source = request.source.clone();
         let target = request.target.clone();
+        let tags = probe::SystemTags::default();
+        let o = self.o;
         let entries = self.fstab();
-        let found =
-            match (&source, &target) {
-                (None, Some(t)) => by_target(entries, t)
-                    .or_else(|| swapmatch.then(|| by_source(entries, t)).flatten()),
-                (Some(s), None) => by_source(entries, s)
-                    .or_else(|| swapmatch.then(|| by_target(entries, s)).flatten()),
-                (Some(_), Some(t)) => by_target(entries, t),
-                (None, None) => None,
-            }
-            .cloned();
+        // libmount's apply_table: by what was given, then (unless --source,
+        // --target, -L or -U said which it is) the other way round; a tag
+        // is never a mount point.
+        let found = match (&source, &target) {
+            _ if o.tables_off.fstab => None,
+            (None, Some(t)) => fstab::find_target(entries, t, &tags).or_else(|| {
+                swapmatch
+                    .then(|| fstab::find_source(entries, t, &tags))
+                    .flatten()
+            }),
+            (Some(s), None) => fstab::find_source(entries, s, &tags).or_else(|| {
+                (swapmatch && probe::parse_tag(s).is_none())
+                    .then(|| fstab::find_target(entries, s, &tags))
+                    .flatten()
+            }),
+            // --options-source-force: the entry for both (find_pair).
+            (Some(s), Some(t)) if o.options_source_force => entries.iter().find(|e| {
+                let one = std::slice::from_ref(*e);
+                fstab::find_target(one, t, &tags).is_some()
+                    && fstab::find_source(one, s, &tags).is_some()
+            }),
+            (Some(_), Some(t)) => fstab::find_target(entries, t, &tags),
+            (None, None) => None,
+        }
+        .cloned();
         if let Some(entry) = found {
             // A one-operand swap: the operand was the entry's source.
             request.source = Some(entry.source.clone());
@@ -271,19 +469,31 @@ impl<S: Sys> Context<'_, S> {
             if request.fstype.is_none() && self.fstype.is_none() {
                 request.fstype = Some(entry.fstype.clone());
             }
-            request.options = MountOptions::parse(&entry.options).merged(&request.options);
+            let table = MountOptions::parse(&entry.options);
+            request.options = o.options_mode.join(table, &request.options);
             return Ok(true);
         }
         if remount {
             // The mount table, for what is mounted on the target.
             if let Some(t) = target.clone().or(source.clone()) {
-                let table = mountinfo::read_self().unwrap_or_default();
+                let table = match o.tables_off.mtab {
+                    true => Vec::new(),
+                    false => mountinfo::read_self().unwrap_or_default(),
+                };
                 if let Some(entry) = mountinfo::find_target(&table, &canonical_target(&t)) {
                     request.target = Some(entry.target.clone());
                     request.source = Some(entry.source.clone());
                     request.fstype = Some(entry.fstype.clone());
-                    let mounted = MountOptions::parse(&entry.options());
-                    request.options = mounted.merged(&request.options);
+                    request.table_root = Some(entry.root.clone());
+                    // With utab's words for it, as libmount's mtab has them.
+                    let utab = crate::utab::read();
+                    let listed = crate::utab::merge_utab(&table, &utab);
+                    let options = listed
+                        .iter()
+                        .find(|l| std::ptr::eq(l.entry, entry))
+                        .map_or_else(|| entry.options(), |l| l.options.clone());
+                    let mounted = MountOptions::parse(&options);
+                    request.options = o.options_mode.join(mounted, &request.options);
                 } else if request.target.is_none() {
                     request.target = Some(t);
                 }
@@ -308,38 +518,17 @@ impl<S: Sys> Context<'_, S> {
     }
 }
 
-/// The last fstab entry for a mount point: as written, else canonical.
-fn by_target<'e>(entries: &'e [FstabEntry], target: &OsStr) -> Option<&'e FstabEntry> {
-    let canonical = canonical_target(target);
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.target == target)
-        .or_else(|| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| canonical_target(&e.target) == canonical)
-        })
-}
-
-/// The last fstab entry for a source: as written, else canonical.
-fn by_source<'e>(entries: &'e [FstabEntry], source: &OsStr) -> Option<&'e FstabEntry> {
-    let canonical = if starts_with(source, b"/") {
-        canonical_source(source)
-    } else {
-        source.to_os_string()
-    };
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.source == source)
-        .or_else(|| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| starts_with(&e.source, b"/") && canonical_source(&e.source) == canonical)
-        })
+/// The errno libmount's message carries after refusing a loop option:
+/// its clean-up has just tried to detach the source as a loop device
+/// (LOOP_CLR_FD on the file, ENOTTY; or the open failed).
+fn loop_cleanup_errno(source: &OsStr, parse_errno: i32) -> i32 {
+    match std::fs::File::open(source) {
+        Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+        // On a loop device the call works (we do not detach it: the
+        // errno stays the parser's).
+        Ok(_) if loopdev::is_loop_device(Path::new(source)) => parse_errno,
+        Ok(_) => libc::ENOTTY,
+    }
 }
 
 /// Whether this mount needs a loop device, and how to set it up. `Err` is
@@ -351,6 +540,10 @@ fn loop_setup(
     fstype: Option<&str>,
     flags: MsFlags,
 ) -> Result<Option<LoopSetup>, i32> {
+    // X-mount.noloop (2.42) wins over everything that would ask for one.
+    if options.has_user("X-mount.noloop") {
+        return Ok(None);
+    }
     let asked = ["loop", "offset", "sizelimit", "encryption"]
         .iter()
         .any(|name| options.has_user(name));
@@ -368,10 +561,11 @@ fn loop_setup(
             return Ok(None);
         }
     }
-    // The first of each counts, as for libmount 2.38.
+    // The first of each counts; an empty value (`offset=`) is none, as
+    // libmount 2.42 takes it.
     let number = |name: &str| match options.first_user_value(name) {
-        Some(Some(text)) => size::strtosize(text),
-        Some(None) | None => Ok(0),
+        Some(Some(text)) if !text.is_empty() => size::strtosize(text),
+        _ => Ok(0),
     };
     let (offset, sizelimit) = (number("offset")?, number("sizelimit")?);
     // Cryptoloop is gone from the kernel; libmount refuses it.

@@ -5,7 +5,9 @@
 pub mod gpt;
 pub mod superblock;
 
-use std::ffi::OsStr;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
@@ -20,9 +22,11 @@ pub enum TagKind {
     Uuid,
     PartLabel,
     PartUuid,
+    /// udev's hardware ID (2.39+): only its `/dev/disk/by-id` link knows.
+    Id,
 }
 
-/// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x` (quotes
+/// Parses `LABEL=x`, `UUID="x"`, `PARTLABEL=x`, `PARTUUID=x`, `ID=x` (quotes
 /// around the value are dropped, as libmount drops them). The value is
 /// bytes: a label need not be UTF-8.
 pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
@@ -34,6 +38,7 @@ pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
         b"UUID" => TagKind::Uuid,
         b"PARTLABEL" => TagKind::PartLabel,
         b"PARTUUID" => TagKind::PartUuid,
+        b"ID" => TagKind::Id,
         _ => return None,
     };
     let unquoted = |quote: u8| {
@@ -42,7 +47,8 @@ pub fn parse_tag(spec: &OsStr) -> Option<(TagKind, &[u8])> {
             .and_then(|v| v.strip_suffix(&[quote]))
     };
     let value = unquoted(b'"').or_else(|| unquoted(b'\'')).unwrap_or(value);
-    Some((kind, value))
+    // No value, quoted or not, is no tag but a path (libblkid's parser).
+    (!value.is_empty()).then_some((kind, value))
 }
 
 /// Reads up to `len` bytes at `offset`; a short device gives what it has.
@@ -135,6 +141,7 @@ fn by_link(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
         TagKind::Uuid => "by-uuid",
         TagKind::PartLabel => "by-partlabel",
         TagKind::PartUuid => "by-partuuid",
+        TagKind::Id => "by-id",
     };
     let mut escaped = Vec::with_capacity(value.len());
     for &b in value {
@@ -174,8 +181,60 @@ pub fn find_device(kind: TagKind, value: &[u8]) -> Option<PathBuf> {
                 matches.then(|| PathBuf::from(device))
             })
         }
+        // Nothing on the device says it: udev names it from the hardware.
+        TagKind::Id => None,
     };
     scanned.or_else(|| by_link(kind, value))
+}
+
+/// The system's answers to fstab look-ups: paths resolved as libmount
+/// resolves them, tags found by reading superblocks and partition
+/// tables, each device read once.
+#[derive(Default)]
+pub struct SystemTags {
+    superblocks: RefCell<HashMap<OsString, Option<Superblock>>>,
+}
+
+impl crate::fstab::Resolve for SystemTags {
+    fn canonical_source(&self, path: &OsStr) -> OsString {
+        crate::paths::canonical_source(path)
+    }
+
+    fn canonical_target(&self, path: &OsStr) -> OsString {
+        crate::paths::canonical_target(path)
+    }
+
+    fn device_of(&self, kind: TagKind, value: &[u8]) -> Option<OsString> {
+        find_device(kind, value).map(PathBuf::into_os_string)
+    }
+
+    fn device_has(&self, device: &OsStr, kind: TagKind, value: &[u8]) -> bool {
+        match kind {
+            TagKind::Label | TagKind::Uuid => {
+                let mut cache = self.superblocks.borrow_mut();
+                let superblock = cache
+                    .entry(device.to_os_string())
+                    .or_insert_with(|| probe_readable(Path::new(device)));
+                superblock.as_ref().is_some_and(|sb| match kind {
+                    TagKind::Label => sb.label.as_deref() == Some(value),
+                    _ => sb.uuid.as_deref().map(str::as_bytes) == Some(value),
+                })
+            }
+            TagKind::PartLabel | TagKind::PartUuid | TagKind::Id => find_device(kind, value)
+                .is_some_and(|found| crate::paths::canonical_source(found.as_os_str()) == device),
+        }
+    }
+}
+
+/// The superblock of a block device or image file (nothing else is read:
+/// a FIFO or a directory would block or fail).
+fn probe_readable(path: &Path) -> Option<Superblock> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if !(meta.file_type().is_block_device() || meta.is_file()) {
+        return None;
+    }
+    probe_device(path)
 }
 
 /// The filesystem label of a source device, for `mount -l`.
@@ -208,7 +267,10 @@ mod tests {
             Some((TagKind::PartLabel, &b"x y"[..]))
         );
         assert_eq!(tag("PARTUUID=1"), Some((TagKind::PartUuid, &b"1"[..])));
-        assert_eq!(tag("ID=1"), None);
+        assert_eq!(tag("ID=1"), Some((TagKind::Id, &b"1"[..])));
+        assert_eq!(tag("IDX=1"), None);
+        assert_eq!(tag("LABEL="), None);
+        assert_eq!(tag("UUID=\"\""), None);
         assert_eq!(tag("/dev/sda1"), None);
         assert_eq!(tag("LABEL=\""), Some((TagKind::Label, &b"\""[..])));
         let latin1 = OsStr::from_bytes(b"LABEL=\xe9t\xe9");

@@ -175,6 +175,23 @@ pub fn squashfs(data: &[u8]) -> Option<Superblock> {
     })
 }
 
+/// cramfs: magic 0x28cd3d45 (either byte order) at 0, or at 512 behind
+/// a boot block; the 16-byte volume name at +48 is its label, as libblkid
+/// reads it. Probed so that a kernel without cramfs says "unknown
+/// filesystem type 'cramfs'", which util-linux's suite takes as a skip.
+pub fn cramfs(data: &[u8]) -> Option<Superblock> {
+    const MAGIC: u32 = 0x28cd_3d45;
+    let at = [0, 512].into_iter().find(|&at| {
+        le32(data, at).is_some_and(|m| m == MAGIC || m.swap_bytes() == MAGIC)
+            && data.get(at + 16..at + 32) == Some(b"Compressed ROMFS")
+    })?;
+    Some(Superblock {
+        fstype: "cramfs",
+        label: label(data.get(at + 48..at + 64)?),
+        uuid: None,
+    })
+}
+
 /// Tries every known filesystem. The order matters only for images that
 /// carry two signatures; specific magics go before FAT's weak one.
 pub fn probe(data: &[u8]) -> Option<Superblock> {
@@ -182,6 +199,7 @@ pub fn probe(data: &[u8]) -> Option<Superblock> {
         .or_else(|| xfs(data))
         .or_else(|| btrfs(data))
         .or_else(|| squashfs(data))
+        .or_else(|| cramfs(data))
         .or_else(|| iso9660(data))
         .or_else(|| vfat(data))
 }
@@ -252,6 +270,23 @@ mod tests {
         let mut data = image();
         data[0..4].copy_from_slice(b"hsqs");
         assert_eq!(probe(&data).unwrap().fstype, "squashfs");
+    }
+
+    #[test]
+    fn cramfs_in_either_byte_order_and_behind_a_boot_block() {
+        for (at, magic) in [(0, 0x28cd_3d45u32), (512, 0x453d_cd28)] {
+            let mut data = image();
+            data[at..at + 4].copy_from_slice(&magic.to_le_bytes());
+            data[at + 16..at + 32].copy_from_slice(b"Compressed ROMFS");
+            data[at + 48..at + 53].copy_from_slice(b"crlbl");
+            let sb = probe(&data).unwrap();
+            assert_eq!(sb.fstype, "cramfs");
+            assert_eq!(sb.label.as_deref(), Some(&b"crlbl"[..]));
+        }
+        // The magic without the signature is not cramfs.
+        let mut data = image();
+        data[0..4].copy_from_slice(&0x28cd_3d45u32.to_le_bytes());
+        assert!(probe(&data).is_none());
     }
 
     #[test]

@@ -43,7 +43,7 @@ grows linearly with the number of mounts.",
         Opt::flag(
             Some('i'),
             "internal-only",
-            "accepted (no umount.<type> helpers are run)",
+            "don't call the umount.<type> helpers",
         ),
         Opt::flag(
             Some('l'),
@@ -115,6 +115,9 @@ pub struct Options {
     pub read_only: bool,
     pub recursive: bool,
     pub verbose: bool,
+    /// `-i`: no `umount.<type>` helper; `-n`: passed on to one.
+    pub internal_only: bool,
+    pub no_mtab: bool,
     pub test_opts: Option<String>,
     pub types: Option<String>,
     pub namespace: Option<PathBuf>,
@@ -172,7 +175,8 @@ fn parse_into(parser: &mut lexopt::Parser, o: &mut Options) -> Result<(), Error>
             Key::Short('d') => o.detach_loop = true,
             Key::Long("fake") => o.fake = true,
             Key::Short('f') => o.force = true,
-            Key::Short('i' | 'n') => {}
+            Key::Short('i') => o.internal_only = true,
+            Key::Short('n') => o.no_mtab = true,
             Key::Short('l') => o.lazy = true,
             Key::Short('q') => o.quiet = true,
             Key::Short('r') => o.read_only = true,

@@ -50,6 +50,7 @@ pub fn run(sys: &impl Sys, o: &Options) -> Result<u8, Error> {
         sys,
         o,
         privilege: Cell::new(o.privilege),
+        helpers_installed: Cell::new(!o.internal_only && crate::helper::any("umount")),
     };
     if o.all {
         if !o.operands.is_empty() {
@@ -99,6 +100,8 @@ struct Unmounter<'a, S: Sys> {
     sys: &'a S,
     o: &'a Options,
     privilege: Cell<Privilege>,
+    /// Whether any `umount.<type>` helper is installed.
+    helpers_installed: Cell<bool>,
 }
 
 /// What to unmount, once found.
@@ -106,6 +109,8 @@ struct Found {
     target: OsString,
     /// Known when the mount table was consulted (then -v names it).
     source: Option<OsString>,
+    /// The mount's type, when the mount table was consulted.
+    fstype: Option<String>,
 }
 
 impl<S: Sys> Unmounter<'_, S> {
@@ -128,10 +133,21 @@ impl<S: Sys> Unmounter<'_, S> {
     /// directory, no -f/-l/-c/-d, nothing about it in utab.
     fn fast_path(&self, target: &OsStr, utab: &[UtabEntry]) -> bool {
         let o = self.o;
-        if o.force || o.lazy || o.no_canonicalize || o.detach_loop || !starts_with(target, b"/") {
+        // -r needs the mount's source for its read-only remount (2.42).
+        if o.force
+            || o.lazy
+            || o.no_canonicalize
+            || o.detach_loop
+            || o.read_only
+            || !starts_with(target, b"/")
+        {
             return false;
         }
         if !std::fs::metadata(target).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+        // A helper goes by the mount's type: then the table says it.
+        if !o.internal_only && self.helpers_installed.get() {
             return false;
         }
         if utab.is_empty() {
@@ -173,6 +189,7 @@ impl<S: Sys> Unmounter<'_, S> {
             Found {
                 target: spec.to_os_string(),
                 source: None,
+                fstype: None,
             }
         } else {
             let table = ns_sys::mountinfo::read_self().unwrap_or_default();
@@ -181,20 +198,102 @@ impl<S: Sys> Unmounter<'_, S> {
             self.find(spec, &table).unwrap_or_else(|| Found {
                 target: spec.to_os_string(),
                 source: None,
+                fstype: None,
             })
         };
         self.unmount(found, spec)
+    }
+
+    /// The `umount.<type>` helper for a mount (or the one utab's
+    /// `helper=` names), unless `-i`.
+    fn helper_for(&self, found: &Found, utab: &[UtabEntry]) -> Option<std::path::PathBuf> {
+        if self.o.internal_only || !self.helpers_installed.get() {
+            return None;
+        }
+        let named = utab
+            .iter()
+            .rev()
+            .find(|u| u.target == found.target)
+            .and_then(|u| {
+                crate::options::split(&u.options)
+                    .iter()
+                    .find_map(|w| w.strip_prefix("helper="))
+                    .map(str::to_string)
+            });
+        if let Some(named) = named {
+            if let Some(path) = crate::helper::find("umount", &named) {
+                return Some(path);
+            }
+        }
+        crate::helper::find("umount", found.fstype.as_deref()?)
+    }
+
+    /// Runs a `umount.<type>` helper in place of umount(2): its status is
+    /// ours.
+    fn run_helper(&self, helper: &Path, found: &Found) -> u8 {
+        let o = self.o;
+        let args = crate::helper::umount_args(
+            helper,
+            &crate::helper::UmountArgs {
+                target: &found.target,
+                force: o.force,
+                lazy: o.lazy,
+                no_mtab: o.no_mtab,
+                read_only: o.read_only,
+                verbose: o.verbose,
+                fstype: found.fstype.as_deref().unwrap_or(""),
+                namespace: o.namespace.as_deref(),
+            },
+        );
+        if o.fake {
+            return EX_SUCCESS;
+        }
+        let ran = crate::helper::run(helper, &args);
+        match ran {
+            crate::helper::Ran::ExecFailed => {
+                let what = [
+                    b"failed to execute ".as_slice(),
+                    helper.as_os_str().as_bytes(),
+                ]
+                .concat();
+                say(&[
+                    self.prog().as_bytes(),
+                    b": ",
+                    found.target.as_bytes(),
+                    b": ",
+                    &what,
+                    b".",
+                ]);
+            }
+            crate::helper::Ran::Exited(0) => crate::utab::forget(&found.target),
+            crate::helper::Ran::Exited(_) => {}
+        }
+        ran.status()
     }
 
     /// The umount(2) call and its reporting. `spec` is what the user said,
     /// used in messages when the mount was not found.
     fn unmount(&self, found: Found, spec: &OsStr) -> u8 {
         let prog = self.prog();
+        if let Some(helper) = self.helper_for(&found, &crate::utab::read()) {
+            return self.run_helper(&helper, &found);
+        }
         let target = Path::new(&found.target);
         let result = if self.o.fake {
             Ok(())
         } else {
-            self.sys.umount2(target, self.flags())
+            // A mount on a symlink itself (X-mount.nocanonicalize) is
+            // reached without following it, as libmount retries.
+            match self.sys.umount2(target, self.flags()) {
+                Err(Errno::EINVAL)
+                    if !self.privilege.get().is_restricted()
+                        && std::fs::symlink_metadata(target).is_ok_and(|m| m.is_symlink()) =>
+                {
+                    let flags = self.flags() | MntFlags::UMOUNT_NOFOLLOW;
+                    self.sys.umount2(target, flags)
+                }
+                other => other,
+            }
         };
         let result = match result {
             // Only with a known source, as libmount: the fast path (no
@@ -287,6 +386,7 @@ impl<S: Sys> Unmounter<'_, S> {
             Found {
                 target: entry.target.clone(),
                 source,
+                fstype: Some(entry.fstype.clone()),
             },
             &entry.target,
         )
@@ -297,5 +397,6 @@ fn found(entry: &MountEntry) -> Found {
     Found {
         target: entry.target.clone(),
         source: Some(entry.source.clone()),
+        fstype: Some(entry.fstype.clone()),
     }
 }

@@ -38,8 +38,10 @@ impl<S: Sys> Unmounter<'_, S> {
     /// over-mounts before their parent: linear in the number of mounts.
     pub(super) fn recursive(&self, spec: &OsStr) -> u8 {
         let table = mountinfo::read_self().unwrap_or_default();
-        let top = mountinfo::find_target(&table, spec)
-            .or_else(|| mountinfo::find_target(&table, &canonical(spec)));
+        // The first mount on the target (2.42; 2.38 took the last, and
+        // left what was under an over-mount).
+        let first = |t: &OsStr| table.iter().find(|e| e.target == t);
+        let top = first(spec).or_else(|| first(&canonical(spec)));
         let Some(top) = top else {
             return self.not_found(spec);
         };
@@ -50,8 +52,8 @@ impl<S: Sys> Unmounter<'_, S> {
 
     fn recurse(&self, tree: &Tree<'_>, mount: &MountEntry, utab: &[UtabEntry]) -> u8 {
         // An iterative walk, so a deep tree cannot overflow the stack:
-        // each mount is visited, then its over-mount and children (in
-        // ascending id, as util-linux orders them) before it is unmounted.
+        // each mount is visited, then its over-mount and children before
+        // it is unmounted.
         let mut stack: Vec<(&MountEntry, bool)> = vec![(mount, false)];
         while let Some((entry, expanded)) = stack.pop() {
             if expanded {
@@ -64,9 +66,10 @@ impl<S: Sys> Unmounter<'_, S> {
             stack.push((entry, true));
             let children = tree.children(entry.id);
             let over = children.iter().find(|c| c.target == entry.target).copied();
-            // Pushed in reverse so that they pop in order: the over-mount
-            // first, then the other children by ascending id.
-            for child in children.iter().rev() {
+            // Pushed so that they pop as util-linux 2.42 visits them: the
+            // over-mount first, then the other children by descending
+            // mount ID (2.38 went the other way).
+            for child in children.iter() {
                 if Some(child.id) != over.map(|o| o.id) {
                     stack.push((child, false));
                 }
@@ -94,6 +97,7 @@ impl<S: Sys> Unmounter<'_, S> {
             sys: self.sys,
             o: &silent_options,
             privilege: self.privilege.clone(),
+            helpers_installed: self.helpers_installed.clone(),
         };
         let mut out = progress();
         for entry in table.iter().rev() {

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::{argv, ours, Case, Filters, Namespaces, NsCase, StagedCase};
 
-const SIZES: [usize; 2] = [1000, 5000];
+/// 3,000 is the listing the issue tracker measures; `umount -R` skips it
+/// (util-linux's quadratic unmount would cost minutes there).
+const SIZES: [usize; 3] = [1000, 3000, 5000];
 
 /// Starts a namespace holder with `mounts` tmpfs mounts under /tmp/tpl;
 /// returns its PID once they are all there.
@@ -132,6 +134,9 @@ pub fn staged_cases(dist: &Path, filters: &Filters) -> Vec<StagedCase> {
     let ns_umount = ours(dist, "ns-umount");
     let mut cases = Vec::new();
     for (size, pid) in &holders(filters).by_size {
+        if *size == 3000 {
+            continue;
+        }
         // util-linux: ~2.5 s at 1,000 mounts, ~60 s at 5,000.
         let pairs = if *size >= 5000 { 3 } else { 10 };
         cases.push(StagedCase {
