@@ -1,0 +1,22 @@
+# One upstream test, run by PID 1 of a mount and PID namespace of its own
+# (unshare --mount --pid --fork --mount-proc --propagation private). What
+# the tests write to /run and /tmp (libmount's utab and its temporary mount
+# point, `ip netns add`'s /run/netns, …) goes to tmpfs mounts of this
+# namespace, not to the host; a directory holding the tree itself (/tmp for
+# a checkout there) stays the host's. The mount table is saved after that
+# and again after the test, for the caller to find what the test left
+# mounted; the namespace takes every mount and process with it on exit.
+# $1, $2: where to save the tables; the rest: the test's command.
+before=$1
+after=$2
+shift 2
+for private in /run:0755 /tmp:1777; do
+	dir=${private%:*}
+	case $before in "$dir"/*) continue ;; esac
+	mount -t tmpfs -o "mode=${private#*:},size=64m" nstools-sandbox "$dir" || exit 1
+done
+cat /proc/self/mountinfo >"$before" || exit 1
+"$@"
+status=$?
+cat /proc/self/mountinfo >"$after"
+exit "$status"
