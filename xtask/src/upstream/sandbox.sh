@@ -15,6 +15,16 @@ for private in /run:0755 /tmp:1777; do
 	case $before in "$dir"/*) continue ;; esac
 	mount -t tmpfs -o "mode=${private#*:},size=64m" nstools-sandbox "$dir" || exit 1
 done
+# `ip netns add` makes /run/netns a shared mount on first use and leaves it
+# there for good (by design: every later namespace file is bound under it).
+# Made here as ip makes it, so that a host where ip has run once is what the
+# test sees, and ip's one-time mount is not counted as left by the test.
+case $before in /run/*) ;; *)
+	mkdir -p /run/netns &&
+		mount --bind /run/netns /run/netns &&
+		mount --make-shared /run/netns || exit 1
+	;;
+esac
 cat /proc/self/mountinfo >"$before" || exit 1
 "$@"
 status=$?
