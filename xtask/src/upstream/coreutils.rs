@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::build::Recipe;
+use super::ours::Ours;
 use super::sandbox::Sandbox;
 use super::source::Release;
 use super::util_linux::word;
@@ -74,8 +75,8 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 pub struct Suite<'a> {
     /// The built tree.
     pub tree: &'a Path,
-    /// Our binaries (target/debug).
-    pub ours: &'a Path,
+    /// Our binaries, as built now.
+    pub ours: &'a Ours,
     /// target/upstream/
     pub dir: &'a Path,
 }
@@ -103,7 +104,11 @@ impl Suite<'_> {
         }
         let tests: Vec<&str> = chosen.iter().map(|(_, test)| *test).collect();
         let references = self.run_batch(sandbox, &tests, "coreutils")?;
-        let swap = Swap::new(&self.tree.join("src/chroot"), &self.ours.join("ns-chroot"))?;
+        let ns_chroot = self
+            .ours
+            .binary("ns-chroot")
+            .ok_or("cargo built no ns-chroot")?;
+        let swap = Swap::new(&self.tree.join("src/chroot"), ns_chroot)?;
         let ours = self.run_batch(sandbox, &tests, "ours")?;
         swap.restore()?;
         let mut rows = Vec::new();

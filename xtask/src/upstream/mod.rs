@@ -12,6 +12,7 @@
 mod build;
 mod coreutils;
 mod lock;
+mod ours;
 mod report;
 mod sandbox;
 mod source;
@@ -21,16 +22,13 @@ mod verdict;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::run::{cargo, checked, workspace_root, Failure};
+use crate::run::{workspace_root, Failure};
 use sandbox::Sandbox;
 use verdict::Row;
 
 /// The exceptions: tests the reference passes and ours fails, each with
 /// the behaviour to fix.
 pub const EXCEPTIONS: &str = "xtask/upstream-exceptions.txt";
-
-/// The packages whose binaries stand in for the reference's.
-const OUR_PACKAGES: &[&str] = &["ns-mount", "ns-lsns", "ns-unshare", "ns-chroot"];
 
 /// The commands the task runs, and the Debian package of each (those not
 /// always installed are in `cargo xtask test`'s prerequisites).
@@ -119,13 +117,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         })?;
     let dir = root.join("target/upstream");
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let ours = root.join("target/debug");
-    let mut build_ours = cargo();
-    build_ours.args(["build", "--bins"]);
-    for package in OUR_PACKAGES {
-        build_ours.args(["-p", package]);
-    }
-    checked(&mut build_ours)?;
+    let ours = ours::Ours::build()?;
 
     let mut took = Vec::new();
     let releases: Vec<_> = [util_linux::RELEASE, coreutils::RELEASE]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::build::Recipe;
+use super::ours::Ours;
 use super::sandbox::{Finished, Sandbox};
 use super::source::Release;
 use super::verdict::{Outcome, Row};
@@ -159,8 +160,8 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 pub struct Suite<'a> {
     /// The built tree (source and build directory in one).
     pub tree: &'a Path,
-    /// Our binaries (target/debug).
-    pub ours: &'a Path,
+    /// Our binaries, as built now.
+    pub ours: &'a Ours,
     /// target/upstream/
     pub dir: &'a Path,
 }
@@ -246,7 +247,7 @@ impl Suite<'_> {
     }
 
     /// `target/upstream/ours/NAME` → `target/debug/ns-…` for each tool of
-    /// ours that is built.
+    /// ours that this checkout builds.
     fn link_ours(&self) -> Result<Vec<(&'static Tool, PathBuf)>, String> {
         let dir = self.dir.join("ours");
         if dir.exists() {
@@ -255,12 +256,11 @@ impl Suite<'_> {
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let mut links = Vec::new();
         for tool in TOOLS {
-            let binary = self.ours.join(tool.ours);
-            if !binary.is_file() {
+            let Some(binary) = self.ours.binary(tool.ours) else {
                 continue;
-            }
+            };
             let link = dir.join(tool.name);
-            std::os::unix::fs::symlink(&binary, &link)
+            std::os::unix::fs::symlink(binary, &link)
                 .map_err(|e| format!("link {} to {}: {e}", link.display(), binary.display()))?;
             links.push((tool, link));
         }
