@@ -117,6 +117,12 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         })?;
     let dir = root.join("target/upstream");
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    // The suites compare paths they are given with the kernel's mount
+    // table, which holds them resolved: through a symlinked target/ (or a
+    // parent) every mount test would fail for both sides.
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("resolve {}: {e}", dir.display()))?;
     let ours = ours::Ours::build()?;
 
     let mut took = Vec::new();
