@@ -27,8 +27,12 @@ pub fn build(tarball: &Path, dir: &Path, tree: &str, recipe: &Recipe) -> Result<
         unpack(tarball, dir, tree)?;
     }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The path is part of the recipe: configure writes it into every
+    // Makefile, so a tree restored elsewhere (a CI cache) is built anew
+    // rather than run with another checkout's paths.
     let configured = format!(
-        "{} ./configure {}",
+        "cd {}; {} ./configure {}",
+        root.display(),
         recipe
             .configure_env
             .iter()
@@ -75,7 +79,13 @@ fn unpack(tarball: &Path, dir: &Path, tree: &str) -> Result<(), String> {
     }
     std::fs::create_dir_all(&partial).map_err(|e| format!("create {}: {e}", partial.display()))?;
     let mut tar = Command::new("tar");
-    tar.arg("-xf").arg(tarball).arg("-C").arg(&partial);
+    // Owned by root, not by the uid in the tarball: that may be a user of
+    // this machine, who could then change what the tests run as root.
+    tar.arg("--no-same-owner")
+        .arg("-xf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(&partial);
     crate::run::checked(&mut tar)?;
     std::fs::rename(partial.join(tree), &root).map_err(|e| {
         format!(
