@@ -1,6 +1,8 @@
-//! One run of the upstream tests at a time on a machine: they write a
-//! host-wide file (`/sbin/mount.mytest`), and two worktrees' runs would
-//! swap it under each other. The lock is an abstract Unix socket name:
+//! One run of the upstream tests at a time on a machine: loop devices are
+//! not namespaced (tests that look devices up by label or count them would
+//! see another run's), and without overlayfs mount/special writes a
+//! host-wide file (`/sbin/mount.mytest`) that two runs would swap under
+//! each other. The lock is an abstract Unix socket name:
 //! held while the listener lives, gone with the process however it dies,
 //! and no file is left behind.
 

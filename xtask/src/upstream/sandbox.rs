@@ -8,9 +8,10 @@
 //!   the watched directory (the suites' own images; other loop devices on
 //!   the machine are someone else's) and still attached once the test's
 //!   namespace is gone fail the test and are detached.
-//! - Files: /run and /tmp are the namespace's own tmpfs mounts; files a
-//!   suite writes elsewhere outside its tree (util-linux's mount/special
-//!   writes `/sbin/mount.mytest`) are removed after every test.
+//! - Files: /run and /tmp are the namespace's own tmpfs mounts, and /sbin
+//!   gets a writable overlay of the namespace (util-linux's mount/special
+//!   writes `/sbin/mount.mytest`); on a kernel without overlayfs the files
+//!   a suite is known to write there are removed after every test.
 //! - Processes die with the PID namespace, also on a timeout.
 
 use std::ffi::OsString;

@@ -15,6 +15,18 @@ for private in /run:0755 /tmp:1777; do
 	case $before in "$dir"/*) continue ;; esac
 	mount -t tmpfs -o "mode=${private#*:},size=64m" nstools-sandbox "$dir" || exit 1
 done
+# mount/special installs a helper as /sbin/mount.mytest: /sbin's files
+# (/usr/sbin on a merged /usr) get a writable layer of this namespace, so
+# the helper never reaches the host's disk (nor another run's sandbox).
+sbin=$(readlink -f /sbin)
+case $before in /run/*) ;; *)
+	if grep -qw overlay /proc/filesystems; then
+		mkdir -p /run/nstools-sbin/upper /run/nstools-sbin/work &&
+			mount -t overlay -o "lowerdir=$sbin,upperdir=/run/nstools-sbin/upper,workdir=/run/nstools-sbin/work" \
+				nstools-sandbox "$sbin" || exit 1
+	fi
+	;;
+esac
 # `ip netns add` makes /run/netns a shared mount on first use and leaves it
 # there for good (by design: every later namespace file is bound under it).
 # Made here as ip makes it, so that a host where ip has run once is what the
