@@ -43,6 +43,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("unshare", "util-linux"),
     ("setpriv", "util-linux"),
     ("losetup", "mount"),
+    // Without these the suites skip tests (lsns's netns tests, every loop
+    // device test) on both sides, which would pass unnoticed.
+    ("ip", "iproute2"),
+    ("mkfs.ext2", "e2fsprogs"),
 ];
 
 /// Which tests a run covers: all, or those named (a test, a group such as
