@@ -7,6 +7,8 @@
 //! - `dist`  static musl release binaries of the small tools in target/dist/
 //! - `initramfs` an initramfs of the tools, booted under qemu with `--boot`
 //! - `bench` our tools against the reference tools, alternating, as ratios
+//! - `upstream-tests` util-linux's and coreutils' own test suites, against
+//!   their builds and against our tools
 
 mod bench;
 mod demo;
@@ -19,6 +21,7 @@ mod rootfs;
 mod run;
 mod test;
 mod toolchain;
+mod upstream;
 
 use std::process::ExitCode;
 
@@ -46,6 +49,13 @@ Tasks:
   bench [--pairs N] [CASE...]
                          time our tools against the reference tools (alternating runs);
                          CASE filters by name prefix, e.g. `chroot`
+  upstream-tests [TEST...]
+                         util-linux 2.42.4's and coreutils 9.10's own tests (downloaded from
+                         the Debian mirror and built once, in target/upstream/), run against
+                         their own builds and against our tools; fails when ours fails a test
+                         the reference passes that xtask/upstream-exceptions.txt does not list,
+                         or passes one it lists. TEST: a test (mount/label), a group (mount,
+                         tests/chroot) or a suite (util-linux, coreutils)
 ";
 
 fn main() -> ExitCode {
@@ -60,6 +70,7 @@ fn main() -> ExitCode {
         Some("man") => man::run(rest).map_err(Failure::from),
         Some("install") => install::run(rest).map_err(Failure::from),
         Some("demo") => demo::run(rest).map_err(Failure::from),
+        Some("upstream-tests") => upstream::run(rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -66,6 +66,24 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "runc",
         "podman's runtime in the OCI test (crun refuses hybrid cgroups)",
     ),
+    (
+        "gcc",
+        "builds util-linux and coreutils for their own test suites (upstream-tests)",
+    ),
+    (
+        "libc6-dev",
+        "the C headers and libraries the upstream builds compile against",
+    ),
+    ("make", "runs the upstream builds and coreutils' tests"),
+    (
+        "pkg-config",
+        "util-linux's configure looks its libraries up with it",
+    ),
+    (
+        "libcap-ng-dev",
+        "util-linux's setpriv, which its misc/canonicalize test runs",
+    ),
+    ("perl", "coreutils' tests (some are Perl, the rest use it)"),
 ];
 
 /// The rustup components the steps use: formatting, clippy, and the
@@ -303,7 +321,7 @@ fn install(missing: &Missing) -> Result<(), String> {
     Ok(())
 }
 
-fn on_path(program: &str) -> bool {
+pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .unwrap_or_default()
         .to_string_lossy()

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the one test command, for developers and CI alike.
 //! First the prerequisites (installed as root on Debian, else the command
 //! that installs them, and exit 2); then the steps: rustfmt, clippy, the
-//! docs, unit and integration tests, and the initramfs booted under qemu.
+//! docs, unit and integration tests, util-linux's and coreutils' own test
+//! suites against our tools, and the initramfs booted under qemu.
 //! Every step runs even when an earlier one fails, so one run shows all
 //! that is wrong; the task fails if any step failed.
 
@@ -56,6 +57,19 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         }
         took.push(format!("{name} {:.0} s", start.elapsed().as_secs_f64()));
     }
+    // The reference's own test suites, built once and cached under
+    // target/upstream/ (cold: a download of seconds, about 2.5 minutes of
+    // building on 2 cores; then the runs both ways).
+    eprintln!("==> upstream tests");
+    let start = Instant::now();
+    if let Err(failure) = crate::upstream::run(&[]) {
+        eprintln!("xtask: {}", failure.message);
+        failed.push("upstream tests");
+    }
+    took.push(format!(
+        "upstream tests {:.0} s",
+        start.elapsed().as_secs_f64()
+    ));
     // The static tools in a real (emulated) machine: the initramfs /init
     // mounts, unshares, chroots and lists namespaces as PID 1, then hands
     // over to a Debian root on a virtio disk with ns-switch-root.
