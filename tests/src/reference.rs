@@ -160,7 +160,7 @@ fn newest_argv(name: &str) -> Vec<String> {
 /// by spaces, for scripts that run the reference as `$U ARGS` (`$U`
 /// expanded unquoted, so split at the spaces), also under setpriv or
 /// timeout. The host's is its bare name, found in the system PATH as a
-/// user's shell finds it (getopt's messages show argv[0] as given).
+/// user's shell finds it (getopt's messages show `argv[0]` as given).
 /// Panics if a word has white space or a quote in it.
 pub fn shell_command(release: Release, name: &str) -> String {
     let words: Vec<String> = match release {
