@@ -72,6 +72,23 @@ impl From<ns_getopt::UsageError> for UlError {
     }
 }
 
+/// Parses argv (`argv[0]` included) of one of the two tools: `read` gets
+/// the parser and the arguments as given (util-linux counts and takes its
+/// operands from argv itself, before and after getopt).
+pub fn parse<T>(
+    tool: &Tool,
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+    read: impl FnOnce(&mut lexopt::Parser, &[OsString]) -> Result<Action<T>, UlError>,
+) -> Result<ns_getopt::Invocation<Action<T>>, (String, UlError)> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    tool.parse(args.clone(), |parser, prog| {
+        Ok(ns_getopt::Invocation {
+            invoked_as: prog.to_string(),
+            action: read(parser, args.get(1..).unwrap_or_default())?,
+        })
+    })
+}
+
 /// Reads the options of a tool whose only options are `-h, --help` and
 /// `-V, --version`, as getopt_long does: the first of them decides; an
 /// unknown one is an error. With `stop_at_operand` (getopt's `+`, as

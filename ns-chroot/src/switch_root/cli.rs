@@ -64,14 +64,7 @@ pub struct SwitchRoot {
 pub fn parse(
     args: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Result<Options, (String, UlError)> {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    TOOL.parse(args.clone(), |parser, prog| {
-        let action = parse_options(parser, args.get(1..).unwrap_or_default())?;
-        Ok(Options {
-            invoked_as: prog.to_string(),
-            action,
-        })
-    })
+    util_linux::parse(&TOOL, args, parse_options)
 }
 
 fn parse_options(parser: &mut lexopt::Parser, operands: &[OsString]) -> Result<Action, UlError> {
