@@ -9,7 +9,6 @@
 //! that made it, which dies with this process (parent-death signals): no
 //! process outlives the bench, whatever happens to it.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,22 +36,9 @@ fn populate(extra: usize) -> Result<u32, String> {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| format!("cannot run unshare: {e}"))?;
-    let unshare = child.id();
+    let unshare = super::spawn_dying_with_us(&mut command)?;
     // The child is reaped when this process exits; the population dies
     // with it.
-    std::mem::forget(child);
 
     let deadline = Instant::now() + Duration::from_secs(120);
     let children = |pid: u32| -> Vec<u32> {

@@ -333,3 +333,24 @@ fn ours(dist: &Path, name: &str) -> String {
 fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|part| part.to_string()).collect()
 }
+
+/// Starts `command` (a holder of namespaces for a case) so that it dies
+/// with this process (SIGKILL on our death) and returns its pid. It is
+/// reaped when this process exits.
+pub fn spawn_dying_with_us(command: &mut Command) -> Result<u32, String> {
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    let pid = child.id();
+    std::mem::forget(child);
+    Ok(pid)
+}

@@ -13,7 +13,6 @@
 //! unmount (quadratic; about a minute for 5,000 mounts here), so its pairs
 //! are limited for the big trees, as the case names say.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,21 +37,8 @@ fn populate(mounts: usize) -> Result<u32, String> {
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| format!("cannot run unshare: {e}"))?;
-    let pid = child.id();
-    // Reaped when this process exits; the namespace dies with the holder.
-    std::mem::forget(child);
+    // The namespace dies with its holder.
+    let pid = super::spawn_dying_with_us(&mut command)?;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))

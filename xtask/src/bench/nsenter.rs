@@ -6,7 +6,6 @@
 //! --time --fork --kill-child sleep`, held by a parent-death signal: it
 //! dies with this process, whatever happens to the bench.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,21 +34,8 @@ fn container() -> Result<u32, String> {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| format!("cannot run unshare: {e}"))?;
-    let unshare = child.id();
+    let unshare = super::spawn_dying_with_us(&mut command)?;
     // Reaped when this process exits; the container dies with it.
-    std::mem::forget(child);
     let children = format!("/proc/{unshare}/task/{unshare}/children");
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
