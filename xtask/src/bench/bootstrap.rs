@@ -126,37 +126,146 @@ fn wait_with_peak(child: std::process::Child) -> Result<(std::process::ExitStatu
     }
 }
 
-/// One run into a fresh target.
-fn run_once(tool: &Tool, target: &Path, cold: bool) -> Result<Took, String> {
-    sh(&format!("rm -rf {}", target.display()))?;
-    if cold {
-        sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
+/// Where the runs write, and what the filesystem needs between them.
+///
+/// ext4 without a journal (this machine's root) does not reuse an inode
+/// freed less than 60 s ago (300 s while its inode table block is still
+/// unwritten), and every allocation scans past each one: a tool that
+/// creates ten thousand files right after another removed as many spends
+/// seconds in the kernel for it. Runs back to back are not what a user
+/// does, so the bench keeps that cost out of both sides' times: directory
+/// targets stay until the bench ends, and a run that follows one whose
+/// tool removed its build tree (the tarball and image cases) waits until
+/// those inodes no longer count. Before every run, `sync`, so that no run
+/// pays for writing back the one before it.
+struct Runner {
+    /// The directory targets, removed at the end.
+    kept: PathBuf,
+    made: usize,
+    /// The filesystem skips recently freed inodes.
+    skips_freed: bool,
+    /// When a run last freed a tree.
+    freed: Option<Instant>,
+}
+
+/// How long freed inodes are skipped once written back (ext4's
+/// `RECENTCY_MIN`), with a second to spare.
+const FREED_SKIPPED: Duration = Duration::from_secs(61);
+
+/// A run's target.
+enum Target<'a> {
+    /// A new directory (its tree stays until the bench ends).
+    Dir,
+    /// A file (tarball, image) the tool builds through a tree it removes.
+    File(&'a Path),
+}
+
+impl<'a> Target<'a> {
+    /// A file if one is given, else a directory.
+    fn from(file: Option<&'a Path>) -> Target<'a> {
+        file.map_or(Target::Dir, Target::File)
     }
-    let mut argv = tool.argv.clone();
-    for arg in &mut argv {
-        *arg = arg.replace("@TARGET@", &target.to_string_lossy());
+}
+
+impl Runner {
+    fn new(work: &Path) -> Result<Runner, String> {
+        let kept = work.join("targets");
+        // A bench that was interrupted left its targets.
+        let freed = if kept.exists() {
+            sh(&format!("rm -rf {}", kept.display()))?;
+            Some(Instant::now())
+        } else {
+            None
+        };
+        std::fs::create_dir_all(&kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+        Ok(Runner {
+            skips_freed: ext4_without_journal(work),
+            kept,
+            made: 0,
+            freed,
+        })
     }
-    let cpu_before = children_cpu();
-    let start = Instant::now();
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
-    let (status, peak_kib) = wait_with_peak(child)?;
-    let wall = start.elapsed();
-    let cpu = children_cpu() - cpu_before;
-    if !status.success() {
-        return Err(format!("`{}` failed ({status})", argv.join(" ")));
+
+    /// An untimed run that fills the caches: no need to settle first.
+    fn warm_up(&mut self, tool: &Tool, target: Target) -> Result<(), String> {
+        self.run(tool, target, false, false).map(drop)
     }
-    sh(&format!("rm -rf {}", target.display()))?;
-    Ok(Took {
-        wall,
-        cpu,
-        peak_kib,
-    })
+
+    /// One timed run into a fresh target.
+    fn run_once(&mut self, tool: &Tool, target: Target, cold: bool) -> Result<Took, String> {
+        self.run(tool, target, cold, true)
+    }
+
+    fn run(&mut self, tool: &Tool, target: Target, cold: bool, settle: bool) -> Result<Took, String> {
+        let target = match target {
+            Target::Dir => {
+                self.made += 1;
+                self.kept.join(self.made.to_string())
+            }
+            Target::File(file) => {
+                sh(&format!("rm -f {}", file.display()))?;
+                file.to_path_buf()
+            }
+        };
+        if cold {
+            sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
+        }
+        sh("sync")?;
+        if let (true, true, Some(freed)) = (settle, self.skips_freed, self.freed) {
+            std::thread::sleep(FREED_SKIPPED.saturating_sub(freed.elapsed()));
+        }
+        let mut argv = tool.argv.clone();
+        for arg in &mut argv {
+            *arg = arg.replace("@TARGET@", &target.to_string_lossy());
+        }
+        let cpu_before = children_cpu();
+        let start = Instant::now();
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        let (status, peak_kib) = wait_with_peak(child)?;
+        let wall = start.elapsed();
+        let cpu = children_cpu() - cpu_before;
+        if !status.success() {
+            return Err(format!("`{}` failed ({status})", argv.join(" ")));
+        }
+        if target.is_file() {
+            // The tool removed the tree it built the file from.
+            self.freed = Some(Instant::now());
+        }
+        Ok(Took {
+            wall,
+            cpu,
+            peak_kib,
+        })
+    }
+
+    /// Removes the directory targets (the last thing the bench does).
+    fn finish(self) -> Result<(), String> {
+        sh(&format!("rm -rf {}", self.kept.display()))
+    }
+}
+
+/// Whether `path` is on an ext4 filesystem without a journal: its
+/// device's `journal_task` in /sys/fs/ext4 says `<none>`.
+fn ext4_without_journal(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let Ok(device) = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")) else {
+        return false;
+    };
+    let Some(name) = device.file_name() else {
+        return false;
+    };
+    std::fs::read_to_string(Path::new("/sys/fs/ext4").join(name).join("journal_task"))
+        .is_ok_and(|task| task.trim() == "<none>")
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -229,9 +338,10 @@ fn user_owned(dir: &Path) -> Result<(), String> {
 
 /// Alternating pairs of `ours` and `reference`; prints one row.
 fn compare(
+    runner: &mut Runner,
     name: &str,
-    ours: (&Tool, &Path),
-    reference: (&Tool, &Path),
+    ours: (&Tool, Option<&Path>),
+    reference: (&Tool, Option<&Path>),
     cold: bool,
     pairs: usize,
 ) -> Result<(), String> {
@@ -239,8 +349,8 @@ fn compare(
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut ours_peak, mut ref_peak) = (0, 0);
     for _ in 0..pairs {
-        let a = run_once(ours.0, ours.1, cold)?;
-        let b = run_once(reference.0, reference.1, cold)?;
+        let a = runner.run_once(ours.0, Target::from(ours.1), cold)?;
+        let b = runner.run_once(reference.0, Target::from(reference.1), cold)?;
         ow.push(a.wall.as_secs_f64());
         rw.push(b.wall.as_secs_f64());
         oc.push(a.cpu.as_secs_f64());
@@ -267,7 +377,13 @@ fn compare(
 
 /// ns-bootstrap and mmdebstrap --mode=unshare as a normal user, minbase
 /// to a tarball, warm caches.
-fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Result<(), String> {
+fn unprivileged(
+    runner: &mut Runner,
+    ours_bin: &Path,
+    mirror: &str,
+    work: &Path,
+    pairs: usize,
+) -> Result<(), String> {
     let s = |x: &str| x.to_string();
     let wrapper = user_wrapper(work)?;
     let user = work.join("user");
@@ -307,12 +423,13 @@ fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Res
         argv: with(argv),
     };
     let (ours_tar, ref_tar) = (user.join("ours.tar"), user.join("ref.tar"));
-    run_once(&ours, &ours_tar, false)?;
-    run_once(&mmdebstrap, &ref_tar, false)?;
+    runner.warm_up(&ours, Target::File(&ours_tar))?;
+    runner.warm_up(&mmdebstrap, Target::File(&ref_tar))?;
     compare(
+        runner,
         "unprivileged .tar vs mmdebstrap (warm)",
-        (&ours, &ours_tar),
-        (&mmdebstrap, &ref_tar),
+        (&ours, Some(&ours_tar)),
+        (&mmdebstrap, Some(&ref_tar)),
         false,
         pairs,
     )
@@ -320,7 +437,13 @@ fn unprivileged(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Res
 
 /// ns-bootstrap writing an OCI archive against mmdebstrap's tarball made
 /// into one by umoci, warm caches.
-fn image(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Result<(), String> {
+fn image(
+    runner: &mut Runner,
+    ours_bin: &Path,
+    mirror: &str,
+    work: &Path,
+    pairs: usize,
+) -> Result<(), String> {
     let s = |x: &str| x.to_string();
     let ours_cache = work.join("cache-ours");
     let mm_cache = work.join("cache-mmdebstrap");
@@ -357,12 +480,13 @@ fn image(ours_bin: &Path, mirror: &str, work: &Path, pairs: usize) -> Result<(),
         argv: vec![s("sh"), s("-c"), script, s("sh"), s("@TARGET@")],
     };
     let (ours_out, ref_out) = (work.join("ours.oci.tar"), work.join("ref.oci.tar"));
-    run_once(&ours, &ours_out, false)?;
-    run_once(&reference, &ref_out, false)?;
+    runner.warm_up(&ours, Target::File(&ours_out))?;
+    runner.warm_up(&reference, Target::File(&ref_out))?;
     compare(
+        runner,
         "image .oci.tar vs mmdebstrap + umoci (warm)",
-        (&ours, &ours_out),
-        (&reference, &ref_out),
+        (&ours, Some(&ours_out)),
+        (&reference, Some(&ref_out)),
         false,
         pairs,
     )
@@ -438,9 +562,17 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
         "case", "ours s", "ref s", "wall", "ours cpu", "ref cpu", "cpu", "ours MiB", "ref MiB"
     );
     // Fill the warm caches.
-    run_once(&ours, &work.join("t-ours"), false)?;
-    run_once(&mmdebstrap, &work.join("t-ref"), false)?;
-    run_once(&debootstrap, &work.join("t-ref"), false)?;
+    let mut runner = Runner::new(work)?;
+    if runner.skips_freed {
+        println!(
+            "({WORK} is on ext4 without a journal, which skips recently freed inodes: runs \
+             after a tool removed its build tree wait {} s; see Runner)",
+            FREED_SKIPPED.as_secs()
+        );
+    }
+    runner.warm_up(&ours, Target::Dir)?;
+    runner.warm_up(&mmdebstrap, Target::Dir)?;
+    runner.warm_up(&debootstrap, Target::Dir)?;
     for (reference, cold, pairs) in [
         (&mmdebstrap, false, pairs_warm),
         (&mmdebstrap, true, pairs_cold),
@@ -452,15 +584,16 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
             if cold { "cold" } else { "warm" }
         );
         compare(
+            &mut runner,
             &name,
-            (&ours, &work.join("t-ours")),
-            (reference, &work.join("t-ref")),
+            (&ours, None),
+            (reference, None),
             cold,
             pairs,
         )?;
     }
-    image(&ours_bin, &mirror, work, pairs_warm)?;
-    unprivileged(&ours_bin, &mirror, work, pairs_warm)?;
-    // Warm caches stay for the next run; targets are gone.
-    Ok(())
+    image(&mut runner, &ours_bin, &mirror, work, pairs_warm)?;
+    unprivileged(&mut runner, &ours_bin, &mirror, work, pairs_warm)?;
+    // Warm caches stay for the next run; targets go.
+    runner.finish()
 }
