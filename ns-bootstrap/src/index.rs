@@ -310,9 +310,16 @@ impl Source<'_> {
             })?;
             let fingerprint = keyring
                 .verify(&signed.canonical, &signed.signature_armor)
-                .map_err(|source| Error::Signature {
-                    suite: self.suite.to_string(),
-                    source,
+                .map_err(|source| match source {
+                    // Known once the keys were checked: the keyring's fault.
+                    gpg::Error::NoUsableKey => Error::Keyring {
+                        path: self.keyring.to_path_buf(),
+                        source,
+                    },
+                    source => Error::Signature {
+                        suite: self.suite.to_string(),
+                        source,
+                    },
                 })?;
             if report {
                 r.info(&format!(

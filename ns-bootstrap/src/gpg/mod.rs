@@ -32,10 +32,52 @@ use packet::{
 };
 use verify::{check, digest, framed, signing_subkey, verify_binding};
 
-/// A key that may sign: a primary key, or a subkey bound to its primary.
-#[derive(Debug, Clone)]
+/// The keys of a keyring that could sign: primary keys and subkeys, each
+/// with what would make it a signer. That is checked only for the keys a
+/// signature names (a keyring such as Debian's holds dozens of
+/// self-signatures and bindings, each an RSA check), once per key.
+#[derive(Debug)]
 pub struct Keyring {
-    pub signers: Vec<Key>,
+    candidates: Vec<Candidate>,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    key: Key,
+    proof: Proof,
+    /// Whether `proof` holds, once checked.
+    signs: std::cell::OnceCell<bool>,
+}
+
+#[derive(Debug)]
+enum Proof {
+    /// A primary key's self-signatures (user ID certifications with the
+    /// user ID each certifies, direct-key signatures), in keyring order.
+    Primary(Vec<(Signature, Option<Vec<u8>>)>),
+    /// A subkey's binding signatures from its primary key.
+    Subkey { primary: Key, bindings: Vec<Signature> },
+}
+
+impl Candidate {
+    /// Whether the key may sign, as gpgv decides (see the module's
+    /// documentation).
+    fn signs(&self) -> bool {
+        *self.signs.get_or_init(|| match &self.proof {
+            Proof::Primary(self_signatures) => {
+                let mut primary = Primary {
+                    key: &self.key,
+                    self_signature: None,
+                };
+                for (sig, user_id) in self_signatures {
+                    primary.consider(sig, user_id.as_deref());
+                }
+                primary.signs()
+            }
+            Proof::Subkey { primary, bindings } => bindings.iter().any(|sig| {
+                verify_binding(primary, &self.key, sig) && signing_subkey(primary, &self.key, sig)
+            }),
+        })
+    }
 }
 
 /// Why a keyring or a signature could not be used.
@@ -99,37 +141,58 @@ impl Keyring {
         } else {
             data
         };
-        let mut signers = Vec::new();
-        let mut primary: Option<Primary> = None;
-        let mut subkey: Option<(Key, bool)> = None;
+        let mut candidates = Vec::new();
+        // The primary key being read, its self-signatures, and the subkey
+        // being read with its bindings.
+        let mut primary: Option<(Key, Vec<(Signature, Option<Vec<u8>>)>)> = None;
+        let mut subkey: Option<(Key, Vec<Signature>)> = None;
         let mut user_id: Option<Vec<u8>> = None;
-        let flush_subkey = |signers: &mut Vec<Key>, subkey: &mut Option<(Key, bool)>| {
-            if let Some((key, true)) = subkey.take() {
-                signers.push(key);
+        // The order of old: a primary's subkeys, then the primary.
+        let flush_subkey = |candidates: &mut Vec<Candidate>,
+                            subkey: &mut Option<(Key, Vec<Signature>)>,
+                            primary: &Option<(Key, _)>| {
+            if let (Some((key, bindings)), Some((primary, _))) = (subkey.take(), primary) {
+                if !bindings.is_empty() {
+                    candidates.push(Candidate {
+                        key,
+                        proof: Proof::Subkey {
+                            primary: primary.clone(),
+                            bindings,
+                        },
+                        signs: Default::default(),
+                    });
+                }
             }
         };
+        let flush_primary =
+            |candidates: &mut Vec<Candidate>, primary: Option<(Key, Vec<_>)>| {
+                if let Some((key, self_signatures)) = primary {
+                    if !self_signatures.is_empty() {
+                        candidates.push(Candidate {
+                            key,
+                            proof: Proof::Primary(self_signatures),
+                            signs: Default::default(),
+                        });
+                    }
+                }
+            };
         for (tag, body) in packets(data)? {
             match tag {
                 TAG_PUBLIC_KEY => {
-                    flush_subkey(&mut signers, &mut subkey);
-                    if let Some(done) = primary.take() {
-                        done.flush(&mut signers);
-                    }
-                    primary = parse_key(body).ok().map(|key| Primary {
-                        key,
-                        self_signature: None,
-                    });
+                    flush_subkey(&mut candidates, &mut subkey, &primary);
+                    flush_primary(&mut candidates, primary.take());
+                    primary = parse_key(body).ok().map(|key| (key, Vec::new()));
                     user_id = None;
                 }
                 TAG_USER_ID => user_id = Some(body.to_vec()),
                 TAG_USER_ATTRIBUTE => user_id = None,
                 TAG_PUBLIC_SUBKEY => {
-                    flush_subkey(&mut signers, &mut subkey);
+                    flush_subkey(&mut candidates, &mut subkey, &primary);
                     user_id = None;
-                    subkey = parse_key(body).ok().map(|key| (key, false));
+                    subkey = parse_key(body).ok().map(|key| (key, Vec::new()));
                 }
                 TAG_SIGNATURE => {
-                    let Some(primary) = &mut primary else {
+                    let Some((primary_key, self_signatures)) = &mut primary else {
                         continue;
                     };
                     let Ok(sig) = parse_signature(body) else {
@@ -139,28 +202,32 @@ impl Keyring {
                         continue;
                     }
                     match &mut subkey {
-                        Some((sub, bound)) => {
-                            if sig.sig_type == 0x18
-                                && verify_binding(&primary.key, sub, &sig)
-                                && signing_subkey(&primary.key, sub, &sig)
-                            {
-                                *bound = true;
+                        Some((_, bindings)) => {
+                            if sig.sig_type == 0x18 {
+                                bindings.push(sig);
                             }
                         }
-                        None => primary.consider(&sig, user_id.as_deref()),
+                        None => {
+                            if Primary::may_be_self_signature(primary_key, &sig) {
+                                self_signatures.push((sig, user_id.clone()));
+                            }
+                        }
                     }
                 }
                 _ => {}
             }
         }
-        flush_subkey(&mut signers, &mut subkey);
-        if let Some(done) = primary.take() {
-            done.flush(&mut signers);
-        }
-        if signers.is_empty() {
+        flush_subkey(&mut candidates, &mut subkey, &primary);
+        flush_primary(&mut candidates, primary.take());
+        if candidates.is_empty() {
             return Err(Error::NoUsableKey);
         }
-        Ok(Keyring { signers })
+        Ok(Keyring { candidates })
+    }
+
+    /// Whether any key of the keyring may sign (checking every one).
+    pub fn has_signer(&self) -> bool {
+        self.candidates.iter().any(Candidate::signs)
     }
 
     /// Verifies a detached (armored) signature over `data`; returns the
@@ -190,13 +257,18 @@ impl Keyring {
                 continue;
             }
             let candidates: Vec<&Key> = self
-                .signers
+                .candidates
                 .iter()
-                .filter(|key| match (sig.issuer_fingerprint, sig.issuer) {
-                    (Some(fpr), _) => key.fingerprint == fpr,
-                    (None, Some(id)) => key.key_id() == id,
-                    (None, None) => true,
+                .filter(|candidate| {
+                    let key = &candidate.key;
+                    match (sig.issuer_fingerprint, sig.issuer) {
+                        (Some(fpr), _) => key.fingerprint == fpr,
+                        (None, Some(id)) => key.key_id() == id,
+                        (None, None) => true,
+                    }
                 })
+                .filter(|candidate| candidate.signs())
+                .map(|candidate| &candidate.key)
                 .collect();
             if candidates.is_empty() {
                 // A v4 key ID is the fingerprint's last eight bytes: a
@@ -222,6 +294,11 @@ impl Keyring {
                 None => problems.push(Problem::Bad(candidates[0].key_id())),
             }
         }
+        // A keyring none of whose keys may sign says so, whatever the
+        // signature (checked only now that the verdict is a failure).
+        if !self.has_signer() {
+            return Err(Error::NoUsableKey);
+        }
         if problems.is_empty() {
             problems.push(Problem::NoSignature);
         }
@@ -230,17 +307,28 @@ impl Keyring {
 }
 
 /// A primary key and what its self-signatures say about signing.
-struct Primary {
-    key: Key,
+struct Primary<'k> {
+    key: &'k Key,
     /// The newest valid self-signature's (creation time, key flags).
     self_signature: Option<(u32, Option<u8>)>,
 }
 
-impl Primary {
-    /// A certification of a user ID (0x10–0x13) or a direct-key signature
-    /// (0x1F) by the key itself: kept when valid and newer.
+impl Primary<'_> {
+    /// Whether `sig` could be a self-signature that [`Primary::consider`]
+    /// weighs: a certification of a user ID (0x10–0x13) or a direct-key
+    /// signature (0x1F), issued by the key itself, not with SHA-1.
+    fn may_be_self_signature(key: &Key, sig: &Signature) -> bool {
+        let by_self = match (sig.issuer_fingerprint, sig.issuer) {
+            (Some(fpr), _) => fpr == key.fingerprint,
+            (None, Some(id)) => id == key.key_id(),
+            (None, None) => true,
+        };
+        matches!(sig.sig_type, 0x10..=0x13 | 0x1f) && by_self && sig.hash_algo != 2
+    }
+
+    /// A self-signature: kept when valid and newer.
     fn consider(&mut self, sig: &Signature, user_id: Option<&[u8]>) {
-        let framed_key = framed(&self.key);
+        let framed_key = framed(self.key);
         let uid_frame;
         let parts: Vec<&[u8]> = match (sig.sig_type, user_id) {
             (0x10..=0x13, Some(uid)) => {
@@ -250,16 +338,11 @@ impl Primary {
             (0x1f, _) => vec![&framed_key],
             _ => return,
         };
-        let by_self = match (sig.issuer_fingerprint, sig.issuer) {
-            (Some(fpr), _) => fpr == self.key.fingerprint,
-            (None, Some(id)) => id == self.key.key_id(),
-            (None, None) => true,
-        };
-        if !by_self || sig.hash_algo == 2 {
+        if !Self::may_be_self_signature(self.key, sig) {
             return;
         }
         let valid = digest(sig.hash_algo, &parts, &sig.hashed)
-            .is_some_and(|digest| check(&self.key, sig, &digest));
+            .is_some_and(|digest| check(self.key, sig, &digest));
         if valid
             && self
                 .self_signature
@@ -269,14 +352,11 @@ impl Primary {
         }
     }
 
-    /// Into the signers when its newest self-signature lets it sign (no
-    /// valid self-signature: gpg does not use the key at all).
-    fn flush(self, signers: &mut Vec<Key>) {
-        if let Some((_, flags)) = self.self_signature {
-            if flags.is_none_or(|f| f & FLAG_SIGN != 0) {
-                signers.push(self.key);
-            }
-        }
+    /// Whether its newest self-signature lets it sign (no valid
+    /// self-signature: gpg does not use the key at all).
+    fn signs(&self) -> bool {
+        self.self_signature
+            .is_some_and(|(_, flags)| flags.is_none_or(|f| f & FLAG_SIGN != 0))
     }
 }
 

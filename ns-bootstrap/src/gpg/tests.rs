@@ -391,4 +391,32 @@ mod crafted {
         assert!(error.contains(&format!("unknown key {id}")), "{error}");
         assert_ne!(id, "0000000000000000");
     }
+
+    /// Keys are checked when a signature names them: a keyring whose
+    /// only key may not sign (flags: certify only) still parses, and a
+    /// signature from it is refused as a keyring without a usable key,
+    /// as before the checks were made lazy; a key that signs next to one
+    /// whose self-signature is bad is found.
+    #[test]
+    fn keys_are_checked_when_named() {
+        let (certifier, signer) = (signing_key(6), signing_key(7));
+        let keyring = Keyring::parse(&primary(&certifier, Some(0x01), true)).unwrap();
+        let error = keyring
+            .verify(TEXT, &armor(&document(&certifier, &[])))
+            .unwrap_err();
+        assert_eq!(error, Error::NoUsableKey);
+        assert!(!keyring.has_signer());
+        let mut both = primary(&certifier, Some(0x03), false);
+        both.extend(primary(&signer, Some(0x03), true));
+        let keyring = Keyring::parse(&both).unwrap();
+        assert_eq!(
+            keyring.verify(TEXT, &armor(&document(&signer, &[]))),
+            Ok(key_of(&signer).fingerprint)
+        );
+        let error = keyring
+            .verify(TEXT, &armor(&document(&certifier, &[])))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown key"), "{error}");
+    }
 }
