@@ -49,11 +49,13 @@ struct Candidate {
     signs: std::cell::OnceCell<bool>,
 }
 
+/// A primary key's self-signatures (user ID certifications with the
+/// user ID each certifies, direct-key signatures), in keyring order.
+type SelfSignatures = Vec<(Signature, Option<Vec<u8>>)>;
+
 #[derive(Debug)]
 enum Proof {
-    /// A primary key's self-signatures (user ID certifications with the
-    /// user ID each certifies, direct-key signatures), in keyring order.
-    Primary(Vec<(Signature, Option<Vec<u8>>)>),
+    Primary(SelfSignatures),
     /// A subkey's binding signatures from its primary key.
     Subkey { primary: Key, bindings: Vec<Signature> },
 }
@@ -144,7 +146,7 @@ impl Keyring {
         let mut candidates = Vec::new();
         // The primary key being read, its self-signatures, and the subkey
         // being read with its bindings.
-        let mut primary: Option<(Key, Vec<(Signature, Option<Vec<u8>>)>)> = None;
+        let mut primary: Option<(Key, SelfSignatures)> = None;
         let mut subkey: Option<(Key, Vec<Signature>)> = None;
         let mut user_id: Option<Vec<u8>> = None;
         // The order of old: a primary's subkeys, then the primary.
