@@ -9,6 +9,9 @@
 //! largest process of the tree, from wait4(2)'s `ru_maxrss`), the bound
 //! ns-bootstrap keeps by design.
 //!
+//! Every run writes into a tmpfs made for the bench ([`Runner`] says why
+//! not the disk); the caches stay on disk.
+//!
 //! Warm cache: ns-bootstrap's cache dir, and for mmdebstrap its documented
 //! `sync-in`/`sync-out` hooks over a cache directory of `.deb`s (it still
 //! fetches the indexes, as it always does); debootstrap's `--cache-dir`.
@@ -126,35 +129,35 @@ fn wait_with_peak(child: std::process::Child) -> Result<(std::process::ExitStatu
     }
 }
 
-/// Where the runs write, and what the filesystem needs between them.
+/// Where the runs write: a tmpfs of the bench's own.
 ///
-/// ext4 without a journal (this machine's root) does not reuse an inode
-/// freed less than 60 s ago (300 s while its inode table block is still
-/// unwritten), and every allocation scans past each one: a tool that
-/// creates ten thousand files right after another removed as many spends
-/// seconds in the kernel for it. Runs back to back are not what a user
-/// does, so the bench keeps that cost out of both sides' times: directory
-/// targets stay until the bench ends, and a run that follows one whose
-/// tool removed its build tree (the tarball and image cases) waits until
-/// those inodes no longer count. Before every run, `sync`, so that no run
-/// pays for writing back the one before it.
+/// On a disk the runs would measure the disk's state as much as the tools:
+/// this machine's root is ext4 without a journal, which does not reuse
+/// an inode freed in the last minute (six while its inode table block is
+/// unwritten, as it is again once new inodes go there) and scans past
+/// every such inode at each allocation, so a tool that creates ten
+/// thousand files after another removed as many spent seconds in the
+/// kernel for it (the bench's back-to-back runs doubled ns-bootstrap's
+/// time that way); and on a journaled ext4 every fsync is a journal
+/// commit, which costs mmdebstrap's dpkg far more than us. A tmpfs has
+/// neither: what is left is the tools' own work. Every target, build tree
+/// and temporary file of the runs goes there (`TMPDIR` too); it is
+/// mounted in a mount namespace of the bench's own, so it goes away with
+/// the bench whatever happens. The caches stay on disk (warm: in the page
+/// cache). Before every run, `sync`, so that no run pays for writing
+/// back the one before it.
 struct Runner {
-    /// The directory targets, removed at the end.
-    kept: PathBuf,
-    made: usize,
-    /// The filesystem skips recently freed inodes.
-    skips_freed: bool,
-    /// When a run last freed a tree.
-    freed: Option<Instant>,
+    /// The mount point.
+    fs: PathBuf,
 }
 
-/// How long freed inodes are skipped once written back (ext4's
-/// `RECENTCY_MIN`), with a second to spare.
-const FREED_SKIPPED: Duration = Duration::from_secs(61);
+/// The tmpfs's bound: a target is a few hundred MB, and an image run
+/// holds its tree, tarball and layout at once.
+const TMPFS_SIZE: &str = "6g";
 
 /// A run's target.
 enum Target<'a> {
-    /// A new directory (its tree stays until the bench ends).
+    /// A directory.
     Dir,
     /// A file (tarball, image) the tool builds through a tree it removes.
     File(&'a Path),
@@ -169,39 +172,49 @@ impl<'a> Target<'a> {
 
 impl Runner {
     fn new(work: &Path) -> Result<Runner, String> {
-        let kept = work.join("targets");
-        // A bench that was interrupted left its targets.
-        let freed = if kept.exists() {
-            sh(&format!("rm -rf {}", kept.display()))?;
-            Some(Instant::now())
-        } else {
-            None
-        };
-        std::fs::create_dir_all(&kept).map_err(|e| format!("{}: {e}", kept.display()))?;
-        Ok(Runner {
-            skips_freed: ext4_without_journal(work),
-            kept,
-            made: 0,
-            freed,
-        })
-    }
-
-    /// An untimed run that fills the caches: no need to settle first.
-    fn warm_up(&mut self, tool: &Tool, target: Target) -> Result<(), String> {
-        self.run(tool, target, false, false).map(drop)
-    }
-
-    /// One timed run into a fresh target.
-    fn run_once(&mut self, tool: &Tool, target: Target, cold: bool) -> Result<Took, String> {
-        self.run(tool, target, cold, true)
-    }
-
-    fn run(&mut self, tool: &Tool, target: Target, cold: bool, settle: bool) -> Result<Took, String> {
-        let target = match target {
-            Target::Dir => {
-                self.made += 1;
-                self.kept.join(self.made.to_string())
+        // SAFETY: plain syscalls; xtask has no other threads here (cargo
+        // ran as a child), as unshare(CLONE_NEWNS) requires.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return Err(format!(
+                    "unshare(CLONE_NEWNS): {}",
+                    std::io::Error::last_os_error()
+                ));
             }
+            let root = c"/";
+            let flags = libc::MS_REC | libc::MS_PRIVATE;
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                flags,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(format!(
+                    "making / private: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        let fs = work.join("fs");
+        sh(&format!(
+            "set -e\nmkdir -p {fs}\nmount -t tmpfs -o size={TMPFS_SIZE},mode=1777 \
+             nsbootstrapbench {fs}",
+            fs = fs.display(),
+        ))?;
+        Ok(Runner { fs })
+    }
+
+    /// A path on the bench's filesystem.
+    fn place(&self, name: &str) -> PathBuf {
+        self.fs.join(name)
+    }
+
+    /// One run into a fresh target.
+    fn run_once(&mut self, tool: &Tool, target: Target, cold: bool) -> Result<Took, String> {
+        let target = match target {
+            Target::Dir => self.fs.join("target"),
             Target::File(file) => {
                 sh(&format!("rm -f {}", file.display()))?;
                 file.to_path_buf()
@@ -211,9 +224,6 @@ impl Runner {
             sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
         }
         sh("sync")?;
-        if let (true, true, Some(freed)) = (settle, self.skips_freed, self.freed) {
-            std::thread::sleep(FREED_SKIPPED.saturating_sub(freed.elapsed()));
-        }
         let mut argv = tool.argv.clone();
         for arg in &mut argv {
             *arg = arg.replace("@TARGET@", &target.to_string_lossy());
@@ -222,6 +232,7 @@ impl Runner {
         let start = Instant::now();
         let child = Command::new(&argv[0])
             .args(&argv[1..])
+            .env("TMPDIR", &self.fs)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -233,10 +244,7 @@ impl Runner {
         if !status.success() {
             return Err(format!("`{}` failed ({status})", argv.join(" ")));
         }
-        if target.is_file() {
-            // The tool removed the tree it built the file from.
-            self.freed = Some(Instant::now());
-        }
+        sh(&format!("rm -rf {}", target.display()))?;
         Ok(Took {
             wall,
             cpu,
@@ -244,28 +252,10 @@ impl Runner {
         })
     }
 
-    /// Removes the directory targets (the last thing the bench does).
+    /// Unmounts the tmpfs (the last thing the bench does).
     fn finish(self) -> Result<(), String> {
-        sh(&format!("rm -rf {}", self.kept.display()))
+        sh(&format!("umount {}", self.fs.display()))
     }
-}
-
-/// Whether `path` is on an ext4 filesystem without a journal: its
-/// device's `journal_task` in /sys/fs/ext4 says `<none>`.
-fn ext4_without_journal(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-    let Ok(device) = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")) else {
-        return false;
-    };
-    let Some(name) = device.file_name() else {
-        return false;
-    };
-    std::fs::read_to_string(Path::new("/sys/fs/ext4").join(name).join("journal_task"))
-        .is_ok_and(|task| task.trim() == "<none>")
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -291,7 +281,7 @@ const BENCH_SUBIDS: &str = "400000:65536";
 /// A wrapper that runs its arguments as the bench user in a private mount
 /// namespace where the account files are copies with that user added;
 /// the host's files are never written.
-fn user_wrapper(work: &Path) -> Result<Vec<String>, String> {
+fn user_wrapper(work: &Path, tmp: &Path) -> Result<Vec<String>, String> {
     let etc = work.join("etc-user");
     std::fs::create_dir_all(&etc).map_err(|e| format!("{}: {e}", etc.display()))?;
     let name = "nsbootstrapbench";
@@ -321,7 +311,7 @@ fn user_wrapper(work: &Path) -> Result<Vec<String>, String> {
     script.push_str(&format!(
         "exec setpriv --reuid={BENCH_ID} --regid={BENCH_ID} --clear-groups env \
          HOME=/nonexistent TMPDIR={} \"$@\"\n",
-        work.join("user").display()
+        tmp.display()
     ));
     Ok(["unshare", "--mount", "sh", "-c", &script, "sh"]
         .iter()
@@ -385,9 +375,9 @@ fn unprivileged(
     pairs: usize,
 ) -> Result<(), String> {
     let s = |x: &str| x.to_string();
-    let wrapper = user_wrapper(work)?;
-    let user = work.join("user");
+    let user = runner.place("user");
     user_owned(&user)?;
+    let wrapper = user_wrapper(work, &user)?;
     let ours_cache = work.join("cache-ours-user");
     let mm_cache = work.join("cache-mmdebstrap-user");
     user_owned(&ours_cache)?;
@@ -423,8 +413,8 @@ fn unprivileged(
         argv: with(argv),
     };
     let (ours_tar, ref_tar) = (user.join("ours.tar"), user.join("ref.tar"));
-    runner.warm_up(&ours, Target::File(&ours_tar))?;
-    runner.warm_up(&mmdebstrap, Target::File(&ref_tar))?;
+    runner.run_once(&ours, Target::File(&ours_tar), false)?;
+    runner.run_once(&mmdebstrap, Target::File(&ref_tar), false)?;
     compare(
         runner,
         "unprivileged .tar vs mmdebstrap (warm)",
@@ -479,9 +469,9 @@ fn image(
         cache: mm_cache.clone(),
         argv: vec![s("sh"), s("-c"), script, s("sh"), s("@TARGET@")],
     };
-    let (ours_out, ref_out) = (work.join("ours.oci.tar"), work.join("ref.oci.tar"));
-    runner.warm_up(&ours, Target::File(&ours_out))?;
-    runner.warm_up(&reference, Target::File(&ref_out))?;
+    let (ours_out, ref_out) = (runner.place("ours.oci.tar"), runner.place("ref.oci.tar"));
+    runner.run_once(&ours, Target::File(&ours_out), false)?;
+    runner.run_once(&reference, Target::File(&ref_out), false)?;
     compare(
         runner,
         "image .oci.tar vs mmdebstrap + umoci (warm)",
@@ -563,16 +553,9 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
     );
     // Fill the warm caches.
     let mut runner = Runner::new(work)?;
-    if runner.skips_freed {
-        println!(
-            "({WORK} is on ext4 without a journal, which skips recently freed inodes: runs \
-             after a tool removed its build tree wait {} s; see Runner)",
-            FREED_SKIPPED.as_secs()
-        );
-    }
-    runner.warm_up(&ours, Target::Dir)?;
-    runner.warm_up(&mmdebstrap, Target::Dir)?;
-    runner.warm_up(&debootstrap, Target::Dir)?;
+    runner.run_once(&ours, Target::Dir, false)?;
+    runner.run_once(&mmdebstrap, Target::Dir, false)?;
+    runner.run_once(&debootstrap, Target::Dir, false)?;
     for (reference, cold, pairs) in [
         (&mmdebstrap, false, pairs_warm),
         (&mmdebstrap, true, pairs_cold),
