@@ -88,13 +88,16 @@ pub fn base_names(index: &[Package], selection: &Selection) -> Vec<String> {
 }
 
 struct Index<'a> {
+    /// Every package by name, the newest version of a name first.
     by_name: HashMap<&'a str, Vec<&'a Package<'a>>>,
     providers: HashMap<&'a str, Vec<(&'a Package<'a>, Option<&'a str>)>>,
 }
 
 impl<'a> Index<'a> {
     fn new(packages: &'a [Package<'a>]) -> Self {
-        let mut by_name: HashMap<&str, Vec<&Package>> = HashMap::new();
+        // Sized up front: an index is some sixty thousand names, and
+        // growing the table rehashes them all several times.
+        let mut by_name: HashMap<&str, Vec<&Package>> = HashMap::with_capacity(packages.len());
         let mut providers: HashMap<&str, Vec<(&Package, Option<&str>)>> = HashMap::new();
         for package in packages {
             by_name.entry(package.name).or_default().push(package);
@@ -106,15 +109,21 @@ impl<'a> Index<'a> {
                     .push((package, version));
             }
         }
-        // The newest version first.
-        for candidates in by_name.values_mut() {
+        // The newest version first (stable: of equal versions, the
+        // index's first stays first).
+        for candidates in by_name.values_mut().filter(|c| c.len() > 1) {
             candidates.sort_by(|a, b| compare_versions(b.version, a.version));
         }
         Index { by_name, providers }
     }
 
+    /// The packages of a name, the newest first.
+    fn candidates(&self, name: &str) -> &[&'a Package<'a>] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
     fn newest(&self, name: &str) -> Option<&'a Package<'a>> {
-        self.by_name.get(name).and_then(|c| c.first().copied())
+        self.candidates(name).first().copied()
     }
 }
 
@@ -180,12 +189,11 @@ pub fn resolve<'a>(
                 if excluded.contains(relation.name) {
                     return None;
                 }
-                let real = index.by_name.get(relation.name).and_then(|candidates| {
-                    candidates
-                        .iter()
-                        .find(|c| version_ok(relation, Some(c.version)))
-                        .copied()
-                });
+                let real = index
+                    .candidates(relation.name)
+                    .iter()
+                    .find(|c| version_ok(relation, Some(c.version)))
+                    .copied();
                 real.or_else(|| {
                     index.providers.get(relation.name).and_then(|providers| {
                         providers

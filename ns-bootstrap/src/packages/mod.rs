@@ -173,31 +173,31 @@ fn package_of<'a>(
         line: stanza.line,
         message,
     };
-    let required = |name: &str| {
-        stanza
-            .get(name)
+    let fields = Fields::of(stanza);
+    let required = |value: Option<&'a str>, name: &str| {
+        value
             .filter(|v| !v.is_empty())
             .ok_or_else(|| error(format!("stanza without {name}")))
     };
-    let name = required("Package")?;
+    let name = required(fields.package, "Package")?;
     if !valid_package_name(name) {
         return Err(error(format!(
             "'{name}' is not a valid package name (Debian's are [a-z0-9][a-z0-9+.-]+)"
         )));
     }
-    let relations = |field: &str| {
-        parse_relations(stanza.get(field).unwrap_or(""))
+    let relations = |value: Option<&'a str>, field: &str| {
+        parse_relations(value.unwrap_or(""))
             .map_err(|e| error(format!("package {name}: {field}: {e}")))
     };
-    let provides = relations("Provides")?
+    let provides = relations(fields.provides, "Provides")?
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
-    let version = required("Version")?;
+    let version = required(fields.version, "Version")?;
     if !valid_version(version) {
         return Err(error(format!("package {name}: bad Version '{version}'")));
     }
-    let architecture = required("Architecture")?;
+    let architecture = required(fields.architecture, "Architecture")?;
     if !valid_architecture(architecture) {
         return Err(error(format!(
             "package {name}: bad Architecture '{architecture}'"
@@ -206,12 +206,12 @@ fn package_of<'a>(
     let location = match location {
         Some(location) => location,
         None => {
-            let size = required("Size")?;
-            let sha256 = required("SHA256")?;
+            let size = required(fields.size, "Size")?;
+            let sha256 = required(fields.sha256, "SHA256")?;
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(error(format!("package {name}: bad SHA256 '{sha256}'")));
             }
-            let filename = required("Filename")?;
+            let filename = required(fields.filename, "Filename")?;
             if !valid_pool_path(filename) {
                 return Err(error(format!(
                     "package {name}: bad Filename '{filename}' (a relative path in the archive)"
@@ -237,17 +237,71 @@ fn package_of<'a>(
         name,
         version,
         architecture,
-        priority: stanza.get("Priority").unwrap_or("optional"),
-        section: stanza.get("Section"),
-        essential: stanza.get("Essential") == Some("yes"),
-        pre_depends: relations("Pre-Depends")?,
-        depends: relations("Depends")?,
+        priority: fields.priority.unwrap_or("optional"),
+        section: fields.section,
+        essential: fields.essential == Some("yes"),
+        pre_depends: relations(fields.pre_depends, "Pre-Depends")?,
+        depends: relations(fields.depends, "Depends")?,
         provides,
         filename: location.filename,
         size: location.size,
         sha256: location.sha256,
         base: None,
     })
+}
+
+/// The fields a [`Package`] is made of, found in one pass over a stanza
+/// (a Packages stanza has some twenty fields, and an index sixty thousand
+/// stanzas): the first of each name, matched case-insensitively, as
+/// [`Stanza::get`] finds them.
+#[derive(Default)]
+struct Fields<'a> {
+    package: Option<&'a str>,
+    version: Option<&'a str>,
+    architecture: Option<&'a str>,
+    priority: Option<&'a str>,
+    section: Option<&'a str>,
+    essential: Option<&'a str>,
+    pre_depends: Option<&'a str>,
+    depends: Option<&'a str>,
+    provides: Option<&'a str>,
+    filename: Option<&'a str>,
+    size: Option<&'a str>,
+    sha256: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(stanza: &Stanza<'a>) -> Fields<'a> {
+        let mut fields = Fields::default();
+        for &(key, value) in &stanza.fields {
+            let slots: &mut [(&str, &mut Option<&'a str>)] = match key.len() {
+                4 => &mut [("Size", &mut fields.size)],
+                6 => &mut [("SHA256", &mut fields.sha256)],
+                7 => &mut [
+                    ("Package", &mut fields.package),
+                    ("Version", &mut fields.version),
+                    ("Section", &mut fields.section),
+                    ("Depends", &mut fields.depends),
+                ],
+                8 => &mut [
+                    ("Priority", &mut fields.priority),
+                    ("Filename", &mut fields.filename),
+                    ("Provides", &mut fields.provides),
+                ],
+                9 => &mut [("Essential", &mut fields.essential)],
+                11 => &mut [("Pre-Depends", &mut fields.pre_depends)],
+                12 => &mut [("Architecture", &mut fields.architecture)],
+                _ => continue,
+            };
+            if let Some((_, slot)) = slots
+                .iter_mut()
+                .find(|(name, _)| key.eq_ignore_ascii_case(name))
+            {
+                slot.get_or_insert(value);
+            }
+        }
+        fields
+    }
 }
 
 #[cfg(test)]
@@ -280,6 +334,37 @@ mod tests {
         let one = parse_packages_part(&broken, 0).unwrap_err();
         assert!(one.line < 100, "{one}");
         assert_eq!(parse_packages(&broken).unwrap_err(), one);
+    }
+
+    /// The one-pass lookup finds what `Stanza::get` finds: the first
+    /// field of a name, in any case; other names are left alone.
+    #[test]
+    fn fields_are_found_as_get_finds_them() {
+        let text = "package: p\nPACKAGE: q\nVersion: 1\nsize: 7\nSize: 8\nDepends: a\n\
+                    Depend: x\nPre-depends: b\nArchitecture: all\nSHA256: h\nsection: s\n\
+                    Provides: v\nFilename: f\nPriority: required\nEssential: yes\nX: y\n";
+        let stanzas = parse_stanzas(text).unwrap();
+        let stanza = &stanzas[0];
+        let fields = Fields::of(stanza);
+        for (name, found) in [
+            ("Package", fields.package),
+            ("Version", fields.version),
+            ("Architecture", fields.architecture),
+            ("Priority", fields.priority),
+            ("Section", fields.section),
+            ("Essential", fields.essential),
+            ("Pre-Depends", fields.pre_depends),
+            ("Depends", fields.depends),
+            ("Provides", fields.provides),
+            ("Filename", fields.filename),
+            ("Size", fields.size),
+            ("SHA256", fields.sha256),
+        ] {
+            assert_eq!(found, stanza.get(name), "{name}");
+            assert!(found.is_some(), "{name}");
+        }
+        assert_eq!(fields.package, Some("p"));
+        assert_eq!(fields.size, Some("7"));
     }
 
     const PACKAGES: &str = "\
