@@ -49,6 +49,7 @@ pub mod gpg;
 pub mod hooks;
 pub mod index;
 pub mod local;
+mod nosync;
 pub mod oci;
 pub mod offline;
 pub mod output;

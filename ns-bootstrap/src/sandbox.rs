@@ -14,6 +14,9 @@
 //! first). Propagation is made private before mounting, so no mount event
 //! reaches the host's shared mounts.
 //!
+//! Every command runs with its flushes (`fsync` and kin) made no-ops by a
+//! seccomp filter: see [`crate::nosync`].
+//!
 //! The mounts and the propagation change are ns-sys's (`mount::mount`,
 //! `mount::set_propagation`: the calls util-linux's mount makes); the
 //! namespace itself is one `unshare(CLONE_NEWNS)` through nix; the
@@ -216,6 +219,10 @@ impl<'r> Sandbox<'r> {
             )
             .map_err(|e| Report::setup(format!("bind {}", host.display()), e))?;
         }
+        // dpkg's and the scripts' flushes made no-ops (see nosync). Where
+        // the filter cannot be had (a kernel without seccomp), they run:
+        // slower, and otherwise the same.
+        let _ = crate::nosync::install();
         // The init stays outside TARGET and each command is chrooted, as
         // under debootstrap: `ischroot` (which compares / with
         // /proc/1/root) then says "chroot", and libc6's postinst skips its
