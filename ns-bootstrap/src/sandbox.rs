@@ -15,7 +15,7 @@
 //! reaches the host's shared mounts.
 //!
 //! Every command runs with its flushes (`fsync` and kin) made no-ops by a
-//! seccomp filter: see [`crate::nosync`].
+//! seccomp filter: see the `nosync` module.
 //!
 //! The mounts and the propagation change are ns-sys's (`mount::mount`,
 //! `mount::set_propagation`: the calls util-linux's mount makes); the

@@ -57,7 +57,10 @@ type SelfSignatures = Vec<(Signature, Option<Vec<u8>>)>;
 enum Proof {
     Primary(SelfSignatures),
     /// A subkey's binding signatures from its primary key.
-    Subkey { primary: Key, bindings: Vec<Signature> },
+    Subkey {
+        primary: Key,
+        bindings: Vec<Signature>,
+    },
 }
 
 impl Candidate {
@@ -166,18 +169,17 @@ impl Keyring {
                 }
             }
         };
-        let flush_primary =
-            |candidates: &mut Vec<Candidate>, primary: Option<(Key, Vec<_>)>| {
-                if let Some((key, self_signatures)) = primary {
-                    if !self_signatures.is_empty() {
-                        candidates.push(Candidate {
-                            key,
-                            proof: Proof::Primary(self_signatures),
-                            signs: Default::default(),
-                        });
-                    }
+        let flush_primary = |candidates: &mut Vec<Candidate>, primary: Option<(Key, Vec<_>)>| {
+            if let Some((key, self_signatures)) = primary {
+                if !self_signatures.is_empty() {
+                    candidates.push(Candidate {
+                        key,
+                        proof: Proof::Primary(self_signatures),
+                        signs: Default::default(),
+                    });
                 }
-            };
+            }
+        };
         for (tag, body) in packets(data)? {
             match tag {
                 TAG_PUBLIC_KEY => {

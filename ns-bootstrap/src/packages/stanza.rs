@@ -285,9 +285,25 @@ mod tests {
     #[test]
     fn one_pass_reads_what_two_passes_read() {
         const PIECES: &[&str] = &[
-            "A: 1\n", "Bb:two words\n", " cont\n", "\t.\n", "# c\n", "\n", "\n", "  \n",
-            "\t\n", "no colon\n", ": v\n", "x y: z\n", "\u{a0}\n", "\u{b}\n", "C: 3\r\n",
-            "D:", " ", "\u{e9}: \u{2028}\n", "E: \u{85}\n",
+            "A: 1\n",
+            "Bb:two words\n",
+            " cont\n",
+            "\t.\n",
+            "# c\n",
+            "\n",
+            "\n",
+            "  \n",
+            "\t\n",
+            "no colon\n",
+            ": v\n",
+            "x y: z\n",
+            "\u{a0}\n",
+            "\u{b}\n",
+            "C: 3\r\n",
+            "D:",
+            " ",
+            "\u{e9}: \u{2028}\n",
+            "E: \u{85}\n",
         ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = || {
