@@ -152,7 +152,8 @@ impl Keyring {
         let mut primary: Option<(Key, SelfSignatures)> = None;
         let mut subkey: Option<(Key, Vec<Signature>)> = None;
         let mut user_id: Option<Vec<u8>> = None;
-        // The order of old: a primary's subkeys, then the primary.
+        // Candidates in the order signers had before: a primary's subkeys,
+        // then the primary.
         let flush_subkey = |candidates: &mut Vec<Candidate>,
                             subkey: &mut Option<(Key, Vec<Signature>)>,
                             primary: &Option<(Key, _)>| {
