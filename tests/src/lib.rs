@@ -393,6 +393,47 @@ pub fn in_container(
         )
 }
 
+/// A differential test's box for a tool run by the reference's name: a
+/// directory holding a symlink `name` to our `binary` (put first in PATH,
+/// or run by that path, so getopt's messages name it `name`), and a
+/// busybox root whose root and nobody log in to `/probe`, a script that
+/// says which shell it was run as, with `extra` files besides.
+pub struct ProbeBox {
+    _keep: TempDir,
+    /// The directory holding our `name`.
+    pub ours: PathBuf,
+    pub root: PathBuf,
+}
+
+impl ProbeBox {
+    pub fn new(name: &str, binary: &str, extra: &[(&str, &str)]) -> ProbeBox {
+        let keep = TempDir::new(name);
+        let ours = keep.path().join("ours");
+        std::fs::create_dir(&ours).expect("mkdir ours");
+        std::os::unix::fs::symlink(bin(binary), ours.join(name)).expect("symlink");
+        let root = keep.path().join("root");
+        let mut files = vec![
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/probe\nnobody:x:65534:65534::/:/probe\n",
+            ),
+            ("probe", "#!/bin/sh\necho \"shell $0\"\n"),
+        ];
+        files.extend_from_slice(extra);
+        busybox_root(&root, &files);
+        std::fs::set_permissions(
+            root.join("probe"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod probe");
+        ProbeBox {
+            _keep: keep,
+            ours,
+            root,
+        }
+    }
+}
+
 /// Debian's static busybox (package busybox-static).
 pub const BUSYBOX: &str = "/bin/busybox";
 

@@ -18,10 +18,10 @@
 //! root, the environment, and the exit status and messages.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nstools_tests::reference::{self, Release};
-use nstools_tests::{bin, busybox_root, differences, require_root, Outcome, Stderr, TempDir};
+use nstools_tests::{bin, differences, require_root, Outcome, ProbeBox, Stderr, TempDir};
 
 /// Helpers every case script may use.
 /// - `start ARGS...`: a target made by our `ns-unshare ARGS`, running
@@ -482,35 +482,10 @@ fn replace_numbers_after(text: &str, lead: &str) -> String {
 
 /// Everything a run needs: our `nsenter` (a symlink to ns-nsenter, so it
 /// is invoked by that name) and a busybox root.
-struct Setup {
-    _keep: TempDir,
-    ours: PathBuf,
-    root: PathBuf,
-}
+type Setup = ProbeBox;
 
 fn setup() -> Setup {
-    let keep = TempDir::new("nsenter");
-    let ours = keep.path().join("ours");
-    std::fs::create_dir(&ours).expect("mkdir ours");
-    std::os::unix::fs::symlink(bin("ns-nsenter"), ours.join("nsenter")).expect("symlink");
-    let root = keep.path().join("root");
-    busybox_root(
-        &root,
-        &[
-            (
-                "etc/passwd",
-                "root:x:0:0:root:/root:/probe\nnobody:x:65534:65534::/:/probe\n",
-            ),
-            ("probe", "#!/bin/sh\necho \"shell $0\"\n"),
-        ],
-    );
-    std::fs::set_permissions(root.join("probe"), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod probe");
-    Setup {
-        _keep: keep,
-        ours,
-        root,
-    }
+    ProbeBox::new("nsenter", "ns-nsenter", &[])
 }
 
 /// The nsenter of a release, as one shell word list.

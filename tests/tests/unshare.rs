@@ -16,12 +16,11 @@
 //! variant runs `$U` as nobody (`setpriv`) inside the same kind of box.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nstools_tests::reference::{self, Release};
 use nstools_tests::{
-    bin, busybox_root, differences, require_root, Outcome, Stderr, TempDir, TestCommand,
-    UNPRIVILEGED,
+    bin, differences, require_root, Outcome, ProbeBox, Stderr, TempDir, TestCommand, UNPRIVILEGED,
 };
 
 /// The host's unshare, which makes each case's throwaway box.
@@ -542,38 +541,12 @@ fn normalise(outcome: &mut Outcome, dir: &Path) {
 /// tool (put first in PATH for our runs, so both tools are invoked as
 /// plain `unshare`, as getopt's messages show argv[0]), and a busybox
 /// root.
-struct Setup {
-    _keep: TempDir,
-    /// The directory holding our `unshare`.
-    ours: PathBuf,
-    root: PathBuf,
-}
+type Setup = ProbeBox;
 
 fn setup() -> Setup {
-    let keep = TempDir::new("unshare");
-    let link_dir = keep.path().join("ours");
-    std::fs::create_dir(&link_dir).expect("mkdir ours");
-    std::os::unix::fs::symlink(bin("ns-unshare"), link_dir.join("unshare")).expect("symlink");
-    let root = keep.path().join("root");
-    busybox_root(
-        &root,
-        &[
-            (
-                "etc/passwd",
-                "root:x:0:0:root:/root:/probe\nnobody:x:65534:65534::/:/probe\n",
-            ),
-            ("probe", "#!/bin/sh\necho \"shell $0\"\n"),
-            ("etc/group", "root:x:0:\n"),
-        ],
-    );
-    std::fs::create_dir_all(root.join("proc")).expect("mkdir proc");
-    std::fs::set_permissions(root.join("probe"), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod probe");
-    Setup {
-        ours: link_dir,
-        _keep: keep,
-        root,
-    }
+    let setup = ProbeBox::new("unshare", "ns-unshare", &[("etc/group", "root:x:0:\n")]);
+    std::fs::create_dir_all(setup.root.join("proc")).expect("mkdir proc");
+    setup
 }
 
 /// Runs one case in a throwaway box, with our tool (`None`) or a
