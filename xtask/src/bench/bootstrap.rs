@@ -155,21 +155,6 @@ struct Runner {
 /// holds its tree, tarball and layout at once.
 const TMPFS_SIZE: &str = "6g";
 
-/// A run's target.
-enum Target<'a> {
-    /// A directory.
-    Dir,
-    /// A file (tarball, image) the tool builds through a tree it removes.
-    File(&'a Path),
-}
-
-impl<'a> Target<'a> {
-    /// A file if one is given, else a directory.
-    fn from(file: Option<&'a Path>) -> Target<'a> {
-        file.map_or(Target::Dir, Target::File)
-    }
-}
-
 impl Runner {
     fn new(work: &Path) -> Result<Runner, String> {
         // SAFETY: plain syscalls; xtask has no other threads here (cargo
@@ -211,15 +196,10 @@ impl Runner {
         self.fs.join(name)
     }
 
-    /// One run into a fresh target.
-    fn run_once(&mut self, tool: &Tool, target: Target, cold: bool) -> Result<Took, String> {
-        let target = match target {
-            Target::Dir => self.fs.join("target"),
-            Target::File(file) => {
-                sh(&format!("rm -f {}", file.display()))?;
-                file.to_path_buf()
-            }
-        };
+    /// One run into a fresh target on the tmpfs (see [`Runner::place`]),
+    /// removed afterwards.
+    fn run_once(&self, tool: &Tool, target: &Path, cold: bool) -> Result<Took, String> {
+        sh(&format!("rm -rf {}", target.display()))?;
         if cold {
             sh(&format!("rm -rf {0} && mkdir -p {0}", tool.cache.display()))?;
         }
@@ -328,10 +308,10 @@ fn user_owned(dir: &Path) -> Result<(), String> {
 
 /// Alternating pairs of `ours` and `reference`; prints one row.
 fn compare(
-    runner: &mut Runner,
+    runner: &Runner,
     name: &str,
-    ours: (&Tool, Option<&Path>),
-    reference: (&Tool, Option<&Path>),
+    ours: (&Tool, &Path),
+    reference: (&Tool, &Path),
     cold: bool,
     pairs: usize,
 ) -> Result<(), String> {
@@ -339,8 +319,8 @@ fn compare(
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut ours_peak, mut ref_peak) = (0, 0);
     for _ in 0..pairs {
-        let a = runner.run_once(ours.0, Target::from(ours.1), cold)?;
-        let b = runner.run_once(reference.0, Target::from(reference.1), cold)?;
+        let a = runner.run_once(ours.0, ours.1, cold)?;
+        let b = runner.run_once(reference.0, reference.1, cold)?;
         ow.push(a.wall.as_secs_f64());
         rw.push(b.wall.as_secs_f64());
         oc.push(a.cpu.as_secs_f64());
@@ -368,7 +348,7 @@ fn compare(
 /// ns-bootstrap and mmdebstrap --mode=unshare as a normal user, minbase
 /// to a tarball, warm caches.
 fn unprivileged(
-    runner: &mut Runner,
+    runner: &Runner,
     ours_bin: &Path,
     mirror: &str,
     work: &Path,
@@ -413,13 +393,13 @@ fn unprivileged(
         argv: with(argv),
     };
     let (ours_tar, ref_tar) = (user.join("ours.tar"), user.join("ref.tar"));
-    runner.run_once(&ours, Target::File(&ours_tar), false)?;
-    runner.run_once(&mmdebstrap, Target::File(&ref_tar), false)?;
+    runner.run_once(&ours, &ours_tar, false)?;
+    runner.run_once(&mmdebstrap, &ref_tar, false)?;
     compare(
         runner,
         "unprivileged .tar vs mmdebstrap (warm)",
-        (&ours, Some(&ours_tar)),
-        (&mmdebstrap, Some(&ref_tar)),
+        (&ours, &ours_tar),
+        (&mmdebstrap, &ref_tar),
         false,
         pairs,
     )
@@ -428,7 +408,7 @@ fn unprivileged(
 /// ns-bootstrap writing an OCI archive against mmdebstrap's tarball made
 /// into one by umoci, warm caches.
 fn image(
-    runner: &mut Runner,
+    runner: &Runner,
     ours_bin: &Path,
     mirror: &str,
     work: &Path,
@@ -470,13 +450,13 @@ fn image(
         argv: vec![s("sh"), s("-c"), script, s("sh"), s("@TARGET@")],
     };
     let (ours_out, ref_out) = (runner.place("ours.oci.tar"), runner.place("ref.oci.tar"));
-    runner.run_once(&ours, Target::File(&ours_out), false)?;
-    runner.run_once(&reference, Target::File(&ref_out), false)?;
+    runner.run_once(&ours, &ours_out, false)?;
+    runner.run_once(&reference, &ref_out, false)?;
     compare(
         runner,
         "image .oci.tar vs mmdebstrap + umoci (warm)",
-        (&ours, Some(&ours_out)),
-        (&reference, Some(&ref_out)),
+        (&ours, &ours_out),
+        (&reference, &ref_out),
         false,
         pairs,
     )
@@ -552,10 +532,11 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
         "case", "ours s", "ref s", "wall", "ours cpu", "ref cpu", "cpu", "ours MiB", "ref MiB"
     );
     // Fill the warm caches.
-    let mut runner = Runner::new(work)?;
-    runner.run_once(&ours, Target::Dir, false)?;
-    runner.run_once(&mmdebstrap, Target::Dir, false)?;
-    runner.run_once(&debootstrap, Target::Dir, false)?;
+    let runner = Runner::new(work)?;
+    let target = runner.place("target");
+    runner.run_once(&ours, &target, false)?;
+    runner.run_once(&mmdebstrap, &target, false)?;
+    runner.run_once(&debootstrap, &target, false)?;
     for (reference, cold, pairs) in [
         (&mmdebstrap, false, pairs_warm),
         (&mmdebstrap, true, pairs_cold),
@@ -567,16 +548,16 @@ pub fn run(pairs_warm: usize, pairs_cold: usize) -> Result<(), String> {
             if cold { "cold" } else { "warm" }
         );
         compare(
-            &mut runner,
+            &runner,
             &name,
-            (&ours, None),
-            (reference, None),
+            (&ours, &target),
+            (reference, &target),
             cold,
             pairs,
         )?;
     }
-    image(&mut runner, &ours_bin, &mirror, work, pairs_warm)?;
-    unprivileged(&mut runner, &ours_bin, &mirror, work, pairs_warm)?;
+    image(&runner, &ours_bin, &mirror, work, pairs_warm)?;
+    unprivileged(&runner, &ours_bin, &mirror, work, pairs_warm)?;
     // Warm caches stay for the next run; targets go.
     runner.finish()
 }
