@@ -111,7 +111,7 @@ impl<'a> Index<'a> {
         }
         // The newest version first (stable: of equal versions, the
         // index's first stays first).
-        for candidates in by_name.values_mut().filter(|c| c.len() > 1) {
+        for candidates in by_name.values_mut() {
             candidates.sort_by(|a, b| compare_versions(b.version, a.version));
         }
         Index { by_name, providers }

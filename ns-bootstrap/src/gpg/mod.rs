@@ -331,7 +331,8 @@ impl Primary<'_> {
         matches!(sig.sig_type, 0x10..=0x13 | 0x1f) && by_self && sig.hash_algo != 2
     }
 
-    /// A self-signature: kept when valid and newer.
+    /// A self-signature (one [`Primary::may_be_self_signature`] let into
+    /// the keyring): kept when valid and newer.
     fn consider(&mut self, sig: &Signature, user_id: Option<&[u8]>) {
         let framed_key = framed(self.key);
         let uid_frame;
@@ -343,9 +344,6 @@ impl Primary<'_> {
             (0x1f, _) => vec![&framed_key],
             _ => return,
         };
-        if !Self::may_be_self_signature(self.key, sig) {
-            return;
-        }
         let valid = digest(sig.hash_algo, &parts, &sig.hashed)
             .is_some_and(|digest| check(self.key, sig, &digest));
         if valid
